@@ -1,0 +1,185 @@
+import { ProtocolError } from './errors.js';
+import { decodeDefaults, type DecodeLimits } from './limits.js';
+import { PROTOCOL_VERSION, type Frame, type Json } from './frames.js';
+import { CloseCode } from './close-codes.js';
+
+/**
+ * The codec is the one place that turns frames into WebSocket messages and back, so a binary
+ * codec can replace JSON later without touching the layers above (DESIGN.md, wire protocol).
+ */
+export interface Codec {
+  /** Encode one frame. */
+  encode(frame: Frame): string;
+  /** Join frames already encoded by `encode` (or `encodeMsg`) into one WebSocket message. */
+  join(encoded: readonly string[]): string;
+  /** Decode one WebSocket message into its frames; throws `ProtocolError` on anything invalid. */
+  decode(message: unknown, limits?: DecodeLimits): Frame[];
+}
+
+/**
+ * Encode a `msg` frame from its parts, the payload already JSON-encoded. Senders keep
+ * `dataJson` so a replay never stringifies the payload twice.
+ */
+export function encodeMsg(seq: number, idJson: string, ts: number, dataJson: string): string {
+  return `{"t":"msg","seq":${seq},"id":${idJson},"ts":${ts},"d":${dataJson}}`;
+}
+
+export function joinFrames(encoded: readonly string[]): string {
+  return encoded.length === 1 ? (encoded[0] as string) : `[${encoded.join(',')}]`;
+}
+
+const bad = (message: string): never => {
+  throw new ProtocolError(message, CloseCode.BadFrame);
+};
+
+/**
+ * Reject nesting deeper than `maxDepth` before `JSON.parse` builds it: a deeply nested payload is
+ * cheap to send and expensive (or stack-overflowing) for everything that walks it later.
+ */
+export function checkDepth(text: string, maxDepth: number): void {
+  let opens = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) opens++;
+  }
+  if (opens <= maxDepth) return;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) bad(`nesting deeper than ${maxDepth}`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
+const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+
+function str(o: Record<string, unknown>, key: string, max: number, t: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') return bad(`${t}.${key} must be a string`);
+  if (v.length > max) return bad(`${t}.${key} longer than ${max}`);
+  return v;
+}
+
+function seqField(o: Record<string, unknown>, key: string, t: string, min = 1): number {
+  const v = o[key];
+  if (!isSeq(v) || v < min) return bad(`${t}.${key} must be an integer >= ${min}`);
+  return v;
+}
+
+function optPositiveInt(o: Record<string, unknown>, key: string, t: string): void {
+  if (o[key] !== undefined && !(isSeq(o[key]) && (o[key] as number) >= 1)) bad(`${t}.${key} must be a positive integer`);
+}
+
+/** Validate one decoded value as a frame; returns it typed, or throws `ProtocolError`. */
+export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefaults): Frame {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('a frame must be a JSON object');
+  const o = value as Record<string, unknown>;
+  const t = o.t;
+  if (typeof t !== 'string') return bad('frame.t must be a string');
+  const S = limits.maxStringLength;
+  switch (t) {
+    case 'msg': {
+      seqField(o, 'seq', t);
+      const id = str(o, 'id', limits.maxIdLength, t);
+      if (id.length === 0) bad('msg.id must not be empty');
+      if (!isTime(o.ts)) bad('msg.ts must be a non-negative number');
+      if (!hasOwn(o, 'd')) bad('msg.d is required');
+      return o as unknown as Frame;
+    }
+    case 'ack': {
+      seqField(o, 'seq', t);
+      const hasR = hasOwn(o, 'r');
+      const e = o.e;
+      if (hasR === (e !== undefined)) bad('ack needs exactly one of r and e');
+      if (e !== undefined) {
+        if (typeof e !== 'object' || e === null || Array.isArray(e)) bad('ack.e must be an object');
+        str(e as Record<string, unknown>, 'code', S, 'ack.e');
+        str(e as Record<string, unknown>, 'message', S * 8, 'ack.e');
+      }
+      return o as unknown as Frame;
+    }
+    case 'acks': {
+      seqField(o, 'seq', t);
+      if (!Array.isArray(o.r) || o.r.length === 0) bad('acks.r must be a non-empty array');
+      return o as unknown as Frame;
+    }
+    case 'cack':
+      seqField(o, 'seq', t, 0);
+      return o as unknown as Frame;
+    case 'ping':
+      if (!isTime(o.ts)) bad('ping.ts must be a non-negative number');
+      return o as unknown as Frame;
+    case 'pong':
+      if (!isTime(o.ts) || !isTime(o.at)) bad('pong.ts and pong.at must be non-negative numbers');
+      return o as unknown as Frame;
+    case 'hello': {
+      if (!isSeq(o.v) || o.v < 1) bad('hello.v must be a positive integer');
+      if (o.v !== PROTOCOL_VERSION) {
+        throw new ProtocolError(`protocol version ${String(o.v)} is not supported (this side speaks ${PROTOCOL_VERSION})`, CloseCode.UnsupportedVersion);
+      }
+      optPositiveInt(o, 'win', t);
+      if (o.resume !== undefined) {
+        const r = o.resume;
+        if (typeof r !== 'object' || r === null || Array.isArray(r)) bad('hello.resume must be an object');
+        const rr = r as Record<string, unknown>;
+        str(rr, 'sid', S, 'hello.resume');
+        str(rr, 'token', S, 'hello.resume');
+        seqField(rr, 'seq', 'hello.resume', 0);
+      }
+      return o as unknown as Frame;
+    }
+    case 'welcome':
+      if (o.v !== PROTOCOL_VERSION) bad('welcome.v must be 1');
+      str(o, 'sid', S, t);
+      str(o, 'token', S, t);
+      if (typeof o.resumed !== 'boolean') bad('welcome.resumed must be a boolean');
+      seqField(o, 'seq', t, 0);
+      seqField(o, 'win', t);
+      seqField(o, 'hb', t);
+      seqField(o, 'max', t);
+      return o as unknown as Frame;
+    case 'bye':
+      if (!isSeq(o.code) || o.code > 4999) bad('bye.code must be a close code');
+      str(o, 'reason', S, t);
+      if (o.retryMs !== undefined && !isTime(o.retryMs)) bad('bye.retryMs must be a non-negative number');
+      return o as unknown as Frame;
+    default:
+      return bad(`unknown frame type ${JSON.stringify(t.slice(0, 32))}`);
+  }
+}
+
+/** Decode one WebSocket message (text) into validated frames. */
+export function decode(message: unknown, limits: DecodeLimits = decodeDefaults): Frame[] {
+  if (typeof message !== 'string') return bad('binary messages are not part of protocol v1');
+  checkDepth(message, limits.maxDepth);
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch (cause) {
+    throw new ProtocolError('message is not valid JSON', CloseCode.BadFrame, { cause });
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) bad('a batch must hold at least one frame');
+    if (value.length > limits.maxFrames) bad(`a batch holds more than ${limits.maxFrames} frames`);
+    const frames = new Array<Frame>(value.length);
+    for (let i = 0; i < value.length; i++) frames[i] = validateFrame(value[i], limits);
+    return frames;
+  }
+  return [validateFrame(value, limits)];
+}
+
+export const jsonCodec: Codec = {
+  encode: (frame) => JSON.stringify(frame),
+  join: joinFrames,
+  decode,
+};
+
+export type { Json };

@@ -1,0 +1,58 @@
+export { PROTOCOL_VERSION, clientFrameTypes, serverFrameTypes } from './frames.js';
+export type {
+  Json,
+  Frame,
+  FrameType,
+  HelloFrame,
+  WelcomeFrame,
+  MsgFrame,
+  AckFrame,
+  AcksFrame,
+  CackFrame,
+  PingFrame,
+  PongFrame,
+  ByeFrame,
+  ResumeRequest,
+  RemoteErrorInfo,
+} from './frames.js';
+export { decode, validateFrame, checkDepth, encodeMsg, joinFrames, jsonCodec } from './codec.js';
+export type { Codec } from './codec.js';
+export { decodeDefaults } from './limits.js';
+export type { DecodeLimits } from './limits.js';
+export { FrameWriter } from './writer.js';
+export { CloseCode, fatalCloseCodes, isRetryableClose } from './close-codes.js';
+export {
+  LifelineError,
+  AckTimeoutError,
+  TimeoutError,
+  AbortError,
+  ClosedError,
+  QueueFullError,
+  RemoteError,
+  ProtocolError,
+  UnauthorizedError,
+  PayloadTooLargeError,
+  ConnectionError,
+} from './errors.js';
+export type { ErrorCode, LifelineErrorOptions } from './errors.js';
+export { PluginHost, now } from './plugin.js';
+export type {
+  LifelinePlugin,
+  PluginHook,
+  PluginContext,
+  Side,
+  SendEvent,
+  TransmitEvent,
+  AckEvent,
+  FailEvent,
+  ReceiveEvent,
+  DeliverEvent,
+  StateEvent,
+  ReconnectEvent,
+  ResumeEvent,
+  SessionLostEvent,
+  DropEvent,
+  ProtocolErrorEvent,
+  ClockEvent,
+  BytesEvent,
+} from './plugin.js';

@@ -1,0 +1,185 @@
+import type { ErrorCode } from './errors.js';
+
+/**
+ * The plugin interface both the client session and the server call. A plugin sees events, never
+ * the internals; the metrics package is written against this file alone.
+ *
+ * Times named `at` are monotonic milliseconds (`performance.now()`); `sentAt` and `wallAt` are
+ * wall-clock milliseconds since the epoch, because they are compared across machines.
+ */
+export type Side = 'client' | 'server';
+
+export interface PluginContext {
+  readonly side: Side;
+  /** The session the event belongs to, once one exists. */
+  readonly sessionId: string | undefined;
+}
+
+/** `send()` accepted a message into the queue. */
+export interface SendEvent {
+  readonly id: string;
+  readonly bytes: number;
+  readonly at: number;
+}
+
+/** A message was written to the socket: the first time, or again after a reconnect. */
+export interface TransmitEvent {
+  readonly id: string;
+  readonly seq: number;
+  readonly queuedAt: number;
+  readonly at: number;
+  readonly retransmit: boolean;
+}
+
+/** The peer acknowledged a message. `errorCode` is set when the remote handler failed. */
+export interface AckEvent {
+  readonly id: string;
+  readonly seq: number;
+  readonly queuedAt: number;
+  /** When the message was first transmitted. */
+  readonly sentAt: number;
+  readonly at: number;
+  readonly errorCode?: string;
+}
+
+/** A `send()` settled without an ack (deadline, abort, close, full queue, too large). */
+export interface FailEvent {
+  readonly id: string;
+  readonly code: ErrorCode;
+  readonly maybeDelivered: boolean;
+  readonly at: number;
+}
+
+/** A message arrived from the peer, before dedup (`duplicate` says whether it was dropped). */
+export interface ReceiveEvent {
+  readonly id: string;
+  readonly seq: number;
+  /** The sender's wall clock at first transmission (`msg.ts`). */
+  readonly sentAt: number;
+  /** This side's wall clock on arrival. */
+  readonly wallAt: number;
+  readonly at: number;
+  readonly duplicate: boolean;
+}
+
+/** A message was handed to the application (a listener, `receive()`, or the server handler). */
+export interface DeliverEvent {
+  readonly id: string;
+  readonly seq: number;
+  readonly sentAt: number;
+  readonly wallAt: number;
+  readonly at: number;
+}
+
+export interface StateEvent {
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+  readonly at: number;
+}
+
+/** A reconnect attempt is scheduled after `delayMs`. */
+export interface ReconnectEvent {
+  readonly attempt: number;
+  readonly delayMs: number;
+  readonly at: number;
+}
+
+/** A connection completed its handshake after an earlier one was lost. */
+export interface ResumeEvent {
+  readonly resumed: boolean;
+  /** Messages this side retransmitted (or, on the server, replayed) because of the resume. */
+  readonly replayed: number;
+  /** Time from losing the previous connection to this handshake. */
+  readonly downtimeMs: number;
+  readonly at: number;
+}
+
+export interface SessionLostEvent {
+  /** Messages whose outcome is unknown; they are re-sent under their original ids. */
+  readonly unknown: number;
+  readonly at: number;
+}
+
+/** Something was refused for lack of room (queue full) or shed by a limit. */
+export interface DropEvent {
+  readonly reason: 'queue-full' | 'payload-too-large' | 'rate-limit' | 'buffer-full';
+  readonly count: number;
+  readonly at: number;
+}
+
+export interface ProtocolErrorEvent {
+  readonly closeCode: number;
+  readonly message: string;
+  readonly at: number;
+}
+
+/** A heartbeat round trip completed: `offsetMs` estimates peer clock − local clock. */
+export interface ClockEvent {
+  readonly rttMs: number;
+  readonly offsetMs: number;
+  readonly at: number;
+}
+
+/** WebSocket messages written (`out`) or read (`in`), in UTF-16 code units of text. */
+export interface BytesEvent {
+  readonly in: number;
+  readonly out: number;
+}
+
+export interface LifelinePlugin {
+  readonly name: string;
+  onSend?(event: SendEvent, ctx: PluginContext): void;
+  onTransmit?(event: TransmitEvent, ctx: PluginContext): void;
+  onAck?(event: AckEvent, ctx: PluginContext): void;
+  onFail?(event: FailEvent, ctx: PluginContext): void;
+  onReceive?(event: ReceiveEvent, ctx: PluginContext): void;
+  onDeliver?(event: DeliverEvent, ctx: PluginContext): void;
+  onState?(event: StateEvent, ctx: PluginContext): void;
+  onReconnect?(event: ReconnectEvent, ctx: PluginContext): void;
+  onResume?(event: ResumeEvent, ctx: PluginContext): void;
+  onSessionLost?(event: SessionLostEvent, ctx: PluginContext): void;
+  onDrop?(event: DropEvent, ctx: PluginContext): void;
+  onProtocolError?(event: ProtocolErrorEvent, ctx: PluginContext): void;
+  onClock?(event: ClockEvent, ctx: PluginContext): void;
+  onBytes?(event: BytesEvent, ctx: PluginContext): void;
+}
+
+export type PluginHook = Exclude<keyof LifelinePlugin, 'name'>;
+type EventOf<K extends PluginHook> = Parameters<NonNullable<LifelinePlugin[K]>>[0];
+
+/**
+ * Calls plugins with isolation: a plugin that throws is reported through `onError` and never
+ * breaks delivery. Call sites guard with `if (host.active)` so no plugin costs one branch.
+ */
+export class PluginHost {
+  readonly active: boolean;
+  private readonly plugins: readonly LifelinePlugin[];
+
+  constructor(
+    plugins: readonly LifelinePlugin[] | undefined,
+    private readonly onError: (error: unknown, plugin: string, hook: PluginHook) => void,
+  ) {
+    this.plugins = plugins ?? [];
+    this.active = this.plugins.length > 0;
+  }
+
+  call<K extends PluginHook>(hook: K, event: EventOf<K>, ctx: PluginContext): void {
+    for (const plugin of this.plugins) {
+      const fn = plugin[hook] as ((e: EventOf<K>, c: PluginContext) => void) | undefined;
+      if (fn === undefined) continue;
+      try {
+        fn.call(plugin, event, ctx);
+      } catch (error) {
+        try {
+          this.onError(error, plugin.name, hook);
+        } catch {
+          // A failing error reporter must not break delivery either.
+        }
+      }
+    }
+  }
+}
+
+/** Monotonic milliseconds, for `at` fields. */
+export const now = (): number => performance.now();

@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+/** Tests run on source: every `@lifeline/*` import resolves to its package's `src/`. */
+export const shared = defineConfig({
+  resolve: {
+    alias: {
+      '@lifeline/protocol': pkg('protocol'),
+      '@lifeline/transport': pkg('transport'),
+      '@lifeline/session': pkg('session'),
+      '@lifeline/server': pkg('server'),
+      '@lifeline/sdk': pkg('sdk'),
+      '@lifeline/fault-proxy': pkg('fault-proxy'),
+      '@lifeline/metrics': pkg('metrics'),
+    },
+  },
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 15_000,
+    include: ['test/**/*.test.ts'],
+    typecheck: { enabled: false },
+  },
+});
