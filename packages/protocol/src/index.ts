@@ -56,3 +56,5 @@ export type {
   ClockEvent,
   BytesEvent,
 } from './plugin.js';
+export { Deadlines } from './deadlines.js';
+export type { DeadlineOptions } from './deadlines.js';

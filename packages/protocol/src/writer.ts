@@ -21,6 +21,8 @@ export class FrameWriter {
   constructor(
     private readonly sink: (message: string) => void,
     public maxChars = 256 * 1024,
+    /** Runs at the start of every flush, so a producer can push a frame it aggregated (a run of acks). */
+    private readonly beforeFlush?: () => void,
   ) {}
 
   /** Frames waiting for the next flush. */
@@ -32,6 +34,11 @@ export class FrameWriter {
     if (this.size + encoded.length > this.maxChars && this.pending.length > 0) this.flush();
     this.pending.push(encoded);
     this.size += encoded.length;
+    this.schedule();
+  }
+
+  /** Ask for a flush at the end of this turn without pushing a frame yet (see `beforeFlush`). */
+  schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushBound);
@@ -39,6 +46,7 @@ export class FrameWriter {
   }
 
   flush(): void {
+    this.beforeFlush?.();
     if (this.pending.length === 0) return;
     const message = joinFrames(this.pending);
     this.pending = [];
