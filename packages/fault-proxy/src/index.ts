@@ -1,0 +1,3 @@
+export { FaultProxy } from './proxy.js';
+export type { FaultProxyOptions, ProxyTarget } from './proxy.js';
+export type { PipeMode } from './pipe.js';

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { Deadlines } from '../src/index.js';
+
+/** A controllable monotonic clock; the Deadlines timer still runs for real, at 0 ms delays. */
+function clock(start = 1000) {
+  let t = start;
+  return { now: () => t, set: (v: number) => (t = v) };
+}
+
+describe('Deadlines', () => {
+  it('expires items whose time has come, in deadline order, with one timer', async () => {
+    const c = clock();
+    const expired: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      const d = new Deadlines<string>(
+        (item) => {
+          expired.push(item);
+          if (expired.length === 2) resolve();
+        },
+        { now: c.now, resolutionMs: 10 },
+      );
+      d.add('late', 1050);
+      d.add('early', 1020);
+      d.add('never', 5000);
+      c.set(1060);
+    });
+    await done;
+    expect(expired).toEqual(['early', 'late']);
+  });
+
+  it('delete prevents expiry', async () => {
+    const c = clock();
+    const expired: string[] = [];
+    await new Promise<void>((resolve) => {
+      const d = new Deadlines<string>((i) => {
+        expired.push(i);
+        if (i === 'b') resolve();
+      }, { now: c.now });
+      d.add('a', 1010);
+      d.delete('a');
+      expect(d.size).toBe(0);
+      d.add('b', 1020);
+      c.set(1020);
+    });
+    expect(expired).toEqual(['b']);
+  });
+
+  it('re-adding an item replaces its deadline', async () => {
+    const c = clock();
+    const expired: number[] = [];
+    await new Promise<void>((resolve) => {
+      const d = new Deadlines<string>(() => {
+        expired.push(c.now());
+        resolve();
+      }, { now: c.now });
+      d.add('x', 1010);
+      d.add('x', 1030);
+      expect(d.size).toBe(1);
+      c.set(1030);
+    });
+    expect(expired).toEqual([1030]);
+  });
+
+  it('callbacks may add new deadlines while expiring', async () => {
+    const c = clock();
+    const seen: string[] = [];
+    await new Promise<void>((resolve) => {
+      const d = new Deadlines<string>((item) => {
+        seen.push(item);
+        if (item === 'first') d.add('second', c.now());
+        else resolve();
+      }, { now: c.now });
+      d.add('first', 1010);
+      c.set(1100);
+    });
+    expect(seen).toEqual(['first', 'second']);
+  });
+});

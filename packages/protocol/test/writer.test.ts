@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { FrameWriter } from '../src/index.js';
+
+describe('FrameWriter', () => {
+  it('coalesces frames pushed in one turn into one message, flushed in a microtask', async () => {
+    const sent: string[] = [];
+    const w = new FrameWriter((m) => sent.push(m));
+    w.push('{"a":1}');
+    w.push('{"b":2}');
+    expect(sent).toEqual([]);
+    await Promise.resolve();
+    expect(sent).toEqual(['[{"a":1},{"b":2}]']);
+  });
+
+  it('sends a lone frame bare, not as a batch', async () => {
+    const sent: string[] = [];
+    const w = new FrameWriter((m) => sent.push(m));
+    w.push('{"a":1}');
+    await Promise.resolve();
+    expect(sent).toEqual(['{"a":1}']);
+  });
+
+  it('flushes early when a batch would pass maxChars', () => {
+    const sent: string[] = [];
+    const w = new FrameWriter((m) => sent.push(m), 10);
+    w.push('{"a":111}');
+    w.push('{"b":222}');
+    expect(sent).toEqual(['{"a":111}']);
+  });
+
+  it('runs beforeFlush so aggregated frames join the same message', async () => {
+    const sent: string[] = [];
+    let run: string | undefined = '{"acks":1}';
+    const w = new FrameWriter(
+      (m) => sent.push(m),
+      1024,
+      () => {
+        if (run !== undefined) w.push(run);
+        run = undefined;
+      },
+    );
+    w.push('{"m":1}');
+    await Promise.resolve();
+    expect(sent).toEqual(['[{"m":1},{"acks":1}]']);
+  });
+
+  it('discard drops pending frames', async () => {
+    const sent: string[] = [];
+    const w = new FrameWriter((m) => sent.push(m));
+    w.push('{"a":1}');
+    w.discard();
+    await Promise.resolve();
+    expect(sent).toEqual([]);
+  });
+});
