@@ -20,6 +20,8 @@ export const shared = defineConfig({
     testTimeout: 30_000,
     hookTimeout: 15_000,
     include: ['test/**/*.test.ts'],
+    // The JSON report feeds scripts/test-summary.mjs, which prints the run's closing line.
+    reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],
     typecheck: { enabled: false },
   },
 });
