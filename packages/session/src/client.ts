@@ -1,0 +1,470 @@
+import { EventEmitter } from 'eventemitter3';
+import {
+  ClosedError,
+  CloseCode,
+  FrameWriter,
+  LifelineError,
+  PluginHost,
+  ProtocolError,
+  decode,
+  fatalCloseCodes,
+  jsonCodec,
+  type Frame,
+  type Json,
+  type PluginContext,
+  type WelcomeFrame,
+} from '@lifeline/protocol';
+import { Transport, closeError, type CloseInfo, type HandshakeLink, type ReconnectInfo } from '@lifeline/transport';
+import type { ClientEvents, CloseOptions, ConnectOptions } from './events.js';
+import { Inbox, type MessagesOptions, type ReceiveOptions } from './inbox.js';
+import { clientDefaults, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
+import { Outbox, type SendOptions } from './outbox.js';
+import { helloFrame, reconcile, type SessionTicket } from './replay.js';
+import { StateCell, type ClientState, type ClientStateChange } from './state.js';
+import { withDeadline } from './wait.js';
+
+interface Pending {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+const BYE = jsonCodec.encode({ t: 'bye', code: CloseCode.Normal, reason: 'client closed' });
+
+/**
+ * A Lifeline client session over a `Transport`: every `send()` is numbered, acknowledged with
+ * the server handler's result, retransmitted across reconnects and settled by its deadline;
+ * server messages are deduplicated and delivered in order. See DESIGN.md guarantees 1–6.
+ */
+export class LifelineClient extends EventEmitter<ClientEvents> {
+  private readonly options: ResolvedClientOptions;
+  private readonly transport: Transport;
+  private readonly writer: FrameWriter;
+  private readonly outbox: Outbox;
+  private readonly inbox: Inbox;
+  private readonly plugins: PluginHost;
+  private readonly cell: StateCell;
+  private ctx: PluginContext = { side: 'client', sessionId: undefined };
+  private ticket: SessionTicket | undefined;
+  /** The welcome of the connection being established (and frames batched with it). */
+  private welcome: { frame: WelcomeFrame; rest: Frame[] } | undefined;
+  private openWaiters: Pending[] = [];
+  private lastError: Error | undefined;
+  private closing: Promise<void> | undefined;
+  private downAt = 0;
+  private needPump = false;
+  private rtt = Number.NaN;
+  private offset = Number.NaN;
+
+  constructor(options: ClientOptions) {
+    super();
+    const o = resolveClientOptions(options);
+    this.options = o;
+    this.plugins = new PluginHost(o.plugins, (error, plugin, hook) => {
+      this.emit('error', new Error(`plugin ${plugin} threw in ${hook}`, { cause: error }));
+    });
+    this.cell = new StateCell((next, change) => this.stateChanged(next, change));
+    this.transport = new Transport({
+      url: options.url,
+      WebSocket: options.WebSocket,
+      connectTimeoutMs: options.connectTimeoutMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      reconnect: options.reconnect,
+      highWaterMarkBytes: options.highWaterMarkBytes,
+      random: options.random,
+      backoff: options.backoff,
+      now: o.now,
+      handshake: this.handshake,
+    });
+    this.writer = new FrameWriter(this.write, 256 * 1024, this.beforeFlush);
+    const ctx = () => this.ctx;
+    this.outbox = new Outbox({
+      ackTimeoutMs: o.ackTimeoutMs,
+      maxInFlight: o.maxInFlight,
+      maxQueuedMessages: o.maxQueuedMessages,
+      maxQueuedBytes: o.maxQueuedBytes,
+      overflow: o.overflow,
+      now: o.now,
+      push: (frame) => this.writer.push(frame),
+      writable: () => this.transport.writable,
+      plugins: this.plugins,
+      ctx,
+    });
+    this.inbox = new Inbox(
+      {
+        hasListeners: () => this.listenerCount('message') > 0,
+        emit: (data, meta) => {
+          try {
+            this.emit('message', data, meta);
+          } catch (error) {
+            this.emit('error', error instanceof Error ? error : new Error(String(error)));
+          }
+        },
+        cackDue: () => this.writer.schedule(),
+        plugins: this.plugins,
+        ctx,
+        now: o.now,
+      },
+      o.maxBuffered,
+    );
+    const t = this.transport;
+    t.on('open', this.onOpen);
+    t.on('message', this.onMessage);
+    t.on('close', this.onClose);
+    t.on('error', this.onTransportError);
+    t.on('reconnecting', this.onReconnecting);
+    t.on('drain', () => this.outbox.pump());
+  }
+
+  get state(): ClientState {
+    return this.cell.value;
+  }
+
+  /** The server's session id, once a `welcome` arrived. */
+  get sessionId(): string | undefined {
+    return this.ticket?.sid;
+  }
+
+  /** `send()` calls not yet settled. */
+  get pending(): number {
+    return this.outbox.pending;
+  }
+
+  /** Server messages held for `receive()` / `messages()`. */
+  get buffered(): number {
+    return this.inbox.buffered;
+  }
+
+  /** Last heartbeat round trip, ms (NaN before the first pong). */
+  get rttMs(): number {
+    return this.rtt;
+  }
+
+  /** Estimated server clock minus local clock, ms (NaN before the first pong). */
+  get clockOffsetMs(): number {
+    return this.offset;
+  }
+
+  /**
+   * Connect and resolve on the first `welcome`. From 'connecting' or 'reconnecting' it waits for
+   * the connection in progress. Rejects with `TimeoutError`, `AbortError`, `UnauthorizedError`,
+   * `ProtocolError` or `ConnectionError`; after a failed first connect the client is 'idle' again
+   * and queued sends keep waiting within their own deadlines.
+   */
+  connect(options: ConnectOptions = {}): Promise<void> {
+    const state = this.cell.value;
+    if (state === 'closed' || this.closing !== undefined) return Promise.reject(new ClosedError('the client is closed'));
+    if (state === 'open') return Promise.resolve();
+    let waiter!: Pending;
+    const opened = new Promise<void>((resolve, reject) => {
+      waiter = { resolve, reject };
+    });
+    this.openWaiters.push(waiter);
+    if (state === 'idle') this.start();
+    return withDeadline(opened, {
+      timeoutMs: options.timeoutMs ?? this.options.connectTimeoutMs * clientDefaults.connectDeadlineFactor,
+      signal: options.signal,
+      what: 'connect()',
+      cancel: () => this.abandonConnect(waiter),
+    });
+  }
+
+  /**
+   * Send `data` (any JSON-serialisable value); resolves with the server handler's result, rejects
+   * with `RemoteError` (the handler threw), `AckTimeoutError` (deadline; see `maybeDelivered`),
+   * `AbortError`, `QueueFullError`, `PayloadTooLargeError`, `ClosedError` or `TypeError`.
+   * Before `connect()` the message queues and goes out once connected.
+   */
+  send<R = Json>(data: unknown, options?: SendOptions): Promise<R> {
+    return this.outbox.send(data, options) as Promise<R>;
+  }
+
+  /** The next server message. Rejects with `TimeoutError` (default 30 s), `AbortError` or `ClosedError`. */
+  receive<T = Json>(options?: ReceiveOptions): Promise<T> {
+    return this.inbox.receive(options, clientDefaults.receiveTimeoutMs) as Promise<T>;
+  }
+
+  /** Server messages as an async iterator; it ends when the client closes. */
+  messages<T = Json>(options?: MessagesOptions): AsyncIterableIterator<T> {
+    return this.inbox.messages(options) as AsyncIterableIterator<T>;
+  }
+
+  /**
+   * Close the session: optionally drain (bounded), send `bye` 1000, close the socket with 1000,
+   * reject what is still pending with `ClosedError`, end iterators. Idempotent. Rejects with
+   * `TimeoutError` / `AbortError` when the drain did not finish — the client is closed either way
+   * (only the call that started the close rejects; later calls resolve once it is closed).
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    // Only the call that started closing reports a drain failure; later calls resolve once closed.
+    if (this.closing !== undefined) return this.closing.catch(() => {});
+    if (this.cell.value === 'closed') return Promise.resolve();
+    this.closing = this.closeSession(options);
+    return this.closing;
+  }
+
+  override on<T extends EventEmitter.EventNames<ClientEvents>>(event: T, fn: EventEmitter.EventListener<ClientEvents, T>, context?: unknown): this {
+    super.on(event, fn, context);
+    if (event === 'message') queueMicrotask(this.drainInbox);
+    return this;
+  }
+
+  override addListener<T extends EventEmitter.EventNames<ClientEvents>>(event: T, fn: EventEmitter.EventListener<ClientEvents, T>, context?: unknown): this {
+    return this.on(event, fn, context);
+  }
+
+  override once<T extends EventEmitter.EventNames<ClientEvents>>(event: T, fn: EventEmitter.EventListener<ClientEvents, T>, context?: unknown): this {
+    super.once(event, fn, context);
+    if (event === 'message') queueMicrotask(this.drainInbox);
+    return this;
+  }
+
+  private readonly drainInbox = (): void => this.inbox.drain();
+
+  private async closeSession({ drain = false, timeoutMs = clientDefaults.closeTimeoutMs, signal }: CloseOptions): Promise<void> {
+    this.outbox.refuseNew();
+    let failure: unknown;
+    if (drain && this.outbox.pending > 0) {
+      try {
+        await withDeadline(this.outbox.settled(), { timeoutMs, signal, what: 'close({ drain })', cancel: () => {} });
+      } catch (error) {
+        failure = error;
+      }
+    }
+    if (this.cell.value === 'open') {
+      this.writer.push(BYE);
+      this.writer.flush();
+    }
+    this.shutdown('client closed', CloseCode.Normal);
+    if (failure !== undefined) throw failure;
+  }
+
+  private start(): void {
+    this.lastError = undefined;
+    this.cell.set('connecting', 'connect()');
+    this.transport.connect().catch((error: unknown) => {
+      if (this.cell.value !== 'connecting') return; // cancelled or closed meanwhile
+      this.lastError = error instanceof Error ? error : new Error(String(error));
+      this.cell.set('idle', `connect failed: ${this.lastError.message}`);
+    });
+  }
+
+  /** A `connect()` gave up (deadline or abort): stop connecting when nobody else waits. */
+  private abandonConnect(waiter: Pending): void {
+    const i = this.openWaiters.indexOf(waiter);
+    if (i >= 0) this.openWaiters.splice(i, 1);
+    if (this.openWaiters.length === 0 && this.cell.value === 'connecting') {
+      this.transport.cancel('connect() gave up');
+      this.cell.set('idle', 'connect() timed out or was aborted');
+    }
+  }
+
+  /** Transport hook, once per connection: send `hello`, await `welcome`. */
+  private readonly handshake = async (link: HandshakeLink, signal: AbortSignal): Promise<void> => {
+    const { auth } = this.options;
+    const credentials = typeof auth === 'function' ? await auth() : auth;
+    signal.throwIfAborted();
+    const ticket = this.ticket;
+    const delivered = ticket === undefined ? 0 : this.inbox.presentDelivered();
+    const hello = jsonCodec.encode(helloFrame(credentials, this.options.maxBuffered, ticket, delivered));
+    this.countBytes(0, hello.length);
+    link.send(hello);
+    const reply = await link.receive();
+    this.countBytes(reply.length, 0);
+    let frames: Frame[];
+    try {
+      frames = decode(reply);
+    } catch (error) {
+      throw this.reportProtocolError(toProtocolError(error));
+    }
+    const first = frames[0] as Frame;
+    if (first.t === 'bye') {
+      if (first.retryMs !== undefined) this.transport.retryAfter(first.retryMs);
+      throw closeError(first.code, first.reason);
+    }
+    if (first.t !== 'welcome') throw this.reportProtocolError(new ProtocolError(`expected a welcome frame, got ${first.t}`));
+    this.welcome = { frame: first, rest: frames.length > 1 ? frames.slice(1) : [] };
+  };
+
+  private readonly onOpen = (): void => {
+    const pending = this.welcome;
+    this.welcome = undefined;
+    if (pending === undefined) return;
+    const w = pending.frame;
+    const previous = this.ticket;
+    this.ticket = { sid: w.sid, token: w.token };
+    if (this.ctx.sessionId !== w.sid) this.ctx = { side: 'client', sessionId: w.sid };
+    const outbox = this.outbox;
+    outbox.window = Math.min(this.options.maxInFlight, w.win);
+    outbox.maxFrameBytes = w.max;
+    // A batch must fit welcome.max in UTF-8 (at most 3 bytes per UTF-16 unit).
+    this.writer.maxChars = Math.min(256 * 1024, Math.max(1, Math.floor(w.max / 3)));
+    const outcome = reconcile(w, previous, outbox, this.inbox, this.options.now);
+    outbox.online = true;
+    this.cell.set('open', outcome.kind === 'new' ? 'welcome' : outcome.kind === 'resumed' ? 'resumed' : 'session lost');
+    if (this.cell.value !== 'open') return; // a 'state' listener closed the client
+    if (outcome.kind !== 'new') {
+      const at = this.options.now();
+      const plugins = this.plugins;
+      if (plugins.active) {
+        const replayed = outcome.kind === 'resumed' ? outcome.replayed : outcome.unknown;
+        plugins.call('onResume', { resumed: outcome.kind === 'resumed', replayed, downtimeMs: at - this.downAt, at }, this.ctx);
+        if (outcome.kind === 'lost') plugins.call('onSessionLost', { unknown: outcome.unknown, at }, this.ctx);
+      }
+      if (outcome.kind === 'resumed') this.emit('resumed', { replayed: outcome.replayed });
+      else this.emit('session-lost', { unknown: outcome.unknown, ids: outcome.ids });
+    }
+    for (const frame of pending.rest) {
+      if (this.cell.value !== 'open') return;
+      this.handleFrame(frame);
+    }
+    if (this.cell.value !== 'open') return;
+    this.needPump = false;
+    outbox.pump();
+  };
+
+  private readonly onMessage = (text: string): void => {
+    this.countBytes(text.length, 0);
+    let frames: Frame[];
+    try {
+      frames = decode(text);
+    } catch (error) {
+      this.protocolError(toProtocolError(error));
+      return;
+    }
+    for (let i = 0; i < frames.length; i++) {
+      this.handleFrame(frames[i] as Frame);
+      if (this.cell.value !== 'open') return;
+    }
+    if (this.needPump) {
+      this.needPump = false;
+      this.outbox.pump();
+    }
+  };
+
+  private handleFrame(f: Frame): void {
+    switch (f.t) {
+      case 'msg':
+        if (!this.inbox.accept(f)) {
+          this.protocolError(new ProtocolError(`the server sent more than the receive window of ${this.options.maxBuffered} unacknowledged messages`));
+        }
+        return;
+      case 'ack':
+        if ('e' in f) this.outbox.nack(f.seq, f.e);
+        else this.outbox.ack(f.seq, f.r);
+        this.needPump = true;
+        return;
+      case 'acks':
+        for (let i = 0; i < f.r.length; i++) this.outbox.ack(f.seq + i, f.r[i] as Json);
+        this.needPump = true;
+        return;
+      case 'ping':
+        this.writer.push(jsonCodec.encode({ t: 'pong', ts: f.ts, at: Date.now() }));
+        return;
+      case 'pong': {
+        const rttMs = Math.max(0, Date.now() - f.ts);
+        this.rtt = rttMs;
+        this.offset = f.at - (f.ts + rttMs / 2);
+        if (this.plugins.active) this.plugins.call('onClock', { rttMs, offsetMs: this.offset, at: this.options.now() }, this.ctx);
+        return;
+      }
+      case 'bye':
+        // The server closes next; its close code decides whether we reconnect.
+        if (f.retryMs !== undefined) this.transport.retryAfter(f.retryMs);
+        return;
+      default:
+        this.protocolError(new ProtocolError(`unexpected ${f.t} frame from the server`));
+    }
+  }
+
+  private readonly onClose = (info: CloseInfo): void => {
+    this.outbox.online = false;
+    this.writer.discard();
+    this.downAt = this.options.now();
+    this.emit('disconnect', info);
+    if (this.closing !== undefined || this.cell.value === 'closed') return;
+    const reason = `closed ${info.code}${info.reason ? `: ${info.reason}` : ''}`;
+    if (info.willReconnect) this.cell.set('reconnecting', reason);
+    else if (this.transport.options.reconnect === false && !fatalCloseCodes.has(info.code)) this.cell.set('idle', reason);
+    // Otherwise the transport stops for good and reports why through 'error' (onTransportError).
+  };
+
+  private readonly onTransportError = (error: LifelineError): void => {
+    if (this.cell.value === 'closed') return;
+    if (error instanceof ProtocolError) this.reportProtocolError(error);
+    this.lastError = error;
+    this.emit('error', error);
+    this.shutdown(error.message, closeCodeOf(error), error);
+  };
+
+  private readonly onReconnecting = (info: ReconnectInfo): void => {
+    if (this.plugins.active) this.plugins.call('onReconnect', { attempt: info.attempt, delayMs: info.delayMs, at: this.options.now() }, this.ctx);
+    this.emit('reconnecting', info);
+  };
+
+  /** The server broke the protocol: close with its code (4400) and end the session. */
+  private protocolError(error: ProtocolError): void {
+    this.reportProtocolError(error);
+    this.lastError = error;
+    this.shutdown(error.message, error.closeCode, error);
+  }
+
+  private reportProtocolError(error: ProtocolError): ProtocolError {
+    if (this.plugins.active) this.plugins.call('onProtocolError', { closeCode: error.closeCode, message: error.message, at: this.options.now() }, this.ctx);
+    this.emit('protocol-error', error);
+    return error;
+  }
+
+  /** Terminal: close the transport, reject everything pending, end receivers, state 'closed'. */
+  private shutdown(reason: string, closeCode: number, cause?: Error): void {
+    if (this.cell.value === 'closed') return;
+    this.outbox.online = false;
+    this.transport.close(closeCode, reason);
+    this.writer.discard();
+    this.outbox.closeAll(
+      (m) => new ClosedError(`the session closed before message ${m.id} was acknowledged (${reason})`, { maybeDelivered: m.transmitted, closeCode, cause }),
+    );
+    this.inbox.close();
+    this.cell.set('closed', reason);
+  }
+
+  private stateChanged(next: ClientState, change: ClientStateChange): void {
+    if (this.plugins.active) this.plugins.call('onState', { from: change.from, to: next, reason: change.reason, at: this.options.now() }, this.ctx);
+    if (next === 'open' || next === 'idle' || next === 'closed') {
+      const waiters = this.openWaiters;
+      if (waiters.length > 0) {
+        this.openWaiters = [];
+        if (next === 'open') for (const w of waiters) w.resolve();
+        else {
+          const error = this.lastError ?? new ClosedError(`the client is ${next} (${change.reason})`);
+          for (const w of waiters) w.reject(error);
+        }
+      }
+    }
+    this.emit('state', next, change);
+  }
+
+  private readonly write = (message: string): void => {
+    this.countBytes(0, message.length);
+    this.transport.send(message);
+  };
+
+  /** One cumulative `cack` per flush (per tick), whatever was delivered meanwhile. */
+  private readonly beforeFlush = (): void => {
+    const cack = this.inbox.cackFrame();
+    if (cack !== undefined) this.writer.push(cack);
+  };
+
+  private countBytes(inbound: number, outbound: number): void {
+    if (this.plugins.active) this.plugins.call('onBytes', { in: inbound, out: outbound }, this.ctx);
+  }
+}
+
+function toProtocolError(error: unknown): ProtocolError {
+  return error instanceof ProtocolError ? error : new ProtocolError(String(error), CloseCode.BadFrame, { cause: error });
+}
+
+function closeCodeOf(error: LifelineError): number {
+  const code = (error as { closeCode?: unknown }).closeCode;
+  return typeof code === 'number' ? code : CloseCode.Normal;
+}

@@ -1,0 +1,339 @@
+import { AbortError, ClosedError, jsonCodec, type Json, type MsgFrame, type PluginContext, type PluginHost } from '@lifeline/protocol';
+import { abortError, withDeadline } from './wait.js';
+
+/** What a `'message'` listener gets besides the data. */
+export interface MessageMeta {
+  /** The server's sequence number for this message. */
+  readonly seq: number;
+  /** The server's message id. */
+  readonly id: string;
+  /** The server's wall clock when it first sent the message (ms since the epoch). */
+  readonly sentAt: number;
+}
+
+export interface ReceiveOptions {
+  /** @default 30_000 */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface MessagesOptions {
+  /** Aborting makes a pending `next()` reject with `AbortError` and ends the iterator. */
+  signal?: AbortSignal;
+}
+
+/** A message accepted but not yet taken by the application. */
+interface Held {
+  readonly data: Json;
+  readonly seq: number;
+  readonly id: string;
+  readonly sentAt: number;
+  /** Session generation: a message from a session since lost is delivered but never acknowledged. */
+  readonly epoch: number;
+}
+
+/** A pending `receive()` or iterator `next()`. */
+interface Waiter {
+  deliver(data: Json): void;
+  /** The client closed. */
+  end(error: ClosedError): void;
+}
+
+export interface InboxHost {
+  /** Whether the application has `'message'` listeners. */
+  hasListeners(): boolean;
+  /** Emit `'message'` (the host isolates throwing listeners). */
+  emit(data: Json, meta: MessageMeta): void;
+  /** A `cack` is due: ask for a flush at the end of this tick. */
+  cackDue(): void;
+  plugins: PluginHost;
+  ctx(): PluginContext;
+  now(): number;
+}
+
+/**
+ * The client's receive side (DESIGN.md guarantee 2): dedup by seq, in-order delivery to listeners
+ * or to `receive()` / `messages()`, a bounded buffer when nobody takes messages, and cumulative
+ * acks (`cack`) only for what the application took — so a full buffer withholds acks and the
+ * server holds the rest (backpressure end to end).
+ */
+export class Inbox {
+  /** Highest server seq accepted in this session. */
+  received = 0;
+  /** Highest server seq the application took: `hello.resume.seq`. */
+  delivered = 0;
+  /** Highest seq announced in a `cack`. */
+  private cacked = 0;
+  /** Delivered since the last `cack`: still unacknowledged in the server's eyes. */
+  private uncacked = 0;
+  private resendCack = false;
+  private epoch = 0;
+  private held: Held[] = [];
+  private heldHead = 0;
+  /** Held messages of the current session (they count against the window). */
+  private heldNow = 0;
+  private waiters: Waiter[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly host: InboxHost,
+    /** `hello.win`: the most unacknowledged messages the server may send. */
+    readonly window: number,
+  ) {}
+
+  /** Messages accepted and waiting for `receive()` / `messages()`. */
+  get buffered(): number {
+    return this.held.length - this.heldHead;
+  }
+
+  /**
+   * Take one `msg` frame. Returns false when it breaks the window (a protocol error);
+   * duplicates are dropped.
+   */
+  accept(f: MsgFrame): boolean {
+    const host = this.host;
+    const duplicate = f.seq <= this.received;
+    if (host.plugins.active) {
+      host.plugins.call('onReceive', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt: Date.now(), at: host.now(), duplicate }, host.ctx());
+    }
+    if (duplicate) {
+      // The server may have missed our cack (it replays what it believes undelivered): say it again.
+      if (f.seq <= this.delivered) {
+        this.resendCack = true;
+        host.cackDue();
+      }
+      return true;
+    }
+    if (this.heldNow + this.uncacked >= this.window) return false;
+    this.received = f.seq;
+    if (this.heldHead === this.held.length && this.handOut(f.d, f.seq, f.id, f.ts, this.epoch)) return true;
+    this.held.push({ data: f.d, seq: f.seq, id: f.id, sentAt: f.ts, epoch: this.epoch });
+    this.heldNow++;
+    return true;
+  }
+
+  /** Deliver held messages while someone takes them (a listener was added, a waiter arrived). */
+  drain(): void {
+    while (this.heldHead < this.held.length && (this.waiters.length > 0 || this.host.hasListeners())) {
+      const m = this.shift();
+      this.handOut(m.data, m.seq, m.id, m.sentAt, m.epoch);
+    }
+  }
+
+  /** The next message's data; see `ReceiveOptions`. */
+  receive(options: ReceiveOptions = {}, defaultTimeoutMs: number): Promise<Json> {
+    const m = this.take();
+    if (m !== undefined) return Promise.resolve(m.data);
+    if (this.closed) return Promise.reject(new ClosedError('the client is closed'));
+    let waiter!: Waiter;
+    const promise = new Promise<Json>((resolve, reject) => {
+      waiter = { deliver: resolve, end: reject };
+    });
+    this.waiters.push(waiter);
+    return withDeadline(promise, {
+      timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+      signal: options.signal,
+      what: 'receive()',
+      cancel: () => this.removeWaiter(waiter),
+    });
+  }
+
+  /** An async iterator over messages; it ends when the client closes. */
+  messages(options: MessagesOptions = {}): AsyncIterableIterator<Json> {
+    return new MessageIterator(this, options.signal);
+  }
+
+  /** The `cack` frame due, if any (called at the start of each write flush: one per tick). */
+  cackFrame(): string | undefined {
+    if (this.delivered === this.cacked && !this.resendCack) return undefined;
+    this.cacked = this.delivered;
+    this.uncacked = 0;
+    this.resendCack = false;
+    return jsonCodec.encode({ t: 'cack', seq: this.delivered });
+  }
+
+  /**
+   * `hello.resume.seq`: the delivered mark, which the server takes as a cumulative ack — so
+   * nothing delivered is counted as unacknowledged any more.
+   */
+  presentDelivered(): number {
+    this.cacked = this.delivered;
+    this.uncacked = 0;
+    return this.delivered;
+  }
+
+  /** The server started a new session (`resumed: false`): its sequence starts again. */
+  resetSession(): void {
+    this.epoch++;
+    this.received = 0;
+    this.delivered = 0;
+    this.cacked = 0;
+    this.uncacked = 0;
+    this.heldNow = 0;
+    this.resendCack = false;
+  }
+
+  /** The client closed: pending waits end, held messages are dropped (never acknowledged). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.held = [];
+    this.heldHead = 0;
+    this.heldNow = 0;
+    const waiters = this.waiters;
+    this.waiters = [];
+    const error = new ClosedError('the client closed');
+    for (const w of waiters) w.end(error);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Take the next held message as delivered, for `receive()` / iterators. */
+  take(): Held | undefined {
+    if (this.heldHead === this.held.length) return undefined;
+    const m = this.shift();
+    this.markDelivered(m.seq, m.id, m.sentAt, m.epoch);
+    return m;
+  }
+
+  addWaiter(waiter: Waiter): void {
+    this.waiters.push(waiter);
+  }
+
+  removeWaiter(waiter: Waiter): void {
+    const i = this.waiters.indexOf(waiter);
+    if (i >= 0) this.waiters.splice(i, 1);
+  }
+
+  private shift(): Held {
+    const m = this.held[this.heldHead] as Held;
+    this.held[this.heldHead++] = undefined as unknown as Held;
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    } else if (this.heldHead > 1024 && this.heldHead * 2 > this.held.length) {
+      this.held = this.held.slice(this.heldHead);
+      this.heldHead = 0;
+    }
+    if (m.epoch === this.epoch) this.heldNow--;
+    return m;
+  }
+
+  /** Give a message to listeners and the first waiter; false when nobody takes it. */
+  private handOut(data: Json, seq: number, id: string, sentAt: number, epoch: number): boolean {
+    let taken = false;
+    if (this.host.hasListeners()) {
+      taken = true;
+      this.host.emit(data, { seq, id, sentAt });
+    }
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) {
+      taken = true;
+      waiter.deliver(data);
+    }
+    if (taken) this.markDelivered(seq, id, sentAt, epoch);
+    return taken;
+  }
+
+  private markDelivered(seq: number, id: string, sentAt: number, epoch: number): void {
+    const host = this.host;
+    if (epoch === this.epoch && seq > this.delivered) {
+      this.delivered = seq;
+      this.uncacked++;
+      host.cackDue();
+    }
+    if (host.plugins.active) {
+      host.plugins.call('onDeliver', { id, seq, sentAt, wallAt: Date.now(), at: host.now() }, host.ctx());
+    }
+  }
+}
+
+interface IteratorWaiter extends Waiter {
+  /** The iterator finished (return() or the client closed): resolve as done. */
+  finish(): void;
+  abort(error: AbortError): void;
+}
+
+/** `messages()`: an async iterator sharing the inbox with `receive()`; done when the client closes. */
+class MessageIterator implements AsyncIterableIterator<Json> {
+  private done = false;
+  /** Set by an abort that found no `next()` pending: the following `next()` rejects with it. */
+  private aborted: AbortError | undefined;
+  private readonly mine = new Set<IteratorWaiter>();
+
+  constructor(
+    private readonly inbox: Inbox,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  next(): Promise<IteratorResult<Json>> {
+    if (this.aborted !== undefined) {
+      const error = this.aborted;
+      this.aborted = undefined;
+      return Promise.reject(error);
+    }
+    if (this.done) return Promise.resolve({ done: true, value: undefined });
+    const m = this.inbox.take();
+    if (m !== undefined) return Promise.resolve({ done: false, value: m.data });
+    if (this.inbox.isClosed) {
+      this.finish();
+      return Promise.resolve({ done: true, value: undefined });
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: IteratorWaiter = {
+        deliver: (data) => {
+          this.mine.delete(waiter);
+          resolve({ done: false, value: data });
+        },
+        end: () => {
+          this.mine.delete(waiter);
+          this.finish();
+          resolve({ done: true, value: undefined });
+        },
+        finish: () => resolve({ done: true, value: undefined }),
+        abort: reject,
+      };
+      this.mine.add(waiter);
+      this.inbox.addWaiter(waiter);
+    });
+  }
+
+  return(): Promise<IteratorResult<Json>> {
+    this.finish();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Json> {
+    return this;
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    const pending = [...this.mine];
+    this.mine.clear();
+    for (const w of pending) {
+      this.inbox.removeWaiter(w);
+      w.finish();
+    }
+  }
+
+  /** Abort: pending `next()` calls reject with `AbortError`; the iterator is done. */
+  private readonly onAbort = (): void => {
+    if (this.done) return;
+    this.done = true;
+    const pending = [...this.mine];
+    this.mine.clear();
+    const error = abortError('messages()', this.signal as AbortSignal);
+    if (pending.length === 0) this.aborted = error;
+    for (const w of pending) {
+      this.inbox.removeWaiter(w);
+      w.abort(error);
+    }
+  };
+}

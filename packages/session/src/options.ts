@@ -1,0 +1,124 @@
+import type { Json, LifelinePlugin } from '@lifeline/protocol';
+import {
+  checkNumber,
+  reconnectDefaults,
+  resolveReconnect,
+  transportDefaults,
+  type BackoffFunction,
+  type ReconnectOptions,
+  type UrlProvider,
+  type WebSocketConstructor,
+} from '@lifeline/transport';
+
+/** Credentials for `hello.auth`: a JSON value, or a function called before every connection attempt. */
+export type AuthProvider = Json | (() => Json | Promise<Json>);
+
+/** Bounds of the send queue (messages not yet transmitted). */
+export interface QueueLimits {
+  /** @default 10_000 */
+  messages?: number;
+  /** Sum of the JSON-encoded payload lengths, in UTF-16 code units (bytes for ASCII). @default 16_777_216 */
+  bytes?: number;
+}
+
+/** What `send()` does when the queue is full: wait for room (within its deadline), or reject at once. */
+export type OverflowPolicy = 'wait' | 'reject';
+
+export interface ClientOptions {
+  /** Server URL, or a function returning one (awaited before every attempt). */
+  url: UrlProvider;
+  /** WebSocket constructor. @default globalThis.WebSocket, else the `ws` package */
+  WebSocket?: WebSocketConstructor;
+  /** Sent as `hello.auth` on every connection (a function is called each time: fresh tokens). @default undefined */
+  auth?: AuthProvider;
+  /** Bound on one connection attempt: socket open plus hello/welcome. @default 10_000 */
+  connectTimeoutMs?: number;
+  /** The client sends a `ping` this often. @default 15_000 */
+  heartbeatIntervalMs?: number;
+  /** A server silent this long is dead: drop, reconnect, resume. @default 30_000 */
+  heartbeatTimeoutMs?: number;
+  /** Reconnect policy (full-jitter backoff), or `false`. @default { minDelayMs: 500, maxDelayMs: 15_000, maxAttempts: Infinity, minUptimeMs: 5_000 } */
+  reconnect?: ReconnectOptions | false;
+  /** Default deadline of a `send()`: its promise settles by then, acked or not. @default 30_000 */
+  ackTimeoutMs?: number;
+  /** Most unacknowledged messages on the wire; the effective window is min(this, welcome.win). @default 1024 */
+  maxInFlight?: number;
+  /** Bound on the queue behind the window; a number bounds messages only. @default { messages: 10_000, bytes: 16 MiB } */
+  maxQueued?: number | QueueLimits;
+  /** Full-queue policy. @default 'wait' */
+  overflow?: OverflowPolicy;
+  /**
+   * Inbound messages kept for `receive()` / `messages()` when nobody is listening; announced as
+   * `hello.win`, so the server never has more than this many unacknowledged. @default 1024
+   */
+  maxBuffered?: number;
+  /** Transmission pauses while the socket buffers more than this. @default 1_048_576 */
+  highWaterMarkBytes?: number;
+  /** Observability plugins (e.g. `@lifeline/metrics`). @default [] */
+  plugins?: readonly LifelinePlugin[];
+  /** Uniform random source for reconnect jitter. @default Math.random */
+  random?: () => number;
+  /** Reconnect delay function. @default fullJitterBackoff */
+  backoff?: BackoffFunction;
+  /** Monotonic clock in ms, for deadlines and plugin times. @default performance.now */
+  now?: () => number;
+}
+
+export const clientDefaults = Object.freeze({
+  connectTimeoutMs: transportDefaults.connectTimeoutMs,
+  heartbeatIntervalMs: transportDefaults.heartbeatIntervalMs,
+  heartbeatTimeoutMs: transportDefaults.heartbeatTimeoutMs,
+  reconnect: reconnectDefaults,
+  ackTimeoutMs: 30_000,
+  maxInFlight: 1024,
+  maxQueued: Object.freeze({ messages: 10_000, bytes: 16 * 1024 * 1024 }),
+  overflow: 'wait' as OverflowPolicy,
+  maxBuffered: 1024,
+  highWaterMarkBytes: transportDefaults.highWaterMarkBytes,
+  /** `connect()` waits this many `connectTimeoutMs` by default: room for a few attempts and their backoff. */
+  connectDeadlineFactor: 3,
+  /** Default deadline of `receive()`. */
+  receiveTimeoutMs: 30_000,
+  /** Default deadline of `close({ drain: true })`. */
+  closeTimeoutMs: 5_000,
+});
+
+export interface ResolvedClientOptions {
+  readonly ackTimeoutMs: number;
+  readonly maxInFlight: number;
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+  readonly overflow: OverflowPolicy;
+  readonly maxBuffered: number;
+  readonly connectTimeoutMs: number;
+  readonly auth: AuthProvider | undefined;
+  readonly plugins: readonly LifelinePlugin[];
+  readonly now: () => number;
+}
+
+const count = { min: 1, integer: true } as const;
+const timeout = { min: 1, infinity: true } as const;
+
+/** Apply defaults (with `??`, so 0 stays 0 and is then refused) and validate, throwing `TypeError`. */
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('Expected an options object');
+  const d = clientDefaults;
+  const queued = typeof options.maxQueued === 'number' ? { messages: options.maxQueued } : (options.maxQueued ?? {});
+  const overflow = options.overflow ?? d.overflow;
+  if (overflow !== 'wait' && overflow !== 'reject') throw new TypeError(`Expected \`overflow\` to be 'wait' or 'reject', got ${String(overflow)}`);
+  const plugins = options.plugins ?? [];
+  if (!Array.isArray(plugins)) throw new TypeError('Expected `plugins` to be an array');
+  resolveReconnect(options.reconnect);
+  return {
+    ackTimeoutMs: checkNumber('ackTimeoutMs', options.ackTimeoutMs ?? d.ackTimeoutMs, timeout),
+    maxInFlight: checkNumber('maxInFlight', options.maxInFlight ?? d.maxInFlight, count),
+    maxQueuedMessages: checkNumber('maxQueued.messages', queued.messages ?? d.maxQueued.messages, { ...count, infinity: true }),
+    maxQueuedBytes: checkNumber('maxQueued.bytes', queued.bytes ?? d.maxQueued.bytes, { min: 1, infinity: true }),
+    overflow,
+    maxBuffered: checkNumber('maxBuffered', options.maxBuffered ?? d.maxBuffered, count),
+    connectTimeoutMs: checkNumber('connectTimeoutMs', options.connectTimeoutMs ?? d.connectTimeoutMs, timeout),
+    auth: options.auth,
+    plugins,
+    now: options.now ?? (() => performance.now()),
+  };
+}

@@ -1,0 +1,433 @@
+import { nanoid } from 'nanoid';
+import {
+  AckTimeoutError,
+  ClosedError,
+  Deadlines,
+  PayloadTooLargeError,
+  QueueFullError,
+  RemoteError,
+  encodeMsg,
+  type ErrorCode,
+  type Json,
+  type LifelineError,
+  type PluginContext,
+  type PluginHost,
+  type RemoteErrorInfo,
+} from '@lifeline/protocol';
+import type { OverflowPolicy } from './options.js';
+import { abortError } from './wait.js';
+
+export interface SendOptions {
+  /** Deadline of this send: acked, or rejected with `AckTimeoutError`, by then. @default ackTimeoutMs */
+  timeoutMs?: number;
+  /** Aborting rejects with `AbortError` (`maybeDelivered` set) and drops the message. */
+  signal?: AbortSignal;
+  /** Message id (1–128 characters), kept across retransmissions and session-lost re-sends. @default nanoid() */
+  id?: string;
+}
+
+/** Where a message is in its life. */
+const WAITING = 0; // `overflow: 'wait'`: waiting for room in the queue
+const QUEUED = 1; // in the queue, never transmitted, or moved back after a session was lost
+const IN_FLIGHT = 2; // transmitted, awaiting its ack
+const DONE = 3; // settled; an in-flight DONE message is a zombie holding its window slot until acked
+
+/** One `send()`, from the call to its ack. A class so every message has the same shape. */
+export class Outgoing {
+  seq = 0;
+  /** The encoded `msg` frame, kept for retransmission (same seq, id and bytes). */
+  frame = '';
+  /** Wall clock at first transmission (`msg.ts`). */
+  ts = 0;
+  /** Monotonic time of first transmission. */
+  sentAt = 0;
+  /** Left this machine at least once: `maybeDelivered`. */
+  transmitted = false;
+  status = WAITING;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly idJson: string,
+    readonly dataJson: string,
+    readonly timeoutMs: number,
+    readonly queuedAt: number,
+    readonly resolve: (value: Json) => void,
+    readonly reject: (error: Error) => void,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  get live(): boolean {
+    return this.status !== DONE;
+  }
+}
+
+export interface OutboxConfig {
+  ackTimeoutMs: number;
+  maxInFlight: number;
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+  overflow: OverflowPolicy;
+  now: () => number;
+  /** Write one encoded frame (through the coalescing FrameWriter). */
+  push: (frame: string) => void;
+  /** Transport backpressure: false stops the pump until 'drain'. */
+  writable: () => boolean;
+  plugins: PluginHost;
+  ctx: () => PluginContext;
+}
+
+/** `{"t":"msg","seq":,"id":,"ts":,"d":}` plus digits: an upper bound on a frame's envelope. */
+const ENVELOPE = 64;
+
+/**
+ * The client's send side (DESIGN.md guarantees 1, 4, 6): *queued* messages (FIFO, not yet
+ * transmitted) apart from *in flight* ones (transmitted, awaiting ack, by seq) — tRPC's
+ * requestManager split. Sequence numbers are taken at first transmission, so a message abandoned
+ * in the queue never leaves a gap. Every deadline shares one timer (protocol `Deadlines`).
+ */
+export class Outbox {
+  /** Effective window: min(maxInFlight, welcome.win). */
+  window: number;
+  /** `welcome.max`: the largest WebSocket message the server accepts. */
+  maxFrameBytes = Infinity;
+  /** True while a connection is established: the pump transmits only then. */
+  online = false;
+  /** Next sequence number to take. */
+  nextSeq = 1;
+  /** In flight by seq; Map order is seq order (seqs are taken in increasing order). */
+  readonly inFlight = new Map<number, Outgoing>();
+  private queue: Array<Outgoing | undefined> = [];
+  private head = 0;
+  private queuedCount = 0;
+  private queuedBytes = 0;
+  private waiting: Array<Outgoing | undefined> = [];
+  private waitHead = 0;
+  /** Messages not yet settled. */
+  private unsettled = 0;
+  private idle: Array<() => void> = [];
+  private closed: ((m: Outgoing) => LifelineError) | undefined;
+  private accepting = true;
+  private readonly deadlines: Deadlines<Outgoing>;
+
+  constructor(private readonly config: OutboxConfig) {
+    this.window = config.maxInFlight;
+    this.deadlines = new Deadlines<Outgoing>((m) => this.expire(m), { now: config.now });
+  }
+
+  /** Messages whose `send()` has not settled: waiting, queued and in flight. */
+  get pending(): number {
+    return this.unsettled;
+  }
+
+  get queued(): number {
+    return this.queuedCount;
+  }
+
+  /** Stop taking new messages (`close()` started); those already accepted carry on. */
+  refuseNew(): void {
+    this.accepting = false;
+  }
+
+  send(data: unknown, options: SendOptions | undefined): Promise<Json> {
+    if (this.closed || !this.accepting) return Promise.reject(new ClosedError('the client is closed'));
+    let dataJson: string | undefined;
+    try {
+      dataJson = JSON.stringify(data);
+    } catch (cause) {
+      return Promise.reject(new TypeError(`send() needs JSON-serialisable data: ${(cause as Error).message}`, { cause }));
+    }
+    if (dataJson === undefined) return Promise.reject(new TypeError('send() needs JSON-serialisable data, got ' + typeof data));
+    const cfg = this.config;
+    let id: string;
+    let idJson: string;
+    if (options?.id === undefined) {
+      id = nanoid();
+      idJson = `"${id}"`; // nanoid's alphabet needs no escaping
+    } else {
+      id = options.id;
+      if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+        return Promise.reject(new TypeError('Expected `id` to be a string of 1 to 128 characters'));
+      }
+      idJson = JSON.stringify(id);
+    }
+    const timeoutMs = options?.timeoutMs ?? cfg.ackTimeoutMs;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
+      return Promise.reject(new TypeError(`Expected \`timeoutMs\` to be a positive number, got ${String(timeoutMs)}`));
+    }
+    const signal = options?.signal;
+    const at = cfg.now();
+    if (signal?.aborted) return this.refuse(id, abortError('send()', signal), at);
+    const tooBig = this.oversize(dataJson.length + idJson.length, dataJson, idJson);
+    if (tooBig > 0) return this.refuse(id, new PayloadTooLargeError(tooBig, this.maxFrameBytes), at, 'payload-too-large');
+    const full = this.waitHead < this.waiting.length || !this.hasRoom(dataJson.length);
+    if (full && cfg.overflow === 'reject') return this.refuse(id, new QueueFullError(), at, 'queue-full');
+
+    let resolve!: (value: Json) => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<Json>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const m = new Outgoing(id, idJson, dataJson, timeoutMs, at, resolve, reject, signal);
+    this.unsettled++;
+    if (Number.isFinite(timeoutMs)) this.deadlines.add(m, at + timeoutMs);
+    if (signal !== undefined) {
+      m.onAbort = () => this.settleFailed(m, abortError('send()', signal, m.transmitted));
+      signal.addEventListener('abort', m.onAbort, { once: true });
+    }
+    if (cfg.plugins.active) cfg.plugins.call('onSend', { id, bytes: dataJson.length, at }, cfg.ctx());
+    if (full) {
+      m.status = WAITING;
+      this.waiting.push(m);
+    } else {
+      this.enqueue(m);
+      if (this.online) this.pump();
+    }
+    return promise;
+  }
+
+  /** Transmit queued messages while the window and the socket have room. */
+  pump(): void {
+    if (!this.online) return;
+    const win = this.window;
+    if (this.queuedCount > 0 && this.inFlight.size < win) {
+      const cfg = this.config;
+      const wall = Date.now();
+      const at = cfg.now();
+      while (this.inFlight.size < win && this.head < this.queue.length && cfg.writable()) {
+        const m = this.queue[this.head] as Outgoing;
+        if (m.status !== QUEUED) {
+          this.queue[this.head++] = undefined;
+          continue;
+        }
+        const tooBig = this.oversize(m.dataJson.length + m.idJson.length, m.dataJson, m.idJson);
+        if (tooBig > 0) {
+          this.settleFailed(m, new PayloadTooLargeError(tooBig, this.maxFrameBytes), 'payload-too-large');
+          continue;
+        }
+        this.queue[this.head++] = undefined;
+        this.queuedCount--;
+        this.queuedBytes -= m.dataJson.length;
+        this.transmit(m, wall, at);
+        if (this.waitHead < this.waiting.length) this.admit();
+      }
+    }
+    this.compact();
+    if (this.waitHead < this.waiting.length) this.admit();
+  }
+
+  /** Write `m` (taking a seq on its first transmission after a (re)start of the sequence). */
+  transmit(m: Outgoing, wall: number, at: number): void {
+    if (m.seq === 0) {
+      m.seq = this.nextSeq++;
+      if (!m.transmitted) m.ts = wall;
+      m.frame = encodeMsg(m.seq, m.idJson, m.ts, m.dataJson);
+    }
+    const retransmit = m.transmitted;
+    if (!retransmit) {
+      m.transmitted = true;
+      m.sentAt = at;
+    }
+    m.status = IN_FLIGHT;
+    this.inFlight.set(m.seq, m);
+    this.config.push(m.frame);
+    const { plugins } = this.config;
+    if (plugins.active) plugins.call('onTransmit', { id: m.id, seq: m.seq, queuedAt: m.queuedAt, at, retransmit }, this.config.ctx());
+  }
+
+  /** An `ack` with a result, or one entry of an `acks` run. Duplicate and late acks are ignored. */
+  ack(seq: number, result: Json): void {
+    const m = this.inFlight.get(seq);
+    if (m === undefined) return;
+    this.inFlight.delete(seq);
+    if (m.status !== IN_FLIGHT) return; // a zombie: its send() already timed out
+    this.settle(m);
+    m.resolve(result);
+    this.acked(m, undefined);
+  }
+
+  /** An `ack` with an error: the remote handler threw. */
+  nack(seq: number, error: RemoteErrorInfo): void {
+    const m = this.inFlight.get(seq);
+    if (m === undefined) return;
+    this.inFlight.delete(seq);
+    if (m.status !== IN_FLIGHT) return;
+    this.settle(m);
+    m.reject(new RemoteError(error.code, error.message));
+    this.acked(m, error.code);
+  }
+
+  /** Put `messages` (in order) at the front of the queue, as never sent under the current sequence. */
+  requeueFront(messages: readonly Outgoing[]): void {
+    if (messages.length === 0) return;
+    for (const m of messages) {
+      m.status = QUEUED;
+      m.seq = 0;
+      m.frame = '';
+      this.queuedCount++;
+      this.queuedBytes += m.dataJson.length;
+    }
+    this.queue = [...messages, ...this.queue.slice(this.head)];
+    this.head = 0;
+  }
+
+  /** Forget in-flight zombies (their deadline passed) when the connection they were sent on is gone. */
+  purgeZombies(): void {
+    for (const [seq, m] of this.inFlight) if (m.status !== IN_FLIGHT) this.inFlight.delete(seq);
+  }
+
+  /** Resolves once every `send()` has settled. */
+  settled(): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Reject everything still pending (the client closed) and refuse further sends. */
+  closeAll(error: (m: Outgoing) => LifelineError): void {
+    this.closed = error;
+    this.online = false;
+    const all: Outgoing[] = [];
+    for (let i = this.waitHead; i < this.waiting.length; i++) all.push(this.waiting[i] as Outgoing);
+    for (let i = this.head; i < this.queue.length; i++) all.push(this.queue[i] as Outgoing);
+    for (const m of this.inFlight.values()) all.push(m);
+    for (const m of all) if (m.live) this.settleFailed(m, error(m));
+    this.inFlight.clear();
+    this.queue = [];
+    this.head = 0;
+    this.waiting = [];
+    this.waitHead = 0;
+    this.queuedCount = 0;
+    this.queuedBytes = 0;
+    this.deadlines.clear();
+  }
+
+  private enqueue(m: Outgoing): void {
+    m.status = QUEUED;
+    this.queue.push(m);
+    this.queuedCount++;
+    this.queuedBytes += m.dataJson.length;
+  }
+
+  private hasRoom(bytes: number): boolean {
+    const { maxQueuedMessages, maxQueuedBytes } = this.config;
+    // One message larger than the byte bound still fits an empty queue, or it could never be sent.
+    return this.queuedCount < maxQueuedMessages && (this.queuedCount === 0 || this.queuedBytes + bytes <= maxQueuedBytes);
+  }
+
+  /** Move waiting messages into the queue, in order, while there is room. */
+  private admit(): void {
+    if (this.closed) return;
+    const w = this.waiting;
+    while (this.waitHead < w.length) {
+      const m = w[this.waitHead] as Outgoing;
+      if (m.status === WAITING) {
+        if (!this.hasRoom(m.dataJson.length)) return;
+        this.enqueue(m);
+      }
+      w[this.waitHead++] = undefined;
+    }
+    this.waiting = [];
+    this.waitHead = 0;
+  }
+
+  /** Drop tombstones (messages settled while queued) once they outnumber the live ones. */
+  private sweep(): void {
+    const tombstones = this.queue.length - this.head - this.queuedCount;
+    if (this.queuedCount === 0) {
+      this.queue = [];
+      this.head = 0;
+    } else if (tombstones > 1024 && tombstones > this.queuedCount) {
+      this.queue = this.queue.filter((m, i) => i >= this.head && m !== undefined && m.status === QUEUED);
+      this.head = 0;
+    }
+  }
+
+  private compact(): void {
+    if (this.head === 0) return;
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The frame's size in bytes when it exceeds `maxFrameBytes`, else 0. Exact UTF-8 only near the limit. */
+  private oversize(chars: number, dataJson: string, idJson: string): number {
+    const max = this.maxFrameBytes;
+    if ((chars + ENVELOPE) * 3 <= max) return 0;
+    const bytes = utf8Length(dataJson) + utf8Length(idJson) + ENVELOPE;
+    return bytes > max ? bytes : 0;
+  }
+
+  private expire(m: Outgoing): void {
+    if (!m.live) return;
+    this.settleFailed(m, new AckTimeoutError(m.id, m.transmitted, m.timeoutMs));
+  }
+
+  /** Settle `m` with `error`, taking it out of wherever it is (an in-flight one stays as a zombie). */
+  private settleFailed(m: Outgoing, error: LifelineError, drop?: 'payload-too-large'): void {
+    if (!m.live) return;
+    if (m.status === QUEUED) {
+      this.queuedCount--;
+      this.queuedBytes -= m.dataJson.length;
+      this.sweep();
+    }
+    const wasQueuedOrWaiting = m.status === QUEUED || m.status === WAITING;
+    this.settle(m);
+    m.reject(error);
+    this.failed(m.id, error.code, m.transmitted, drop);
+    if (wasQueuedOrWaiting && this.waitHead < this.waiting.length) this.admit();
+  }
+
+  private settle(m: Outgoing): void {
+    m.status = DONE;
+    this.deadlines.delete(m);
+    if (m.onAbort !== undefined) {
+      m.signal?.removeEventListener('abort', m.onAbort);
+      m.onAbort = undefined;
+    }
+    if (--this.unsettled === 0 && this.idle.length > 0) {
+      const idle = this.idle;
+      this.idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  private refuse(id: string, error: LifelineError, at: number, drop?: 'queue-full' | 'payload-too-large'): Promise<never> {
+    this.failed(id, error.code, false, drop, at);
+    return Promise.reject(error);
+  }
+
+  private acked(m: Outgoing, errorCode: string | undefined): void {
+    const { plugins } = this.config;
+    if (!plugins.active) return;
+    const event = { id: m.id, seq: m.seq, queuedAt: m.queuedAt, sentAt: m.sentAt, at: this.config.now() };
+    plugins.call('onAck', errorCode === undefined ? event : { ...event, errorCode }, this.config.ctx());
+  }
+
+  private failed(id: string, code: ErrorCode, maybeDelivered: boolean, drop?: 'queue-full' | 'payload-too-large', at = this.config.now()): void {
+    const { plugins } = this.config;
+    if (!plugins.active) return;
+    const ctx = this.config.ctx();
+    if (drop !== undefined) plugins.call('onDrop', { reason: drop, count: 1, at }, ctx);
+    plugins.call('onFail', { id, code, maybeDelivered, at }, ctx);
+  }
+}
+
+/** UTF-8 length of a string, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 2; // a surrogate pair: 4 bytes for 2 code units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}

@@ -1,0 +1,68 @@
+import { PROTOCOL_VERSION, type HelloFrame, type Json, type WelcomeFrame } from '@lifeline/protocol';
+import type { Inbox } from './inbox.js';
+import type { Outbox, Outgoing } from './outbox.js';
+
+/**
+ * Resume and replay (DESIGN.md guarantee 3, docs/protocol.md#welcome-server--client-answer-to-hello):
+ * what the client presents in `hello`, and what it does with the server's answer.
+ */
+
+/** The session a `welcome` gave us: presented in the next `hello` to resume it. */
+export interface SessionTicket {
+  readonly sid: string;
+  readonly token: string;
+}
+
+/** The first frame on every connection. No `resume` on the very first one. */
+export function helloFrame(auth: Json | undefined, win: number, ticket: SessionTicket | undefined, delivered: number): HelloFrame {
+  const hello: { -readonly [K in keyof HelloFrame]: HelloFrame[K] } = { t: 'hello', v: PROTOCOL_VERSION, win };
+  if (auth !== undefined) hello.auth = auth;
+  if (ticket !== undefined) hello.resume = { sid: ticket.sid, token: ticket.token, seq: delivered };
+  return hello;
+}
+
+export type WelcomeOutcome =
+  /** The first session of this client. */
+  | { readonly kind: 'new' }
+  /** The server still held our session: unacknowledged messages were retransmitted. */
+  | { readonly kind: 'resumed'; readonly replayed: number }
+  /** The server did not know our session: these messages' outcome is unknown; they go again. */
+  | { readonly kind: 'lost'; readonly unknown: number; readonly ids: string[] };
+
+/**
+ * Apply a `welcome` to both directions. Called once per connection, after the window and size
+ * limits of the welcome are set and before the queue is pumped again.
+ */
+export function reconcile(welcome: WelcomeFrame, previous: SessionTicket | undefined, outbox: Outbox, inbox: Inbox, now: () => number): WelcomeOutcome {
+  // Messages whose deadline passed on the old connection are forgotten (they are never resent).
+  outbox.purgeZombies();
+  if (previous === undefined) return { kind: 'new' };
+  if (welcome.resumed && welcome.sid === previous.sid) return { kind: 'resumed', replayed: retransmitInFlight(outbox, now()) };
+  inbox.resetSession();
+  const ids = restartInFlight(outbox);
+  return { kind: 'lost', unknown: ids.length, ids };
+}
+
+/**
+ * Resumed: every message sent without an ack goes again, in seq order, with the same seq, id and
+ * bytes. The server answers those it already processed from its result cache.
+ */
+export function retransmitInFlight(outbox: Outbox, at: number): number {
+  const wall = Date.now();
+  const again: Outgoing[] = [...outbox.inFlight.values()];
+  for (const m of again) outbox.transmit(m, wall, at);
+  return again.length;
+}
+
+/**
+ * Session lost: the new session numbers from 1 again. Messages in flight (outcome unknown) go back
+ * to the front of the queue in their original order and are sent again under their original ids,
+ * with new seqs; their `send()` promises stay pending and settle with the new acks.
+ */
+export function restartInFlight(outbox: Outbox): string[] {
+  const unknown: Outgoing[] = [...outbox.inFlight.values()];
+  outbox.inFlight.clear();
+  outbox.nextSeq = 1;
+  outbox.requeueFront(unknown);
+  return unknown.map((m) => m.id);
+}

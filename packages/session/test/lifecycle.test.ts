@@ -1,0 +1,196 @@
+import { createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { AbortError, ClosedError, TimeoutError, UnauthorizedError } from '@lifeline/protocol';
+import { LifelineClient, type ClientState } from '../src/index.js';
+import { client, fakeServer, next, reach, settle, useFixtures } from './helpers.js';
+
+useFixtures();
+
+async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('lifecycle', () => {
+  it('goes idle → connecting → open → reconnecting → open → closed, through one state event each', async () => {
+    const server = await fakeServer();
+    const c = client({ url: server.url });
+    const states: Array<[ClientState, ClientState, string]> = [];
+    c.on('state', (state, { from, reason }) => states.push([from, state, reason]));
+    await c.connect();
+    (await server.conn(1)).socket.close(1011, 'oops');
+    await reach(c, 'reconnecting');
+    await reach(c, 'open');
+    await c.close();
+    expect(states.map(([from, to]) => `${from}→${to}`)).toEqual([
+      'idle→connecting',
+      'connecting→open',
+      'open→reconnecting',
+      'reconnecting→open',
+      'open→closed',
+    ]);
+    expect(states[2]?.[2]).toBe('closed 1011: oops');
+  });
+
+  it('sends hello with auth (a function is called on every connection) and win = maxBuffered', async () => {
+    const server = await fakeServer();
+    let n = 0;
+    const c = client({ url: server.url, auth: async () => ({ token: `t${++n}` }), maxBuffered: 7 });
+    await c.connect();
+    (await server.conn(1)).socket.terminate();
+    await server.conn(2);
+    expect(server.conns.map((x) => x.hello)).toEqual([
+      { t: 'hello', v: 1, auth: { token: 't1' }, win: 7 },
+      { t: 'hello', v: 1, auth: { token: 't2' }, win: 7, resume: { sid: 'sid-1', token: 'token-1', seq: 0 } },
+    ]);
+  });
+
+  it('connect() rejects with TimeoutError and goes back to idle; queued sends keep waiting', async () => {
+    const silent = await silentServer();
+    try {
+      const c = client({ url: silent.url, connectTimeoutMs: 5_000 });
+      const queued = c.send('x', { timeoutMs: 10_000 });
+      const error = await c.connect({ timeoutMs: 60 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect(c.state).toBe('idle');
+      expect(c.pending).toBe(1);
+      await c.close();
+      await expect(queued).rejects.toMatchObject({ name: 'ClosedError', maybeDelivered: false });
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('connect() rejects with AbortError when its signal aborts', async () => {
+    const silent = await silentServer();
+    try {
+      const c = client({ url: silent.url });
+      const ctl = new AbortController();
+      const pending = c.connect({ signal: ctl.signal });
+      ctl.abort();
+      await expect(pending).rejects.toBeInstanceOf(AbortError);
+      expect(c.state).toBe('idle');
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('connect() rejects with UnauthorizedError on 4401 without retrying, back to idle', async () => {
+    const server = await fakeServer({ onHello: (_hello, socket) => (socket.close(4401, 'bad token'), false) });
+    let hellos = 0;
+    server.on('hello', () => hellos++);
+    const c = client({ url: server.url });
+    const error = await c.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect((error as UnauthorizedError).closeCode).toBe(4401);
+    expect(c.state).toBe('idle');
+    expect(hellos).toBe(1);
+  });
+
+  it('a fatal close from the server (4410) closes the client and rejects pending sends with ClosedError', async () => {
+    const server = await fakeServer({ handler: () => undefined });
+    const c = client({ url: server.url });
+    await c.connect();
+    const sent = c.send('x');
+    const queuedLater = c.receive();
+    await server.until(() => server.msgs.length === 1);
+    (await server.conn(1)).socket.close(4410, 'session ended');
+    const error = await sent.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClosedError);
+    expect(error).toMatchObject({ closeCode: 4410, maybeDelivered: true });
+    await expect(queuedLater).rejects.toBeInstanceOf(ClosedError);
+    expect(c.state).toBe('closed');
+    expect(server.conns).toHaveLength(1);
+  });
+
+  it('close() sends bye, closes with 1000, rejects what is pending (maybeDelivered per message); idempotent', async () => {
+    const server = await fakeServer({ handler: () => undefined });
+    const c = client({ url: server.url, maxInFlight: 1 });
+    await c.connect();
+    const conn = await server.conn(1);
+    const closed = new Promise<number>((resolve) => conn.socket.once('close', (code) => resolve(code)));
+    const inFlight = settle(c.send('a'));
+    const queued = settle(c.send('b'));
+    await server.until(() => server.msgs.length === 1);
+    await Promise.all([c.close(), c.close()]);
+    expect(await closed).toBe(1000);
+    expect(conn.frames.at(-1)).toEqual({ t: 'bye', code: 1000, reason: 'client closed' });
+    expect(await inFlight).toMatchObject({ ok: false, error: { name: 'ClosedError', maybeDelivered: true, closeCode: 1000 } });
+    expect(await queued).toMatchObject({ ok: false, error: { name: 'ClosedError', maybeDelivered: false } });
+    await expect(c.send('c')).rejects.toBeInstanceOf(ClosedError);
+    await expect(c.connect()).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it('close({ drain: true }) waits until pending sends are acked', async () => {
+    const server = await fakeServer({ handler: () => undefined });
+    const c = client({ url: server.url });
+    await c.connect();
+    const conn = await server.conn(1);
+    const sent = c.send('a');
+    await server.until(() => server.msgs.length === 1);
+    const closing = c.close({ drain: true, timeoutMs: 5_000 });
+    await expect(c.send('refused')).rejects.toBeInstanceOf(ClosedError);
+    expect(c.state).toBe('open');
+    conn.send({ t: 'ack', seq: 1, r: 'done' });
+    await closing;
+    await expect(sent).resolves.toBe('done');
+    expect(c.state).toBe('closed');
+  });
+
+  it('close({ drain: true }) rejects with TimeoutError when the drain overruns, and closes anyway', async () => {
+    const server = await fakeServer({ handler: () => undefined });
+    const c = client({ url: server.url });
+    await c.connect();
+    const sent = settle(c.send('a'));
+    await server.until(() => server.msgs.length === 1);
+    await expect(c.close({ drain: true, timeoutMs: 40 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(c.state).toBe('closed');
+    expect(await sent).toMatchObject({ ok: false, error: { name: 'ClosedError', maybeDelivered: true } });
+  });
+
+  it('honours bye.retryMs before reconnecting', async () => {
+    const server = await fakeServer();
+    const c = client({ url: server.url, random: () => 0 });
+    await c.connect();
+    const conn = await server.conn(1);
+    const reconnecting = next(c, 'reconnecting');
+    conn.send({ t: 'bye', code: 1013, reason: 'overloaded', retryMs: 80 });
+    conn.socket.close(1013, 'overloaded');
+    expect((await reconnecting)[0].delayMs).toBe(80);
+    await reach(c, 'open');
+  });
+
+  it('with reconnect: false a drop leaves the client idle, and connect() resumes the session', async () => {
+    const server = await fakeServer({ handler: (d, f, conn) => (conn === server.conns[0] ? undefined : 'ok') });
+    const c = client({ url: server.url, reconnect: false });
+    await c.connect();
+    const sent = c.send('x');
+    await server.until(() => server.msgs.length === 1);
+    (await server.conn(1)).socket.terminate();
+    await reach(c, 'idle');
+    await c.connect();
+    await expect(sent).resolves.toBe('ok');
+    expect((await server.conn(2)).hello.resume).toMatchObject({ sid: 'sid-1' });
+  });
+
+  it('validates options with a TypeError at construction', () => {
+    expect(() => new LifelineClient({ url: 'ws://x', maxInFlight: 0 })).toThrow(TypeError);
+    expect(() => new LifelineClient({ url: 'ws://x', ackTimeoutMs: -1 })).toThrow(/ackTimeoutMs/);
+    expect(() => new LifelineClient({ url: 'ws://x', maxQueued: { bytes: 0 } })).toThrow(/maxQueued.bytes/);
+    expect(() => new LifelineClient({ url: 'ws://x', overflow: 'drop' as never })).toThrow(/overflow/);
+    expect(() => new LifelineClient({ url: 'ws://x', maxBuffered: 1.5 })).toThrow(/maxBuffered/);
+    expect(() => new LifelineClient({ url: 'ws://x', heartbeatTimeoutMs: 0 })).toThrow(/heartbeatTimeoutMs/);
+  });
+});

@@ -1,0 +1,176 @@
+import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError, type LifelineError } from '@lifeline/protocol';
+import { ReadyState, clampReason, type WebSocketLike } from './socket.js';
+
+/** What the session's handshake sees of a connection that is open but not yet established. */
+export interface HandshakeLink {
+  /** Write one WebSocket message. */
+  send(text: string): void;
+  /** The next WebSocket message from the peer; rejects when the connection closes first. */
+  receive(): Promise<string>;
+}
+
+/** The typed error for a connection that closed with `code` (docs/protocol.md#close-codes). */
+export function closeError(code: number, reason: string): LifelineError {
+  switch (code) {
+    case CloseCode.Unauthorized:
+    case CloseCode.Forbidden:
+      return new UnauthorizedError(reason || (code === CloseCode.Unauthorized ? 'unauthorized' : 'forbidden'), code);
+    case CloseCode.BadFrame:
+    case CloseCode.UnsupportedVersion:
+      return new ProtocolError(reason || 'the peer reported a protocol error', code);
+    default:
+      return new ConnectionError(code, reason);
+  }
+}
+
+const noop = (): void => {};
+
+type Phase = 'connecting' | 'handshake' | 'open' | 'closed';
+
+interface Pending<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export interface LinkHandlers {
+  message(data: unknown): void;
+  close(code: number, reason: string): void;
+}
+
+/**
+ * One WebSocket from construction to close. Before `activate()` it buffers inbound messages for
+ * the handshake (`receive()`); after, it hands them to the transport. Once closed or dropped it
+ * ignores the socket for good (the `error` listener stays: `ws` throws on an unheard `error`).
+ */
+export class Link implements HandshakeLink {
+  private phase: Phase = 'connecting';
+  private early: unknown[] = [];
+  private opening: Pending<void> | undefined;
+  private waiter: Pending<string> | undefined;
+  private failure: LifelineError | undefined;
+  private handlers: LinkHandlers | undefined;
+
+  constructor(readonly socket: WebSocketLike) {
+    socket.addEventListener('open', () => this.handleOpen());
+    socket.addEventListener('message', (event) => this.handleMessage(event.data));
+    socket.addEventListener('close', (event) => this.handleClose(event.code, event.reason));
+    socket.addEventListener('error', noop);
+  }
+
+  get closed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  /** Resolves once the socket is open; rejects with the close error if it closes first. */
+  opened(): Promise<void> {
+    if (this.phase !== 'connecting') return this.failure ? Promise.reject(this.failure) : Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.opening = { resolve, reject };
+    });
+  }
+
+  send(text: string): boolean {
+    if (this.phase === 'closed' || this.socket.readyState !== ReadyState.OPEN) return false;
+    this.socket.send(text);
+    return true;
+  }
+
+  receive(): Promise<string> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.early.length > 0) return this.textOrFail(this.early.shift());
+    if (this.waiter) return Promise.reject(new TypeError('receive() is already waiting'));
+    return new Promise<string>((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /** Hand the link to the transport: from now on messages and the close go to `handlers`. */
+  activate(handlers: LinkHandlers): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'open';
+    this.handlers = handlers;
+  }
+
+  /** Deliver messages that arrived during the handshake after the one it consumed. */
+  flush(): void {
+    while (this.phase === 'open' && this.early.length > 0) this.handlers?.message(this.early.shift());
+  }
+
+  /** Drop the connection at once (no closing handshake when the socket can avoid one). */
+  drop(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.fail(new ConnectionError(code, reason));
+    try {
+      if (this.socket.terminate) this.socket.terminate();
+      else this.socket.close(code, clampReason(reason));
+    } catch {
+      // Already closing, or a code the socket refuses: the link is abandoned either way.
+    }
+  }
+
+  /** Close with a closing handshake. */
+  close(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.fail(new ConnectionError(code, reason));
+    try {
+      this.socket.close(code, clampReason(reason));
+    } catch {
+      this.socket.terminate?.();
+    }
+  }
+
+  private handleOpen(): void {
+    if (this.phase !== 'connecting') return;
+    this.phase = 'handshake';
+    const opening = this.opening;
+    this.opening = undefined;
+    opening?.resolve();
+  }
+
+  private handleMessage(data: unknown): void {
+    switch (this.phase) {
+      case 'open':
+        this.handlers?.message(data);
+        return;
+      case 'handshake': {
+        const waiter = this.waiter;
+        if (waiter === undefined) {
+          this.early.push(data);
+          return;
+        }
+        this.waiter = undefined;
+        if (typeof data === 'string') waiter.resolve(data);
+        else waiter.reject(binaryError());
+        return;
+      }
+      default:
+    }
+  }
+
+  private handleClose(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    const wasOpen = this.phase === 'open';
+    this.fail(closeError(code, reason));
+    if (wasOpen) this.handlers?.close(code, reason);
+  }
+
+  private fail(error: LifelineError): void {
+    this.phase = 'closed';
+    this.failure = error;
+    this.early = [];
+    const { opening, waiter } = this;
+    this.opening = undefined;
+    this.waiter = undefined;
+    opening?.reject(error);
+    waiter?.reject(error);
+  }
+
+  private textOrFail(data: unknown): Promise<string> {
+    return typeof data === 'string' ? Promise.resolve(data) : Promise.reject(binaryError());
+  }
+}
+
+/** Protocol v1 is text only (docs/protocol.md#transport-and-framing). */
+export function binaryError(): ProtocolError {
+  return new ProtocolError('binary messages are not part of protocol v1', CloseCode.BadFrame);
+}

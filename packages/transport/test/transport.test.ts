@@ -1,0 +1,268 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError } from '@lifeline/protocol';
+import type { WebSocket } from 'ws';
+import { Transport, type CloseInfo, type ReconnectInfo, type TransportOptions, type TransportState, type WebSocketLike } from '../src/index.js';
+import { next, startServer, startSilentServer, until, type TestServer } from './helpers.js';
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+async function server(onConnection?: (socket: WebSocket, index: number) => void): Promise<TestServer> {
+  const s = await startServer(onConnection);
+  cleanup.push(() => s.close());
+  return s;
+}
+
+function transport(options: TransportOptions): Transport {
+  const t = new Transport(options);
+  cleanup.push(() => t.close());
+  return t;
+}
+
+const fast = { minDelayMs: 5, maxDelayMs: 10 };
+
+function answerPings(socket: WebSocket): void {
+  socket.on('message', (data) => {
+    const frame = JSON.parse(String(data)) as { t: string; ts: number };
+    if (frame.t === 'ping') socket.send(JSON.stringify({ t: 'pong', ts: frame.ts, at: Date.now() }));
+  });
+}
+
+describe('Transport', () => {
+  it('connects to a ws server, moves idle → connecting → open, and carries text both ways', async () => {
+    const s = await server((socket) => socket.on('message', (data) => socket.send(`echo:${String(data)}`)));
+    const t = transport({ url: s.url });
+    const states: TransportState[] = [];
+    t.on('state', (state) => states.push(state));
+    expect(t.state).toBe('idle');
+    await t.connect();
+    expect(t.state).toBe('open');
+    expect(states).toEqual(['connecting', 'open']);
+    const reply = next<[string]>(t, 'message');
+    expect(t.send('hi')).toBe(true);
+    expect((await reply)[0]).toBe('echo:hi');
+  });
+
+  it('passes messages that arrive during the handshake on to the handshake, and later ones after open', async () => {
+    const s = await server((socket) =>
+      socket.once('message', () => {
+        socket.send('welcome');
+        socket.send('first');
+      }),
+    );
+    const seen: string[] = [];
+    const t = transport({
+      url: s.url,
+      handshake: async (link) => {
+        link.send('hello');
+        seen.push(`handshake:${await link.receive()}`);
+      },
+    });
+    t.on('message', (text) => seen.push(text));
+    const first = next(t, 'message');
+    await t.connect();
+    await first;
+    expect(seen).toEqual(['handshake:welcome', 'first']);
+  });
+
+  it('calls a url function before every attempt', async () => {
+    let calls = 0;
+    const s = await server((socket, n) => {
+      if (n === 1) socket.close(1011, 'oops');
+    });
+    const t = transport({ url: async () => `${s.url}/?attempt=${++calls}`, reconnect: fast });
+    await t.connect();
+    await until(t, 'state', () => s.sockets.length === 2 && t.state === 'open');
+    expect(calls).toBe(2);
+  });
+
+  it('fails an attempt after connectTimeoutMs when the server never answers the upgrade', async () => {
+    const silent = await startSilentServer();
+    cleanup.push(() => silent.close());
+    const t = transport({ url: silent.url, connectTimeoutMs: 150, reconnect: false });
+    const started = performance.now();
+    const error = await t.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).closeCode).toBe(CloseCode.ConnectTimeout);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(t.state).toBe('idle');
+    expect(silent.accepted).toBe(1);
+  });
+
+  it('retries timed-out attempts with backoff up to maxAttempts', async () => {
+    const silent = await startSilentServer();
+    cleanup.push(() => silent.close());
+    const t = transport({ url: silent.url, connectTimeoutMs: 100, reconnect: { ...fast, maxAttempts: 3 } });
+    const delays: ReconnectInfo[] = [];
+    t.on('reconnecting', (info) => delays.push(info));
+    await expect(t.connect()).rejects.toBeInstanceOf(ConnectionError);
+    expect(silent.accepted).toBe(3);
+    expect(delays.map((d) => d.attempt)).toEqual([2, 3]);
+    for (const d of delays) expect(d.delayMs).toBeLessThanOrEqual(10);
+  });
+
+  it('finds a dead link with the heartbeat, drops it with 4000 and reconnects', async () => {
+    const s = await server((socket) => answerPings(socket));
+    let pings = 0;
+    s.wss.on('connection', (socket) => socket.on('message', () => pings++));
+    const t = transport({ url: s.url, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150, reconnect: fast });
+    const closes: CloseInfo[] = [];
+    t.on('close', (info) => closes.push(info));
+    await t.connect();
+    // Alive while the server answers: well past one timeout (8 pings ≈ 240 ms), no drop.
+    await until(t, 'message', () => pings >= 8);
+    expect(closes).toEqual([]);
+    const first = await s.connection(1);
+    first.pause(); // half-open: the server stops reading, so no pong ever comes back
+    const [info] = await next<[CloseInfo]>(t, 'close');
+    expect(info).toEqual({ code: CloseCode.HeartbeatTimeout, reason: 'heartbeat timeout', willReconnect: true });
+    await until(t, 'state', () => t.state === 'open');
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it('reconnects after the server closes the socket', async () => {
+    const s = await server();
+    const t = transport({ url: s.url, reconnect: { ...fast, minUptimeMs: 0 } });
+    await t.connect();
+    const states: TransportState[] = [];
+    t.on('state', (state) => states.push(state));
+    const reconnecting = next<[ReconnectInfo]>(t, 'reconnecting');
+    (await s.connection(1)).close(1011, 'internal');
+    const [info] = await reconnecting;
+    expect(info.attempt).toBe(1);
+    await until(t, 'state', () => t.state === 'open');
+    expect(states).toEqual(['reconnecting', 'open']);
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it('stops on 4401: no reconnect, typed UnauthorizedError, state closed', async () => {
+    const s = await server((socket) => socket.close(CloseCode.Unauthorized, 'bad token'));
+    const t = transport({ url: s.url, reconnect: fast });
+    const closes: CloseInfo[] = [];
+    t.on('close', (info) => closes.push(info));
+    const failed = next<[Error]>(t, 'error');
+    await t.connect();
+    const [error] = await failed;
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect((error as UnauthorizedError).closeCode).toBe(4401);
+    expect(closes).toEqual([{ code: 4401, reason: 'bad token', willReconnect: false }]);
+    expect(t.state).toBe('closed');
+    expect(s.sockets.length).toBe(1);
+  });
+
+  it('rejects connect() with UnauthorizedError when the server refuses the handshake', async () => {
+    const s = await server((socket) => socket.once('message', () => socket.close(CloseCode.Unauthorized, 'who are you')));
+    const t = transport({
+      url: s.url,
+      reconnect: fast,
+      handshake: async (link) => {
+        link.send('hello');
+        await link.receive();
+      },
+    });
+    const error = await t.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect(t.state).toBe('idle');
+    expect(s.sockets.length).toBe(1);
+  });
+
+  it('waits at least retryAfter() (plus jitter) before the next attempt', async () => {
+    const s = await server();
+    const t = transport({ url: s.url, reconnect: fast, random: () => 0 });
+    await t.connect();
+    t.retryAfter(120);
+    const reconnecting = next<[ReconnectInfo]>(t, 'reconnecting');
+    const dropped = performance.now();
+    (await s.connection(1)).close(CloseCode.GoingAway, 'restarting');
+    expect((await reconnecting)[0].delayMs).toBe(120);
+    await until(t, 'state', () => t.state === 'open');
+    expect(performance.now() - dropped).toBeGreaterThanOrEqual(100);
+  });
+
+  it('keeps counting attempts across drops until a connection stays up minUptimeMs', async () => {
+    const s = await server((socket) => socket.close(1011, 'flap'));
+    const t = transport({ url: s.url, reconnect: { ...fast, maxAttempts: 3, minUptimeMs: 60_000 } });
+    const attempts: number[] = [];
+    t.on('reconnecting', (info) => attempts.push(info.attempt));
+    const failed = next<[Error]>(t, 'error');
+    await t.connect().catch(() => {});
+    const [error] = await failed;
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.message).toMatch(/gave up after 3 attempts/);
+    expect(attempts).toEqual([2, 3]);
+    expect(s.sockets.length).toBe(3);
+    expect(t.state).toBe('closed');
+  });
+
+  it('closes with 4400 on a binary message', async () => {
+    const s = await server((socket) => socket.send(Buffer.from([1, 2, 3])));
+    const t = transport({ url: s.url, reconnect: fast });
+    const failed = next<[Error]>(t, 'error');
+    const serverSawClose = new Promise<number>((resolve) => s.wss.once('connection', (socket) => socket.once('close', (code) => resolve(code))));
+    await t.connect();
+    expect((await failed)[0]).toBeInstanceOf(ProtocolError);
+    expect(await serverSawClose).toBe(4400);
+  });
+
+  it('close() is terminal and idempotent, cancel() stops a connect loop', async () => {
+    const silent = await startSilentServer();
+    cleanup.push(() => silent.close());
+    const t = transport({ url: silent.url, connectTimeoutMs: 5_000 });
+    const pending = t.connect();
+    expect(t.state).toBe('connecting');
+    t.cancel('test');
+    await expect(pending).rejects.toThrow(/cancel/);
+    expect(t.state).toBe('idle');
+    t.close();
+    t.close();
+    expect(t.state).toBe('closed');
+    await expect(t.connect()).rejects.toThrow(/closed/);
+  });
+
+  it('reports backpressure through writable and drain', async () => {
+    class FakeSocket implements WebSocketLike {
+      static last: FakeSocket | undefined;
+      readyState = 0;
+      bufferedAmount = 0;
+      private readonly listeners = new Map<string, Array<(event: never) => void>>();
+      constructor(readonly url: string) {
+        FakeSocket.last = this;
+        setTimeout(() => {
+          this.readyState = 1;
+          this.fire('open', {});
+        }, 0);
+      }
+      send(data: string): void {
+        this.bufferedAmount += data.length;
+      }
+      close(code = 1000, reason = ''): void {
+        this.readyState = 3;
+        this.fire('close', { code, reason });
+      }
+      addEventListener(type: string, listener: (event: never) => void): void {
+        this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+      }
+      private fire(type: string, event: object): void {
+        for (const l of this.listeners.get(type) ?? []) (l as (e: object) => void)(event);
+      }
+    }
+    const t = transport({ url: 'ws://fake', WebSocket: FakeSocket, highWaterMarkBytes: 100 });
+    await t.connect();
+    expect(t.writable).toBe(true);
+    t.send('x'.repeat(150));
+    expect(t.writable).toBe(false);
+    const drained = next(t, 'drain');
+    (FakeSocket.last as FakeSocket).bufferedAmount = 0;
+    await drained;
+    expect(t.writable).toBe(true);
+  });
+
+  it('validates numeric options with a TypeError', () => {
+    expect(() => new Transport({ url: 'ws://x', connectTimeoutMs: 0 })).toThrow(TypeError);
+    expect(() => new Transport({ url: 'ws://x', heartbeatIntervalMs: Number.NaN })).toThrow(/heartbeatIntervalMs/);
+    expect(() => new Transport({ url: 'ws://x', reconnect: { minDelayMs: 100, maxDelayMs: 50 } })).toThrow(/maxDelayMs/);
+    expect(() => new Transport({ url: 'ws://x', reconnect: { maxAttempts: 1.5 } })).toThrow(/maxAttempts/);
+  });
+});
