@@ -1,0 +1,240 @@
+import type { IncomingMessage } from 'node:http';
+import type WebSocket from 'ws';
+import { CloseCode, FrameWriter, ProtocolError, decode, now as monotonic, type Frame, type PluginContext } from '@lifeline/protocol';
+import { noSessionContext, type ServerContext } from './context.js';
+import type { SessionImpl } from './session.js';
+
+/**
+ * Above this many bytes waiting in the socket, new server → client messages wait (acks and
+ * heartbeats still go): a slow client must not make the server buffer without limit.
+ */
+export const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
+/** `ws` closes the socket itself after these receiver errors; we only report them. */
+const wsErrorCodes: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MessageTooBig,
+  WS_ERR_INVALID_UTF8: 1007,
+};
+
+/** A WebSocket close reason may hold at most 123 bytes of UTF-8. */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = reason.slice(0, 120);
+  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
+  return `${cut}...`;
+}
+
+export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
+
+/** What a connection needs from the server around it. */
+export interface ConnectionHooks {
+  /** Frames that arrived before the handshake completed. */
+  onHandshakeFrames(conn: Connection, frames: Frame[]): void;
+  /** The socket is gone (after `close` or `terminate`, or from the peer). */
+  onClosed(conn: Connection): void;
+}
+
+/**
+ * One WebSocket: decodes what arrives, writes through a coalescing `FrameWriter`, and closes
+ * with a documented code. The session it serves may outlive it.
+ */
+export class Connection {
+  state: ConnectionState = 'handshake';
+  session: SessionImpl | undefined;
+  readonly writer: FrameWriter;
+  /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
+  alive = true;
+  /** Monotonic ms of the last sweep that found the connection alive. */
+  lastSeen = 0;
+  /** Monotonic ms of the last ping sent. */
+  lastPing = 0;
+  /** A write crossed `HIGH_WATER_BYTES`; outbound resumes in that write's callback. */
+  blocked = false;
+  helloSeen = false;
+  /** Frames that came after `hello` while `authenticate` ran; dispatched after `welcome`. */
+  held: Frame[] | undefined;
+  private pluginContext: PluginContext = noSessionContext;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly req: IncomingMessage,
+    private readonly ctx: ServerContext,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.writer = new FrameWriter(this.sink, undefined, this.beforeFlush);
+    ws.on('message', this.onMessage);
+    ws.on('close', this.onClose);
+    ws.on('error', this.onError);
+  }
+
+  /** Bind to a session (after the handshake or a resume). */
+  bind(session: SessionImpl): void {
+    this.session = session;
+    this.pluginContext = session.pluginContext;
+  }
+
+  ping(wallNow: number): void {
+    this.writer.push(`{"t":"ping","ts":${wallNow}}`);
+  }
+
+  /** Close for bad input: reported through `protocol-error` and `onProtocolError`, then closed with `code`. */
+  fail(code: number, reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.report(code, reason);
+    this.close(code, reason);
+  }
+
+  private report(code: number, reason: string): void {
+    this.ctx.reportProtocolError({ code, reason, sessionId: this.session?.id });
+    const plugins = this.ctx.plugins;
+    if (plugins.active) plugins.call('onProtocolError', { closeCode: code, message: reason, at: monotonic() }, this.pluginContext);
+  }
+
+  /** Flush what is pending (acks included), then close; the session is detached at once. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    try {
+      this.writer.flush();
+    } catch (error) {
+      this.ctx.reportError(error);
+    }
+    this.state = 'closing';
+    this.writer.discard();
+    try {
+      this.ws.close(code, closeReason(reason));
+    } catch (error) {
+      this.ctx.reportError(error);
+      this.ws.terminate();
+    }
+    this.detach(code, reason);
+  }
+
+  /** Drop the socket without a closing handshake (dead peer, or shutdown deadline). */
+  terminate(reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.writer.discard();
+    this.ws.terminate();
+    this.detach(1006, reason);
+  }
+
+  /** Handle frames of an open connection; stops at the first frame that closed it. */
+  dispatch(frames: readonly Frame[]): void {
+    const session = this.session as SessionImpl;
+    for (let i = 0; i < frames.length; i++) {
+      if (this.state !== 'open') return;
+      const f = frames[i] as Frame;
+      switch (f.t) {
+        case 'msg':
+          session.inbound.receive(f);
+          break;
+        case 'cack':
+          session.outbound.cack(f.seq);
+          break;
+        case 'ping':
+          this.writer.push(`{"t":"pong","ts":${f.ts},"at":${this.ctx.options.now()}}`);
+          break;
+        case 'pong':
+          if (this.ctx.plugins.active) {
+            const rttMs = Math.max(0, this.ctx.options.now() - f.ts);
+            const offsetMs = f.at - (f.ts + rttMs / 2);
+            this.ctx.plugins.call('onClock', { rttMs, offsetMs, at: monotonic() }, this.pluginContext);
+          }
+          break;
+        case 'bye':
+          // Only 1000 ends the session; any other bye just precedes a close we will see.
+          if (f.code === CloseCode.Normal) session.end('client-closed', CloseCode.Normal, undefined, 'session ended by the client');
+          return;
+        case 'hello':
+          this.fail(CloseCode.BadFrame, 'a second hello');
+          return;
+        default:
+          this.fail(CloseCode.BadFrame, `a client may not send ${f.t}`);
+          return;
+      }
+    }
+  }
+
+  private detach(code: number, reason: string): void {
+    const session = this.session;
+    if (session !== undefined) session.detachFrom(this, code, reason);
+  }
+
+  private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.alive = true;
+    // A binary message reaches decode as a Buffer, which it refuses with 4400.
+    const message: unknown = isBinary ? data : (data as Buffer).toString();
+    const plugins = this.ctx.plugins;
+    if (plugins.active && typeof message === 'string') plugins.call('onBytes', { in: message.length, out: 0 }, this.pluginContext);
+    let frames: Frame[];
+    try {
+      frames = decode(message);
+    } catch (error) {
+      if (error instanceof ProtocolError) this.fail(error.closeCode, error.message);
+      else this.fail(CloseCode.BadFrame, 'undecodable message');
+      return;
+    }
+    try {
+      if (this.state === 'open') this.dispatch(frames);
+      else this.hooks.onHandshakeFrames(this, frames);
+    } catch (error) {
+      // Our own bug, not the peer's: report it, and drop only this connection.
+      this.ctx.reportError(error);
+      this.close(CloseCode.InternalError, 'internal error');
+    }
+  };
+
+  private readonly sink = (message: string): void => {
+    const ws = this.ws;
+    if (ws.readyState !== 1) return;
+    const plugins = this.ctx.plugins;
+    if (plugins.active) plugins.call('onBytes', { in: 0, out: message.length }, this.pluginContext);
+    if (!this.blocked && ws.bufferedAmount + message.length > HIGH_WATER_BYTES) {
+      this.blocked = true;
+      ws.send(message, this.onWritten);
+    } else {
+      ws.send(message);
+    }
+  };
+
+  /** The write that crossed the high-water mark reached the kernel (or the socket died): send more. */
+  private readonly onWritten = (): void => {
+    this.blocked = false;
+    const session = this.session;
+    if (session === undefined || session.connection !== this) return;
+    try {
+      session.outbound.pump();
+    } catch (error) {
+      this.ctx.reportError(error);
+    }
+  };
+
+  private readonly beforeFlush = (): void => {
+    const session = this.session;
+    if (session !== undefined && session.connection === this) session.inbound.flushAcks(this.writer);
+  };
+
+  private readonly onClose = (code: number, reason: Buffer): void => {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.writer.discard();
+    try {
+      this.detach(code, reason.toString());
+      this.hooks.onClosed(this);
+    } catch (error) {
+      this.ctx.reportError(error);
+    }
+  };
+
+  private readonly onError = (error: Error & { code?: string }): void => {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    // ws emits 'error' for receiver violations (too big, bad UTF-8, bad framing) and closes
+    // with the matching code itself; we report it and let go of the session.
+    const code = (error.code !== undefined ? wsErrorCodes[error.code] : undefined) ?? 1002;
+    this.report(code, error.message);
+    this.state = 'closing';
+    this.writer.discard();
+    this.detach(code, error.message);
+  };
+}

@@ -1,0 +1,223 @@
+import { now as monotonic, type FrameWriter, type MsgFrame } from '@lifeline/protocol';
+import type { ServerContext } from './context.js';
+import type { HandlerContext } from './options.js';
+import { ResultCache, ackFrame, errorOutcome, evicted, type Outcome } from './results.js';
+import { Fifo } from './fifo.js';
+import type { SessionImpl } from './session.js';
+
+/** A run of successful acks is cut into frames of about this many characters. */
+const MAX_RUN_CHARS = 64 * 1024;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
+ * Client → server: accept each `msg` above the accepted mark, call the handler once per
+ * message, in seq order, one at a time, and answer with its outcome (protocol.md, `msg`, `ack`,
+ * `acks`). A handler that returns a plain value is called straight from the socket callback,
+ * with no promise in between; only a thenable makes the next message wait in the queue.
+ */
+export class Inbound {
+  /** Highest client seq accepted (handed, or queued, to the handler). */
+  accepted = 0;
+  /** Highest seq whose outcome is known: handling is in order, so every accepted seq up to here is done. */
+  private done = 0;
+  private readonly queue = new Fifo<MsgFrame>();
+  /** A handler call is in progress (its promise is pending), so new messages queue. */
+  private busy = false;
+  private current = 0;
+  private ended = false;
+  /** Consecutive successful outcomes not yet written: one `acks` frame at the next flush. */
+  private runFirst = 0;
+  private run: string[] = [];
+  private runChars = 0;
+  private idleWaiter: (() => void) | undefined;
+  private readonly results: ResultCache;
+  private readonly handler: ServerContext['options']['handler'];
+
+  constructor(
+    private readonly session: SessionImpl,
+    private readonly ctx: ServerContext,
+  ) {
+    this.results = new ResultCache(ctx.options.maxInFlight);
+    this.handler = ctx.options.handler;
+  }
+
+  receive(f: MsgFrame): void {
+    const duplicate = f.seq <= this.accepted;
+    const plugins = this.ctx.plugins;
+    if (plugins.active) {
+      const wallAt = this.ctx.options.now();
+      plugins.call('onReceive', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at: monotonic(), duplicate }, this.session.pluginContext);
+    }
+    if (duplicate) {
+      this.answerDuplicate(f.seq);
+      return;
+    }
+    // While the server shuts down nothing new is accepted: the client keeps it and retransmits.
+    if (this.ended || this.ctx.closing) return;
+    this.accepted = f.seq;
+    if (this.busy) this.queue.push(f);
+    else this.handle(f);
+  }
+
+  /** Write the pending run of successful acks as one frame (the writer's `beforeFlush` hook). */
+  flushAcks(writer: FrameWriter): void {
+    const n = this.run.length;
+    if (n === 0) return;
+    const frame =
+      n === 1
+        ? `{"t":"ack","seq":${this.runFirst},"r":${this.run[0] as string}}`
+        : `{"t":"acks","seq":${this.runFirst},"r":[${this.run.join(',')}]}`;
+    // Reset before pushing: the push may flush, and the flush calls back here.
+    this.run = [];
+    this.runChars = 0;
+    writer.push(frame);
+  }
+
+  /** The connection is gone: unsent acks go with it (the outcomes stay cached for retransmissions). */
+  connectionLost(): void {
+    this.run = [];
+    this.runChars = 0;
+  }
+
+  /** No handler running and nothing queued. */
+  get idle(): boolean {
+    return !this.busy && this.queue.length === 0;
+  }
+
+  /** Resolves when the handler queue is empty (for a graceful shutdown). */
+  whenIdle(): Promise<void> {
+    if (this.idle || this.ended) return Promise.resolve();
+    const previous = this.idleWaiter;
+    return new Promise((resolve) => {
+      this.idleWaiter = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  /** The session ended: queued messages are not handled; a running handler's outcome is dropped. */
+  end(): void {
+    this.ended = true;
+    this.queue.drain();
+    this.run = [];
+    this.runChars = 0;
+    this.results.clear();
+    this.notifyIdle();
+  }
+
+  private handle(f: MsgFrame): void {
+    this.busy = true;
+    const plugins = this.ctx.plugins;
+    if (plugins.active) {
+      plugins.call('onDeliver', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt: this.ctx.options.now(), at: monotonic() }, this.session.pluginContext);
+    }
+    let value: unknown;
+    try {
+      const ctx: HandlerContext = { session: this.session, id: f.id, seq: f.seq };
+      value = this.handler(f.d, ctx);
+      if (isThenable(value)) {
+        this.current = f.seq;
+        value.then(this.onFulfilled, this.onRejected);
+        return;
+      }
+    } catch (error) {
+      this.busy = false;
+      this.finish(f.seq, errorOutcome(error));
+      return;
+    }
+    this.busy = false;
+    this.finishValue(f.seq, value);
+  }
+
+  private readonly onFulfilled = (value: unknown): void => {
+    if (this.ended) return;
+    try {
+      this.busy = false;
+      this.finishValue(this.current, value);
+      this.drain();
+    } catch (error) {
+      // Runs in a promise callback: a throw here would be an unhandled rejection.
+      this.ctx.reportError(error);
+    }
+  };
+
+  private readonly onRejected = (error: unknown): void => {
+    if (this.ended) return;
+    try {
+      this.busy = false;
+      this.finish(this.current, errorOutcome(error));
+      this.drain();
+    } catch (failure) {
+      this.ctx.reportError(failure);
+    }
+  };
+
+  private drain(): void {
+    while (!this.busy && !this.ended) {
+      const f = this.queue.shift();
+      if (f === undefined) break;
+      this.handle(f);
+    }
+    if (!this.busy) this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    const waiter = this.idleWaiter;
+    if (waiter === undefined) return;
+    this.idleWaiter = undefined;
+    waiter();
+  }
+
+  private finishValue(seq: number, value: unknown): void {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value === undefined ? null : value);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      this.finish(seq, errorOutcome(new TypeError(`the handler's result cannot be encoded as JSON: ${why}`)));
+      return;
+    }
+    // A function or symbol result encodes to nothing; the wire says null.
+    this.finish(seq, json === undefined ? 'null' : json);
+  }
+
+  private finish(seq: number, outcome: Outcome): void {
+    if (this.ended) return;
+    this.done = seq;
+    this.results.set(seq, outcome);
+    this.sendOutcome(seq, outcome);
+  }
+
+  private answerDuplicate(seq: number): void {
+    // Still queued or running: its ack follows when the handler finishes.
+    if (seq > this.done || this.ended) return;
+    this.sendOutcome(seq, this.results.get(seq) ?? evicted);
+  }
+
+  /** Successes join the run (one `acks` frame per flush); an error cuts the run and goes alone. */
+  private sendOutcome(seq: number, outcome: Outcome): void {
+    const conn = this.session.connection;
+    // Detached: the outcome waits in the cache for the client's retransmission.
+    if (conn === undefined) return;
+    const writer = conn.writer;
+    if (typeof outcome === 'string') {
+      if (this.run.length > 0 && seq !== this.runFirst + this.run.length) this.flushAcks(writer);
+      if (this.run.length === 0) this.runFirst = seq;
+      this.run.push(outcome);
+      this.runChars += outcome.length;
+      if (this.runChars >= MAX_RUN_CHARS) this.flushAcks(writer);
+      else writer.schedule();
+    } else {
+      this.flushAcks(writer);
+      writer.push(ackFrame(seq, outcome));
+    }
+  }
+}

@@ -1,0 +1,20 @@
+export { createServer } from './server.js';
+export type { LifelineServer, ServerEvents, CloseOptions, PluginErrorInfo } from './server.js';
+export { serverDefaults } from './options.js';
+export type { ServerOptions, HandlerContext, QueueLimits, OverflowPolicy } from './options.js';
+export type { Session, SessionEvents, SessionState, SessionCloseReason, SessionCloseEvent, SessionDetachEvent } from './session.js';
+export type { SendOptions } from './outbound.js';
+export type { ProtocolErrorInfo } from './context.js';
+export { MemorySessionStore } from './store.js';
+export type { SessionStore, SessionRecord } from './store.js';
+// What session.send() rejects with, so a server needs no direct import of @lifeline/protocol.
+export {
+  CloseCode,
+  LifelineError,
+  AckTimeoutError,
+  AbortError,
+  ClosedError,
+  QueueFullError,
+  PayloadTooLargeError,
+} from '@lifeline/protocol';
+export type { Json, LifelinePlugin } from '@lifeline/protocol';

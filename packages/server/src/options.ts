@@ -1,0 +1,170 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Json, LifelinePlugin } from '@lifeline/protocol';
+import type { Session } from './session.js';
+import type { SessionStore } from './store.js';
+
+/** What the handler learns about the message it is given. */
+export interface HandlerContext {
+  /** The session the message belongs to (the same object across resumes). */
+  readonly session: Session;
+  /** The message id the client chose (stable across retransmissions and session-lost re-sends). */
+  readonly id: string;
+  /** The client's sequence number for this message. */
+  readonly seq: number;
+}
+
+/** Bounds of the per-session queue of server → client messages waiting behind the send window. */
+export interface QueueLimits {
+  /** @default 10_000 */
+  messages: number;
+  /** Characters of encoded JSON (bytes for ASCII payloads). @default 16 MiB */
+  bytes: number;
+}
+
+export type OverflowPolicy = 'wait' | 'reject';
+
+export interface ServerOptions {
+  /** TCP port to listen on; 0 picks a free one (read it from `server.port`). Ignored with `server`. @default 0 */
+  port?: number;
+  /**
+   * Interface to listen on. The default accepts local connections only; `'0.0.0.0'` (or `'::'`)
+   * listens publicly. Ignored with `server`.
+   * @default '127.0.0.1'
+   */
+  host?: string;
+  /** Attach to this existing `http.Server` (its `upgrade` event) instead of listening on `port`/`host`. @default undefined */
+  server?: HttpServer;
+  /** Only accept WebSocket upgrades for this URL path (e.g. `'/ws'`). @default undefined (any path) */
+  path?: string;
+  /**
+   * Called once per client message, in `seq` order, one at a time per session. Its return value
+   * (or the value its promise resolves to) travels back in the ack; `undefined` becomes `null`.
+   * A throw or rejection becomes an error ack with the error's string `code` (else `ERR_HANDLER`).
+   */
+  handler(data: Json, ctx: HandlerContext): unknown;
+  /**
+   * Turns `hello.auth` into an identity (any value). Throwing, or returning `false`, `null` or
+   * `undefined`, refuses the connection with close code 4401. Bounded by `handshakeTimeoutMs`.
+   * Without it, every identity is `null`.
+   * @default undefined
+   */
+  authenticate?(auth: Json | undefined, req: IncomingMessage): unknown;
+  /** How long a detached session stays resumable. @default 120_000 */
+  resumeWindowMs?: number;
+  /** Interval between the server's pings on each connection. @default 15_000 */
+  heartbeatIntervalMs?: number;
+  /** A connection silent for this long is dropped (its session is detached, not ended). @default 30_000 */
+  heartbeatTimeoutMs?: number;
+  /** A connection without a valid `hello` (and a finished `authenticate`) after this long is closed with 4408. @default 10_000 */
+  handshakeTimeoutMs?: number;
+  /** Largest WebSocket message accepted; `ws` closes larger ones with 1009. Announced as `welcome.max`. @default 1_048_576 */
+  maxPayloadBytes?: number;
+  /** The client send window announced as `welcome.win`; the result cache keeps at least this many outcomes. @default 1024 */
+  maxInFlight?: number;
+  /** Per-session bound of server → client messages queued behind the window; a number bounds messages only. @default { messages: 10_000, bytes: 16 MiB } */
+  maxQueued?: number | Partial<QueueLimits>;
+  /** What `session.send()` does when the queue is full: wait for room (within its deadline) or reject with `QueueFullError`. @default 'wait' */
+  overflow?: OverflowPolicy;
+  /** Default deadline of `session.send()`; `Infinity` waits until the session ends. @default 30_000 */
+  ackTimeoutMs?: number;
+  /** Where session records (id, token hash, identity key, expiry) live. @default new MemorySessionStore() */
+  store?: SessionStore;
+  /** Observers called with isolation (see `LifelinePlugin`). @default [] */
+  plugins?: readonly LifelinePlugin[];
+  /** Wall clock in ms since the epoch (`msg.ts`, pings, pongs, record expiry). @default Date.now */
+  now?: () => number;
+}
+
+export const serverDefaults = Object.freeze({
+  port: 0,
+  host: '127.0.0.1',
+  resumeWindowMs: 120_000,
+  heartbeatIntervalMs: 15_000,
+  heartbeatTimeoutMs: 30_000,
+  handshakeTimeoutMs: 10_000,
+  maxPayloadBytes: 1024 * 1024,
+  maxInFlight: 1024,
+  maxQueued: Object.freeze({ messages: 10_000, bytes: 16 * 1024 * 1024 }) as Readonly<QueueLimits>,
+  overflow: 'wait' as OverflowPolicy,
+  ackTimeoutMs: 30_000,
+});
+
+/** Options after defaults; what the rest of the package reads. */
+export interface ResolvedOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly server: HttpServer | undefined;
+  readonly path: string | undefined;
+  readonly handler: (data: Json, ctx: HandlerContext) => unknown;
+  readonly authenticate: ((auth: Json | undefined, req: IncomingMessage) => unknown) | undefined;
+  readonly resumeWindowMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly maxPayloadBytes: number;
+  readonly maxInFlight: number;
+  readonly maxQueued: Readonly<QueueLimits>;
+  readonly overflow: OverflowPolicy;
+  readonly ackTimeoutMs: number;
+  readonly plugins: readonly LifelinePlugin[];
+  readonly now: () => number;
+}
+
+/** setTimeout clamps longer delays to 1 ms, so no finite duration may exceed this. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function duration(name: string, value: number, min: number, allowInfinity = false): number {
+  if (allowInfinity && value === Infinity) return value;
+  return integer(name, value, min, MAX_TIMER_MS);
+}
+
+function queueLimits(value: ServerOptions['maxQueued']): Readonly<QueueLimits> {
+  const d = serverDefaults.maxQueued;
+  const given = typeof value === 'number' ? { messages: value } : (value ?? {});
+  return Object.freeze({
+    messages: integer('maxQueued.messages', given.messages ?? d.messages, 1),
+    bytes: integer('maxQueued.bytes', given.bytes ?? d.bytes, 1),
+  });
+}
+
+/** Apply defaults (with `??`, so 0 stays 0) and validate up front: a bad option fails at construction. */
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createServer() needs an options object');
+  if (typeof options.handler !== 'function') throw new TypeError('options.handler must be a function');
+  if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
+    throw new TypeError('options.authenticate must be a function');
+  }
+  const overflow = options.overflow ?? serverDefaults.overflow;
+  if (overflow !== 'wait' && overflow !== 'reject') throw new TypeError(`overflow must be 'wait' or 'reject', got ${String(overflow)}`);
+  if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
+    throw new TypeError(`path must start with '/', got ${String(options.path)}`);
+  }
+  const heartbeatIntervalMs = duration('heartbeatIntervalMs', options.heartbeatIntervalMs ?? serverDefaults.heartbeatIntervalMs, 1);
+  const heartbeatTimeoutMs = duration('heartbeatTimeoutMs', options.heartbeatTimeoutMs ?? serverDefaults.heartbeatTimeoutMs, 1);
+  return {
+    port: integer('port', options.port ?? serverDefaults.port, 0, 65_535),
+    host: options.host ?? serverDefaults.host,
+    server: options.server,
+    path: options.path,
+    handler: options.handler,
+    authenticate: options.authenticate,
+    resumeWindowMs: duration('resumeWindowMs', options.resumeWindowMs ?? serverDefaults.resumeWindowMs, 0),
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    handshakeTimeoutMs: duration('handshakeTimeoutMs', options.handshakeTimeoutMs ?? serverDefaults.handshakeTimeoutMs, 1),
+    maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes ?? serverDefaults.maxPayloadBytes, 64),
+    maxInFlight: integer('maxInFlight', options.maxInFlight ?? serverDefaults.maxInFlight, 1, 1_000_000),
+    maxQueued: queueLimits(options.maxQueued),
+    overflow,
+    ackTimeoutMs: duration('ackTimeoutMs', options.ackTimeoutMs ?? serverDefaults.ackTimeoutMs, 0, true),
+    plugins: options.plugins ?? [],
+    now: options.now ?? Date.now,
+  };
+}

@@ -1,0 +1,269 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { EventEmitter } from 'eventemitter3';
+import { WebSocketServer } from 'ws';
+import type WebSocket from 'ws';
+import { CloseCode, Deadlines, PluginHost, now as monotonic, type PluginHook } from '@lifeline/protocol';
+import { Connection, type ConnectionHooks } from './connection.js';
+import type { ProtocolErrorInfo, ServerContext } from './context.js';
+import { Handshakes } from './handshake.js';
+import { Heartbeat } from './heartbeat.js';
+import { resolveOptions, type ServerOptions } from './options.js';
+import type { Outgoing } from './outbound.js';
+import { Registry } from './registry.js';
+import type { Session, SessionImpl } from './session.js';
+import { MemorySessionStore } from './store.js';
+
+/** A plugin hook threw; the plugin host isolated it. */
+export interface PluginErrorInfo {
+  readonly error: unknown;
+  readonly plugin: string;
+  readonly hook: PluginHook;
+}
+
+export interface ServerEvents {
+  /** A new logical session; not emitted again when it is resumed. */
+  session: (session: Session) => void;
+  /** A connection was closed for bad input (its code and reason); other connections are untouched. */
+  'protocol-error': (info: ProtocolErrorInfo) => void;
+  /** An unexpected failure (a store that rejected, a listener that threw). The server carries on. */
+  error: (error: unknown) => void;
+  'plugin-error': (info: PluginErrorInfo) => void;
+}
+
+export interface CloseOptions {
+  /** Bound on the whole shutdown: handlers get until then to finish, sockets are terminated then. @default 5_000 */
+  timeoutMs?: number;
+  /** Sent in `bye`: how long clients should wait before reconnecting. @default 1_000 */
+  retryMs?: number;
+}
+
+export interface LifelineServer extends EventEmitter<ServerEvents> {
+  /** The bound TCP port (throws before `listen()` resolved). */
+  readonly port: number;
+  /** Live sessions (attached or resumable) by id. */
+  readonly sessions: ReadonlyMap<string, Session>;
+  /** Start accepting WebSocket upgrades; resolves when listening. */
+  listen(): Promise<void>;
+  /**
+   * Shut down: stop accepting, let running handlers finish (bounded), send acks, `bye` 1001
+   * with `retryMs` and close 1001 to every client, end every session (pending `send()`s reject
+   * with `ClosedError`). Closes the http server only if it created it. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export function createServer(options: ServerOptions): LifelineServer {
+  return new Server(options);
+}
+
+/** Resolve after `promise` or `ms`, whichever comes first; never rejects. */
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))));
+  return Promise.race([promise.then(() => undefined, () => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+const pathOf = (url: string | undefined): string => {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+};
+
+class Server extends EventEmitter<ServerEvents> implements LifelineServer {
+  private readonly ctx: ServerContext;
+  private readonly handshakes: Handshakes;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private readonly hooks: ConnectionHooks;
+  private http: HttpServer | undefined;
+  private ownsHttp = false;
+  private listening: Promise<void> | undefined;
+  private closed: Promise<void> | undefined;
+  private onAllClosed: (() => void) | undefined;
+
+  constructor(options: ServerOptions) {
+    super();
+    const resolved = resolveOptions(options);
+    const reportError = (error: unknown) => this.emitSafely('error', error);
+    const store = options.store ?? new MemorySessionStore();
+    this.ctx = {
+      options: resolved,
+      plugins: new PluginHost(resolved.plugins, (error, plugin, hook) => this.emitSafely('plugin-error', { error, plugin, hook })),
+      store,
+      sendDeadlines: new Deadlines<Outgoing>((item) => {
+        try {
+          item.owner.expire(item);
+        } catch (error) {
+          reportError(error);
+        }
+      }),
+      heartbeat: new Heartbeat(resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError),
+      registry: new Registry(resolved, store, reportError),
+      closing: false,
+      reportError,
+      reportProtocolError: (info) => this.emitSafely('protocol-error', info),
+    };
+    this.handshakes = new Handshakes(this.ctx, (session) => this.emitSafely('session', session));
+    this.hooks = {
+      onHandshakeFrames: (conn, frames) => this.handshakes.onFrames(conn, frames),
+      onClosed: (conn) => {
+        this.connections.delete(conn);
+        this.handshakes.forget(conn);
+        this.ctx.heartbeat.delete(conn);
+        if (this.connections.size === 0) this.onAllClosed?.();
+      },
+    };
+    // maxPayload makes ws itself close oversized messages with 1009; compression costs more CPU than it saves here.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: resolved.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+    this.wss.on('error', reportError);
+  }
+
+  get port(): number {
+    const address = this.http?.address();
+    if (address === null || address === undefined || typeof address === 'string') {
+      throw new Error('the server is not listening on a TCP port (await server.listen() first)');
+    }
+    return address.port;
+  }
+
+  get sessions(): ReadonlyMap<string, Session> {
+    return this.ctx.registry.sessions;
+  }
+
+  listen(): Promise<void> {
+    this.listening ??= this.start().catch((error: unknown) => {
+      this.listening = undefined;
+      throw error;
+    });
+    return this.listening;
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closed ??= this.shutdown(Math.max(0, options.timeoutMs ?? 5_000), Math.max(0, options.retryMs ?? 1_000));
+    return this.closed;
+  }
+
+  private async start(): Promise<void> {
+    if (this.ctx.closing) throw new Error('the server was closed');
+    const { server, port, host } = this.ctx.options;
+    const http = server ?? createHttpServer(this.onRequest);
+    this.ownsHttp = server === undefined;
+    this.http = http;
+    http.on('upgrade', this.onUpgrade);
+    if (!this.ownsHttp) return;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) => {
+          http.off('listening', onListening);
+          reject(error);
+        };
+        const onListening = () => {
+          http.off('error', onError);
+          resolve();
+        };
+        http.once('error', onError);
+        http.once('listening', onListening);
+        http.listen(port, host);
+      });
+    } catch (error) {
+      http.off('upgrade', this.onUpgrade);
+      this.http = undefined;
+      throw error;
+    }
+    http.on('error', this.ctx.reportError);
+  }
+
+  private readonly onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close' });
+    res.end('This is a Lifeline WebSocket endpoint: connect with a WebSocket client.\n');
+  };
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    try {
+      const path = this.ctx.options.path;
+      if (path !== undefined && pathOf(req.url) !== path) {
+        // On a shared http.Server another upgrade listener may own this path.
+        if (this.ownsHttp) refuseUpgrade(socket, 404, 'Not Found');
+        return;
+      }
+      if (this.ctx.closing) {
+        refuseUpgrade(socket, 503, 'Service Unavailable');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    } catch (error) {
+      this.ctx.reportError(error);
+      socket.destroy();
+    }
+  };
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const conn = new Connection(ws, req, this.ctx, this.hooks);
+    this.connections.add(conn);
+    if (this.ctx.closing) {
+      conn.close(CloseCode.GoingAway, 'server shutting down');
+      return;
+    }
+    this.handshakes.begin(conn);
+  }
+
+  private async shutdown(timeoutMs: number, retryMs: number): Promise<void> {
+    const ctx = this.ctx;
+    ctx.closing = true;
+    const deadline = monotonic() + timeoutMs;
+    const http = this.http;
+    try {
+      let httpClosed: Promise<void> = Promise.resolve();
+      if (http !== undefined && this.ownsHttp) {
+        httpClosed = new Promise((resolve) => http.close(() => resolve()));
+      } else if (http !== undefined) {
+        http.off('upgrade', this.onUpgrade);
+      }
+      const reason = 'server shutting down';
+      const bye = JSON.stringify({ t: 'bye', code: CloseCode.GoingAway, reason, retryMs });
+      for (const conn of this.connections) {
+        if (conn.state !== 'handshake') continue;
+        conn.writer.push(bye);
+        conn.close(CloseCode.GoingAway, reason);
+      }
+
+      const sessions: SessionImpl[] = [...ctx.registry.sessions.values()];
+      const busy = sessions.filter((s) => !s.inbound.idle).map((s) => s.inbound.whenIdle());
+      if (busy.length > 0) await within(Promise.all(busy), deadline - monotonic());
+      for (const session of sessions) session.end('server-closed', CloseCode.GoingAway, bye, reason);
+      for (const conn of this.connections) conn.close(CloseCode.GoingAway, reason);
+
+      // Give the close handshakes the rest of the budget (and a moment even when none is left).
+      if (this.connections.size > 0) {
+        await within(new Promise<void>((resolve) => (this.onAllClosed = resolve)), Math.max(20, deadline - monotonic()));
+      }
+      for (const conn of [...this.connections]) conn.terminate('shutdown deadline');
+      ctx.heartbeat.stop();
+      this.handshakes.stop();
+      ctx.registry.stop();
+      ctx.sendDeadlines.clear();
+      this.wss.close();
+      if (http !== undefined && this.ownsHttp) {
+        http.closeAllConnections();
+        await within(httpClosed, Math.max(20, deadline - monotonic()));
+      }
+    } catch (error) {
+      ctx.reportError(error);
+    }
+  }
+
+  private emitSafely<K extends keyof ServerEvents>(event: K, ...args: Parameters<ServerEvents[K]>): void {
+    try {
+      (this.emit as (e: K, ...a: Parameters<ServerEvents[K]>) => boolean)(event, ...args);
+    } catch (error) {
+      // A throwing listener must not break the server; an 'error' listener that throws is ignored.
+      if (event !== 'error') this.emitSafely('error', error);
+    }
+  }
+}

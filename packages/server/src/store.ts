@@ -1,0 +1,51 @@
+/**
+ * Where the server keeps what it needs to decide a resume: the session id, a hash of its resume
+ * token, a key of the identity that opened it, and when it stops being resumable. The live
+ * session (its buffers and handler queue) stays in the process; a shared store (Redis, later
+ * work in DESIGN.md) is what lets another node recognise the session.
+ */
+export interface SessionRecord {
+  readonly id: string;
+  /** Hex SHA-256 of the resume token; the token itself is never stored. */
+  readonly tokenHash: string;
+  /** A stable key of the authenticated identity (see `identityKey`). */
+  readonly identityKey: string;
+  /** Wall-clock ms after which the session may not be resumed; `null` while a connection holds it. */
+  readonly expiresAt: number | null;
+}
+
+/**
+ * Minimal by design: get, set and delete of one serialisable record. Methods may return
+ * promises; a rejected `set` or `delete` is reported through the server's `error` event.
+ */
+export interface SessionStore {
+  get(id: string): SessionRecord | undefined | Promise<SessionRecord | undefined>;
+  set(record: SessionRecord): void | Promise<void>;
+  delete(id: string): void | Promise<void>;
+}
+
+/**
+ * The default store: a Map in this process. It loses everything on restart, so after one every
+ * client that tries to resume is answered `resumed: false` and reports `session-lost` (its
+ * unknown-outcome messages are re-sent under their original ids).
+ */
+export class MemorySessionStore implements SessionStore {
+  private readonly records = new Map<string, SessionRecord>();
+
+  get(id: string): SessionRecord | undefined {
+    return this.records.get(id);
+  }
+
+  set(record: SessionRecord): void {
+    this.records.set(record.id, record);
+  }
+
+  delete(id: string): void {
+    this.records.delete(id);
+  }
+
+  /** Records held (for tests and diagnostics). */
+  get size(): number {
+    return this.records.size;
+  }
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ResultCache, ackFrame, errorOutcome } from '../src/results.js';
+import { identityKey } from '../src/handshake.js';
+import { Fifo } from '../src/fifo.js';
+import { MemorySessionStore } from '../src/index.js';
+
+describe('ResultCache', () => {
+  it('keeps the newest `capacity` outcomes and evicts the oldest', () => {
+    const cache = new ResultCache(3);
+    for (const seq of [1, 2, 4, 7]) cache.set(seq, String(seq));
+    expect(cache.get(1)).toBeUndefined();
+    expect([cache.get(2), cache.get(4), cache.get(7)]).toEqual(['2', '4', '7']);
+    cache.set(8, '8');
+    expect(cache.get(2)).toBeUndefined();
+    expect(cache.size).toBe(3);
+  });
+
+  it('encodes acks by concatenation, errors within the decoder bounds', () => {
+    expect(JSON.parse(ackFrame(3, '{"ok":true}'))).toEqual({ t: 'ack', seq: 3, r: { ok: true } });
+    const long = errorOutcome(Object.assign(new Error('m'.repeat(10_000)), { code: 'C'.repeat(2_000) }));
+    const parsed = JSON.parse(ackFrame(4, long)) as { e: { code: string; message: string } };
+    expect(parsed.e.code).toHaveLength(1024);
+    expect(parsed.e.message).toHaveLength(8192);
+  });
+});
+
+describe('identityKey', () => {
+  it('is stable across key order and tells identities apart', () => {
+    expect(identityKey({ a: 1, b: { c: 2, d: 3 } })).toBe(identityKey({ b: { d: 3, c: 2 }, a: 1 }));
+    expect(identityKey({ user: 'a' })).not.toBe(identityKey({ user: 'b' }));
+    expect(identityKey(null)).not.toBe(identityKey('null'));
+  });
+
+  it('matches a value JSON cannot encode only with itself', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(identityKey(cyclic)).toBe(identityKey(cyclic));
+    expect(identityKey(cyclic)).not.toBe(identityKey({ self: {} }));
+  });
+});
+
+describe('Fifo', () => {
+  it('shifts in order across compactions and retains live items', () => {
+    const q = new Fifo<number>();
+    for (let i = 0; i < 5_000; i++) q.push(i);
+    for (let i = 0; i < 3_000; i++) expect(q.shift()).toBe(i);
+    expect(q.length).toBe(2_000);
+    expect(q.at(1)).toBe(3_001);
+    q.retain((n) => n % 2 === 0);
+    expect(q.length).toBe(1_000);
+    expect(q.drain().slice(0, 3)).toEqual([3_000, 3_002, 3_004]);
+    expect(q.shift()).toBeUndefined();
+  });
+});
+
+describe('MemorySessionStore', () => {
+  it('gets, sets and deletes records', () => {
+    const store = new MemorySessionStore();
+    const record = { id: 's1', tokenHash: 'ab', identityKey: 'j:null', expiresAt: null };
+    store.set(record);
+    expect(store.get('s1')).toBe(record);
+    store.delete('s1');
+    expect(store.get('s1')).toBeUndefined();
+    expect(store.size).toBe(0);
+  });
+});
