@@ -1,0 +1,69 @@
+/** Command-line options and the message counts of a full and of a quick run. */
+import { parseArgs } from 'node:util';
+
+export const FULL = Object.freeze({
+  runs: 3,
+  warmup: 2_000,
+  messages: 20_000,
+  window: 1_000,
+  latencyWarmup: 200,
+  latencyMessages: 2_000,
+  inFlight: [10_000, 100_000],
+  replayMessages: 10_000,
+  /** Deadline of one measured phase inside a task. */
+  phaseMs: 60_000,
+  /** Hard deadline of one task process (start, connect, measure, close). */
+  taskMs: 150_000,
+});
+
+export const QUICK = Object.freeze({
+  runs: 1,
+  warmup: 300,
+  messages: 2_000,
+  window: 1_000,
+  latencyWarmup: 50,
+  latencyMessages: 300,
+  inFlight: [1_000, 5_000],
+  replayMessages: 1_000,
+  phaseMs: 15_000,
+  taskMs: 40_000,
+});
+
+export const USAGE = `Usage: npm run bench [-- options]
+  --runs N         runs per figure, the median is reported (default 3; 1 with --quick)
+  --quick          a short smoke run with small counts; writes to bench/out/ unless --out
+  --peers a,b      only these peers (raw-ws is always included as the reference)
+  --tasks t,u      only these tasks: perf, memory, replay (default all)
+  --out DIR        where results.json/.md and the SVGs go, relative to the current directory
+                   (default docs/performance/ at the repository root)
+  --no-docs        do not update the generated sections of docs/performance.md
+  --help`;
+
+export function parseCli(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      peers: { type: 'string' },
+      tasks: { type: 'string' },
+      out: { type: 'string' },
+      'no-docs': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const base = values.quick ? QUICK : FULL;
+  const runs = values.runs === undefined ? base.runs : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new TypeError(`--runs must be an integer from 1 to 50, got ${values.runs}`);
+  const tasks = values.tasks ? values.tasks.split(',').map((t) => t.trim()) : ['perf', 'memory', 'replay'];
+  for (const t of tasks) if (!['perf', 'memory', 'replay'].includes(t)) throw new TypeError(`unknown task ${t}`);
+  return {
+    help: values.help,
+    config: { ...base, runs, quick: values.quick },
+    peers: values.peers?.split(',').map((p) => p.trim()),
+    tasks,
+    out: values.out,
+    docs: !values['no-docs'],
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Benchmark regression guard for CI: a few seconds, never an absolute time. Raw ws echo and
+ * Lifeline are measured alternately by this one process (servers in child processes), and the
+ * guard fails only on a gross regression of Lifeline RELATIVE to raw ws:
+ *   - pipelined throughput below --min-throughput-ratio × raw ws (default 0.25),
+ *   - sequential median (p50) latency above --max-p50-ratio × raw ws (default 5). The p99 is
+ *     reported but not gated: over a few hundred round trips on a shared CI machine it is noise.
+ * Each side keeps its best round (the least disturbed by a busy CI machine).
+ * Exit 0: ok; 1: regression; 2: could not measure (packages not built, timeout, crash).
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { PEERS } from './peers/index.mjs';
+import { startChild } from './spawn.mjs';
+import { withDeadline } from './deadline.mjs';
+import { pipelined, sequential, summarize } from './measure.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    'min-throughput-ratio': { type: 'string', default: '0.25' },
+    'max-p50-ratio': { type: 'string', default: '5' },
+    messages: { type: 'string', default: '5000' },
+    latency: { type: 'string', default: '500' },
+    rounds: { type: 'string', default: '3' },
+    peer: { type: 'string', default: 'lifeline' },
+    'deadline-ms': { type: 'string', default: '60000' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const minThroughputRatio = Number(args['min-throughput-ratio']);
+const maxP50Ratio = Number(args['max-p50-ratio']);
+const messages = Number(args.messages);
+const latencyMessages = Number(args.latency);
+const rounds = Number(args.rounds);
+const deadlineMs = Number(args['deadline-ms']);
+const WINDOW = 1_000;
+const PHASE_MS = 20_000;
+
+const serverScript = fileURLToPath(new URL('./server-child.mjs', import.meta.url));
+const sides = ['raw-ws', args.peer].map((key) => {
+  const spec = PEERS.find((p) => p.key === key);
+  if (!spec) throw new TypeError(`unknown peer ${key}`);
+  return { spec, server: undefined, peer: undefined, best: { throughput: 0, p50: Infinity, p99: Infinity } };
+});
+
+async function open(side) {
+  side.server = await startChild(serverScript, [JSON.stringify({ peer: side.spec.key })], { readyMs: 10_000 });
+  const mod = await import(`./peers/${side.spec.module}`);
+  side.peer = await mod.connect({ port: side.server.ready.port, options: side.spec.options, mode: 'perf' });
+}
+
+async function measure() {
+  for (const side of sides) await open(side);
+  for (const side of sides) {
+    await pipelined(side.peer, Math.min(1_000, messages), WINDOW, PHASE_MS);
+    await sequential(side.peer, 50, PHASE_MS);
+  }
+  for (let round = 0; round < rounds; round++) {
+    // Alternate which side goes first, so neither always gets the quieter moment.
+    const order = round % 2 ? [...sides].reverse() : sides;
+    for (const side of order) {
+      const t = await pipelined(side.peer, messages, WINDOW, PHASE_MS);
+      const l = summarize(await sequential(side.peer, latencyMessages, PHASE_MS));
+      side.best.throughput = Math.max(side.best.throughput, t.perSecond);
+      side.best.p50 = Math.min(side.best.p50, l.p50);
+      side.best.p99 = Math.min(side.best.p99, l.p99);
+    }
+  }
+}
+
+async function cleanup() {
+  for (const side of sides) {
+    if (side.peer) await withDeadline(Promise.resolve(side.peer.close()), 3_000, 'close').catch(() => {});
+    await side.server?.close();
+  }
+}
+
+let code = 2;
+let report;
+try {
+  await withDeadline(measure(), deadlineMs, 'guard');
+  const [ref, peer] = sides;
+  const throughputRatio = peer.best.throughput / ref.best.throughput;
+  const p50Ratio = peer.best.p50 / ref.best.p50;
+  const p99Ratio = peer.best.p99 / ref.best.p99;
+  const failures = [];
+  if (!(throughputRatio >= minThroughputRatio)) failures.push(`throughput ${throughputRatio.toFixed(2)}× raw ws < ${minThroughputRatio}×`);
+  if (!(p50Ratio <= maxP50Ratio)) failures.push(`median latency ${p50Ratio.toFixed(2)}× raw ws > ${maxP50Ratio}×`);
+  code = failures.length ? 1 : 0;
+  report = {
+    ok: code === 0,
+    peer: peer.spec.key,
+    throughput: { raw: Math.round(ref.best.throughput), peer: Math.round(peer.best.throughput), ratio: throughputRatio, min: minThroughputRatio },
+    p50Us: { raw: ref.best.p50, peer: peer.best.p50, ratio: p50Ratio, max: maxP50Ratio },
+    p99Us: { raw: ref.best.p99, peer: peer.best.p99, ratio: p99Ratio },
+    failures,
+  };
+  const line = `${peer.spec.key}: throughput ${throughputRatio.toFixed(2)}× raw ws (min ${minThroughputRatio}×), p50 ${p50Ratio.toFixed(2)}× raw ws (max ${maxP50Ratio}×), p99 ${p99Ratio.toFixed(2)}× (not gated)`;
+  console.log(code === 0 ? `bench guard ok — ${line}` : `bench guard FAILED — ${failures.join('; ')} [${line}]`);
+} catch (error) {
+  report = { ok: false, error: error?.message ?? String(error) };
+  console.error(`bench guard could not measure: ${report.error}`);
+} finally {
+  await cleanup();
+}
+if (args.json) console.log(JSON.stringify(report));
+process.exit(code);

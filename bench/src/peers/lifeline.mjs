@@ -1,0 +1,76 @@
+/**
+ * Lifeline: `client.send()` resolves with the server handler's result (acked, replayed after a
+ * reconnect, handled once). options: `{ metrics }`: install `metrics()` from @lifeline/metrics on
+ * the client and on the server.
+ */
+import { PAYLOAD, RESULT } from '../payload.mjs';
+import { Hold } from '../hold.mjs';
+import { withDeadline } from '../deadline.mjs';
+
+async function plugins(options) {
+  if (!options.metrics) return [];
+  const { metrics } = await import('@lifeline/metrics');
+  return [metrics()];
+}
+
+export async function serve(options = {}) {
+  const { createServer } = await import('@lifeline/server');
+  const hold = new Hold();
+  const server = createServer({
+    port: 0,
+    host: '127.0.0.1',
+    plugins: await plugins(options),
+    handler: () => {
+      const released = hold.wait();
+      return released ? released.then(() => RESULT) : RESULT;
+    },
+  });
+  await withDeadline(server.listen(), 5_000, 'lifeline server listen');
+  return {
+    port: server.port,
+    block: () => hold.block(),
+    release: () => hold.release(),
+    close: () => withDeadline(server.close(), 3_000, 'lifeline server close'),
+  };
+}
+
+/**
+ * mode 'perf' keeps the client's defaults. 'memory' and 'replay' lift the queue bound (they hold
+ * 10k–100k sends at once) and reconnect at once after a cut (the replay measure starts at the
+ * reconnection, but a quick reconnect keeps the run short).
+ */
+export async function connect({ port, url = `ws://127.0.0.1:${port}`, options = {}, mode = 'perf' }) {
+  const { createClient } = await import('@lifeline/sdk');
+  const client = createClient({
+    url,
+    plugins: await plugins(options),
+    ackTimeoutMs: 120_000,
+    ...(mode === 'perf'
+      ? {}
+      : { maxQueued: { messages: Infinity, bytes: Infinity }, reconnect: { minDelayMs: 0, maxDelayMs: 20, minUptimeMs: 0 } }),
+  });
+  await client.connect({ timeoutMs: 5_000 });
+  const peer = {
+    onAck: () => {},
+    onError: () => {},
+    fire() {
+      client.send(PAYLOAD).then(ack, fail);
+    },
+    unflushed: () => 0,
+    /** Resolves with `performance.now()` when the client is open again after a drop. */
+    nextReconnect: () =>
+      new Promise((resolve) => {
+        const onState = (state) => {
+          if (state !== 'open') return;
+          client.off('state', onState);
+          resolve(performance.now());
+        };
+        client.on('state', onState);
+      }),
+    close: () => withDeadline(client.close({ timeoutMs: 2_000 }), 3_000, 'lifeline client close'),
+  };
+  const ack = () => peer.onAck();
+  const fail = (e) => peer.onError(e);
+  client.on('error', () => {});
+  return peer;
+}
