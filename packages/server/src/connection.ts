@@ -175,6 +175,8 @@ export class Connection {
       else this.fail(CloseCode.BadFrame, 'undecodable message');
       return;
     }
+    // Counted in frames, not WebSocket messages: a batch may hold 4096.
+    if (this.ctx.limits.rated && !this.ctx.limits.admitFrames(this, frames.length)) return;
     try {
       if (this.state === 'open') this.dispatch(frames);
       else this.hooks.onHandshakeFrames(this, frames);

@@ -2,6 +2,7 @@ import type { Deadlines, PluginContext, PluginHost } from '@lifeline/protocol';
 import type { ResolvedOptions } from './options.js';
 import type { Outgoing } from './outbound.js';
 import type { Heartbeat } from './heartbeat.js';
+import type { Limits } from './limits.js';
 import type { Registry } from './registry.js';
 import type { SessionStore } from './store.js';
 
@@ -25,6 +26,8 @@ export interface ServerContext {
   readonly sendDeadlines: Deadlines<Outgoing>;
   readonly heartbeat: Heartbeat;
   readonly registry: Registry;
+  /** Abuse limits: admission, rate, window, slow clients. */
+  readonly limits: Limits;
   /** True once `server.close()` began: no new messages are accepted, no new sessions start. */
   closing: boolean;
   /** An unexpected failure: reported through the server's `error` event, never thrown. */

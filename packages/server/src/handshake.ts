@@ -66,6 +66,11 @@ export class Handshakes {
     this.deadlines.add(conn, monotonic() + this.ctx.options.handshakeTimeoutMs);
   }
 
+  /** Connections between upgrade and `welcome` (for `maxPendingHandshakes`). */
+  get pending(): number {
+    return this.deadlines.size;
+  }
+
   forget(conn: Connection): void {
     this.deadlines.delete(conn);
   }
@@ -107,9 +112,12 @@ export class Handshakes {
   }
 
   private timedOut(conn: Connection): void {
+    // Refused during its handshake and the peer has not answered the close frame since: a last second.
+    if (conn.state === 'closing') this.ctx.limits.linger(conn);
     if (conn.state !== 'handshake') return;
     const ms = this.ctx.options.handshakeTimeoutMs;
     conn.fail(CloseCode.HandshakeTimeout, conn.helloSeen ? `handshake not finished within ${ms} ms` : `no hello within ${ms} ms`);
+    this.ctx.limits.linger(conn);
   }
 
   private async accept(conn: Connection, hello: HelloFrame): Promise<void> {
@@ -135,6 +143,7 @@ export class Handshakes {
         }
       }
       if (this.refuseWhileClosing(conn)) return;
+      if (!this.ctx.limits.admitSession(conn, this.ctx.registry.sessions.size)) return;
       this.start(conn, hello, identity);
     } catch (error) {
       this.ctx.reportError(error);

@@ -61,6 +61,13 @@ export class Inbound {
     }
     // While the server shuts down nothing new is accepted: the client keeps it and retransmits.
     if (this.ended || this.ctx.closing) return;
+    // Running + queued + this one may not pass twice welcome.win: the client ignored the window
+    // (protocol.md, `msg`). Twice, because a client stops counting a message whose deadline
+    // passed once it reconnects, while a slow handler here may still be working through it.
+    if (this.busy && this.queue.length + 1 >= 2 * this.ctx.options.maxInFlight) {
+      this.ctx.limits.brokeWindow(this.session);
+      return;
+    }
     this.accepted = f.seq;
     if (this.busy) this.queue.push(f);
     else this.handle(f);

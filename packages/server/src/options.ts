@@ -23,6 +23,22 @@ export interface QueueLimits {
 
 export type OverflowPolicy = 'wait' | 'reject';
 
+/**
+ * A token bucket on what one client sends, counted in frames (each frame of a batch counts, so
+ * a batch of 4096 costs 4096). One bucket per session, kept across its reconnects; a connection
+ * has its own until its handshake binds it to a session.
+ */
+export interface RateLimit {
+  /** Sustained frames per second. @default 10_000 */
+  messagesPerSecond: number;
+  /**
+   * Bucket size: frames accepted at once above the sustained rate. A WebSocket message with
+   * more frames than this passes only when the bucket is full (it then owes the rest).
+   * @default 2 × messagesPerSecond
+   */
+  burst: number;
+}
+
 export interface ServerOptions {
   /** TCP port to listen on; 0 picks a free one (read it from `server.port`). Ignored with `server`. @default 0 */
   port?: number;
@@ -73,6 +89,36 @@ export interface ServerOptions {
   plugins?: readonly LifelinePlugin[];
   /** Wall clock in ms since the epoch (`msg.ts`, pings, pongs, record expiry). @default Date.now */
   now?: () => number;
+  /**
+   * Most connections in their handshake at once (upgraded, no `welcome` yet). A connection over
+   * it gets `bye` 1013 with `retryMs: overloadRetryMs` and is closed with 1013 at once.
+   * @default 1024
+   */
+  maxPendingHandshakes?: number;
+  /**
+   * Most sessions held at once, attached or resumable. A `hello` that would start one more gets
+   * `bye` 1013 with `retryMs: overloadRetryMs` and close 1013; resumes are still served.
+   * @default Infinity (no bound)
+   */
+  maxSessions?: number;
+  /** `retryMs` sent with a 1013 refusal (`maxPendingHandshakes`, `maxSessions`); clients add jitter. @default 1_000 */
+  overloadRetryMs?: number;
+  /**
+   * Frames per second one client may send. Breaking it gets `bye` 4429 with `retryMs` (until the
+   * bucket is full again) and close 4429; the client reconnects after `retryMs` and resumes, and
+   * the frames of the refused message are retransmitted then. Off by default: a limit low enough
+   * to stop a flood is below what one pipelining client legitimately sends (150k msg/s measured
+   * in bench/), and memory is bounded without it (the window, `maxPayloadBytes`,
+   * `slowClientTimeoutMs`). Set it on public endpoints, e.g. `{ messagesPerSecond: 10_000 }`.
+   * @default false
+   */
+  rateLimit?: false | Partial<RateLimit>;
+  /**
+   * A connection whose socket buffers more than the high-water mark (4 MiB) for this long (the
+   * client does not read) is terminated; its session stays resumable. `Infinity` never sheds.
+   * @default 30_000
+   */
+  slowClientTimeoutMs?: number;
 }
 
 export const serverDefaults = Object.freeze({
@@ -87,7 +133,15 @@ export const serverDefaults = Object.freeze({
   maxQueued: Object.freeze({ messages: 10_000, bytes: 16 * 1024 * 1024 }) as Readonly<QueueLimits>,
   overflow: 'wait' as OverflowPolicy,
   ackTimeoutMs: 30_000,
+  maxPendingHandshakes: 1024,
+  maxSessions: Infinity,
+  overloadRetryMs: 1_000,
+  rateLimit: false as false | Readonly<RateLimit>,
+  slowClientTimeoutMs: 30_000,
 });
+
+/** What `rateLimit: {}` means: 10k frames/s, bursts of 20k. */
+export const rateLimitDefaults: Readonly<RateLimit> = Object.freeze({ messagesPerSecond: 10_000, burst: 20_000 });
 
 /** Options after defaults; what the rest of the package reads. */
 export interface ResolvedOptions {
@@ -108,6 +162,11 @@ export interface ResolvedOptions {
   readonly ackTimeoutMs: number;
   readonly plugins: readonly LifelinePlugin[];
   readonly now: () => number;
+  readonly maxPendingHandshakes: number;
+  readonly maxSessions: number;
+  readonly overloadRetryMs: number;
+  readonly rateLimit: false | Readonly<RateLimit>;
+  readonly slowClientTimeoutMs: number;
 }
 
 /** setTimeout clamps longer delays to 1 ms, so no finite duration may exceed this. */
@@ -125,6 +184,11 @@ function duration(name: string, value: number, min: number, allowInfinity = fals
   return integer(name, value, min, MAX_TIMER_MS);
 }
 
+/** An integer bound where `Infinity` means none. */
+function bound(name: string, value: number, min: number): number {
+  return value === Infinity ? value : integer(name, value, min);
+}
+
 function queueLimits(value: ServerOptions['maxQueued']): Readonly<QueueLimits> {
   const d = serverDefaults.maxQueued;
   const given = typeof value === 'number' ? { messages: value } : (value ?? {});
@@ -132,6 +196,17 @@ function queueLimits(value: ServerOptions['maxQueued']): Readonly<QueueLimits> {
     messages: integer('maxQueued.messages', given.messages ?? d.messages, 1),
     bytes: integer('maxQueued.bytes', given.bytes ?? d.bytes, 1),
   });
+}
+
+function rateLimit(value: ServerOptions['rateLimit']): false | Readonly<RateLimit> {
+  if (value === undefined || value === false) return false;
+  if (typeof value !== 'object' || value === null) throw new TypeError(`rateLimit must be false or { messagesPerSecond, burst }, got ${String(value)}`);
+  const perSecond = value.messagesPerSecond ?? rateLimitDefaults.messagesPerSecond;
+  if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
+    throw new TypeError(`rateLimit.messagesPerSecond must be a finite number above 0, got ${String(perSecond)}`);
+  }
+  const burst = integer('rateLimit.burst', value.burst ?? Math.max(1, Math.ceil(perSecond * 2)), 1);
+  return Object.freeze({ messagesPerSecond: perSecond, burst });
 }
 
 /** Apply defaults (with `??`, so 0 stays 0) and validate up front: a bad option fails at construction. */
@@ -166,5 +241,10 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     ackTimeoutMs: duration('ackTimeoutMs', options.ackTimeoutMs ?? serverDefaults.ackTimeoutMs, 0, true),
     plugins: options.plugins ?? [],
     now: options.now ?? Date.now,
+    maxPendingHandshakes: integer('maxPendingHandshakes', options.maxPendingHandshakes ?? serverDefaults.maxPendingHandshakes, 1),
+    maxSessions: bound('maxSessions', options.maxSessions ?? serverDefaults.maxSessions, 1),
+    overloadRetryMs: duration('overloadRetryMs', options.overloadRetryMs ?? serverDefaults.overloadRetryMs, 0),
+    rateLimit: rateLimit(options.rateLimit),
+    slowClientTimeoutMs: duration('slowClientTimeoutMs', options.slowClientTimeoutMs ?? serverDefaults.slowClientTimeoutMs, 1, true),
   };
 }

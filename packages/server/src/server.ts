@@ -8,6 +8,7 @@ import { Connection, type ConnectionHooks } from './connection.js';
 import type { ProtocolErrorInfo, ServerContext } from './context.js';
 import { Handshakes } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
+import { Limits, type LimitInfo } from './limits.js';
 import { resolveOptions, type ServerOptions } from './options.js';
 import type { Outgoing } from './outbound.js';
 import { Registry } from './registry.js';
@@ -26,6 +27,8 @@ export interface ServerEvents {
   session: (session: Session) => void;
   /** A connection was closed for bad input (its code and reason); other connections are untouched. */
   'protocol-error': (info: ProtocolErrorInfo) => void;
+  /** A connection was refused or shed by a limit (`maxPendingHandshakes`, `maxSessions`, `rateLimit`, `slowClientTimeoutMs`). */
+  limit: (info: LimitInfo) => void;
   /** An unexpected failure (a store that rejected, a listener that threw). The server carries on. */
   error: (error: unknown) => void;
   'plugin-error': (info: PluginErrorInfo) => void;
@@ -92,9 +95,10 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     const resolved = resolveOptions(options);
     const reportError = (error: unknown) => this.emitSafely('error', error);
     const store = options.store ?? new MemorySessionStore();
+    const plugins = new PluginHost(resolved.plugins, (error, plugin, hook) => this.emitSafely('plugin-error', { error, plugin, hook }));
     this.ctx = {
       options: resolved,
-      plugins: new PluginHost(resolved.plugins, (error, plugin, hook) => this.emitSafely('plugin-error', { error, plugin, hook })),
+      plugins,
       store,
       sendDeadlines: new Deadlines<Outgoing>((item) => {
         try {
@@ -105,6 +109,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       }),
       heartbeat: new Heartbeat(resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError),
       registry: new Registry(resolved, store, reportError),
+      limits: new Limits(resolved, plugins, this.connections, (info) => this.emitSafely('limit', info), reportError),
       closing: false,
       reportError,
       reportProtocolError: (info) => this.emitSafely('protocol-error', info),
@@ -210,6 +215,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       conn.close(CloseCode.GoingAway, 'server shutting down');
       return;
     }
+    if (!this.ctx.limits.admitConnection(conn, this.handshakes.pending)) return;
     this.handshakes.begin(conn);
   }
 
@@ -245,6 +251,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       }
       for (const conn of [...this.connections]) conn.terminate('shutdown deadline');
       ctx.heartbeat.stop();
+      ctx.limits.stop();
       this.handshakes.stop();
       ctx.registry.stop();
       ctx.sendDeadlines.clear();

@@ -1,0 +1,200 @@
+import { CloseCode, Deadlines, now as monotonic, type PluginContext, type PluginHost } from '@lifeline/protocol';
+import { HIGH_WATER_BYTES, type Connection } from './connection.js';
+import { noSessionContext } from './context.js';
+import type { ResolvedOptions } from './options.js';
+import { TokenBucket } from './rate-limit.js';
+import type { SessionImpl } from './session.js';
+
+/** Which limit a connection broke (the server's `limit` event). */
+export type LimitKind = 'pending-handshakes' | 'sessions' | 'rate' | 'slow-client';
+
+/** A connection refused or shed by a limit, as the server's `limit` event reports it. */
+export interface LimitInfo {
+  readonly limit: LimitKind;
+  /** The close code: 1013 (`pending-handshakes`, `sessions`), 4429 (`rate`), 1006 (`slow-client`, terminated). */
+  readonly code: number;
+  readonly reason: string;
+  /** The session the connection held, when it had one. */
+  readonly sessionId: string | undefined;
+  /** `bye.retryMs` sent with 1013 and 4429. */
+  readonly retryMs?: number;
+  /** `rate`: frames in the refused WebSocket message (none of them was handled). */
+  readonly frames?: number;
+  /** `slow-client`: bytes waiting in the socket when it was terminated. */
+  readonly bufferedBytes?: number;
+}
+
+/**
+ * After our close frame, how long a peer closed by a limit gets to answer before its socket is
+ * destroyed: a flood of sockets that never answer must not hold descriptors for `ws`'s 30 s.
+ */
+const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * The server's abuse limits (docs/reliability.md, "Abuse and soak"): admission of connections
+ * and sessions, a rate limit per connection and per session, the client window, and shedding of
+ * clients that do not read. Everything here runs on timers shared by all connections: one
+ * sweep for slow clients, one deadline set for close handshakes.
+ */
+export class Limits {
+  /** Whether frames are counted at all (`rateLimit` is not `false`). */
+  readonly rated: boolean;
+  private readonly sessionBuckets = new WeakMap<SessionImpl, TokenBucket>();
+  private readonly connectionBuckets = new WeakMap<Connection, TokenBucket>();
+  /** Monotonic ms since when a connection has been over the high-water mark (the sweep's samples). */
+  private readonly overSince = new WeakMap<Connection, number>();
+  private readonly closeGrace: Deadlines<Connection>;
+  private readonly sweepMs: number;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly plugins: PluginHost,
+    /** Every connection of the server (the sweep walks it). */
+    private readonly connections: ReadonlySet<Connection>,
+    private readonly report: (info: LimitInfo) => void,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.rated = options.rateLimit !== false;
+    this.closeGrace = new Deadlines((conn) => {
+      if (conn.state !== 'closed') conn.terminate('no close handshake after a limit');
+    }, { resolutionMs: 100 });
+    // A quarter of the timeout, so shedding is at most 25 % late; never busier than 5 ms, never lazier than 1 s.
+    this.sweepMs = Math.max(5, Math.min(1_000, Math.floor(options.slowClientTimeoutMs / 4)));
+  }
+
+  /** A connection was upgraded; false when it was refused (too many handshakes pending). */
+  admitConnection(conn: Connection, pendingHandshakes: number): boolean {
+    this.watch();
+    const max = this.options.maxPendingHandshakes;
+    if (pendingHandshakes < max) return true;
+    this.refuse(conn, 'pending-handshakes', `server busy: ${max} handshakes pending`);
+    return false;
+  }
+
+  /** A `hello` would start a new session; false when it was refused (`maxSessions`). */
+  admitSession(conn: Connection, sessions: number): boolean {
+    const max = this.options.maxSessions;
+    if (sessions < max) return true;
+    this.refuse(conn, 'sessions', `server busy: ${max} sessions`);
+    return false;
+  }
+
+  /**
+   * Charge `frames` to the connection's bucket (its session's, once it has one). False when the
+   * rate limit is broken: the connection got `bye` 4429 and is closing, and none of the frames
+   * may be handled (the client retransmits them after its resume).
+   */
+  admitFrames(conn: Connection, frames: number): boolean {
+    const limit = this.options.rateLimit;
+    if (limit === false) return true;
+    const t = monotonic();
+    const session = conn.session;
+    let bucket = session !== undefined ? this.sessionBuckets.get(session) : this.connectionBuckets.get(conn);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(limit, t);
+      if (session !== undefined) this.sessionBuckets.set(session, bucket);
+      else this.connectionBuckets.set(conn, bucket);
+    }
+    if (bucket.take(frames, t)) return true;
+    const retryMs = bucket.refillMs(t);
+    const reason = `rate limit: more than ${limit.messagesPerSecond} frames/s (burst ${limit.burst})`;
+    if (this.plugins.active) this.plugins.call('onDrop', { reason: 'rate-limit', count: frames, at: t }, contextOf(conn));
+    this.report({ limit: 'rate', code: CloseCode.RateLimited, reason, sessionId: session?.id, retryMs, frames });
+    this.goodbye(conn, CloseCode.RateLimited, reason, retryMs);
+    return false;
+  }
+
+  /**
+   * The client has more accepted-but-unanswered messages than `welcome.win` allows (a slow
+   * async handler behind a client that ignores the window): close 4400, a protocol error.
+   */
+  brokeWindow(session: SessionImpl): void {
+    const max = 2 * this.options.maxInFlight;
+    session.connection?.fail(CloseCode.BadFrame, `more than ${max} messages without an ack: the client broke the window (welcome.win)`);
+  }
+
+  /**
+   * `conn` was closed by us: if the peer has not finished the close handshake within
+   * `CLOSE_GRACE_MS`, destroy the socket (sockets that never answer must not pile up).
+   */
+  linger(conn: Connection): void {
+    if (conn.state !== 'closed') this.closeGrace.add(conn, monotonic() + CLOSE_GRACE_MS);
+  }
+
+  /** Stop the sweep and the close-grace timer (server shutdown). */
+  stop(): void {
+    this.stopSweep();
+    this.closeGrace.clear();
+  }
+
+  private stopSweep(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Start the slow-client sweep with the first connection; it stops itself when none is left. */
+  private watch(): void {
+    if (this.timer !== undefined || this.options.slowClientTimeoutMs === Infinity) return;
+    this.timer = setInterval(this.sweep, this.sweepMs);
+    this.timer.unref();
+  }
+
+  /** `bye` 1013 with `overloadRetryMs`, then close 1013; reported as a limit and to plugins as a protocol error. */
+  private refuse(conn: Connection, limit: 'pending-handshakes' | 'sessions', reason: string): void {
+    const retryMs = this.options.overloadRetryMs;
+    if (this.plugins.active) this.plugins.call('onProtocolError', { closeCode: CloseCode.TryAgainLater, message: reason, at: monotonic() }, contextOf(conn));
+    this.report({ limit, code: CloseCode.TryAgainLater, reason, sessionId: undefined, retryMs });
+    this.goodbye(conn, CloseCode.TryAgainLater, reason, retryMs);
+  }
+
+  private goodbye(conn: Connection, code: number, reason: string, retryMs: number): void {
+    // Acks first, as in session.end(): the client learns every outcome before the goodbye.
+    const session = conn.session;
+    if (session !== undefined && session.connection === conn) session.inbound.flushAcks(conn.writer);
+    conn.writer.push(JSON.stringify({ t: 'bye', code, reason, retryMs }));
+    conn.close(code, reason);
+    this.linger(conn);
+  }
+
+  /**
+   * One pass over every open connection: one whose socket has stayed above the high-water mark
+   * for `slowClientTimeoutMs` (sampled each pass) is terminated. Its session stays resumable,
+   * and what it had not acknowledged is replayed when the client comes back.
+   */
+  private readonly sweep = (): void => {
+    if (this.connections.size === 0) {
+      this.stopSweep();
+      return;
+    }
+    const t = monotonic();
+    const timeoutMs = this.options.slowClientTimeoutMs;
+    for (const conn of this.connections) {
+      try {
+        if (conn.state !== 'open') continue;
+        const buffered = conn.ws.bufferedAmount;
+        if (buffered <= HIGH_WATER_BYTES) {
+          this.overSince.delete(conn);
+          continue;
+        }
+        const since = this.overSince.get(conn);
+        if (since === undefined) {
+          this.overSince.set(conn, t);
+          continue;
+        }
+        if (t - since < timeoutMs) continue;
+        const reason = `slow client: over ${HIGH_WATER_BYTES} bytes unread for ${timeoutMs} ms`;
+        const sessionId = conn.session?.id;
+        if (this.plugins.active) this.plugins.call('onDrop', { reason: 'buffer-full', count: 1, at: t }, contextOf(conn));
+        conn.terminate(reason);
+        this.report({ limit: 'slow-client', code: 1006, reason, sessionId, bufferedBytes: buffered });
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+  };
+}
+
+function contextOf(conn: Connection): PluginContext {
+  return conn.session?.pluginContext ?? noSessionContext;
+}
