@@ -48,6 +48,29 @@ export function createHistogram(digits: SignificantDigits): JsHistogram {
   return h;
 }
 
+/**
+ * `h.recordValue(us)` for integer `us` below 2^31, without its `Math.log2` / `Math.pow` /
+ * division (about 10× cheaper, and it runs for every message): the same bucket index
+ * (HdrHistogram's `countsArrayIndex` with a lowest discernible value of 1) from `Math.clz32`
+ * and shifts, then the same updates `recordValue` makes. Anything else takes `recordValue`.
+ */
+export function recordValue(h: JsHistogram, us: number): void {
+  if (us < 0x80000000 && h.unitMagnitude === 0) {
+    const half = h.subBucketHalfCountMagnitude;
+    // floor(log2(us)) - half, at least 0 (us = 0 lands in bucket 0 like any value below the first power).
+    const bucket = Math.max(31 - Math.clz32(us) - half, 0);
+    // Shifts, not `2 ** half`: V8's pow costs more than all the rest of a record together.
+    const index = ((bucket + 1) << half) + (us >>> bucket) - h.subBucketHalfCount;
+    if (index < h.countsArrayLength) {
+      h.incrementCountAtIndex(index);
+      h.updateMinAndMax(us);
+      h.incrementTotalCount();
+      return;
+    }
+  }
+  h.recordValue(us);
+}
+
 /** Milliseconds to the integer microseconds a histogram records; `-1` for a value we refuse. */
 export function toMicros(ms: number): number {
   const us = Math.round(ms * 1000);

@@ -108,10 +108,16 @@ class MetricsPlugin implements Metrics {
     else this.record(ctx, QUEUE, toMicros(e.at - e.queuedAt));
   }
 
+  /** One per message: the scopes are looked up once for its counter and both histograms. */
   onAck(e: AckEvent, ctx: PluginContext): void {
-    this.count(ctx, e.errorCode === undefined ? 'acked' : 'remoteErrors', 1);
-    this.record(ctx, ACK, toMicros(e.at - e.queuedAt));
-    this.record(ctx, WIRE, toMicros(e.at - e.sentAt));
+    const side = this.side(ctx.side);
+    const session = this.session(ctx);
+    const key = e.errorCode === undefined ? 'acked' : 'remoteErrors';
+    side.counters[key]++;
+    if (session !== undefined) session.counters[key]++;
+    const slot = this.slotMs === 0 ? 0 : this.slotAt(this.now());
+    this.recordIn(side, session, ctx.side, ACK, toMicros(e.at - e.queuedAt), slot);
+    this.recordIn(side, session, ctx.side, WIRE, toMicros(e.at - e.sentAt), slot);
   }
 
   onFail(e: FailEvent, ctx: PluginContext): void {
@@ -314,11 +320,15 @@ class MetricsPlugin implements Metrics {
   private record(ctx: PluginContext, kind: HistogramKind, us: number): void {
     if (us < 0) return;
     const slot = this.slotMs === 0 ? 0 : this.slotAt(this.now());
-    (this.side(ctx.side).hist[kind] as Scope['hist'][number]).record(us, slot);
-    const session = this.session(ctx);
+    this.recordIn(this.side(ctx.side), this.session(ctx), ctx.side, kind, us, slot);
+  }
+
+  private recordIn(side: Scope, session: Scope | undefined, sideName: Side, kind: HistogramKind, us: number, slot: number): void {
+    if (us < 0) return;
+    (side.hist[kind] as Scope['hist'][number]).record(us, slot);
     if (session !== undefined) (session.hist[kind] as Scope['hist'][number]).record(us, 0);
     const sinks = this.sinks;
-    for (let i = 0; i < sinks.length; i++) (sinks[i] as OtelSink).record(kind, us, ctx.side);
+    for (let i = 0; i < sinks.length; i++) (sinks[i] as OtelSink).record(kind, us, sideName);
   }
 
   private sideScopes(): Array<readonly [Side, Scope]> {

@@ -1,5 +1,5 @@
 import type { JsHistogram } from 'hdr-histogram-js';
-import { createHistogram, type Extent, type SignificantDigits } from './histogram.js';
+import { createHistogram, recordValue, type Extent, type SignificantDigits } from './histogram.js';
 
 /**
  * A ring of interval histograms: a sliding window without a timer.
@@ -37,7 +37,7 @@ export class WindowedHistogram {
     if (slot !== this.epoch) this.advance(slot);
     let h = this.slots[this.current];
     if (h === undefined) h = this.slots[this.current] = createHistogram(this.digits);
-    h.recordValue(us);
+    recordValue(h, us);
     this.sums[this.current] = (this.sums[this.current] ?? 0) + us;
   }
 

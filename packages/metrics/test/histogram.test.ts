@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JsHistogram } from 'hdr-histogram-js';
-import { createHistogram, cumulativeCounts, emptySummary, Extent, summarize, toMicros } from '../src/histogram.js';
+import { createHistogram, cumulativeCounts, emptySummary, Extent, recordValue, summarize, toMicros } from '../src/histogram.js';
 
 /** Summarises a histogram recorded into directly, given the exact sum of its values. */
 function summary(h: JsHistogram, sumUs: number) {
@@ -72,6 +72,24 @@ describe('HDR summary', () => {
     expect(toMicros(-0.1)).toBe(-1);
     expect(toMicros(Number.NaN)).toBe(-1);
     expect(toMicros(Number.POSITIVE_INFINITY)).toBe(-1);
+  });
+
+  it('records exactly as HdrHistogram recordValue does, at every digit setting', () => {
+    const values = [0, 1, 2, 3, 1023, 1024, 1025, 2047, 2048, 4095, 65_535, 65_536, 1_000_000, 2 ** 31 - 1, 2 ** 31, 2 ** 40 + 7];
+    for (let i = 1; i < 31; i++) values.push(2 ** i - 1, 2 ** i, 2 ** i + 1, Math.floor(1.37 ** i));
+    for (const digits of [1, 2, 3, 4, 5] as const) {
+      const fast = createHistogram(digits);
+      const slow = createHistogram(digits);
+      for (const us of values) {
+        recordValue(fast, us);
+        slow.recordValue(us);
+      }
+      expect(fast.totalCount).toBe(slow.totalCount);
+      expect(fast.maxValue).toBe(slow.maxValue);
+      expect(fast.minNonZeroValue).toBe(slow.minNonZeroValue);
+      expect(fast.countsArrayLength).toBe(slow.countsArrayLength);
+      for (let i = 0; i < slow.countsArrayLength; i++) expect(fast.getCountAtIndex(i)).toBe(slow.getCountAtIndex(i));
+    }
   });
 
   it('counts values at or below each bucket bound, cumulatively', () => {

@@ -57,4 +57,5 @@ export type {
   BytesEvent,
 } from './plugin.js';
 export { Deadlines } from './deadlines.js';
-export type { DeadlineOptions } from './deadlines.js';
+export type { DeadlineOptions, DeadlineSlot } from './deadlines.js';
+export { messageId, flatten } from './ids.js';

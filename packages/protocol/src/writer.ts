@@ -1,4 +1,10 @@
-import { joinFrames } from './codec.js';
+/**
+ * A settled promise to hang flushes on. `queueMicrotask` would do, but Node wraps every callback
+ * it is given in an `AsyncResource` (async_hooks bookkeeping, a bound function): measurably more
+ * per flush than one promise reaction, and a flush happens once per message in a request/reply
+ * exchange.
+ */
+const settled = Promise.resolve();
 
 /**
  * Coalesces the frames written during one turn of the event loop into one WebSocket message:
@@ -6,12 +12,22 @@ import { joinFrames } from './codec.js';
  * lone frame is never held back by a timer.
  */
 export class FrameWriter {
-  private pending: string[] = [];
+  /** The first frame of the batch; `rest` holds the others (no array for a lone frame). */
+  private first: string | undefined = undefined;
+  private rest: string[] | undefined = undefined;
+  private count = 0;
   private size = 0;
   private scheduled = false;
   private readonly flushBound = () => {
     this.scheduled = false;
-    this.flush();
+    try {
+      this.flush();
+    } catch (error) {
+      // Surface it as queueMicrotask would (an uncaught exception), not as an unhandled rejection.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   };
 
   /**
@@ -27,12 +43,14 @@ export class FrameWriter {
 
   /** Frames waiting for the next flush. */
   get length(): number {
-    return this.pending.length;
+    return this.count;
   }
 
   push(encoded: string): void {
-    if (this.size + encoded.length > this.maxChars && this.pending.length > 0) this.flush();
-    this.pending.push(encoded);
+    if (this.count > 0 && this.size + encoded.length > this.maxChars) this.flush();
+    if (this.count === 0) this.first = encoded;
+    else (this.rest ??= []).push(encoded);
+    this.count++;
     this.size += encoded.length;
     this.schedule();
   }
@@ -41,22 +59,28 @@ export class FrameWriter {
   schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.flushBound);
+      void settled.then(this.flushBound);
     }
   }
 
   flush(): void {
     this.beforeFlush?.();
-    if (this.pending.length === 0) return;
-    const message = joinFrames(this.pending);
-    this.pending = [];
+    if (this.count === 0) return;
+    const first = this.first as string;
+    const rest = this.rest;
+    const message = rest === undefined ? first : `[${first},${rest.join(',')}]`;
+    this.first = undefined;
+    this.rest = undefined;
+    this.count = 0;
     this.size = 0;
     this.sink(message);
   }
 
   /** Drop what has not been flushed (the socket it was meant for is gone). */
   discard(): void {
-    this.pending = [];
+    this.first = undefined;
+    this.rest = undefined;
+    this.count = 0;
     this.size = 0;
   }
 }

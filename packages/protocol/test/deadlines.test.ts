@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { Deadlines } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { Deadlines, type DeadlineSlot } from '../src/index.js';
 
 /** A controllable monotonic clock; the Deadlines timer still runs for real, at 0 ms delays. */
 function clock(start = 1000) {
@@ -74,5 +74,49 @@ describe('Deadlines', () => {
       c.set(1100);
     });
     expect(seen).toEqual(['first', 'second']);
+  });
+
+  it('arms no timer per item: a stream of add/delete pairs costs one setTimeout', () => {
+    const spy = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const c = clock();
+      const d = new Deadlines<string>(() => {}, { now: c.now });
+      for (let i = 0; i < 100; i++) {
+        d.add(`m${i}`, c.now() + 30_000);
+        d.delete(`m${i}`);
+        c.set(c.now() + 1);
+      }
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(d.size).toBe(0);
+      d.clear();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('keeps its bookkeeping on the items themselves with inline: true', async () => {
+    type Item = DeadlineSlot & { readonly name: string };
+    const item = (name: string): Item => ({ name, deadlineKey: undefined, deadlineIndex: 0 });
+    const c = clock();
+    const [a, b, x] = [item('a'), item('b'), item('x')];
+    const expired: string[] = [];
+    await new Promise<void>((resolve) => {
+      const d = new Deadlines<Item>(
+        (i) => {
+          expired.push(i.name);
+          if (i === b) resolve();
+        },
+        { now: c.now, inline: true },
+      );
+      d.add(a, 1010);
+      d.add(x, 1010);
+      d.add(b, 1020);
+      d.delete(x);
+      expect(x.deadlineKey).toBeUndefined();
+      expect(d.size).toBe(2);
+      c.set(1020);
+    });
+    expect(expired).toEqual(['a', 'b']);
+    expect(a.deadlineKey).toBeUndefined();
   });
 });

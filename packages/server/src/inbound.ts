@@ -51,9 +51,12 @@ export class Inbound {
   receive(f: MsgFrame): void {
     const duplicate = f.seq <= this.accepted;
     const plugins = this.ctx.plugins;
+    let wallAt = 0;
+    let at = 0;
     if (plugins.active) {
-      const wallAt = this.ctx.options.now();
-      plugins.call('onReceive', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at: monotonic(), duplicate }, this.session.pluginContext);
+      wallAt = this.ctx.options.now();
+      at = monotonic();
+      plugins.call('onReceive', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at, duplicate }, this.session.pluginContext);
     }
     if (duplicate) {
       this.answerDuplicate(f.seq);
@@ -70,7 +73,7 @@ export class Inbound {
     }
     this.accepted = f.seq;
     if (this.busy) this.queue.push(f);
-    else this.handle(f);
+    else this.handle(f, wallAt, at);
   }
 
   /** Write the pending run of successful acks as one frame (the writer's `beforeFlush` hook). */
@@ -120,11 +123,16 @@ export class Inbound {
     this.notifyIdle();
   }
 
-  private handle(f: MsgFrame): void {
+  /** `wallAt` / `at`: the clocks as read on arrival when handled at once (0: read them now). */
+  private handle(f: MsgFrame, wallAt = 0, at = 0): void {
     this.busy = true;
     const plugins = this.ctx.plugins;
     if (plugins.active) {
-      plugins.call('onDeliver', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt: this.ctx.options.now(), at: monotonic() }, this.session.pluginContext);
+      if (at === 0) {
+        wallAt = this.ctx.options.now();
+        at = monotonic();
+      }
+      plugins.call('onDeliver', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at }, this.session.pluginContext);
     }
     let value: unknown;
     try {

@@ -354,10 +354,13 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
         else this.outbox.ack(f.seq, f.r);
         this.needPump = true;
         return;
-      case 'acks':
-        for (let i = 0; i < f.r.length; i++) this.outbox.ack(f.seq + i, f.r[i] as Json);
+      case 'acks': {
+        // One clock read for the whole run (plugins' `onAck.at`), not one per message.
+        const at = this.plugins.active ? this.options.now() : Number.NaN;
+        for (let i = 0; i < f.r.length; i++) this.outbox.ack(f.seq + i, f.r[i] as Json, at);
         this.needPump = true;
         return;
+      }
       case 'ping':
         this.writer.push(jsonCodec.encode({ t: 'pong', ts: f.ts, at: Date.now() }));
         return;

@@ -1,4 +1,3 @@
-import { nanoid } from 'nanoid';
 import {
   AckTimeoutError,
   ClosedError,
@@ -7,6 +6,9 @@ import {
   QueueFullError,
   RemoteError,
   encodeMsg,
+  flatten,
+  messageId,
+  type DeadlineSlot,
   type ErrorCode,
   type Json,
   type LifelineError,
@@ -22,7 +24,7 @@ export interface SendOptions {
   timeoutMs?: number;
   /** Aborting rejects with `AbortError` (`maybeDelivered` set) and drops the message. */
   signal?: AbortSignal;
-  /** Message id (1–128 characters), kept across retransmissions and session-lost re-sends. @default nanoid() */
+  /** Message id (1–128 characters), kept across retransmissions and session-lost re-sends. @default a random 21-character id (nanoid's alphabet) */
   id?: string;
 }
 
@@ -32,26 +34,41 @@ const QUEUED = 1; // in the queue, never transmitted, or moved back after a sess
 const IN_FLIGHT = 2; // transmitted, awaiting its ack
 const DONE = 3; // settled; an in-flight DONE message is a zombie holding its window slot until acked
 
-/** One `send()`, from the call to its ack. A class so every message has the same shape. */
-export class Outgoing {
+/** `Outgoing.ts` is kept relative to this, so it stays a small integer (see below). */
+const WALL_BASE = Date.now();
+
+/**
+ * One `send()`, from the call to its ack. A class so every message has the same shape. It keeps
+ * the payload's JSON, not the encoded frame: a retransmission rebuilds the envelope (same seq,
+ * id, ts and payload bytes), so a message waiting for its ack costs its payload and little more.
+ *
+ * V8 gives a number field that ever held a non-integer (or an integer past 2^31) a heap number
+ * box of its own in every instance, 16 bytes each, set or not. So the time fields start out
+ * `undefined` (such a field holds any value as is, no box), the wall clock is stored relative to
+ * `WALL_BASE` (a small integer), and the monotonic times only plugins read (`queuedAt`,
+ * `sentAt`) are left unset when there are none.
+ */
+export class Outgoing implements DeadlineSlot {
   seq = 0;
-  /** The encoded `msg` frame, kept for retransmission (same seq, id and bytes). */
-  frame = '';
-  /** Wall clock at first transmission (`msg.ts`). */
-  ts = 0;
-  /** Monotonic time of first transmission. */
-  sentAt = 0;
+  /** Wall clock at first transmission (`msg.ts`) minus `WALL_BASE`; unset until then. */
+  ts: number | undefined = undefined;
+  /** Monotonic time of first transmission (unset without plugins). */
+  sentAt: number | undefined = undefined;
   /** Left this machine at least once: `maybeDelivered`. */
   transmitted = false;
   status = WAITING;
   onAbort: (() => void) | undefined = undefined;
+  deadlineKey: number | undefined = undefined;
+  deadlineIndex = 0;
 
   constructor(
     readonly id: string,
-    readonly idJson: string,
+    /** `id` as JSON when it needs escaping; `undefined` when quoting it is enough. */
+    readonly idJson: string | undefined,
     readonly dataJson: string,
     readonly timeoutMs: number,
-    readonly queuedAt: number,
+    /** Monotonic time of the `send()` call (unset without plugins). */
+    readonly queuedAt: number | undefined,
     readonly resolve: (value: Json) => void,
     readonly reject: (error: Error) => void,
     readonly signal: AbortSignal | undefined,
@@ -60,6 +77,20 @@ export class Outgoing {
   get live(): boolean {
     return this.status !== DONE;
   }
+
+  /** The `msg` frame for the current transmission. */
+  encode(): string {
+    return encodeMsg(this.seq, this.idJson ?? `"${this.id}"`, WALL_BASE + (this.ts as number), this.dataJson);
+  }
+}
+
+/** JSON for a caller's id, or `undefined` when it needs no escaping (quoting it is its JSON). */
+function idJsonOf(id: string): string | undefined {
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(id);
+  }
+  return undefined;
 }
 
 export interface OutboxConfig {
@@ -112,7 +143,7 @@ export class Outbox {
 
   constructor(private readonly config: OutboxConfig) {
     this.window = config.maxInFlight;
-    this.deadlines = new Deadlines<Outgoing>((m) => this.expire(m), { now: config.now });
+    this.deadlines = new Deadlines<Outgoing>((m) => this.expire(m), { now: config.now, inline: true });
   }
 
   /** Messages whose `send()` has not settled: waiting, queued and in flight. */
@@ -140,16 +171,15 @@ export class Outbox {
     if (dataJson === undefined) return Promise.reject(new TypeError('send() needs JSON-serialisable data, got ' + typeof data));
     const cfg = this.config;
     let id: string;
-    let idJson: string;
+    let idJson: string | undefined;
     if (options?.id === undefined) {
-      id = nanoid();
-      idJson = `"${id}"`; // nanoid's alphabet needs no escaping
+      id = messageId(); // its alphabet needs no escaping
     } else {
       id = options.id;
       if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
         return Promise.reject(new TypeError('Expected `id` to be a string of 1 to 128 characters'));
       }
-      idJson = JSON.stringify(id);
+      idJson = idJsonOf(id);
     }
     const timeoutMs = options?.timeoutMs ?? cfg.ackTimeoutMs;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
@@ -158,7 +188,7 @@ export class Outbox {
     const signal = options?.signal;
     const at = cfg.now();
     if (signal?.aborted) return this.refuse(id, abortError('send()', signal), at);
-    const tooBig = this.oversize(dataJson.length + idJson.length, dataJson, idJson);
+    const tooBig = this.oversize(dataJson, id, idJson);
     if (tooBig > 0) return this.refuse(id, new PayloadTooLargeError(tooBig, this.maxFrameBytes), at, 'payload-too-large');
     const full = this.waitHead < this.waiting.length || !this.hasRoom(dataJson.length);
     if (full && cfg.overflow === 'reject') return this.refuse(id, new QueueFullError(), at, 'queue-full');
@@ -169,7 +199,8 @@ export class Outbox {
       resolve = res;
       reject = rej;
     });
-    const m = new Outgoing(id, idJson, dataJson, timeoutMs, at, resolve, reject, signal);
+    // Kept until the ack: one flat string, not the pieces JSON.stringify built it from.
+    const m = new Outgoing(id, idJson, flatten(dataJson), timeoutMs, cfg.plugins.active ? at : undefined, resolve, reject, signal);
     this.unsettled++;
     if (Number.isFinite(timeoutMs)) this.deadlines.add(m, at + timeoutMs);
     if (signal !== undefined) {
@@ -182,26 +213,27 @@ export class Outbox {
       this.waiting.push(m);
     } else {
       this.enqueue(m);
-      if (this.online) this.pump();
+      if (this.online) this.pump(at);
     }
     return promise;
   }
 
-  /** Transmit queued messages while the window and the socket have room. */
-  pump(): void {
+  /** Transmit queued messages while the window and the socket have room. `now`: the monotonic clock, if just read. */
+  pump(now?: number): void {
     if (!this.online) return;
     const win = this.window;
     if (this.queuedCount > 0 && this.inFlight.size < win) {
       const cfg = this.config;
       const wall = Date.now();
-      const at = cfg.now();
+      // The monotonic clock is read for plugins only (`sentAt`, `onTransmit`).
+      const at = cfg.plugins.active ? (now ?? cfg.now()) : 0;
       while (this.inFlight.size < win && this.head < this.queue.length && cfg.writable()) {
         const m = this.queue[this.head] as Outgoing;
         if (m.status !== QUEUED) {
           this.queue[this.head++] = undefined;
           continue;
         }
-        const tooBig = this.oversize(m.dataJson.length + m.idJson.length, m.dataJson, m.idJson);
+        const tooBig = this.oversize(m.dataJson, m.id, m.idJson);
         if (tooBig > 0) {
           this.settleFailed(m, new PayloadTooLargeError(tooBig, this.maxFrameBytes), 'payload-too-large');
           continue;
@@ -221,30 +253,32 @@ export class Outbox {
   transmit(m: Outgoing, wall: number, at: number): void {
     if (m.seq === 0) {
       m.seq = this.nextSeq++;
-      if (!m.transmitted) m.ts = wall;
-      m.frame = encodeMsg(m.seq, m.idJson, m.ts, m.dataJson);
+      if (!m.transmitted) m.ts = wall - WALL_BASE;
     }
     const retransmit = m.transmitted;
+    const { plugins } = this.config;
     if (!retransmit) {
       m.transmitted = true;
-      m.sentAt = at;
+      if (plugins.active) m.sentAt = at;
     }
     m.status = IN_FLIGHT;
     this.inFlight.set(m.seq, m);
-    this.config.push(m.frame);
-    const { plugins } = this.config;
-    if (plugins.active) plugins.call('onTransmit', { id: m.id, seq: m.seq, queuedAt: m.queuedAt, at, retransmit }, this.config.ctx());
+    this.config.push(m.encode());
+    if (plugins.active) plugins.call('onTransmit', { id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.config.ctx());
   }
 
-  /** An `ack` with a result, or one entry of an `acks` run. Duplicate and late acks are ignored. */
-  ack(seq: number, result: Json): void {
+  /**
+   * An `ack` with a result, or one entry of an `acks` run. Duplicate and late acks are ignored.
+   * `at`: when the frame arrived, for plugins (read once for a whole run); NaN reads the clock.
+   */
+  ack(seq: number, result: Json, at = Number.NaN): void {
     const m = this.inFlight.get(seq);
     if (m === undefined) return;
     this.inFlight.delete(seq);
     if (m.status !== IN_FLIGHT) return; // a zombie: its send() already timed out
     this.settle(m);
     m.resolve(result);
-    this.acked(m, undefined);
+    this.acked(m, undefined, at);
   }
 
   /** An `ack` with an error: the remote handler threw. */
@@ -255,7 +289,7 @@ export class Outbox {
     if (m.status !== IN_FLIGHT) return;
     this.settle(m);
     m.reject(new RemoteError(error.code, error.message));
-    this.acked(m, error.code);
+    this.acked(m, error.code, Number.NaN);
   }
 
   /** Put `messages` (in order) at the front of the queue, as never sent under the current sequence. */
@@ -264,7 +298,6 @@ export class Outbox {
     for (const m of messages) {
       m.status = QUEUED;
       m.seq = 0;
-      m.frame = '';
       this.queuedCount++;
       this.queuedBytes += m.dataJson.length;
     }
@@ -355,10 +388,11 @@ export class Outbox {
   }
 
   /** The frame's size in bytes when it exceeds `maxFrameBytes`, else 0. Exact UTF-8 only near the limit. */
-  private oversize(chars: number, dataJson: string, idJson: string): number {
+  private oversize(dataJson: string, id: string, idJson: string | undefined): number {
     const max = this.maxFrameBytes;
-    if ((chars + ENVELOPE) * 3 <= max) return 0;
-    const bytes = utf8Length(dataJson) + utf8Length(idJson) + ENVELOPE;
+    const idChars = idJson === undefined ? id.length + 2 : idJson.length;
+    if ((dataJson.length + idChars + ENVELOPE) * 3 <= max) return 0;
+    const bytes = utf8Length(dataJson) + (idJson === undefined ? utf8Length(id) + 2 : utf8Length(idJson)) + ENVELOPE;
     return bytes > max ? bytes : 0;
   }
 
@@ -401,10 +435,12 @@ export class Outbox {
     return Promise.reject(error);
   }
 
-  private acked(m: Outgoing, errorCode: string | undefined): void {
+  private acked(m: Outgoing, errorCode: string | undefined, at: number): void {
     const { plugins } = this.config;
     if (!plugins.active) return;
-    const event = { id: m.id, seq: m.seq, queuedAt: m.queuedAt, sentAt: m.sentAt, at: this.config.now() };
+    const now = Number.isNaN(at) ? this.config.now() : at;
+    // With plugins (fixed at construction) `queuedAt` and `sentAt` are always set; `??` is for the types.
+    const event = { id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? now, sentAt: m.sentAt ?? now, at: now };
     plugins.call('onAck', errorCode === undefined ? event : { ...event, errorCode }, this.config.ctx());
   }
 
