@@ -21,7 +21,9 @@ function tokenMatches(token: string, tokenHash: string): boolean {
 
 const sortKeys = (_key: string, value: unknown): unknown => {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const sorted: Record<string, unknown> = {};
+  // No prototype: assigning '__proto__' on a plain object would call the setter and drop the key,
+  // letting two different identities share one key (found by the handshake fuzz).
+  const sorted: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const k of Object.keys(value).sort()) sorted[k] = (value as Record<string, unknown>)[k];
   return sorted;
 };

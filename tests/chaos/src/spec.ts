@@ -1,0 +1,158 @@
+/**
+ * An independent reading of docs/protocol.md ("Transport and framing", "Frames"), written from
+ * the document and not from codec.ts, for differential fuzzing: for any WebSocket message it
+ * says whether the decoder must accept it (and which frames it must return) or reject it (and
+ * with which close codes). Fields are read as own properties only, so `__proto__` keys in the
+ * JSON never stand in for real fields.
+ */
+
+export const limits = {
+  /** "nesting deeper than 64 levels (envelope included)" */
+  maxDepth: 64,
+  /** "a batch (a JSON array of 1 to 4096 frames)" */
+  maxFrames: 4096,
+  /** "Message ids are 1–128 characters" (UTF-16 code units, as JavaScript counts them) */
+  maxId: 128,
+  /** "tokens, reasons and error codes at most 1024" (session ids are held to the same bound) */
+  maxString: 1024,
+  /**
+   * `ack.e.message`: protocol.md gives no bound; the reference decoder allows 8 × 1024.
+   * Noted in docs/reliability.md as an undocumented limit.
+   */
+  maxErrorMessage: 8 * 1024,
+} as const;
+
+export type Verdict =
+  | { readonly ok: true; readonly frames: readonly unknown[] }
+  | { readonly ok: false; readonly codes: ReadonlySet<number>; readonly why: string };
+
+const BAD = new Set([4400]);
+/**
+ * A `hello` whose `v` is an integer other than 1: protocol.md says close 4406 ("Any other →
+ * close 4406"); the reference decoder answers 4400 when `v` < 1. Both are accepted here (both
+ * are documented ProtocolError codes) and the difference is noted in docs/reliability.md.
+ */
+const VERSION = new Set([4406, 4400]);
+
+const bad = (why: string, codes: ReadonlySet<number> = BAD): Verdict => ({ ok: false, codes, why });
+
+/**
+ * Nesting depth of a JSON text (a scalar is 0, `{}` is 1), counted on the text: a value that a
+ * later duplicate key overwrites still counts, as the message carried it.
+ */
+export function textDepth(json: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '[' || ch === '{') max = Math.max(max, ++depth);
+    else if (ch === ']' || ch === '}') depth--;
+  }
+  return max;
+}
+
+/** What the decoder must do with one WebSocket message (a string for text, anything else for binary). */
+export function judgeMessage(message: unknown): Verdict {
+  if (typeof message !== 'string') return bad('binary message');
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch (error) {
+    // A RangeError here is JSON.parse running out of stack: nesting far past 64 levels.
+    return bad(error instanceof RangeError ? 'nesting' : 'not JSON');
+  }
+  if (textDepth(message) > limits.maxDepth) return bad('nesting');
+  if (!Array.isArray(value)) {
+    const verdict = judgeFrame(value);
+    return verdict === undefined ? { ok: true, frames: [value] } : verdict;
+  }
+  if (value.length === 0) return bad('empty batch');
+  if (value.length > limits.maxFrames) return bad('batch too long');
+  // "Frames in a batch are processed in array order": the first bad frame decides.
+  for (const frame of value) {
+    const verdict = judgeFrame(frame);
+    if (verdict !== undefined) return verdict;
+  }
+  return { ok: true, frames: value };
+}
+
+type Obj = Record<string, unknown>;
+const own = (o: Obj, key: string): unknown => (Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined);
+const has = (o: Obj, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** seq values are "non-negative safe integers (≤ 2^53 − 1)"; so are the other integers. */
+const int = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+/** times: "wall clock milliseconds since the Unix epoch": a finite number, not negative. */
+const time = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const text = (v: unknown, max: number, min = 0): boolean => typeof v === 'string' && v.length >= min && v.length <= max;
+
+/** Undefined when `value` is a valid frame, else the verdict rejecting it. */
+export function judgeFrame(value: unknown): Verdict | undefined {
+  if (!isObject(value)) return bad('a frame is an object');
+  const o = value;
+  const t = own(o, 't');
+  if (typeof t !== 'string') return bad('t is a string');
+  const S = limits.maxString;
+  switch (t) {
+    case 'hello': {
+      const v = own(o, 'v');
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return bad('hello.v is an integer');
+      if (v !== 1) return bad('hello.v is 1', VERSION);
+      if (has(o, 'win') && !int(own(o, 'win'), 1)) return bad('hello.win ≥ 1');
+      if (has(o, 'resume')) {
+        const r = own(o, 'resume');
+        if (!isObject(r)) return bad('hello.resume is an object');
+        if (!text(own(r, 'sid'), S) || !text(own(r, 'token'), S) || !int(own(r, 'seq'), 0)) return bad('hello.resume fields');
+      }
+      return undefined;
+    }
+    case 'welcome':
+      if (own(o, 'v') !== 1) return bad('welcome.v is 1');
+      if (!text(own(o, 'sid'), S) || !text(own(o, 'token'), S)) return bad('welcome sid/token');
+      if (typeof own(o, 'resumed') !== 'boolean') return bad('welcome.resumed');
+      if (!int(own(o, 'seq'), 0) || !int(own(o, 'win'), 1) || !int(own(o, 'hb'), 1) || !int(own(o, 'max'), 1)) return bad('welcome integers');
+      return undefined;
+    case 'msg':
+      if (!int(own(o, 'seq'), 1)) return bad('msg.seq ≥ 1');
+      if (!text(own(o, 'id'), limits.maxId, 1)) return bad('msg.id 1–128');
+      if (!time(own(o, 'ts'))) return bad('msg.ts');
+      if (!has(o, 'd')) return bad('msg.d required');
+      return undefined;
+    case 'ack': {
+      if (!int(own(o, 'seq'), 1)) return bad('ack.seq ≥ 1');
+      if (has(o, 'r') === has(o, 'e')) return bad('ack: exactly one of r and e');
+      if (has(o, 'e')) {
+        const e = own(o, 'e');
+        if (!isObject(e) || !text(own(e, 'code'), S) || !text(own(e, 'message'), limits.maxErrorMessage)) return bad('ack.e');
+      }
+      return undefined;
+    }
+    case 'acks': {
+      const r = own(o, 'r');
+      if (!int(own(o, 'seq'), 1) || !Array.isArray(r) || r.length === 0) return bad('acks');
+      return undefined;
+    }
+    case 'cack':
+      return int(own(o, 'seq'), 0) ? undefined : bad('cack.seq ≥ 0');
+    case 'ping':
+      return time(own(o, 'ts')) ? undefined : bad('ping.ts');
+    case 'pong':
+      return time(own(o, 'ts')) && time(own(o, 'at')) ? undefined : bad('pong.ts/at');
+    case 'bye': {
+      const code = own(o, 'code');
+      if (!int(code, 0) || (code as number) > 4999) return bad('bye.code');
+      if (!text(own(o, 'reason'), S)) return bad('bye.reason');
+      if (has(o, 'retryMs') && !time(own(o, 'retryMs'))) return bad('bye.retryMs');
+      return undefined;
+    }
+    default:
+      return bad('unknown frame type');
+  }
+}

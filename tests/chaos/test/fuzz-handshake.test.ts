@@ -1,0 +1,130 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type LifelineClient } from '@lifeline/sdk';
+import { createServer, type LifelineServer, type ProtocolErrorInfo } from '@lifeline/server';
+import { expectHandshake, type HandshakeContext } from '../src/handshake-oracle.js';
+import { firstMessage, secondMessage, show, withLiveSid } from '../src/handshake-messages.js';
+import { rawPeer } from '../src/raw-peer.js';
+
+/**
+ * Fuzzing the server's handshake (docs/reliability.md#fuzz): raw `ws` peers send fuzzed first
+ * and second messages to a real server on port 0. Each connection is welcomed (valid hello) or
+ * closed with a documented code, exactly as src/handshake-oracle.ts reads docs/protocol.md; each
+ * refusal is reported as a 'protocol-error'; the server never reports an internal 'error'; and a
+ * good SDK client keeps working throughout, on the same session, never disconnected.
+ *
+ *   FUZZ_HANDSHAKES=3000 npm test -w @lifeline/chaos-tests -- test/fuzz-handshake.test.ts   more runs
+ *   FUZZ_SEED=<seed> [FUZZ_PATH=<path>] …                                                    replay a failure
+ */
+
+const RUNS = Number(process.env.FUZZ_HANDSHAKES ?? 500);
+const MAX_PAYLOAD = 16 * 1024;
+const MAX_IN_FLIGHT = 64;
+const HANDSHAKE_MS = 150;
+
+/** The test server's `authenticate`: refuses "deny", null and false, throws for "throw" (→ 4401). */
+const refuses = (auth: unknown) => auth === 'deny' || auth === 'throw' || auth === null || auth === false;
+function authenticate(auth: unknown): unknown {
+  if (auth === 'throw') throw new Error('authenticate threw');
+  if (refuses(auth)) return false;
+  return auth === undefined ? 'anonymous' : auth;
+}
+
+let server: LifelineServer;
+let good: LifelineClient;
+let url: string;
+const serverErrors: unknown[] = [];
+const protocolErrors: ProtocolErrorInfo[] = [];
+let goodDisconnects = 0;
+let goodSid: string | undefined;
+
+beforeAll(async () => {
+  server = createServer({
+    port: 0,
+    host: '127.0.0.1',
+    handshakeTimeoutMs: HANDSHAKE_MS,
+    maxPayloadBytes: MAX_PAYLOAD,
+    maxInFlight: MAX_IN_FLIGHT,
+    authenticate,
+    handler: (data) => ({ echo: data }),
+  });
+  server.on('error', (e) => serverErrors.push(e));
+  server.on('protocol-error', (info) => protocolErrors.push(info));
+  await server.listen();
+  url = `ws://127.0.0.1:${server.port}`;
+  good = createClient({ url, auth: { user: 'good' }, reconnect: { minDelayMs: 5, maxDelayMs: 50 } });
+  good.on('disconnect', () => goodDisconnects++);
+  await good.connect({ timeoutMs: 5_000 });
+  goodSid = good.sessionId;
+});
+
+afterAll(async () => {
+  await good?.close({ timeoutMs: 1_000 });
+  await server?.close({ timeoutMs: 1_000 });
+});
+
+const context = (): HandshakeContext => ({
+  maxPayloadBytes: MAX_PAYLOAD,
+  liveSid: good.sessionId as string,
+  refuses,
+  maxHeld: MAX_IN_FLIGHT + 64,
+});
+
+describe('fuzz: the server handshake', () => {
+  it(`${RUNS} fuzzed connections: each welcomed or closed with its documented code; the server and a good client carry on`, async () => {
+    let n = 0;
+    let leftDetached = 0;
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(firstMessage(MAX_PAYLOAD), secondMessage(MAX_PAYLOAD), async (first0, second0) => {
+        const ctx = context();
+        const first = withLiveSid(first0, ctx.liveSid);
+        const second = withLiveSid(second0, ctx.liveSid);
+        const expected = expectHandshake(first, second, ctx);
+        const goodReply = good.send({ n: ++n }, { timeoutMs: 5_000 });
+        const errorsBefore = protocolErrors.length;
+        const got = await rawPeer(url, first, second);
+        const where = `first=${show(first)} second=${show(second)} expected ${expected.why}: welcome ${expected.welcome}, end ${[...expected.ends].join('|')}; got welcomed=${got.welcomed} end=${got.end} (${got.reason})`;
+        if (expected.welcome === 'yes' && !got.welcomed) throw new Error(`not welcomed: ${where}`);
+        if (expected.welcome === 'no' && got.welcomed) throw new Error(`welcomed: ${where}`);
+        if (!expected.ends.has(got.end)) throw new Error(`wrong end: ${where}`);
+        // Every refusal is observable: one 'protocol-error' with the code the peer got.
+        const reported = protocolErrors.slice(errorsBefore).map((e) => e.code);
+        if (got.end !== 'open' && got.end !== 1000 && !reported.includes(got.end)) throw new Error(`close ${got.end} not reported as protocol-error (${reported.join(',')}): ${where}`);
+        expect(await goodReply).toEqual({ echo: { n } });
+        expect(serverErrors).toEqual([]);
+        if (got.welcomed && got.end !== 'open' && got.end !== 1000) leftDetached++;
+        const key = String(got.end);
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }),
+      {
+        numRuns: RUNS,
+        ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
+        ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),
+      },
+    );
+    // The good client never noticed: same session, never dropped, still answered.
+    expect(goodDisconnects).toBe(0);
+    expect(good.state).toBe('open');
+    expect(good.sessionId).toBe(goodSid);
+    expect(await good.send('still here', { timeoutMs: 5_000 })).toEqual({ echo: 'still here' });
+    // Cases that ended cleanly said bye 1000 and ended their session; a welcomed peer closed for
+    // bad input leaves its session detached (resumable until resumeWindowMs), never attached.
+    const others = [...server.sessions.values()].filter((s) => s.id !== goodSid);
+    expect(others.length).toBe(leftDetached);
+    expect(others.every((s) => s.state === 'detached')).toBe(true);
+    expect(server.sessions.get(goodSid as string)?.state).toBe('attached');
+    console.log(`handshake fuzz: ${RUNS} connections, outcomes ${JSON.stringify(Object.fromEntries(seen))}`);
+    // And the mix of outcomes is broad (a generator bug would collapse it).
+    expect(seen.get('open') ?? 0).toBeGreaterThan(RUNS / 20);
+    expect(seen.get('4400') ?? 0).toBeGreaterThan(RUNS / 10);
+    for (const code of ['4401', '4403']) expect(seen.get(code) ?? 0, `outcomes ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a new client can still connect and is served after the fuzzing', async () => {
+    const later = createClient({ url, auth: { user: 'later' }, reconnect: false });
+    await later.connect({ timeoutMs: 5_000 });
+    expect(await later.send(1, { timeoutMs: 5_000 })).toEqual({ echo: 1 });
+    await later.close({ timeoutMs: 1_000 });
+  });
+});
