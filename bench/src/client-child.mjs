@@ -33,6 +33,10 @@ const tasks = {
     await pipelined(peer, params.warmup, params.window, params.phaseMs);
     await sequential(peer, params.latencyWarmup, params.phaseMs);
     const t = await pipelined(peer, params.messages, params.window, params.phaseMs);
+    // Warm the sequential path again right before measuring it, for every peer alike: a peer that
+    // coalesces runs its per-message code paths far less often under pipelining, so without this
+    // its sequential phase starts on code V8 has not optimised yet (profiled in issue 5).
+    await sequential(peer, params.latencyMessages, params.phaseMs);
     const latency = summarize(await sequential(peer, params.latencyMessages, params.phaseMs));
     return {
       throughput: t.perSecond,
