@@ -222,12 +222,12 @@ export class Outbox {
   pump(now?: number): void {
     if (!this.online) return;
     const win = this.window;
-    if (this.queuedCount > 0 && this.inFlight.size < win) {
+    if (this.queuedCount > 0 && this.inFlight.size < win && this.spanAllows(win)) {
       const cfg = this.config;
       const wall = Date.now();
       // The monotonic clock is read for plugins only (`sentAt`, `onTransmit`).
       const at = cfg.plugins.active ? (now ?? cfg.now()) : 0;
-      while (this.inFlight.size < win && this.head < this.queue.length && cfg.writable()) {
+      while (this.inFlight.size < win && this.head < this.queue.length && cfg.writable() && this.spanAllows(win)) {
         const m = this.queue[this.head] as Outgoing;
         if (m.status !== QUEUED) {
           this.queue[this.head++] = undefined;
@@ -261,10 +261,13 @@ export class Outbox {
       m.transmitted = true;
       if (plugins.active) m.sentAt = at;
     }
-    m.status = IN_FLIGHT;
+    // A zombie (DONE) retransmitted after a resume stays DONE and is not reported to plugins: its
+    // send() already failed; it only fetches its ack to free its window slot.
+    const zombie = m.status === DONE;
+    if (!zombie) m.status = IN_FLIGHT;
     this.inFlight.set(m.seq, m);
     this.config.push(m.encode());
-    if (plugins.active) plugins.call('onTransmit', { id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.config.ctx());
+    if (plugins.active && !zombie) plugins.call('onTransmit', { id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.config.ctx());
   }
 
   /**
@@ -305,9 +308,25 @@ export class Outbox {
     this.head = 0;
   }
 
-  /** Forget in-flight zombies (their deadline passed) when the connection they were sent on is gone. */
-  purgeZombies(): void {
-    for (const [seq, m] of this.inFlight) if (m.status !== IN_FLIGHT) this.inFlight.delete(seq);
+  /**
+   * The window also bounds the span of seqs awaiting an outcome, not only their count: the server
+   * caches the last `win` outcomes, so a message sent `win` seqs after the oldest one still awaited
+   * could push that one's outcome out of the cache before a retransmission asks for it (chaos seed 88).
+   */
+  private spanAllows(win: number): boolean {
+    if (this.inFlight.size === 0) return true;
+    const oldest = this.inFlight.keys().next().value as number;
+    return this.nextSeq - oldest < win;
+  }
+
+  /**
+   * On a new connection, forget the in-flight zombies (deadline passed) the server never accepted
+   * (seq above `acceptedSeq`, the welcome's mark, or all of them when the session was lost). A zombie
+   * the server did accept keeps its window slot and is retransmitted to fetch its ack: the server is
+   * still holding it (or its outcome), so forgetting it would let the client pass the window.
+   */
+  purgeZombies(acceptedSeq: number): void {
+    for (const [seq, m] of this.inFlight) if (m.status !== IN_FLIGHT && seq > acceptedSeq) this.inFlight.delete(seq);
   }
 
   /** Resolves once every `send()` has settled. */

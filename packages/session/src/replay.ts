@@ -34,10 +34,12 @@ export type WelcomeOutcome =
  * limits of the welcome are set and before the queue is pumped again.
  */
 export function reconcile(welcome: WelcomeFrame, previous: SessionTicket | undefined, outbox: Outbox, inbox: Inbox, now: () => number): WelcomeOutcome {
-  // Messages whose deadline passed on the old connection are forgotten (they are never resent).
-  outbox.purgeZombies();
+  // Timed-out messages are never handled late: those the server never accepted are forgotten here;
+  // those it accepted are retransmitted with the rest only to fetch their acks (duplicates there).
+  const resumed = previous !== undefined && welcome.resumed && welcome.sid === previous.sid;
+  outbox.purgeZombies(resumed ? welcome.seq : 0);
   if (previous === undefined) return { kind: 'new' };
-  if (welcome.resumed && welcome.sid === previous.sid) return { kind: 'resumed', replayed: retransmitInFlight(outbox, now()) };
+  if (resumed) return { kind: 'resumed', replayed: retransmitInFlight(outbox, now()) };
   inbox.resetSession();
   const ids = restartInFlight(outbox);
   return { kind: 'lost', unknown: ids.length, ids };

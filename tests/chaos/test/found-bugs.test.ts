@@ -5,9 +5,8 @@ import { createServer, type LifelineServer } from '@lifeline/server';
 import { rawPeer } from '../src/raw-peer.js';
 
 /**
- * KNOWN BUGS found by the chaos and fuzz suites, each as a minimal test of the documented
- * behaviour. They are `it.fails` so CI stays green until the fix lands: when a fix makes one
- * pass, vitest reports "expected to fail" — turn it into a plain `it` then.
+ * Bugs found by the chaos and fuzz suites, each kept as a minimal regression test of the
+ * documented behaviour now that it is fixed.
  */
 
 const open: Array<() => Promise<unknown>> = [];
@@ -64,7 +63,7 @@ describe('FIXED: identityKey ignored `__proto__` keys (packages/server/src/hands
   });
 });
 
-describe('KNOWN BUG: the result cache can evict the outcome of a message the client still waits for (seed 88)', () => {
+describe('FIXED: the result cache could evict the outcome of a message the client still waits for (seed 88)', () => {
   // protocol.md: "The cache holds at least `win` outcomes, so a client that respects the window
   // always gets an answer." The client's window counts messages in flight
   // (packages/session/src/outbox.ts, pump: `this.inFlight.size < win`), but on a resume
@@ -74,7 +73,7 @@ describe('KNOWN BUG: the result cache can evict the outcome of a message the cli
   // capacity = maxInFlight, evicted oldest seq first). The seq span of unanswered messages then
   // exceeds `win`, and a message whose ack was lost is answered ERR_RESULT_EVICTED: it was
   // processed, and its result is lost to the client (found by chaos seed 88 of the first 300).
-  it.fails('a message whose ack is lost twice, with timed-out messages behind it, still gets its result', async () => {
+  it('a message whose ack is lost twice, with timed-out messages behind it, still gets its result', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const handled: string[] = [];
@@ -110,28 +109,31 @@ describe('KNOWN BUG: the result cache can evict the outcome of a message the cli
     // The zombies hold the window (4) on this connection, so n1–n3 wait in the queue.
     const later = ['n1', 'n2', 'n3'].map((id) => client.send(id, { id, timeoutMs: 10_000 }));
 
-    // Cut: on the resume the client forgets z1–z3, retransmits m and sends n1–n3 (seqs 5–7).
-    waitFor = condition(() => received === 7);
-    receipt.poke = waitFor.poke;
+    // Cut: on the resume the server has accepted seqs 1–4, so the client keeps z1–z3 in its window
+    // (retransmitted only to fetch their acks) and n1–n3 keep waiting: the seq span stays within 4.
+    let resumed = new Promise((resolve) => client.once('resumed', resolve));
     proxy.cutAll();
-    await waitFor.done;
+    await resumed;
 
-    // m's ack is lost again (a silent link), while the server handles seqs 1–7: the cache keeps 4–7.
+    // m's ack is lost again (a silent link) while the server handles seqs 1–4.
     proxy.silence();
-    waitFor = condition(() => handled.length === 7);
+    waitFor = condition(() => handled.length === 4);
     receipt.poke = waitFor.poke;
     release();
     await waitFor.done;
+    resumed = new Promise((resolve) => client.once('resumed', resolve));
     proxy.heal();
     proxy.cutAll();
+    await resumed;
 
     expect(await Promise.all(later)).toEqual(['n1', 'n2', 'n3']);
-    expect(await m).toBe('m'); // today: RemoteError ERR_RESULT_EVICTED ("processed earlier … not processed again")
+    expect(await m).toBe('m'); // before the fix: RemoteError ERR_RESULT_EVICTED
     expect(handled.filter((id) => id === 'm')).toHaveLength(1);
+    expect(handled).toEqual(['m', 'z1', 'z2', 'z3', 'n1', 'n2', 'n3']);
   });
 });
 
-describe('KNOWN BUG: a client that respects the window is closed with 4400 after a few resumes (same root cause)', () => {
+describe('FIXED: a client that respects the window was closed with 4400 after a few resumes (same root cause)', () => {
   // The server closes a connection when its handler queue would pass twice `maxInFlight`
   // (packages/server/src/inbound.ts, receive → limits.brokeWindow). A slow handler plus sends
   // whose deadline passes after transmission: on every resume the client forgets those messages
@@ -139,7 +141,7 @@ describe('KNOWN BUG: a client that respects the window is closed with 4400 after
   // queues the forgotten ones behind the slow handler. Each resume adds a slot's worth; after
   // 2 × maxInFlight − 1 of them the well-behaved client gets 4400 (fatal: it closes, every send
   // rejects with ClosedError). Same root cause as above.
-  it.fails('a slow handler, sends that time out, and three reconnects do not get the client closed', async () => {
+  it('a slow handler, sends that time out, and three reconnects do not get the client closed', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let received = 0;
@@ -166,21 +168,19 @@ describe('KNOWN BUG: a client that respects the window is closed with 4400 after
 
     const settled = (p: Promise<unknown>) => p.then((v) => v, (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : e));
     const m = settled(client.send('m', { id: 'm', timeoutMs: 10_000 })); // held by its handler throughout
-    // Each round: one send reaches the server and times out on the client, then the link is cut.
+    // Each round: a send times out on the client (the first one after reaching the server), then
+    // the link is cut and the session resumed.
     for (const id of ['z1', 'z2', 'z3']) {
-      const waitFor = condition(() => received === Number(id.slice(1)) + 1);
-      receipt.poke = waitFor.poke;
-      const z = client.send(id, { id, timeoutMs: 100 }).catch((e: unknown) => e);
-      await waitFor.done;
-      expect(await z).toBeInstanceOf(AckTimeoutError);
+      const z = await client.send(id, { id, timeoutMs: 100 }).catch((e: unknown) => e);
+      expect(z).toBeInstanceOf(AckTimeoutError);
+      const resumed = new Promise((resolve) => client.once('resumed', resolve));
       proxy.cutAll();
+      await resumed;
     }
+    expect(received).toBe(2); // m and z1: z1 kept its window slot, so z2 and z3 never left
     const last = settled(client.send('w', { id: 'w', timeoutMs: 10_000 }));
-    const waitFor = condition(() => received === 5);
-    receipt.poke = waitFor.poke;
-    await waitFor.done;
     release();
-    // Today both reject: ClosedError "… the client broke the window (welcome.win)", close 4400.
+    // Before the fix both rejected: ClosedError "… the client broke the window", close 4400.
     expect(await Promise.all([m, last])).toEqual(['m', 'w']);
     expect(fatal).toEqual([]);
   });
