@@ -64,10 +64,9 @@ export class Inbound {
     }
     // While the server shuts down nothing new is accepted: the client keeps it and retransmits.
     if (this.ended || this.ctx.closing) return;
-    // Running + queued + this one may not pass twice welcome.win: the client ignored the window
-    // (protocol.md, `msg`). Twice, because a client stops counting a message whose deadline
-    // passed once it reconnects, while a slow handler here may still be working through it.
-    if (this.busy && this.queue.length + 1 >= 2 * this.ctx.options.maxInFlight) {
+    // Running + queued + this one may not pass welcome.win: the client ignored the window
+    // (protocol.md, `msg`; a client keeps even its timed-out messages in the window until acked).
+    if (this.busy && this.queue.length + 1 >= this.ctx.options.maxInFlight) {
       this.ctx.limits.brokeWindow(this.session);
       return;
     }

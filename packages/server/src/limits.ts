@@ -110,7 +110,7 @@ export class Limits {
    * async handler behind a client that ignores the window): close 4400, a protocol error.
    */
   brokeWindow(session: SessionImpl): void {
-    const max = 2 * this.options.maxInFlight;
+    const max = this.options.maxInFlight;
     session.connection?.fail(CloseCode.BadFrame, `more than ${max} messages without an ack: the client broke the window (welcome.win)`);
   }
 
