@@ -3,28 +3,16 @@
  * promises keyed by id, the server answers `{ id, result }`. No timeout, no retry, no replay:
  * what is lost with a connection stays pending until the socket closes.
  */
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { PAYLOAD, RESULT } from '../payload.mjs';
-import { Hold } from '../hold.mjs';
-import { listening, opened, closeWs, closeWss } from './ws-util.mjs';
+import { opened, closeWs, serveWs } from './ws-util.mjs';
 
-export async function serve() {
-  const hold = new Hold();
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+export function serve() {
   const handler = () => RESULT;
-  wss.on('connection', (ws) => {
-    ws.on('message', (raw) => {
-      const { id, data } = JSON.parse(raw);
-      hold.answer(() => ws.send(JSON.stringify({ id, result: handler(data) })));
-    });
+  return serveWs((ws, raw, _isBinary, answer) => {
+    const { id, data } = JSON.parse(raw);
+    answer(() => ws.send(JSON.stringify({ id, result: handler(data) })));
   });
-  await listening(wss);
-  return {
-    port: wss.address().port,
-    block: () => hold.block(),
-    release: () => hold.release(),
-    close: () => closeWss(wss),
-  };
 }
 
 /** The hand-written client: `request(data)` resolves with the server's result. */

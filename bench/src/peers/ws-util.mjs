@@ -1,5 +1,27 @@
 /** Small promise helpers around `ws` sockets and servers, each bounded in time. */
+import { WebSocketServer } from 'ws';
 import { withDeadline } from '../deadline.mjs';
+import { Hold } from '../hold.mjs';
+
+/**
+ * A loopback `ws` server whose answers can be held back (`block`/`release`, for the in-flight
+ * memory figure). `onMessage(ws, data, isBinary, answer)` calls `answer(fn)` to reply.
+ */
+export async function serveWs(onMessage) {
+  const hold = new Hold();
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  const answer = (fn) => hold.answer(fn);
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => onMessage(ws, data, isBinary, answer));
+  });
+  await listening(wss);
+  return {
+    port: wss.address().port,
+    block: () => hold.block(),
+    release: () => hold.release(),
+    close: () => closeWss(wss),
+  };
+}
 
 export function listening(wss) {
   return withDeadline(
