@@ -320,6 +320,7 @@ describe('message floods', () => {
     // About 20 MB of pushes: more than the kernel's socket buffers and the 4 MiB high-water mark.
     const payload = 'x'.repeat(32 * 1024);
     const count = 600;
+    const rssBefore = process.memoryUsage().rss;
     const sends = Array.from({ length: count }, (_, i) => session.send({ i, payload }, { timeoutMs: 10_000 }));
     const detached = nextEvent<SessionDetachEvent>(session as never, 'detach', 5_000);
     const limit = await nextLimit(server, 5_000);
@@ -329,6 +330,11 @@ describe('message floods', () => {
     expect(limit.bufferedBytes).toBeLessThan(HIGH_WATER_BYTES + 512 * 1024);
     expect(transmitted).toBeLessThan(count); // the rest waited in the bounded queue, not in the socket
     expect(drops).toEqual([['buffer-full', 1]]);
+    // RSS: what the process holds for this client is the bounded queue (600 × 32 KiB of encoded
+    // pushes, ~20 MiB, each payload held once) plus at most the socket's high-water mark, not
+    // a copy per write; 64 MiB of headroom covers V8 and allocator slack on a shared machine.
+    const rssGrowth = process.memoryUsage().rss - rssBefore;
+    expect(rssGrowth).toBeLessThan(count * payload.length + HIGH_WATER_BYTES + 64 * 1024 * 1024);
     expect((await detached).code).toBe(1006);
     expect(session.state).toBe('detached'); // resumable
 
