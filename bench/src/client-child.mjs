@@ -2,7 +2,7 @@
  * One task for one peer, in a process of its own (so its CPU time and peak RSS are the client's
  * alone): starts the peer's server in a child process (server-child.mjs), connects, measures,
  * closes both, and sends `{ type: 'result', result }` to the orchestrator.
- * argv[2]: JSON `{ peer, task: 'perf' | 'memory' | 'replay', params }`.
+ * argv[2]: JSON `{ peer, task: 'perf' | 'throughput' | 'memory' | 'replay', params }`.
  */
 import { fileURLToPath } from 'node:url';
 import { PEERS } from './peers/index.mjs';
@@ -44,6 +44,15 @@ const tasks = {
       latency,
       peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
+  },
+  /** Pipelined throughput only, with the server's CPU time over the measured phase too. */
+  async throughput(peer, server) {
+    await pipelined(peer, params.warmup, params.window, params.phaseMs);
+    const before = await server.request('cpu');
+    const t = await pipelined(peer, params.messages, params.window, params.phaseMs);
+    const after = await server.request('cpu');
+    const serverCpuUs = after.user + after.system - before.user - before.system;
+    return { ...t, serverCpuUsPerMsg: serverCpuUs / params.messages };
   },
   async memory(peer, server) {
     await server.request('block');

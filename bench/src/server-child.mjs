@@ -3,7 +3,7 @@
  * alone. argv[2]: JSON `{ peer, proxy }`. Reports `{ type: 'ready', port, proxyPort }` by IPC,
  * then answers: `block` (hold every answer), `release` (answer everything held, stop holding),
  * `cut-release` (cut every proxied connection, then release: the answers are lost with the
- * link and must be recovered by the client's replay), `bytes` (proxy byte counters), `close`.
+ * link and must be recovered by the client's replay), `bytes` (proxy byte counters), `cpu` (this process's `process.cpuUsage()`), `close`.
  */
 import { PEERS } from './peers/index.mjs';
 import { serveParent } from './spawn.mjs';
@@ -30,6 +30,7 @@ serveParent(
       return cut;
     },
     bytes: () => proxy?.bytes ?? { up: 0, down: 0 },
+    cpu: () => process.cpuUsage(),
   },
   async () => {
     server.release();
