@@ -147,38 +147,98 @@ export interface LifelinePlugin {
 
 export type PluginHook = Exclude<keyof LifelinePlugin, 'name'>;
 type EventOf<K extends PluginHook> = Parameters<NonNullable<LifelinePlugin[K]>>[0];
+type Dispatch<K extends PluginHook> = (event: EventOf<K>, ctx: PluginContext) => void;
+type ErrorReporter = (error: unknown, plugin: string, hook: PluginHook) => void;
+
+const noop = (): void => {};
 
 /**
  * Calls plugins with isolation: a plugin that throws is reported through `onError` and never
  * breaks delivery. Call sites guard with `if (host.active)` so no plugin costs one branch.
+ *
+ * Each hook is a dispatcher of its own, built once from the plugins that implement it (so the
+ * hot path makes no lookup by hook name, and a hook nobody implements is a no-op). Plugins'
+ * methods are therefore read when the host is built: a method added to a plugin later is not
+ * called.
  */
 export class PluginHost {
   readonly active: boolean;
-  private readonly plugins: readonly LifelinePlugin[];
+  readonly onSend: Dispatch<'onSend'>;
+  readonly onTransmit: Dispatch<'onTransmit'>;
+  readonly onAck: Dispatch<'onAck'>;
+  readonly onFail: Dispatch<'onFail'>;
+  readonly onReceive: Dispatch<'onReceive'>;
+  readonly onDeliver: Dispatch<'onDeliver'>;
+  readonly onState: Dispatch<'onState'>;
+  readonly onReconnect: Dispatch<'onReconnect'>;
+  readonly onResume: Dispatch<'onResume'>;
+  readonly onSessionLost: Dispatch<'onSessionLost'>;
+  readonly onDrop: Dispatch<'onDrop'>;
+  readonly onProtocolError: Dispatch<'onProtocolError'>;
+  readonly onClock: Dispatch<'onClock'>;
+  readonly onBytes: Dispatch<'onBytes'>;
 
-  constructor(
-    plugins: readonly LifelinePlugin[] | undefined,
-    private readonly onError: (error: unknown, plugin: string, hook: PluginHook) => void,
-  ) {
-    this.plugins = plugins ?? [];
-    this.active = this.plugins.length > 0;
+  constructor(plugins: readonly LifelinePlugin[] | undefined, onError: ErrorReporter) {
+    const list = plugins ?? [];
+    this.active = list.length > 0;
+    const d = <K extends PluginHook>(hook: K): Dispatch<K> => dispatcher(list, hook, onError);
+    this.onSend = d('onSend');
+    this.onTransmit = d('onTransmit');
+    this.onAck = d('onAck');
+    this.onFail = d('onFail');
+    this.onReceive = d('onReceive');
+    this.onDeliver = d('onDeliver');
+    this.onState = d('onState');
+    this.onReconnect = d('onReconnect');
+    this.onResume = d('onResume');
+    this.onSessionLost = d('onSessionLost');
+    this.onDrop = d('onDrop');
+    this.onProtocolError = d('onProtocolError');
+    this.onClock = d('onClock');
+    this.onBytes = d('onBytes');
   }
 
+  /** `host[hook](event, ctx)`, for callers that pick the hook at run time. */
   call<K extends PluginHook>(hook: K, event: EventOf<K>, ctx: PluginContext): void {
-    for (const plugin of this.plugins) {
-      const fn = plugin[hook] as ((e: EventOf<K>, c: PluginContext) => void) | undefined;
-      if (fn === undefined) continue;
+    (this[hook] as Dispatch<K>)(event, ctx);
+  }
+}
+
+function dispatcher<K extends PluginHook>(plugins: readonly LifelinePlugin[], hook: K, onError: ErrorReporter): Dispatch<K> {
+  type Target = { readonly name: string; readonly self: LifelinePlugin; readonly fn: Dispatch<K> };
+  const targets: Target[] = [];
+  for (const plugin of plugins) {
+    const fn = plugin[hook] as Dispatch<K> | undefined;
+    if (typeof fn === 'function') targets.push({ name: plugin.name, self: plugin, fn });
+  }
+  const report = (error: unknown, name: string): void => {
+    try {
+      onError(error, name, hook);
+    } catch {
+      // A failing error reporter must not break delivery either.
+    }
+  };
+  if (targets.length === 0) return noop;
+  if (targets.length === 1) {
+    const { name, self, fn } = targets[0] as Target;
+    return (event, ctx) => {
       try {
-        fn.call(plugin, event, ctx);
+        fn.call(self, event, ctx);
       } catch (error) {
-        try {
-          this.onError(error, plugin.name, hook);
-        } catch {
-          // A failing error reporter must not break delivery either.
-        }
+        report(error, name);
+      }
+    };
+  }
+  return (event, ctx) => {
+    for (let i = 0; i < targets.length; i++) {
+      const { name, self, fn } = targets[i] as Target;
+      try {
+        fn.call(self, event, ctx);
+      } catch (error) {
+        report(error, name);
       }
     }
-  }
+  };
 }
 
 /** Monotonic milliseconds, for `at` fields. */

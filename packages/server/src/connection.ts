@@ -87,7 +87,7 @@ export class Connection {
   private report(code: number, reason: string): void {
     this.ctx.reportProtocolError({ code, reason, sessionId: this.session?.id });
     const plugins = this.ctx.plugins;
-    if (plugins.active) plugins.call('onProtocolError', { closeCode: code, message: reason, at: monotonic() }, this.pluginContext);
+    if (plugins.active) plugins.onProtocolError({ closeCode: code, message: reason, at: monotonic() }, this.pluginContext);
   }
 
   /** Flush what is pending (acks included), then close; the session is detached at once. */
@@ -138,7 +138,7 @@ export class Connection {
           if (this.ctx.plugins.active) {
             const rttMs = Math.max(0, this.ctx.options.now() - f.ts);
             const offsetMs = f.at - (f.ts + rttMs / 2);
-            this.ctx.plugins.call('onClock', { rttMs, offsetMs, at: monotonic() }, this.pluginContext);
+            this.ctx.plugins.onClock({ rttMs, offsetMs, at: monotonic() }, this.pluginContext);
           }
           break;
         case 'bye':
@@ -166,7 +166,7 @@ export class Connection {
     // A binary message reaches decode as a Buffer, which it refuses with 4400.
     const message: unknown = isBinary ? data : (data as Buffer).toString();
     const plugins = this.ctx.plugins;
-    if (plugins.active && typeof message === 'string') plugins.call('onBytes', { in: message.length, out: 0 }, this.pluginContext);
+    if (plugins.active && typeof message === 'string') plugins.onBytes({ in: message.length, out: 0 }, this.pluginContext);
     let frames: Frame[];
     try {
       frames = decode(message);
@@ -191,7 +191,7 @@ export class Connection {
     const ws = this.ws;
     if (ws.readyState !== 1) return;
     const plugins = this.ctx.plugins;
-    if (plugins.active) plugins.call('onBytes', { in: 0, out: message.length }, this.pluginContext);
+    if (plugins.active) plugins.onBytes({ in: 0, out: message.length }, this.pluginContext);
     if (!this.blocked && ws.bufferedAmount + message.length > HIGH_WATER_BYTES) {
       this.blocked = true;
       ws.send(message, this.onWritten);

@@ -192,7 +192,7 @@ export class Handshakes {
     if (previous !== undefined) previous.close(CloseCode.Replaced, 'replaced by a newer connection');
     const replayed = this.open(conn, session, hello, resume.token, true, resume.seq);
     const plugins = this.ctx.plugins;
-    if (plugins.active) plugins.call('onResume', { resumed: true, replayed, downtimeMs, at: monotonic() }, session.pluginContext);
+    if (plugins.active) plugins.onResume({ resumed: true, replayed, downtimeMs, at: monotonic() }, session.pluginContext);
     this.release(conn);
   }
 

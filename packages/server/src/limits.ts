@@ -99,7 +99,7 @@ export class Limits {
     if (bucket.take(frames, t)) return true;
     const retryMs = bucket.refillMs(t);
     const reason = `rate limit: more than ${limit.messagesPerSecond} frames/s (burst ${limit.burst})`;
-    if (this.plugins.active) this.plugins.call('onDrop', { reason: 'rate-limit', count: frames, at: t }, contextOf(conn));
+    if (this.plugins.active) this.plugins.onDrop({ reason: 'rate-limit', count: frames, at: t }, contextOf(conn));
     this.report({ limit: 'rate', code: CloseCode.RateLimited, reason, sessionId: session?.id, retryMs, frames });
     this.goodbye(conn, CloseCode.RateLimited, reason, retryMs);
     return false;
@@ -143,7 +143,7 @@ export class Limits {
   /** `bye` 1013 with `overloadRetryMs`, then close 1013; reported as a limit and to plugins as a protocol error. */
   private refuse(conn: Connection, limit: 'pending-handshakes' | 'sessions', reason: string): void {
     const retryMs = this.options.overloadRetryMs;
-    if (this.plugins.active) this.plugins.call('onProtocolError', { closeCode: CloseCode.TryAgainLater, message: reason, at: monotonic() }, contextOf(conn));
+    if (this.plugins.active) this.plugins.onProtocolError({ closeCode: CloseCode.TryAgainLater, message: reason, at: monotonic() }, contextOf(conn));
     this.report({ limit, code: CloseCode.TryAgainLater, reason, sessionId: undefined, retryMs });
     this.goodbye(conn, CloseCode.TryAgainLater, reason, retryMs);
   }
@@ -185,7 +185,7 @@ export class Limits {
         if (t - since < timeoutMs) continue;
         const reason = `slow client: over ${HIGH_WATER_BYTES} bytes unread for ${timeoutMs} ms`;
         const sessionId = conn.session?.id;
-        if (this.plugins.active) this.plugins.call('onDrop', { reason: 'buffer-full', count: 1, at: t }, contextOf(conn));
+        if (this.plugins.active) this.plugins.onDrop({ reason: 'buffer-full', count: 1, at: t }, contextOf(conn));
         conn.terminate(reason);
         this.report({ limit: 'slow-client', code: 1006, reason, sessionId, bufferedBytes: buffered });
       } catch (error) {

@@ -126,7 +126,7 @@ export class Outbound {
     const at = monotonic();
     const signal = options.signal;
     const bytes = dataJson.length;
-    if (plugins.active) plugins.call('onSend', { id, bytes, at }, this.session.pluginContext);
+    if (plugins.active) plugins.onSend({ id, bytes, at }, this.session.pluginContext);
     if (signal?.aborted) {
       return this.refuse(id, 'ERR_ABORTED', new AbortError(`session.send() of ${id} was aborted before it was queued`, { cause: signal.reason }));
     }
@@ -185,7 +185,7 @@ export class Outbound {
       if (item.stage !== Stage.InFlight) continue;
       this.settle(item);
       if (plugins.active) {
-        plugins.call('onAck', { id: item.id, seq: item.seq, queuedAt: item.queuedAt, sentAt: item.sentAt, at: monotonic() }, this.session.pluginContext);
+        plugins.onAck({ id: item.id, seq: item.seq, queuedAt: item.queuedAt, sentAt: item.sentAt, at: monotonic() }, this.session.pluginContext);
       }
       item.resolve();
     }
@@ -268,7 +268,7 @@ export class Outbound {
     conn.writer.push(encodeMsg(item.seq, item.idJson, item.ts, item.dataJson));
     const plugins = this.ctx.plugins;
     if (plugins.active) {
-      plugins.call('onTransmit', { id: item.id, seq: item.seq, queuedAt: item.queuedAt, at, retransmit }, this.session.pluginContext);
+      plugins.onTransmit({ id: item.id, seq: item.seq, queuedAt: item.queuedAt, at, retransmit }, this.session.pluginContext);
     }
   }
 
@@ -334,7 +334,7 @@ export class Outbound {
 
   private fail(item: Outgoing, code: ErrorCode, maybeDelivered: boolean, error: Error): void {
     const plugins = this.ctx.plugins;
-    if (plugins.active) plugins.call('onFail', { id: item.id, code, maybeDelivered, at: monotonic() }, this.session.pluginContext);
+    if (plugins.active) plugins.onFail({ id: item.id, code, maybeDelivered, at: monotonic() }, this.session.pluginContext);
     item.promise.catch(ignore);
     item.reject(error);
   }
@@ -343,8 +343,8 @@ export class Outbound {
     const plugins = this.ctx.plugins;
     if (plugins.active) {
       const at = monotonic();
-      if (drop !== undefined) plugins.call('onDrop', { reason: drop, count: 1, at }, this.session.pluginContext);
-      plugins.call('onFail', { id, code, maybeDelivered: false, at }, this.session.pluginContext);
+      if (drop !== undefined) plugins.onDrop({ reason: drop, count: 1, at }, this.session.pluginContext);
+      plugins.onFail({ id, code, maybeDelivered: false, at }, this.session.pluginContext);
     }
     return rejected(error);
   }

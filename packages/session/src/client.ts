@@ -308,8 +308,8 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       const plugins = this.plugins;
       if (plugins.active) {
         const replayed = outcome.kind === 'resumed' ? outcome.replayed : outcome.unknown;
-        plugins.call('onResume', { resumed: outcome.kind === 'resumed', replayed, downtimeMs: at - this.downAt, at }, this.ctx);
-        if (outcome.kind === 'lost') plugins.call('onSessionLost', { unknown: outcome.unknown, at }, this.ctx);
+        plugins.onResume({ resumed: outcome.kind === 'resumed', replayed, downtimeMs: at - this.downAt, at }, this.ctx);
+        if (outcome.kind === 'lost') plugins.onSessionLost({ unknown: outcome.unknown, at }, this.ctx);
       }
       if (outcome.kind === 'resumed') this.emit('resumed', { replayed: outcome.replayed });
       else this.emit('session-lost', { unknown: outcome.unknown, ids: outcome.ids });
@@ -368,7 +368,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
         const rttMs = Math.max(0, Date.now() - f.ts);
         this.rtt = rttMs;
         this.offset = f.at - (f.ts + rttMs / 2);
-        if (this.plugins.active) this.plugins.call('onClock', { rttMs, offsetMs: this.offset, at: this.options.now() }, this.ctx);
+        if (this.plugins.active) this.plugins.onClock({ rttMs, offsetMs: this.offset, at: this.options.now() }, this.ctx);
         return;
       }
       case 'bye':
@@ -401,7 +401,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   };
 
   private readonly onReconnecting = (info: ReconnectInfo): void => {
-    if (this.plugins.active) this.plugins.call('onReconnect', { attempt: info.attempt, delayMs: info.delayMs, at: this.options.now() }, this.ctx);
+    if (this.plugins.active) this.plugins.onReconnect({ attempt: info.attempt, delayMs: info.delayMs, at: this.options.now() }, this.ctx);
     this.emit('reconnecting', info);
   };
 
@@ -413,7 +413,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   }
 
   private reportProtocolError(error: ProtocolError): ProtocolError {
-    if (this.plugins.active) this.plugins.call('onProtocolError', { closeCode: error.closeCode, message: error.message, at: this.options.now() }, this.ctx);
+    if (this.plugins.active) this.plugins.onProtocolError({ closeCode: error.closeCode, message: error.message, at: this.options.now() }, this.ctx);
     this.emit('protocol-error', error);
     return error;
   }
@@ -432,7 +432,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   }
 
   private stateChanged(next: ClientState, change: ClientStateChange): void {
-    if (this.plugins.active) this.plugins.call('onState', { from: change.from, to: next, reason: change.reason, at: this.options.now() }, this.ctx);
+    if (this.plugins.active) this.plugins.onState({ from: change.from, to: next, reason: change.reason, at: this.options.now() }, this.ctx);
     if (next === 'open' || next === 'idle' || next === 'closed') {
       const waiters = this.openWaiters;
       if (waiters.length > 0) {
@@ -459,7 +459,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   };
 
   private countBytes(inbound: number, outbound: number): void {
-    if (this.plugins.active) this.plugins.call('onBytes', { in: inbound, out: outbound }, this.ctx);
+    if (this.plugins.active) this.plugins.onBytes({ in: inbound, out: outbound }, this.ctx);
   }
 }
 

@@ -94,7 +94,7 @@ export class Inbox {
     const host = this.host;
     const duplicate = f.seq <= this.received;
     if (host.plugins.active) {
-      host.plugins.call('onReceive', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt: Date.now(), at: host.now(), duplicate }, host.ctx());
+      host.plugins.onReceive({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt: Date.now(), at: host.now(), duplicate }, host.ctx());
     }
     if (duplicate) {
       // The server may have missed our cack (it replays what it believes undelivered): say it again.
@@ -245,7 +245,7 @@ export class Inbox {
       host.cackDue();
     }
     if (host.plugins.active) {
-      host.plugins.call('onDeliver', { id, seq, sentAt, wallAt: Date.now(), at: host.now() }, host.ctx());
+      host.plugins.onDeliver({ id, seq, sentAt, wallAt: Date.now(), at: host.now() }, host.ctx());
     }
   }
 }

@@ -207,7 +207,7 @@ export class Outbox {
       m.onAbort = () => this.settleFailed(m, abortError('send()', signal, m.transmitted));
       signal.addEventListener('abort', m.onAbort, { once: true });
     }
-    if (cfg.plugins.active) cfg.plugins.call('onSend', { id, bytes: dataJson.length, at }, cfg.ctx());
+    if (cfg.plugins.active) cfg.plugins.onSend({ id, bytes: dataJson.length, at }, cfg.ctx());
     if (full) {
       m.status = WAITING;
       this.waiting.push(m);
@@ -267,7 +267,7 @@ export class Outbox {
     if (!zombie) m.status = IN_FLIGHT;
     this.inFlight.set(m.seq, m);
     this.config.push(m.encode());
-    if (plugins.active && !zombie) plugins.call('onTransmit', { id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.config.ctx());
+    if (plugins.active && !zombie) plugins.onTransmit({ id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.config.ctx());
   }
 
   /**
@@ -459,16 +459,20 @@ export class Outbox {
     if (!plugins.active) return;
     const now = Number.isNaN(at) ? this.config.now() : at;
     // With plugins (fixed at construction) `queuedAt` and `sentAt` are always set; `??` is for the types.
-    const event = { id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? now, sentAt: m.sentAt ?? now, at: now };
-    plugins.call('onAck', errorCode === undefined ? event : { ...event, errorCode }, this.config.ctx());
+    const queuedAt = m.queuedAt ?? now;
+    const sentAt = m.sentAt ?? now;
+    plugins.onAck(
+      errorCode === undefined ? { id: m.id, seq: m.seq, queuedAt, sentAt, at: now } : { id: m.id, seq: m.seq, queuedAt, sentAt, at: now, errorCode },
+      this.config.ctx(),
+    );
   }
 
   private failed(id: string, code: ErrorCode, maybeDelivered: boolean, drop?: 'queue-full' | 'payload-too-large', at = this.config.now()): void {
     const { plugins } = this.config;
     if (!plugins.active) return;
     const ctx = this.config.ctx();
-    if (drop !== undefined) plugins.call('onDrop', { reason: drop, count: 1, at }, ctx);
-    plugins.call('onFail', { id, code, maybeDelivered, at }, ctx);
+    if (drop !== undefined) plugins.onDrop({ reason: drop, count: 1, at }, ctx);
+    plugins.onFail({ id, code, maybeDelivered, at }, ctx);
   }
 }
 
