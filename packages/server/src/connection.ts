@@ -121,6 +121,7 @@ export class Connection {
   /** Handle frames of an open connection; stops at the first frame that closed it. */
   dispatch(frames: readonly Frame[]): void {
     const session = this.session as SessionImpl;
+    if (this.ctx.plugins.active) session.inbound.arrived(this.ctx.options.now(), monotonic());
     for (let i = 0; i < frames.length; i++) {
       if (this.state !== 'open') return;
       const f = frames[i] as Frame;

@@ -38,6 +38,12 @@ export class Inbound {
   private runChars = 0;
   private idleWaiter: (() => void) | undefined;
   private readonly results: ResultCache;
+  /**
+   * The clocks as read when the current WebSocket message arrived (plugins only): every frame of
+   * one batch arrived at once, so they are read once per batch, not per frame.
+   */
+  private arrivedWall = 0;
+  private arrivedAt = 0;
   private readonly handler: ServerContext['options']['handler'];
 
   constructor(
@@ -48,15 +54,20 @@ export class Inbound {
     this.handler = ctx.options.handler;
   }
 
+  arrived(wallAt: number, at: number): void {
+    this.arrivedWall = wallAt;
+    this.arrivedAt = at;
+  }
+
   receive(f: MsgFrame): void {
     const duplicate = f.seq <= this.accepted;
     const plugins = this.ctx.plugins;
     let wallAt = 0;
     let at = 0;
     if (plugins.active) {
-      wallAt = this.ctx.options.now();
-      at = monotonic();
-      plugins.call('onReceive', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at, duplicate }, this.session.pluginContext);
+      wallAt = this.arrivedWall;
+      at = this.arrivedAt;
+      plugins.onReceive({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at, duplicate }, this.session.pluginContext);
     }
     if (duplicate) {
       this.answerDuplicate(f.seq);
@@ -131,7 +142,7 @@ export class Inbound {
         wallAt = this.ctx.options.now();
         at = monotonic();
       }
-      plugins.call('onDeliver', { id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at }, this.session.pluginContext);
+      plugins.onDeliver({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at }, this.session.pluginContext);
     }
     let value: unknown;
     try {
