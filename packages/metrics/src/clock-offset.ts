@@ -59,6 +59,17 @@ export class ClockOffset {
     return { offsetMs: this.offsetMs, rttMs: this.bestRtt, errorMs: this.bestRtt / 2, samples: this.seen };
   }
 
+  /** Takes over `other`'s samples and estimate (the same `size`). */
+  copyFrom(other: ClockOffset): void {
+    this.rtts.set(other.rtts);
+    this.offsets.set(other.offsets);
+    this.next = other.next;
+    this.filled = other.filled;
+    this.seen = other.seen;
+    this.offsetMs = other.offsetMs;
+    this.bestRtt = other.bestRtt;
+  }
+
   reset(): void {
     this.next = 0;
     this.filled = 0;

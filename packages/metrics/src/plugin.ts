@@ -26,7 +26,7 @@ import { OtelSink } from './otel.js';
 import { families, formatExposition, registerFamilies, type ExportSource, type Family, type PromRegistry } from './prometheus.js';
 import { ACK, DELIVERY, DOWNTIME, QUEUE, Scope, WIRE, type HistogramKind, type ScopeConfig } from './scope.js';
 import { SessionTable } from './sessions.js';
-import { buildSnapshot, type MetricsSnapshot, type SessionSnapshot } from './snapshot.js';
+import { buildSnapshot, type MetricsSnapshot, type ScopeView, type SessionSnapshot } from './snapshot.js';
 
 export interface SnapshotOptions {
   /** One session's figures instead of the totals (`undefined` result when it is not tracked). */
@@ -74,6 +74,15 @@ class MetricsPlugin implements Metrics {
   private scratch: JsHistogram | undefined;
   private sessionScratch: JsHistogram | undefined;
   private exported: Family[] | undefined;
+  /**
+   * The client side's one session, while it has had only one: the usual case (one plugin per
+   * client). Its figures are then the client side's, recorded once rather than twice; a second
+   * client session forks a scope off for the first (a copy of the side's figures so far, which
+   * include anything recorded before the first session existed).
+   */
+  private clientSole: string | undefined;
+  private clientSoleSince = 0;
+  private clientForked = false;
 
   constructor(private readonly options: ResolvedOptions) {
     this.now = options.now;
@@ -99,8 +108,13 @@ class MetricsPlugin implements Metrics {
 
   // --- hooks: one scope lookup per side and session, no allocation -----------------------------
 
+  // The per-message hooks name their counters (`counters.sent++`) rather than going through
+  // `count(ctx, key)`: a property store by a key that varies is a dictionary lookup in V8.
+
   onSend(_e: SendEvent, ctx: PluginContext): void {
-    this.count(ctx, 'sent', 1);
+    this.side(ctx.side).counters.sent++;
+    const session = this.session(ctx);
+    if (session !== undefined) session.counters.sent++;
   }
 
   onTransmit(e: TransmitEvent, ctx: PluginContext): void {
@@ -127,7 +141,9 @@ class MetricsPlugin implements Metrics {
   }
 
   onReceive(e: ReceiveEvent, ctx: PluginContext): void {
-    this.count(ctx, 'received', 1);
+    this.side(ctx.side).counters.received++;
+    const session = this.session(ctx);
+    if (session !== undefined) session.counters.received++;
     if (e.duplicate) this.count(ctx, 'duplicatesDropped', 1);
   }
 
@@ -189,8 +205,14 @@ class MetricsPlugin implements Metrics {
   }
 
   onBytes(e: BytesEvent, ctx: PluginContext): void {
-    if (e.in > 0) this.count(ctx, 'bytesIn', e.in);
-    if (e.out > 0) this.count(ctx, 'bytesOut', e.out);
+    const side = this.side(ctx.side).counters;
+    const session = this.session(ctx)?.counters;
+    side.bytesIn += e.in;
+    side.bytesOut += e.out;
+    if (session !== undefined) {
+      session.bytesIn += e.in;
+      session.bytesOut += e.out;
+    }
   }
 
   // --- reading ---------------------------------------------------------------------------------
@@ -200,25 +222,25 @@ class MetricsPlugin implements Metrics {
   snapshot(options: SnapshotOptions = {}): MetricsSnapshot | undefined {
     const now = this.now();
     if (options.sessionId !== undefined) {
-      const scopes: Scope[] = [];
+      const views: SessionView[] = [];
       for (const side of sidesOf(options.side)) {
-        const scope = this.table(side)?.get(options.sessionId);
-        if (scope !== undefined) scopes.push(scope);
+        const view = this.sessionView(side, options.sessionId, now);
+        if (view !== undefined) views.push(view);
       }
-      if (scopes.length === 0) return undefined;
+      if (views.length === 0) return undefined;
       return buildSnapshot({
-        scopes,
-        slot: 0,
+        views,
         scratch: this.sessionHistogram(),
-        sinceMs: now - Math.min(...scopes.map((s) => s.startedAt)),
+        sinceMs: now - Math.min(...views.map((v) => v.since)),
         windowMs: null,
-        clockOffset: scopes.map((s) => s.clock.estimate()).find((e) => e !== null) ?? null,
+        clockOffset: views.map((v) => v.scope.clock.estimate()).find((e) => e !== null) ?? null,
       });
     }
-    const scopes: Scope[] = [];
+    const views: ScopeView[] = [];
+    const slot = this.slotAt(now);
     for (const side of sidesOf(options.side)) {
       const scope = side === 'client' ? this.client : this.server;
-      if (scope !== undefined) scopes.push(scope);
+      if (scope !== undefined) views.push({ scope, slot, sinceStart: false });
     }
     let since = this.startedAt;
     if (this.slotMs > 0) {
@@ -226,8 +248,7 @@ class MetricsPlugin implements Metrics {
       since = Math.max(since, windowStart);
     }
     return buildSnapshot({
-      scopes,
-      slot: this.slotAt(now),
+      views,
       scratch: this.histogram(),
       sinceMs: now - since,
       windowMs: this.options.windowMs ?? null,
@@ -240,18 +261,15 @@ class MetricsPlugin implements Metrics {
     const now = this.now();
     const out: SessionSnapshot[] = [];
     for (const side of sidesOf(options.side)) {
-      const table = this.table(side);
-      if (table === undefined) continue;
-      for (const scope of table.values()) {
+      for (const view of this.sessionViews(side, now)) {
         const snap = buildSnapshot({
-          scopes: [scope],
-          slot: 0,
+          views: [view],
           scratch: this.sessionHistogram(),
-          sinceMs: now - scope.startedAt,
+          sinceMs: now - view.since,
           windowMs: null,
-          clockOffset: scope.clock.estimate(),
+          clockOffset: view.scope.clock.estimate(),
         });
-        out.push({ ...snap, sessionId: scope.id, side });
+        out.push({ ...snap, sessionId: view.id, side });
       }
     }
     return out;
@@ -259,6 +277,8 @@ class MetricsPlugin implements Metrics {
 
   reset(): void {
     this.startedAt = this.now();
+    this.clientSole = undefined;
+    this.clientForked = false;
     this.client?.reset(this.startedAt);
     this.server?.reset(this.startedAt);
     this.clientSessions?.clear();
@@ -298,9 +318,51 @@ class MetricsPlugin implements Metrics {
     return side === 'client' ? this.clientSessions : this.serverSessions;
   }
 
+  /** The scope of the event's session, if it has one of its own (see `clientSole`). */
   private session(ctx: PluginContext): Scope | undefined {
-    if (ctx.sessionId === undefined) return undefined;
-    return this.table(ctx.side)?.touch(ctx.sessionId, this.now);
+    const id = ctx.sessionId;
+    if (id === undefined) return undefined;
+    const table = this.table(ctx.side);
+    if (table === undefined) return undefined;
+    if (ctx.side === 'client' && !this.clientForked) {
+      if (this.clientSole === undefined) {
+        this.clientSole = id;
+        this.clientSoleSince = this.now();
+        return undefined;
+      }
+      if (id === this.clientSole) return undefined;
+      this.forkClient(table, this.clientSole);
+    }
+    return table.touch(id, this.now);
+  }
+
+  private forkClient(table: SessionTable, sole: string): void {
+    this.clientForked = true;
+    const now = this.now();
+    const scope = table.touch(sole, () => now);
+    scope.absorb(this.side('client'), this.slotAt(now));
+    scope.startedAt = this.clientSoleSince;
+  }
+
+  /** One session's scope on one side, as a snapshot reads it. */
+  private sessionView(side: Side, id: string, now: number): SessionView | undefined {
+    if (side === 'client' && !this.clientForked) {
+      if (id !== this.clientSole || this.client === undefined || this.clientSessions === undefined) return undefined;
+      return { id, scope: this.client, slot: this.slotAt(now), sinceStart: true, since: this.clientSoleSince };
+    }
+    const scope = this.table(side)?.get(id);
+    return scope === undefined ? undefined : { id, scope, slot: 0, sinceStart: false, since: scope.startedAt };
+  }
+
+  /** Every tracked session of one side, least recently active first. */
+  private sessionViews(side: Side, now: number): SessionView[] {
+    if (side === 'client' && !this.clientForked) {
+      const view = this.clientSole === undefined ? undefined : this.sessionView(side, this.clientSole, now);
+      return view === undefined ? [] : [view];
+    }
+    const table = this.table(side);
+    if (table === undefined) return [];
+    return [...table.values()].map((scope) => ({ id: scope.id, scope, slot: 0, sinceStart: false, since: scope.startedAt }));
   }
 
   private slotAt(now: number): number {
@@ -357,6 +419,12 @@ class MetricsPlugin implements Metrics {
     };
     return (this.exported = families(source));
   }
+}
+
+interface SessionView extends ScopeView {
+  readonly id: string;
+  /** When the session was first seen (the `now` clock). */
+  readonly since: number;
 }
 
 type ScalarCounter = {

@@ -90,6 +90,13 @@ export class Scope {
     this.startedAt = startedAt;
   }
 
+  /** Takes in everything `other` recorded since start (`otherSlot`: its current window slot). */
+  absorb(other: Scope, otherSlot: number): void {
+    this.hist.forEach((h, kind) => h.absorb(other.hist[kind] as WindowedHistogram, otherSlot));
+    this.counters.add(other.counters);
+    this.clock.copyFrom(other.clock);
+  }
+
   reset(startedAt: number): void {
     for (const h of this.hist) h.reset();
     this.counters.reset();

@@ -23,10 +23,17 @@ export interface SessionSnapshot extends MetricsSnapshot {
   readonly side: Side;
 }
 
-export interface SnapshotInput {
-  readonly scopes: readonly Scope[];
-  /** Current slot number for windowed scopes (0 for since-start ones). */
+/** A scope as one snapshot reads it. */
+export interface ScopeView {
+  readonly scope: Scope;
+  /** Its current slot number (0 for a scope that is not windowed). */
   readonly slot: number;
+  /** Everything since start, even when the scope is windowed. */
+  readonly sinceStart: boolean;
+}
+
+export interface SnapshotInput {
+  readonly views: readonly ScopeView[];
   readonly scratch: JsHistogram;
   readonly sinceMs: number;
   readonly windowMs: number | null;
@@ -35,21 +42,25 @@ export interface SnapshotInput {
 
 /** Merges the scopes (the two sides, or a session's two sides) into one snapshot. */
 export function buildSnapshot(input: SnapshotInput): MetricsSnapshot {
-  const { scopes, slot, scratch } = input;
+  const { views, scratch } = input;
   const histograms = {} as Record<HistogramKey, LatencySummary>;
   const extent = new Extent();
   histogramDefs.forEach((def, kind) => {
     scratch.reset();
     extent.reset();
-    for (const scope of scopes) (scope.hist[kind] as Scope['hist'][number]).addWindowTo(scratch, extent, slot);
+    for (const { scope, slot, sinceStart } of views) {
+      const h = scope.hist[kind] as Scope['hist'][number];
+      if (sinceStart) h.addCumulativeTo(scratch, extent, slot);
+      else h.addWindowTo(scratch, extent, slot);
+    }
     histograms[def.key] = summarize(scratch, extent);
   });
   let counters: Counters;
-  if (scopes.length === 1) {
-    counters = (scopes[0] as Scope).counters;
+  if (views.length === 1) {
+    counters = (views[0] as ScopeView).scope.counters;
   } else {
     counters = new Counters();
-    for (const scope of scopes) counters.add(scope.counters);
+    for (const { scope } of views) counters.add(scope.counters);
   }
   return {
     takenAt: Date.now(),

@@ -1,5 +1,5 @@
 import type { JsHistogram } from 'hdr-histogram-js';
-import { createHistogram, recordValue, type Extent, type SignificantDigits } from './histogram.js';
+import { createHistogram, Extent, recordValue, type SignificantDigits } from './histogram.js';
 
 /**
  * A ring of interval histograms: a sliding window without a timer.
@@ -54,14 +54,24 @@ export class WindowedHistogram {
   }
 
   /**
-   * Adds every value since start or reset to `target` (needs `cumulative`), and their sum to
-   * `extent` (its min/max then only cover the window: the exports use neither).
+   * Adds every value since start or reset to `target` (needs `cumulative` when windowed), and
+   * their extent to `extent` (the retired part's min/max are within the resolution: it was
+   * merged with `add()`).
    */
   addCumulativeTo(target: JsHistogram, extent: Extent, slot: number): void {
     this.addWindowTo(target, extent, slot);
     if (this.retired === undefined || this.retired.totalCount === 0) return;
     target.add(this.retired);
-    extent.sumUs += this.retiredSum;
+    extent.include(this.retired, this.retiredSum);
+  }
+
+  /** Takes in every value `other` holds since start (`otherSlot`: its current slot number). */
+  absorb(other: WindowedHistogram, otherSlot: number): void {
+    const extent = new Extent();
+    let h = this.slots[this.current];
+    if (h === undefined) h = this.slots[this.current] = createHistogram(this.digits);
+    other.addCumulativeTo(h, extent, otherSlot);
+    this.sums[this.current] = (this.sums[this.current] ?? 0) + extent.sumUs;
   }
 
   reset(): void {

@@ -252,3 +252,56 @@ describe('per session on the server', () => {
     expect(m.sessions().map((s) => s.side)).toEqual(['client', 'server']);
   });
 });
+
+describe('per session on the client', () => {
+  it('reports the one session a client has had with the side figures', () => {
+    const m = metrics();
+    m.onState({ from: 'idle', to: 'connecting', reason: 'connect', at: 0 }, ctxOf('client')); // no session yet
+    for (let i = 0; i < 4; i++) m.onAck(ack(10 + i), ctxOf('client', 's1'));
+    m.onClock({ rttMs: 2, offsetMs: 7, at: 0 }, ctxOf('client', 's1'));
+    const s1 = m.snapshot({ sessionId: 's1' });
+    expect(s1?.ackLatency).toEqual(m.snapshot().ackLatency);
+    expect(s1).toMatchObject({ acked: 4, windowMs: null, clockOffset: { offsetMs: 7 } });
+    // What happened before the first session existed is counted in it.
+    expect(s1?.states).toEqual({ connecting: 1 });
+    expect(m.sessions().map((s) => [s.side, s.sessionId, s.acked])).toEqual([['client', 's1', 4]]);
+    expect(m.snapshot({ sessionId: 'other' })).toBeUndefined();
+  });
+
+  it('keeps the first session apart once a second one starts (session lost)', () => {
+    const m = metrics();
+    for (let i = 0; i < 3; i++) m.onAck(ack(10), ctxOf('client', 's1'));
+    m.onClock({ rttMs: 2, offsetMs: 7, at: 0 }, ctxOf('client', 's1'));
+    m.onSessionLost({ unknown: 1, at: 0 }, ctxOf('client', 's2'));
+    for (let i = 0; i < 5; i++) m.onAck(ack(30), ctxOf('client', 's2'));
+    expect(m.snapshot({ sessionId: 's1' })).toMatchObject({ acked: 3, ackLatency: { count: 3, min: 10, max: 10 }, clockOffset: { offsetMs: 7 } });
+    expect(m.snapshot({ sessionId: 's2' })).toMatchObject({ acked: 5, sessionsLost: 1, ackLatency: { count: 5, min: 30, max: 30 } });
+    expect(m.snapshot().ackLatency).toMatchObject({ count: 8, min: 10, max: 30 });
+    expect(m.sessions().map((s) => [s.sessionId, s.acked])).toEqual([
+      ['s1', 3],
+      ['s2', 5],
+    ]);
+  });
+
+  it('gives the one session everything since it started, even with a window', () => {
+    const clock = manualClock();
+    const m = metrics({ windowMs: 1_000, windowSlots: 2, now: clock.now });
+    m.onAck(ack(10), ctxOf('client', 's1'));
+    clock.advance(5_000);
+    m.onAck(ack(20), ctxOf('client', 's1'));
+    expect(m.snapshot().ackLatency.count).toBe(1); // the window
+    expect(m.snapshot({ sessionId: 's1' })).toMatchObject({ sinceMs: 5_000, ackLatency: { count: 2, min: 10, max: 20 } });
+    m.onAck(ack(40), ctxOf('client', 's2'));
+    expect(m.snapshot({ sessionId: 's1' })?.ackLatency).toMatchObject({ count: 2, min: 10, max: 20 });
+    expect(m.snapshot({ sessionId: 's2' })?.ackLatency).toMatchObject({ count: 1, min: 40 });
+  });
+
+  it('forgets the session with reset()', () => {
+    const m = metrics();
+    m.onAck(ack(10), ctxOf('client', 's1'));
+    m.reset();
+    expect(m.sessions()).toEqual([]);
+    m.onAck(ack(10), ctxOf('client', 's2'));
+    expect(m.sessions().map((s) => s.sessionId)).toEqual(['s2']);
+  });
+});
