@@ -34,7 +34,7 @@ export const USAGE = `Usage: npm run bench [-- options]
   --quick          a short smoke run with small counts; writes to bench/out/ unless --out
   --peers a,b      only these peers (raw-ws is always included as the reference)
   --tasks t,u      only these tasks: perf, memory, replay (default all)
-  --out DIR        where results.json/.md and the SVGs go, relative to the current directory
+  --out DIR        where results.json/.md and the SVGs go, relative to where npm was run
                    (default docs/performance/ at the repository root)
   --no-docs        do not update the generated sections of docs/performance.md
   --help`;

@@ -9,6 +9,8 @@
  * per message on both processes is reported beside throughput, since it is what the plugin adds
  * and is less disturbed by other load than wall time.
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startChild } from './spawn.mjs';
@@ -20,7 +22,8 @@ const log = (...a) => console.error(...a);
 const USAGE = `Usage: npm run bench:metrics [-- options]
   --rounds N     rounds of (off, on) pairs, order alternating (default 8)
   --messages N   pipelined sends measured per variant and round (default 100000)
-  --json         print the result as JSON on stdout instead of a table`;
+  --json         print the result as JSON on stdout instead of a table
+  --out FILE     also write the result as JSON to FILE (relative to where npm was run)`;
 
 function parseCli(argv) {
   const { values } = parseArgs({
@@ -29,6 +32,7 @@ function parseCli(argv) {
       rounds: { type: 'string', default: '8' },
       messages: { type: 'string', default: '100000' },
       json: { type: 'boolean', default: false },
+      out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -39,7 +43,7 @@ function parseCli(argv) {
   if (!Number.isInteger(messages) || messages < 1_000 || messages > 2_000_000) {
     throw new TypeError(`--messages must be an integer from 1000 to 2000000, got ${values.messages}`);
   }
-  return { rounds, messages, json: values.json, help: values.help };
+  return { rounds, messages, json: values.json, out: values.out, help: values.help };
 }
 
 async function runVariant(peer, messages) {
@@ -96,6 +100,7 @@ async function main() {
     );
   }
   const summary = {
+    generatedAt: new Date().toISOString(),
     command: `npm run bench:metrics${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: { cpu: machine.cpu, cores: machine.cores, node: machine.node, loadAverage: machine.loadAverage },
     rounds: cli.rounds,
@@ -108,6 +113,7 @@ async function main() {
     serverCpuUsPerMsg: { off: median(rounds.map((r) => r.serverCpuUs.off)), on: median(rounds.map((r) => r.serverCpuUs.on)) },
     perRound: rounds,
   };
+  if (cli.out) await writeFile(path.resolve(process.env.INIT_CWD ?? process.cwd(), cli.out), `${JSON.stringify(summary, null, 2)}\n`);
   if (cli.json) {
     console.log(JSON.stringify(summary, null, 2));
     return 0;

@@ -74,7 +74,7 @@ async function main() {
   }
   const { config } = cli;
   const started = performance.now();
-  const outDir = cli.out ? path.resolve(process.cwd(), cli.out) : path.join(ROOT, config.quick ? 'bench/out' : 'docs/performance');
+  const outDir = cli.out ? path.resolve(process.env.INIT_CWD ?? process.cwd(), cli.out) : path.join(ROOT, config.quick ? 'bench/out' : 'docs/performance');
   const peers = PEERS.filter((p) => p.key === REFERENCE || !cli.peers || cli.peers.includes(p.key));
   const machine = machineInfo();
   log(`lifeline bench: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${config.runs} run(s)${config.quick ? ', quick' : ''}`);
