@@ -151,6 +151,14 @@ export function markdown(doc) {
       `| ${p.label} | ${int(m.throughput)} | ${ratio(r.throughput)} | ${int(m.latency.p50)} | ${int(m.latency.p99)} | ${int(m.latency.p999)} | ${ratio(r.p99)} | ${dec(m.cpuUsPerMsg)} | ${ratio(r.cpuUsPerMsg)} | ${dec(m.peakRssMB)} |`,
     );
   }
+  const cost = pluginCost(doc);
+  if (cost !== undefined) {
+    out.push(
+      '',
+      `Metrics plugin cost in this run: ${(cost * 100).toFixed(1)}% of Lifeline's throughput (median over runs of Lifeline + metrics ÷ Lifeline in the same run). ` +
+        'For a tighter figure, `npm run bench:metrics` runs longer paired rounds in alternating order.',
+    );
+  }
   out.push('');
   const ns = config.inFlight;
   out.push(
@@ -180,6 +188,16 @@ export function markdown(doc) {
     out.push(`- **${p.label}**: ${notes.join('; ')}.`);
   }
   return out.join('\n');
+}
+
+/** 1 − median over runs of (lifeline-metrics ÷ lifeline) throughput, or undefined without both. */
+export function pluginCost(doc) {
+  const byRun = (key) => new Map((doc.raw?.[key]?.perf ?? []).filter((r) => r.result?.throughput).map((r) => [r.run, r.result.throughput]));
+  const off = byRun('lifeline');
+  const on = byRun('lifeline-metrics');
+  const ratios = [...on].filter(([run]) => off.has(run)).map(([run, t]) => t / off.get(run));
+  const m = median(ratios);
+  return m === undefined ? undefined : 1 - m;
 }
 
 export function machineMarkdown(doc) {
