@@ -230,7 +230,7 @@ class MetricsPlugin implements Metrics {
       if (views.length === 0) return undefined;
       return buildSnapshot({
         views,
-        scratch: this.sessionHistogram(),
+        scratch: this.scratchFor(views),
         sinceMs: now - Math.min(...views.map((v) => v.since)),
         windowMs: null,
         clockOffset: views.map((v) => v.scope.clock.estimate()).find((e) => e !== null) ?? null,
@@ -264,7 +264,7 @@ class MetricsPlugin implements Metrics {
       for (const view of this.sessionViews(side, now)) {
         const snap = buildSnapshot({
           views: [view],
-          scratch: this.sessionHistogram(),
+          scratch: this.scratchFor([view]),
           sinceMs: now - view.since,
           windowMs: null,
           clockOffset: view.scope.clock.estimate(),
@@ -402,6 +402,11 @@ class MetricsPlugin implements Metrics {
 
   private histogram(): JsHistogram {
     return (this.scratch ??= createHistogram(3));
+  }
+
+  /** A client's sole session is read from its side scope, at the side's precision. */
+  private scratchFor(views: readonly SessionView[]): JsHistogram {
+    return views.some((v) => v.sinceStart) ? this.histogram() : this.sessionHistogram();
   }
 
   private sessionHistogram(): JsHistogram {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { metrics, type LatencySummary } from '@lifeline/metrics';
-import { client, closeAll, startProxy, startServer, until } from './helpers.js';
+import { client, closeAll, next, startProxy, startServer, until } from './helpers.js';
 
 afterEach(closeAll);
 
@@ -62,5 +62,37 @@ describe('the metrics plugin on a real client and server (issue 3)', () => {
       if (line === '' || line.startsWith('#')) continue;
       expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEInfa]+$/);
     }
+  });
+
+  it('keeps a client\'s sessions apart when the first is lost (server restart), and the totals whole', async () => {
+    const onClient = metrics();
+    const first = await startServer({ handler: (d) => d });
+    const proxy = await startProxy(first.port);
+    const c = client(proxy.url(), { plugins: [onClient] });
+    await c.connect({ timeoutMs: 5_000 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => c.send(i, { timeoutMs: 10_000 })));
+    const firstId = c.sessionId as string;
+    // While it has had one session, the client's session figures are its side's.
+    expect(onClient.snapshot({ sessionId: firstId })?.ackLatency).toEqual(onClient.snapshot().ackLatency);
+
+    const second = await startServer({ handler: (d) => d });
+    const lost = next<{ unknown: number }>(c, 'session-lost', 10_000);
+    proxy.setTarget({ port: second.port });
+    await first.close({ timeoutMs: 50 });
+    proxy.cutAll();
+    expect((await lost).unknown).toBe(0);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => c.send(i, { timeoutMs: 10_000 })));
+    const secondId = c.sessionId as string;
+    expect(secondId).not.toBe(firstId);
+
+    const sessions = onClient.sessions();
+    expect(sessions.map((s) => [s.sessionId, s.acked, s.ackLatency.count])).toEqual([
+      [firstId, 20, 20],
+      [secondId, 30, 30],
+    ]);
+    expect(sessions[1]?.sessionsLost).toBe(1);
+    const total = onClient.snapshot();
+    expect(total.acked).toBe(50);
+    expect(total.ackLatency.count).toBe(50);
   });
 });
