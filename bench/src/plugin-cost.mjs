@@ -14,7 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startChild } from './spawn.mjs';
+import { runMain } from './main.mjs';
 import { machineInfo } from './machine.mjs';
+import { median } from './report.mjs';
 
 const clientScript = fileURLToPath(new URL('./client-child.mjs', import.meta.url));
 const log = (...a) => console.error(...a);
@@ -63,12 +65,6 @@ async function runVariant(peer, messages) {
     }
   }
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function main() {
   const cli = parseCli(process.argv.slice(2));
@@ -130,13 +126,4 @@ async function main() {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    log(error?.stack ?? error);
-    if (error instanceof TypeError) log(USAGE);
-    process.exitCode = 2;
-  },
-);
+runMain(main, USAGE);

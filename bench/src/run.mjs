@@ -9,6 +9,7 @@ import path from 'node:path';
 import { PEERS, REFERENCE } from './peers/index.mjs';
 import { parseCli, USAGE } from './config.mjs';
 import { startChild } from './spawn.mjs';
+import { runMain } from './main.mjs';
 import { machineInfo } from './machine.mjs';
 import { ensureBroker } from './broker.mjs';
 import { aggregate, machineMarkdown, markdown, notApplicable } from './report.mjs';
@@ -143,13 +144,4 @@ async function main() {
   return doc.peers.find((p) => p.key === REFERENCE)?.perf.median ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    log(error?.stack ?? error);
-    if (error instanceof TypeError) log(USAGE);
-    process.exitCode = 2;
-  },
-);
+runMain(main, USAGE);
