@@ -11,14 +11,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startChild } from './spawn.mjs';
+import { runTask } from './task.mjs';
 import { runMain } from './main.mjs';
 import { machineInfo } from './machine.mjs';
 import { median } from './report.mjs';
 
-const clientScript = fileURLToPath(new URL('./client-child.mjs', import.meta.url));
 const log = (...a) => console.error(...a);
 
 const USAGE = `Usage: npm run bench:metrics [-- options]
@@ -50,20 +48,9 @@ function parseCli(argv) {
 
 async function runVariant(peer, messages) {
   const params = { warmup: Math.min(20_000, messages), messages, window: 1_000, phaseMs: 120_000 };
-  const taskMs = 180_000;
-  let child;
-  try {
-    child = await startChild(clientScript, [JSON.stringify({ peer, task: 'throughput', params })], { execArgv: ['--expose-gc'], captureStderr: true });
-    const { result } = await child.waitFor((m) => m.type === 'result', taskMs, `${peer} throughput`);
-    if (result.error) throw new Error(`${peer}: ${result.error}`);
-    return result;
-  } finally {
-    if (child) {
-      const timer = setTimeout(() => child.kill(), 5_000);
-      await child.exited;
-      clearTimeout(timer);
-    }
-  }
+  const result = await runTask(peer, 'throughput', params, 180_000);
+  if (result.error) throw new Error(`${peer}: ${result.error}`);
+  return result;
 }
 
 async function main() {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { PEERS, REFERENCE } from './peers/index.mjs';
 import { parseCli, USAGE } from './config.mjs';
-import { startChild } from './spawn.mjs';
+import { runTask } from './task.mjs';
 import { runMain } from './main.mjs';
 import { machineInfo } from './machine.mjs';
 import { ensureBroker } from './broker.mjs';
@@ -17,27 +17,7 @@ import { latencySvg, throughputSvg } from './svg.mjs';
 import { PAYLOAD_BYTES } from './payload.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const clientScript = fileURLToPath(new URL('./client-child.mjs', import.meta.url));
 const log = (...a) => console.error(...a);
-
-async function runTask(peer, task, params, taskMs) {
-  let child;
-  try {
-    child = await startChild(clientScript, [JSON.stringify({ peer, task, params })], { execArgv: ['--expose-gc'], captureStderr: true });
-    const message = await child.waitFor((m) => m.type === 'result', taskMs, `${peer} ${task}`);
-    return message.result;
-  } catch (error) {
-    // Missed deadline or crash: kill the client now; its server exits when the IPC channel closes.
-    child?.kill();
-    return { error: error?.message ?? String(error) };
-  } finally {
-    if (child) {
-      const timer = setTimeout(() => child.kill(), 5_000);
-      await child.exited;
-      clearTimeout(timer);
-    }
-  }
-}
 
 async function lifelineAvailable() {
   for (const name of ['@lifeline/sdk', '@lifeline/server', '@lifeline/metrics', '@lifeline/fault-proxy']) {
