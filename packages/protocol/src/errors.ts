@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_UNAUTHORIZED'
   | 'ERR_PAYLOAD_TOO_LARGE'
-  | 'ERR_CONNECTION';
+  | 'ERR_CONNECTION'
+  | 'ERR_OUTBOX_STORE';
 
 export interface LifelineErrorOptions {
   cause?: unknown;
@@ -137,5 +138,17 @@ export class ConnectionError extends LifelineError {
     this.name = 'ConnectionError';
     this.closeCode = closeCode;
     this.reason = reason;
+  }
+}
+
+/**
+ * The durable outbox (`OutboxStore`) failed: it could not keep a message (`send()` rejects and
+ * nothing is queued) or could not load what an earlier run left (`connect()` rejects). `cause`
+ * is the store's own error.
+ */
+export class OutboxStoreError extends LifelineError {
+  constructor(message: string, options?: LifelineErrorOptions) {
+    super('ERR_OUTBOX_STORE', message, options);
+    this.name = 'OutboxStoreError';
   }
 }

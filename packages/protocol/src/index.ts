@@ -31,6 +31,7 @@ export {
   RemoteError,
   ProtocolError,
   UnauthorizedError,
+  OutboxStoreError,
   PayloadTooLargeError,
   ConnectionError,
 } from './errors.js';
