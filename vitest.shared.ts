@@ -7,6 +7,9 @@ const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/inde
 export const shared = defineConfig({
   resolve: {
     alias: {
+      // Subpath entries first: an alias also matches what starts with it.
+      '@lifeline/session/file-outbox': fileURLToPath(new URL('./packages/session/src/file-outbox.ts', import.meta.url)),
+      '@lifeline/sdk/file-outbox': fileURLToPath(new URL('./packages/sdk/src/file-outbox.ts', import.meta.url)),
       '@lifeline/protocol': pkg('protocol'),
       '@lifeline/transport': pkg('transport'),
       '@lifeline/session': pkg('session'),

@@ -21,7 +21,7 @@ export function createClient(options: ClientOptions): LifelineClient {
   return new LifelineClient(options);
 }
 
-export { LifelineClient, clientDefaults } from '@lifeline/session';
+export { LifelineClient, clientDefaults, webStorageOutbox } from '@lifeline/session';
 export type {
   ClientOptions,
   ClientEvents,
@@ -35,6 +35,12 @@ export type {
   MessageMeta,
   SessionLostInfo,
   ResumedInfo,
+  RestoredInfo,
+  RestoredOutcome,
+  OutboxStore,
+  StoredMessage,
+  StorageLike,
+  WebStorageOutboxOptions,
   DisconnectInfo,
   AuthProvider,
   QueueLimits,
@@ -66,6 +72,7 @@ export {
   RemoteError,
   ProtocolError,
   UnauthorizedError,
+  OutboxStoreError,
   PayloadTooLargeError,
   ConnectionError,
 } from '@lifeline/protocol';

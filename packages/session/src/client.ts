@@ -4,6 +4,7 @@ import {
   CloseCode,
   FrameWriter,
   LifelineError,
+  OutboxStoreError,
   PluginHost,
   ProtocolError,
   decode,
@@ -19,6 +20,7 @@ import type { ClientEvents, CloseOptions, ConnectOptions } from './events.js';
 import { Inbox, type MessagesOptions, type ReceiveOptions } from './inbox.js';
 import { clientDefaults, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox, type SendOptions } from './outbox.js';
+import { StoreLink, type LoadedOutbox } from './outbox-store.js';
 import { helloFrame, reconcile, type SessionTicket } from './replay.js';
 import { StateCell, type ClientState, type ClientStateChange } from './state.js';
 import { withDeadline } from './wait.js';
@@ -42,6 +44,9 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
   private readonly plugins: PluginHost;
+  private readonly store: StoreLink | undefined;
+  /** The first `connect()` loading the durable outbox, while it does. */
+  private loading: Promise<void> | undefined;
   private readonly cell: StateCell;
   private ctx: PluginContext = { side: 'client', sessionId: undefined };
   private ticket: SessionTicket | undefined;
@@ -77,6 +82,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       handshake: this.handshake,
     });
     this.writer = new FrameWriter(this.write, 256 * 1024, this.beforeFlush);
+    this.store = o.outbox === undefined ? undefined : new StoreLink(o.outbox, (error) => this.emitSafely('error', error));
     const ctx = () => this.ctx;
     this.outbox = new Outbox({
       ackTimeoutMs: o.ackTimeoutMs,
@@ -89,6 +95,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       writable: () => this.transport.writable,
       plugins: this.plugins,
       ctx,
+      store: this.store,
     });
     this.inbox = new Inbox(
       {
@@ -242,6 +249,52 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   private start(): void {
     this.lastError = undefined;
     this.cell.set('connecting', 'connect()');
+    const store = this.store;
+    if (store === undefined || store.loaded) {
+      this.openTransport();
+      return;
+    }
+    // What an earlier run left is queued before the first connection, ahead of anything new.
+    this.loading ??= this.restoreOutbox(store).finally(() => {
+      this.loading = undefined;
+    });
+    void this.loading.then(() => {
+      if (this.cell.value === 'connecting' && store.loaded) this.openTransport();
+    });
+  }
+
+  private async restoreOutbox(store: StoreLink): Promise<void> {
+    let loaded: LoadedOutbox;
+    try {
+      loaded = await store.load();
+    } catch (error) {
+      if (this.cell.value === 'connecting') {
+        this.lastError = error as Error;
+        this.cell.set('idle', 'the outbox store failed to load');
+      }
+      return;
+    }
+    if (this.cell.value === 'closed' || this.closing !== undefined) return; // they stay in the store
+    if (loaded.skipped > 0) {
+      this.emitSafely('error', new OutboxStoreError(`skipped ${loaded.skipped} entries of the outbox store that could not be sent (bad id or data)`));
+    }
+    if (loaded.messages.length === 0) return;
+    this.outbox.restore(loaded.messages, (id, result, error) =>
+      this.emitSafely('restored-settled', error === undefined ? { id, result: result as Json } : { id, error }),
+    );
+    this.emitSafely('restored', { ids: loaded.messages.map((m) => m.id) });
+  }
+
+  /** Emit without letting a throwing listener break the caller; the throw goes to 'error'. */
+  private emitSafely<E extends EventEmitter.EventNames<ClientEvents>>(event: E, ...args: EventEmitter.EventArgs<ClientEvents, E>): void {
+    try {
+      this.emit(event, ...args);
+    } catch (error) {
+      if (event !== 'error') this.emitSafely('error', error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private openTransport(): void {
     this.transport.connect().catch((error: unknown) => {
       if (this.cell.value !== 'connecting') return; // cancelled or closed meanwhile
       this.lastError = error instanceof Error ? error : new Error(String(error));
@@ -428,6 +481,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       (m) => new ClosedError(`the session closed before message ${m.id} was acknowledged (${reason})`, { maybeDelivered: m.transmitted, closeCode, cause }),
     );
     this.inbox.close();
+    this.store?.close();
     this.cell.set('closed', reason);
   }
 

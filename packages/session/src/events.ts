@@ -1,4 +1,4 @@
-import type { Json, ProtocolError } from '@lifeline/protocol';
+import type { Json, LifelineError, ProtocolError } from '@lifeline/protocol';
 import type { CloseInfo, ReconnectInfo } from '@lifeline/transport';
 import type { MessageMeta } from './inbox.js';
 import type { ClientState, ClientStateChange } from './state.js';
@@ -31,6 +31,16 @@ export interface ResumedInfo {
   readonly replayed: number;
 }
 
+/** Messages an earlier run left in the durable outbox, queued again by the first `connect()`. */
+export interface RestoredInfo {
+  readonly ids: readonly string[];
+}
+
+/** The outcome of one restored message (it has no `send()` caller): its result, or why it failed. */
+export type RestoredOutcome =
+  | { readonly id: string; readonly result: Json; readonly error?: undefined }
+  | { readonly id: string; readonly error: LifelineError; readonly result?: undefined };
+
 /** A connection went down: its close code (4000 = heartbeat timeout, local) and whether a reconnect follows. */
 export type DisconnectInfo = CloseInfo;
 
@@ -45,4 +55,8 @@ export interface ClientEvents {
   /** Terminal failures (the client is closing because of it), throwing listeners, failing plugins. */
   error: (error: Error) => void;
   'protocol-error': (error: ProtocolError) => void;
+  /** The first `connect()` queued what an earlier run left in the durable outbox (sent first). */
+  restored: (info: RestoredInfo) => void;
+  /** A restored message was acked (`result`) or failed (`error`; `ERR_CLOSED` leaves it stored). */
+  'restored-settled': (outcome: RestoredOutcome) => void;
 }

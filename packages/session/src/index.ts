@@ -1,5 +1,8 @@
 export { LifelineClient } from './client.js';
-export type { ClientEvents, ConnectOptions, CloseOptions, SessionLostInfo, ResumedInfo, DisconnectInfo } from './events.js';
+export type { ClientEvents, ConnectOptions, CloseOptions, SessionLostInfo, ResumedInfo, DisconnectInfo, RestoredInfo, RestoredOutcome } from './events.js';
+export type { OutboxStore, StoredMessage } from './outbox-store.js';
+export { webStorageOutbox } from './web-storage-outbox.js';
+export type { StorageLike, WebStorageOutboxOptions } from './web-storage-outbox.js';
 export { clientDefaults, resolveClientOptions } from './options.js';
 export type { ClientOptions, ResolvedClientOptions, AuthProvider, QueueLimits, OverflowPolicy } from './options.js';
 export type { SendOptions } from './outbox.js';

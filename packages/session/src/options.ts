@@ -1,4 +1,5 @@
 import type { Json, LifelinePlugin } from '@lifeline/protocol';
+import { checkOutboxStore, type OutboxStore } from './outbox-store.js';
 import {
   checkNumber,
   reconnectDefaults,
@@ -54,6 +55,13 @@ export interface ClientOptions {
   maxBuffered?: number;
   /** Transmission pauses while the socket buffers more than this. @default 1_048_576 */
   highWaterMarkBytes?: number;
+  /**
+   * Durable outbox: keeps every accepted message until its outcome is known, so a reload or a
+   * restart does not lose it; the first `connect()` sends what an earlier run left (events
+   * `restored`, `restored-settled`). `webStorageOutbox()` (browser), `fileOutbox()` (Node,
+   * `@lifeline/sdk/file-outbox`). @default undefined (in memory only)
+   */
+  outbox?: OutboxStore;
   /** Observability plugins (e.g. `@lifeline/metrics`). @default [] */
   plugins?: readonly LifelinePlugin[];
   /** Uniform random source for reconnect jitter. @default Math.random */
@@ -93,6 +101,7 @@ export interface ResolvedClientOptions {
   readonly connectTimeoutMs: number;
   readonly auth: AuthProvider | undefined;
   readonly plugins: readonly LifelinePlugin[];
+  readonly outbox: OutboxStore | undefined;
   readonly now: () => number;
 }
 
@@ -119,6 +128,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     connectTimeoutMs: checkNumber('connectTimeoutMs', options.connectTimeoutMs ?? d.connectTimeoutMs, timeout),
     auth: options.auth,
     plugins,
+    outbox: checkOutboxStore(options.outbox),
     now: options.now ?? (() => performance.now()),
   };
 }

@@ -17,6 +17,7 @@ import {
   type RemoteErrorInfo,
 } from '@lifeline/protocol';
 import type { OverflowPolicy } from './options.js';
+import type { StoreLink, StoredMessage } from './outbox-store.js';
 import { abortError } from './wait.js';
 
 export interface SendOptions {
@@ -106,6 +107,8 @@ export interface OutboxConfig {
   writable: () => boolean;
   plugins: PluginHost;
   ctx: () => PluginContext;
+  /** The durable outbox, when one is configured (`outbox` option). */
+  store: StoreLink | undefined;
 }
 
 /** `{"t":"msg","seq":,"id":,"ts":,"d":}` plus digits: an upper bound on a frame's envelope. */
@@ -192,6 +195,10 @@ export class Outbox {
     if (tooBig > 0) return this.refuse(id, new PayloadTooLargeError(tooBig, this.maxFrameBytes), at, 'payload-too-large');
     const full = this.waitHead < this.waiting.length || !this.hasRoom(dataJson.length);
     if (full && cfg.overflow === 'reject') return this.refuse(id, new QueueFullError(), at, 'queue-full');
+    if (cfg.store !== undefined) {
+      const refused = cfg.store.add(id, dataJson);
+      if (refused !== undefined) return this.refuse(id, refused, at);
+    }
 
     let resolve!: (value: Json) => void;
     let reject!: (error: Error) => void;
@@ -293,6 +300,34 @@ export class Outbox {
     this.settle(m);
     m.reject(new RemoteError(error.code, error.message));
     this.acked(m, error.code, Number.NaN);
+  }
+
+  /**
+   * Messages an earlier run left in the durable outbox: queued ahead of everything, under their
+   * ids, each with a fresh `ackTimeoutMs` deadline; `settled` hears each outcome (there is no
+   * `send()` caller to tell). They count against no queue bound: they were accepted before.
+   */
+  restore(messages: readonly StoredMessage[], settled: (id: string, result: Json | undefined, error: LifelineError | undefined) => void): void {
+    const cfg = this.config;
+    const at = cfg.now();
+    const restored = messages.map(({ id, data }) => {
+      const m: Outgoing = new Outgoing(
+        id,
+        idJsonOf(id),
+        data,
+        cfg.ackTimeoutMs,
+        cfg.plugins.active ? at : undefined,
+        (result) => settled(id, result, undefined),
+        (error) => settled(id, undefined, error as LifelineError),
+        undefined,
+      );
+      this.unsettled++;
+      if (Number.isFinite(cfg.ackTimeoutMs)) this.deadlines.add(m, at + cfg.ackTimeoutMs);
+      if (cfg.plugins.active) cfg.plugins.onSend({ id, bytes: data.length, at }, cfg.ctx());
+      return m;
+    });
+    this.requeueFront(restored);
+    if (this.online) this.pump(at);
   }
 
   /** Put `messages` (in order) at the front of the queue, as never sent under the current sequence. */
@@ -429,14 +464,16 @@ export class Outbox {
       this.sweep();
     }
     const wasQueuedOrWaiting = m.status === QUEUED || m.status === WAITING;
-    this.settle(m);
+    // Closing the client is not an outcome: the durable outbox keeps the message for the next run.
+    this.settle(m, error.code === 'ERR_CLOSED');
     m.reject(error);
     this.failed(m.id, error.code, m.transmitted, drop);
     if (wasQueuedOrWaiting && this.waitHead < this.waiting.length) this.admit();
   }
 
-  private settle(m: Outgoing): void {
+  private settle(m: Outgoing, keepStored = false): void {
     m.status = DONE;
+    if (!keepStored) this.config.store?.remove(m.id);
     this.deadlines.delete(m);
     if (m.onAbort !== undefined) {
       m.signal?.removeEventListener('abort', m.onAbort);

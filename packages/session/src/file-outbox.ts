@@ -1,0 +1,107 @@
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import type { OutboxStore, StoredMessage } from './outbox-store.js';
+
+/** The file store: synchronous, so `load()` returns the list itself. */
+export interface FileOutbox extends OutboxStore {
+  load(): StoredMessage[];
+  close(): void;
+}
+
+/**
+ * A durable outbox in a file, for Node (`@lifeline/sdk/file-outbox`): queued messages survive a
+ * process restart or crash. The file is a log of JSON lines, `{"a":id,"d":data}` when a message
+ * is kept and `{"r":[ids]}` when messages are forgotten, appended with synchronous writes: a
+ * message is in the file (the OS page cache; `fsync` is not called, so a power cut may lose the
+ * last writes) before `send()` returns. The log is rewritten without the forgotten entries when
+ * it is opened and whenever forgotten entries outnumber kept ones (and number over 1024), into a
+ * temporary file renamed over it, so a crash mid-rewrite leaves the old log whole. A crash mid-
+ * append leaves a torn last line, which is ignored; a bad line anywhere else makes `load()` throw
+ * rather than silently drop a message. One file per client, in one process at a time.
+ */
+export function fileOutbox(path: string): FileOutbox {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('fileOutbox: expected a file path');
+  // Kept entries in log order; `seq` orders them, `id` finds them.
+  let live: Map<number, StoredMessage> | undefined;
+  let byId = new Map<string, number[]>();
+  let seq = 0;
+  let dead = 0;
+  let fd: number | undefined;
+
+  const keep = (m: StoredMessage): void => {
+    const n = seq++;
+    (live as Map<number, StoredMessage>).set(n, m);
+    const list = byId.get(m.id);
+    if (list === undefined) byId.set(m.id, [n]);
+    else list.push(n);
+  };
+
+  const forget = (id: string): boolean => {
+    const list = byId.get(id);
+    const n = list?.shift();
+    if (n === undefined) return false;
+    if (list?.length === 0) byId.delete(id);
+    (live as Map<number, StoredMessage>).delete(n);
+    return true;
+  };
+
+  const rewrite = (): void => {
+    if (fd !== undefined) closeSync(fd);
+    const lines = [...(live as Map<number, StoredMessage>).values()].map(addLine).join('');
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, lines);
+    renameSync(tmp, path);
+    dead = 0;
+    fd = openSync(path, 'a');
+  };
+
+  const open = (): Map<number, StoredMessage> => {
+    if (live !== undefined) return live;
+    live = new Map();
+    byId = new Map();
+    if (existsSync(path)) {
+      const lines = readFileSync(path, 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        if (line === '') return;
+        let entry: { a?: unknown; d?: unknown; r?: unknown };
+        try {
+          entry = JSON.parse(line) as typeof entry;
+        } catch (error) {
+          if (i === lines.length - 1) return; // torn by a crash mid-append: never acknowledged as kept
+          live = undefined;
+          throw new Error(`${path}:${i + 1}: not a JSON line of the outbox log`, { cause: error });
+        }
+        if (typeof entry.a === 'string') keep({ id: entry.a, data: JSON.stringify(entry.d) });
+        else if (Array.isArray(entry.r)) for (const id of entry.r) if (typeof id === 'string') forget(id);
+      });
+    }
+    rewrite();
+    return live;
+  };
+
+  return {
+    load() {
+      return [...open().values()];
+    },
+    add(message) {
+      open();
+      writeSync(fd as number, addLine(message));
+      keep(message);
+    },
+    remove(ids) {
+      open();
+      const gone = ids.filter(forget);
+      if (gone.length === 0) return;
+      writeSync(fd as number, `${JSON.stringify({ r: gone })}\n`);
+      dead += gone.length;
+      if (dead > 1024 && dead > (live as Map<number, StoredMessage>).size) rewrite();
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+      live = undefined;
+    },
+  };
+}
+
+/** `data` is JSON text already: it goes into the line as it is, not as a string. */
+const addLine = (m: StoredMessage): string => `{"a":${JSON.stringify(m.id)},"d":${m.data}}\n`;

@@ -1,0 +1,151 @@
+import { OutboxStoreError } from '@lifeline/protocol';
+
+/**
+ * The durable outbox (DESIGN.md guarantee 8): an `OutboxStore` keeps every accepted `send()`
+ * until its outcome is known, so what a page reload or a process restart interrupted is sent
+ * again by the next run's first `connect()`. Stores: `webStorageOutbox` (browser localStorage),
+ * `fileOutbox` (Node, `@lifeline/sdk/file-outbox`), or your own.
+ */
+
+/** One kept message: its id and its payload as JSON text. */
+export interface StoredMessage {
+  readonly id: string;
+  readonly data: string;
+}
+
+/**
+ * Where the client keeps its unacknowledged messages. Calls are synchronous except `load`, and
+ * in this order: `add` when `send()` accepts a message (before it can be transmitted), `remove`
+ * once its outcome is known (acked, rejected by the server's handler, past its deadline, aborted;
+ * batched, at most once per event-loop turn), `load` once, by the first `connect()`. A message
+ * still pending when the client closes stays in the store. Ids are the keys: `remove` forgets
+ * the oldest entry of each id it is given.
+ */
+export interface OutboxStore {
+  /** Every message kept and not removed, in the order added. */
+  load(): readonly StoredMessage[] | Promise<readonly StoredMessage[]>;
+  /** Keep `message`. A throw makes that `send()` reject with `OutboxStoreError`. */
+  add(message: StoredMessage): void;
+  /** Forget the oldest entry of each id. A throw is reported on the client's `error` event. */
+  remove(ids: readonly string[]): void;
+  /** Release what the store holds open (a file); called by `client.close()`. */
+  close?(): void;
+}
+
+/** Checks a user-supplied store's shape; `TypeError` when it is not one. */
+export function checkOutboxStore(store: unknown): OutboxStore | undefined {
+  if (store === undefined) return undefined;
+  const s = store as Partial<OutboxStore> | null;
+  if (s === null || typeof s !== 'object' || typeof s.load !== 'function' || typeof s.add !== 'function' || typeof s.remove !== 'function') {
+    throw new TypeError('Expected `outbox` to be an OutboxStore: an object with load(), add() and remove()');
+  }
+  return s as OutboxStore;
+}
+
+/** What `StoreLink.load` found: the messages to send again, and entries it had to skip. */
+export interface LoadedOutbox {
+  readonly messages: readonly StoredMessage[];
+  /** Entries whose id or data could not be sent (not a 1–128 character id, not JSON). */
+  readonly skipped: number;
+}
+
+/**
+ * The client's side of a store: adds at once (so an accepted message is kept before it can be
+ * lost), removals batched per event-loop turn, store failures turned into `OutboxStoreError`.
+ */
+export class StoreLink {
+  private removals: string[] = [];
+  private scheduled = false;
+  /** Ids this run added before loading: already queued here, so not restored again. */
+  private fresh: Set<string> | undefined = new Set();
+
+  constructor(
+    private readonly store: OutboxStore,
+    private readonly report: (error: Error) => void,
+  ) {}
+
+  get loaded(): boolean {
+    return this.fresh === undefined;
+  }
+
+  /** Keep a message; the error to reject its `send()` with when the store refused it. */
+  add(id: string, data: string): OutboxStoreError | undefined {
+    try {
+      this.store.add({ id, data });
+    } catch (cause) {
+      return new OutboxStoreError(`the outbox store could not keep message ${id}`, { cause });
+    }
+    this.fresh?.add(id);
+    return undefined;
+  }
+
+  remove(id: string): void {
+    this.removals.push(id);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(this.flush);
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.removals.length === 0) return;
+    const ids = this.removals;
+    this.removals = [];
+    try {
+      this.store.remove(ids);
+    } catch (cause) {
+      // Not fatal: the worst outcome is that these are sent again, under their ids, on the next start.
+      this.report(new OutboxStoreError(`the outbox store could not forget ${ids.length} settled message(s)`, { cause }));
+    }
+  };
+
+  /** What earlier runs left, minus what this run already queued; rejects with `OutboxStoreError`. */
+  async load(): Promise<LoadedOutbox> {
+    let entries: readonly StoredMessage[];
+    try {
+      entries = await this.store.load();
+      if (!Array.isArray(entries)) throw new TypeError('load() did not return an array');
+    } catch (cause) {
+      throw new OutboxStoreError('the outbox store could not load what an earlier run left', { cause });
+    }
+    const fresh = this.fresh ?? new Set<string>();
+    this.fresh = undefined;
+    const messages: StoredMessage[] = [];
+    const bad: string[] = [];
+    let skipped = 0;
+    for (const entry of entries) {
+      if (fresh.has(entry?.id)) continue;
+      if (isSendable(entry)) {
+        messages.push({ id: entry.id, data: entry.data });
+      } else {
+        skipped++;
+        if (typeof entry?.id === 'string') bad.push(entry.id);
+      }
+    }
+    // Forget what can never be sent, unless a good entry shares its id (removal goes by id).
+    const good = new Set(messages.map((m) => m.id));
+    for (const id of bad) if (!good.has(id)) this.remove(id);
+    return { messages, skipped };
+  }
+
+  close(): void {
+    this.flush();
+    try {
+      this.store.close?.();
+    } catch (cause) {
+      this.report(new OutboxStoreError('the outbox store failed to close', { cause }));
+    }
+  }
+}
+
+function isSendable(entry: StoredMessage | undefined): entry is StoredMessage {
+  if (entry === null || typeof entry !== 'object') return false;
+  const { id, data } = entry;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 128 || typeof data !== 'string') return false;
+  try {
+    JSON.parse(data);
+    return true;
+  } catch {
+    return false;
+  }
+}
