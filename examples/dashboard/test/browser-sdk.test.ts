@@ -209,4 +209,70 @@ describe('@lifeline/sdk in Chromium', () => {
     await page.evaluate(() => (window as unknown as BrowserState).client.close({ timeoutMs: 2_000 }));
     expect(pageErrors).toEqual([]);
   });
+
+  it('keeps queued sends in localStorage across a page reload and sends them from the reloaded page', async () => {
+    const { code } = await bundleSdk(['ws']);
+    const handled: string[] = [];
+    const server = createServer({
+      port: 0,
+      host: '127.0.0.1',
+      handler: (data, ctx) => {
+        handled.push(ctx.id);
+        return { echo: (data as { n: number }).n };
+      },
+    });
+    await server.listen();
+    cleanups.push(() => server.close({ timeoutMs: 2_000 }));
+    const proxy = await FaultProxy.start({ target: { port: server.port } });
+    cleanups.push(() => proxy.close());
+    const site = await servePage(code);
+    cleanups.push(() => site.close());
+    const browser = await launchChromium();
+    cleanups.push(() => browser.close());
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const load = async () => {
+      await page.goto(site.url, { timeout: WAIT_MS });
+      await page.waitForFunction(() => 'lifeline' in window, undefined, { timeout: WAIT_MS });
+    };
+
+    // 1. The server is unreachable: three sends queue (and go to localStorage); then the page reloads.
+    proxy.refuse();
+    await load();
+    const stored = await page.evaluate(async (url) => {
+      const { lifeline } = window as unknown as BrowserState;
+      const client = lifeline.createClient({ url, outbox: lifeline.webStorageOutbox(), reconnect: { minDelayMs: 50, maxDelayMs: 200 } });
+      client.on('error', () => {});
+      client.connect({ timeoutMs: 30_000 }).catch(() => {});
+      for (let n = 1; n <= 3; n++) client.send({ n }, { id: `reload-${n}`, timeoutMs: 30_000 }).catch(() => {});
+      return Object.keys(localStorage).filter((k) => k.startsWith('lifeline-outbox:')).length;
+    }, proxy.url());
+    expect(stored).toBe(3);
+    await page.reload({ timeout: WAIT_MS });
+    await page.waitForFunction(() => 'lifeline' in window, undefined, { timeout: WAIT_MS });
+    expect(handled).toEqual([]);
+
+    // 2. The reloaded page's client sends them on connect, under their ids, and empties the store.
+    proxy.refuse(false);
+    const outcomes = await page.evaluate(async (url) => {
+      const { lifeline } = window as unknown as BrowserState;
+      const client = lifeline.createClient({ url, outbox: lifeline.webStorageOutbox() });
+      const settled: unknown[] = [];
+      const all = new Promise<void>((resolve) =>
+        client.on('restored-settled', (outcome) => {
+          settled.push(outcome);
+          if (settled.length === 3) resolve();
+        }),
+      );
+      await client.connect({ timeoutMs: 5_000 });
+      await all;
+      await client.close({ timeoutMs: 2_000 });
+      return { settled, left: Object.keys(localStorage).filter((k) => k.startsWith('lifeline-outbox:')).length };
+    }, proxy.url());
+    expect(outcomes.settled).toEqual([1, 2, 3].map((n) => ({ id: `reload-${n}`, result: { echo: n } })));
+    expect(outcomes.left).toBe(0);
+    expect(handled).toEqual(['reload-1', 'reload-2', 'reload-3']);
+    expect(pageErrors).toEqual([]);
+  });
 });
