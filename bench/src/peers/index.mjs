@@ -84,6 +84,16 @@ export const PEERS = [
     replay: true,
     note: '`metrics()` plugin on the client and on the server',
   },
+  {
+    key: 'lifeline-file-outbox',
+    label: 'Lifeline + file outbox',
+    module: 'lifeline.mjs',
+    options: { fileOutbox: true },
+    lifeline: true,
+    memory: true,
+    replay: true,
+    note: 'durable outbox: `fileOutbox()` in a temporary directory, one synchronous append per send and one per batch of acks',
+  },
 ];
 
 export const REFERENCE = 'raw-ws';

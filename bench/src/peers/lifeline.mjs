@@ -1,7 +1,7 @@
 /**
  * Lifeline: `client.send()` resolves with the server handler's result (acked, replayed after a
  * reconnect, handled once). options: `{ metrics }`: install `metrics()` from @lifeline/metrics on
- * the client and on the server.
+ * the client and on the server; `{ fileOutbox }`: give the client a durable outbox in a file.
  */
 import { PAYLOAD, RESULT } from '../payload.mjs';
 import { Hold } from '../hold.mjs';
@@ -39,10 +39,23 @@ export async function serve(options = {}) {
  * 10k–100k sends at once) and reconnect at once after a cut (the replay measure starts at the
  * reconnection, but a quick reconnect keeps the run short).
  */
+/** A file outbox in a fresh temporary directory, removed again by `cleanup()`. */
+async function outboxFor(options) {
+  if (!options.fileOutbox) return { outbox: undefined, cleanup: async () => {} };
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileOutbox } = await import('@lifeline/sdk/file-outbox');
+  const dir = await mkdtemp(join(tmpdir(), 'lifeline-bench-'));
+  return { outbox: fileOutbox(join(dir, 'outbox.log')), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
 export async function connect({ port, url = `ws://127.0.0.1:${port}`, options = {}, mode = 'perf' }) {
   const { createClient } = await import('@lifeline/sdk');
+  const store = await outboxFor(options);
   const client = createClient({
     url,
+    outbox: store.outbox,
     plugins: await plugins(options),
     ackTimeoutMs: 120_000,
     ...(mode === 'perf'
@@ -67,7 +80,7 @@ export async function connect({ port, url = `ws://127.0.0.1:${port}`, options = 
         };
         client.on('state', onState);
       }),
-    close: () => withDeadline(client.close({ timeoutMs: 2_000 }), 3_000, 'lifeline client close'),
+    close: () => withDeadline(client.close({ timeoutMs: 2_000 }), 3_000, 'lifeline client close').finally(store.cleanup),
   };
   const ack = () => peer.onAck();
   const fail = (e) => peer.onError(e);
