@@ -94,6 +94,20 @@ describe('@lifeline/sdk in Chromium', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   });
 
+  /** The fault proxy in front of the server, the page's site, Chromium and a page, closed after the test. */
+  async function stage(serverPort: number, code: string) {
+    const proxy = await FaultProxy.start({ target: { port: serverPort } });
+    cleanups.push(() => proxy.close());
+    const site = await servePage(code);
+    cleanups.push(() => site.close());
+    const browser = await launchChromium();
+    cleanups.push(() => browser.close());
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    return { proxy, site, page, pageErrors };
+  }
+
   it('bundles for the browser without ws', async () => {
     const withWsExternal = await bundleSdk(['ws']);
     expect(withWsExternal.inputs.some((input) => input.includes('node_modules/ws/'))).toBe(false);
@@ -129,16 +143,7 @@ describe('@lifeline/sdk in Chromium', () => {
     });
     await server.listen();
     cleanups.push(() => server.close({ timeoutMs: 2_000 }));
-    const proxy = await FaultProxy.start({ target: { port: server.port } });
-    cleanups.push(() => proxy.close());
-    const site = await servePage(code);
-    cleanups.push(() => site.close());
-    const browser = await launchChromium();
-    cleanups.push(() => browser.close());
-
-    const page = await browser.context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const { proxy, site, page, pageErrors } = await stage(server.port, code);
     await page.goto(site.url, { timeout: WAIT_MS });
     await page.waitForFunction(() => 'lifeline' in window, undefined, { timeout: WAIT_MS });
 
@@ -223,15 +228,7 @@ describe('@lifeline/sdk in Chromium', () => {
     });
     await server.listen();
     cleanups.push(() => server.close({ timeoutMs: 2_000 }));
-    const proxy = await FaultProxy.start({ target: { port: server.port } });
-    cleanups.push(() => proxy.close());
-    const site = await servePage(code);
-    cleanups.push(() => site.close());
-    const browser = await launchChromium();
-    cleanups.push(() => browser.close());
-    const page = await browser.context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const { proxy, site, page, pageErrors } = await stage(server.port, code);
     const load = async () => {
       await page.goto(site.url, { timeout: WAIT_MS });
       await page.waitForFunction(() => 'lifeline' in window, undefined, { timeout: WAIT_MS });
