@@ -9,4 +9,4 @@
  * ```
  */
 export { fileOutbox } from '@lifeline/session/file-outbox';
-export type { FileOutbox } from '@lifeline/session/file-outbox';
+export type { FileOutbox, FileOutboxOptions } from '@lifeline/session/file-outbox';

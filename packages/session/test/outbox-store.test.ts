@@ -90,6 +90,11 @@ storeContract('fileOutbox', () => {
   return { store: fileOutbox(path), reopen: () => fileOutbox(path) };
 });
 
+storeContract('fileOutbox with fsync', () => {
+  const path = tempFile();
+  return { store: fileOutbox(path, { fsync: true }), reopen: () => fileOutbox(path, { fsync: true }) };
+});
+
 describe('webStorageOutbox specifics', () => {
   it('keeps one item per message under its prefix, and leaves other keys alone', () => {
     const storage = new MemoryStorage();
