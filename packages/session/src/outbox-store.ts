@@ -56,8 +56,8 @@ export interface LoadedOutbox {
 export class StoreLink {
   private removals: string[] = [];
   private scheduled = false;
-  /** Ids this run added before loading: already queued here, so not restored again. */
-  private fresh: Set<string> | undefined = new Set();
+  /** Ids this run added before loading (and how often): already queued here, so not restored. */
+  private fresh: Map<string, number> | undefined = new Map();
 
   constructor(
     private readonly store: OutboxStore,
@@ -75,7 +75,7 @@ export class StoreLink {
     } catch (cause) {
       return new OutboxStoreError(`the outbox store could not keep message ${id}`, { cause });
     }
-    this.fresh?.add(id);
+    this.fresh?.set(id, (this.fresh.get(id) ?? 0) + 1);
     return undefined;
   }
 
@@ -108,13 +108,18 @@ export class StoreLink {
     } catch (cause) {
       throw new OutboxStoreError('the outbox store could not load what an earlier run left', { cause });
     }
-    const fresh = this.fresh ?? new Set<string>();
+    const fresh = this.fresh ?? new Map<string, number>();
     this.fresh = undefined;
     const messages: StoredMessage[] = [];
     const bad: string[] = [];
+    const seen = new Map<string, number>();
     let skipped = 0;
     for (const entry of entries) {
-      if (fresh.has(entry?.id)) continue;
+      const id = (entry as StoredMessage | undefined)?.id;
+      if (fresh.has(id as string)) {
+        seen.set(id as string, (seen.get(id as string) ?? 0) + 1);
+        continue;
+      }
       if (isSendable(entry)) {
         messages.push({ id: entry.id, data: entry.data });
       } else {
@@ -125,6 +130,9 @@ export class StoreLink {
     // Forget what can never be sent, unless a good entry shares its id (removal goes by id).
     const good = new Set(messages.map((m) => m.id));
     for (const id of bad) if (!good.has(id)) this.remove(id);
+    // An id this run sent again before loading: its own send stands for the earlier run's entries,
+    // which go (removal takes the oldest entries of an id first).
+    for (const [id, n] of seen) for (let i = fresh.get(id) ?? 0; i < n; i++) this.remove(id);
     return { messages, skipped };
   }
 

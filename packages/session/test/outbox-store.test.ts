@@ -187,6 +187,17 @@ describe('StoreLink (the client side of a store)', () => {
     expect((await store.load()).map((m) => m.id)).toEqual(['old', 'new']);
   });
 
+  it('drops the earlier run\'s entry of an id this run sent again before loading', async () => {
+    const storage = new MemoryStorage();
+    webStorageOutbox({ storage }).add(msg('order-7', 'from the crashed run'));
+    const store = webStorageOutbox({ storage });
+    const link = new StoreLink(store, () => {});
+    link.add('order-7', '"sent again after the restart"'); // what send() does before connect()
+    expect((await link.load()).messages).toEqual([]);
+    await Promise.resolve();
+    expect(await store.load()).toEqual([{ id: 'order-7', data: '"sent again after the restart"' }]);
+  });
+
   it('turns store failures into OutboxStoreError: add returns it, load rejects with it, remove reports it', async () => {
     const reported: Error[] = [];
     const broken: OutboxStore = {
