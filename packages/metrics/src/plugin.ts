@@ -78,7 +78,9 @@ class MetricsPlugin implements Metrics {
    * The client side's one session, while it has had only one: the usual case (one plugin per
    * client). Its figures are then the client side's, recorded once rather than twice; a second
    * client session forks a scope off for the first (a copy of the side's figures so far, which
-   * include anything recorded before the first session existed).
+   * include anything recorded before the first session existed). Client only: a server's totals
+   * also hold what no session owns (refused handshakes, shed peers), which must not be counted
+   * as its one session's.
    */
   private clientSole: string | undefined;
   private clientSoleSince = 0;

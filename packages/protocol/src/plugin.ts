@@ -219,16 +219,6 @@ function dispatcher<K extends PluginHook>(plugins: readonly LifelinePlugin[], ho
     }
   };
   if (targets.length === 0) return noop;
-  if (targets.length === 1) {
-    const { name, self, fn } = targets[0] as Target;
-    return (event, ctx) => {
-      try {
-        fn.call(self, event, ctx);
-      } catch (error) {
-        report(error, name);
-      }
-    };
-  }
   return (event, ctx) => {
     for (let i = 0; i < targets.length; i++) {
       const { name, self, fn } = targets[i] as Target;

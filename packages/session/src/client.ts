@@ -100,13 +100,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
     this.inbox = new Inbox(
       {
         hasListeners: () => this.listenerCount('message') > 0,
-        emit: (data, meta) => {
-          try {
-            this.emit('message', data, meta);
-          } catch (error) {
-            this.emit('error', error instanceof Error ? error : new Error(String(error)));
-          }
-        },
+        emit: (data, meta) => this.emitSafely('message', data, meta),
         cackDue: () => this.writer.schedule(),
         plugins: this.plugins,
         ctx,

@@ -30,8 +30,9 @@ export interface FileOutboxOptions {
 export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileOutbox {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('fileOutbox: expected a file path');
   const durable = options.fsync === true;
-  // Kept entries in log order; `seq` orders them, `id` finds them.
-  let live: Map<number, StoredMessage> | undefined;
+  // Kept entries in log order; `seq` orders them, `id` finds them. Read from the file on first use.
+  let opened = false;
+  let live = new Map<number, StoredMessage>();
   let byId = new Map<string, number[]>();
   let seq = 0;
   let dead = 0;
@@ -39,7 +40,7 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
 
   const keep = (m: StoredMessage): void => {
     const n = seq++;
-    (live as Map<number, StoredMessage>).set(n, m);
+    live.set(n, m);
     const list = byId.get(m.id);
     if (list === undefined) byId.set(m.id, [n]);
     else list.push(n);
@@ -50,13 +51,13 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
     const n = list?.shift();
     if (n === undefined) return false;
     if (list?.length === 0) byId.delete(id);
-    (live as Map<number, StoredMessage>).delete(n);
+    live.delete(n);
     return true;
   };
 
   const rewrite = (): void => {
     if (fd !== undefined) closeSync(fd);
-    const lines = [...(live as Map<number, StoredMessage>).values()].map(addLine).join('');
+    const lines = [...live.values()].map(addLine).join('');
     const tmp = `${path}.tmp`;
     const out = openSync(tmp, 'w');
     try {
@@ -76,7 +77,7 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
   };
 
   const open = (): Map<number, StoredMessage> => {
-    if (live !== undefined) return live;
+    if (opened) return live;
     live = new Map();
     byId = new Map();
     if (existsSync(path)) {
@@ -88,7 +89,6 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
           entry = JSON.parse(line) as typeof entry;
         } catch (error) {
           if (i === lines.length - 1) return; // torn by a crash mid-append: never acknowledged as kept
-          live = undefined;
           throw new Error(`${path}:${i + 1}: not a JSON line of the outbox log`, { cause: error });
         }
         if (typeof entry.a === 'string') keep({ id: entry.a, data: JSON.stringify(entry.d) });
@@ -96,6 +96,7 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
       });
     }
     rewrite();
+    opened = true;
     return live;
   };
 
@@ -114,12 +115,12 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
       if (gone.length === 0) return;
       append(`${JSON.stringify({ r: gone })}\n`);
       dead += gone.length;
-      if (dead > 1024 && dead > (live as Map<number, StoredMessage>).size) rewrite();
+      if (dead > 1024 && dead > live.size) rewrite();
     },
     close() {
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
-      live = undefined;
+      opened = false;
     },
   };
 }

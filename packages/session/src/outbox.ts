@@ -208,13 +208,11 @@ export class Outbox {
     });
     // Kept until the ack: one flat string, not the pieces JSON.stringify built it from.
     const m = new Outgoing(id, idJson, flatten(dataJson), timeoutMs, cfg.plugins.active ? at : undefined, resolve, reject, signal);
-    this.unsettled++;
-    if (Number.isFinite(timeoutMs)) this.deadlines.add(m, at + timeoutMs);
+    this.accept(m, at);
     if (signal !== undefined) {
       m.onAbort = () => this.settleFailed(m, abortError('send()', signal, m.transmitted));
       signal.addEventListener('abort', m.onAbort, { once: true });
     }
-    if (cfg.plugins.active) cfg.plugins.onSend({ id, bytes: dataJson.length, at }, cfg.ctx());
     if (full) {
       m.status = WAITING;
       this.waiting.push(m);
@@ -311,7 +309,7 @@ export class Outbox {
     const cfg = this.config;
     const at = cfg.now();
     const restored = messages.map(({ id, data }) => {
-      const m: Outgoing = new Outgoing(
+      const m = new Outgoing(
         id,
         idJsonOf(id),
         data,
@@ -321,13 +319,19 @@ export class Outbox {
         (error) => settled(id, undefined, error as LifelineError),
         undefined,
       );
-      this.unsettled++;
-      if (Number.isFinite(cfg.ackTimeoutMs)) this.deadlines.add(m, at + cfg.ackTimeoutMs);
-      if (cfg.plugins.active) cfg.plugins.onSend({ id, bytes: data.length, at }, cfg.ctx());
+      this.accept(m, at);
       return m;
     });
     this.requeueFront(restored);
     if (this.online) this.pump(at);
+  }
+
+  /** A new message is pending from `at`: counted, given its deadline, reported to plugins. */
+  private accept(m: Outgoing, at: number): void {
+    this.unsettled++;
+    if (Number.isFinite(m.timeoutMs)) this.deadlines.add(m, at + m.timeoutMs);
+    const { plugins } = this.config;
+    if (plugins.active) plugins.onSend({ id: m.id, bytes: m.dataJson.length, at }, this.config.ctx());
   }
 
   /** Put `messages` (in order) at the front of the queue, as never sent under the current sequence. */

@@ -40,6 +40,31 @@ async function serverAndClient(): Promise<{ server: LifelineServer; client: Life
   return { server, client, url };
 }
 
+/**
+ * A server behind the fault proxy and a connected client, for the window tests: `onFresh` runs
+ * on every non-duplicate arrival at the server (before its handler).
+ */
+async function windowStage(
+  maxInFlight: number,
+  handler: Parameters<typeof createServer>[0]['handler'],
+  onFresh: () => void,
+): Promise<{ proxy: FaultProxy; client: LifelineClient }> {
+  const server = createServer({
+    port: 0,
+    host: '127.0.0.1',
+    maxInFlight,
+    handler,
+    plugins: [{ name: 'count', onReceive: (e) => void (e.duplicate || onFresh()) }],
+  });
+  await server.listen();
+  open.push(() => server.close({ timeoutMs: 500 }));
+  const proxy = await FaultProxy.start({ target: { port: server.port } });
+  open.push(() => proxy.close());
+  const client = createClient({ url: proxy.url(), reconnect: { minDelayMs: 5, maxDelayMs: 20 } });
+  open.push(() => client.close({ timeoutMs: 500 }));
+  return { proxy, client };
+}
+
 describe('FIXED: identityKey ignored `__proto__` keys (packages/server/src/handshake.ts, sortKeys)', () => {
   // protocol.md, Resume: a resume is allowed only when "the authenticated identity is the same one
   // that opened it". sortKeys copies each key with `sorted[k] = …`; for k === '__proto__' that
@@ -79,24 +104,16 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
     const handled: string[] = [];
     let received = 0;
     const receipt = { poke: () => {} };
-    const server = createServer({
-      port: 0,
-      host: '127.0.0.1',
-      maxInFlight: 4, // welcome.win = 4, result cache = 4
-      handler: async (data, ctx) => {
+    const { proxy, client } = await windowStage(
+      4, // welcome.win = 4, result cache = 4
+      async (data, ctx) => {
         if (ctx.id === 'm') await gate;
         handled.push(ctx.id);
         receipt.poke();
         return data;
       },
-      plugins: [{ name: 'count', onReceive: (e) => void (e.duplicate || (received++, receipt.poke())) }],
-    });
-    await server.listen();
-    open.push(() => server.close({ timeoutMs: 500 }));
-    const proxy = await FaultProxy.start({ target: { port: server.port } });
-    open.push(() => proxy.close());
-    const client = createClient({ url: proxy.url(), reconnect: { minDelayMs: 5, maxDelayMs: 20 } });
-    open.push(() => client.close({ timeoutMs: 500 }));
+      () => (received++, receipt.poke()),
+    );
     await client.connect({ timeoutMs: 5_000 });
 
     // m (seq 1) is held by its handler; z1–z3 (seqs 2–4) reach the server and time out on the client.
@@ -134,34 +151,26 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
 });
 
 describe('FIXED: a client that respects the window was closed with 4400 after a few resumes (same root cause)', () => {
-  // The server closes a connection when its handler queue would pass twice `maxInFlight`
-  // (packages/server/src/inbound.ts, receive → limits.brokeWindow). A slow handler plus sends
-  // whose deadline passes after transmission: on every resume the client forgets those messages
-  // (outbox.purgeZombies) and fills their window slots with new ones, while the server still
-  // queues the forgotten ones behind the slow handler. Each resume adds a slot's worth; after
-  // 2 × maxInFlight − 1 of them the well-behaved client gets 4400 (fatal: it closes, every send
-  // rejects with ClosedError). Same root cause as above.
+  // The server closes a connection when its handler queue would pass `maxInFlight`
+  // (packages/server/src/inbound.ts, receive → limits.brokeWindow; while the bug stood it had
+  // been loosened to twice that). A slow handler plus sends whose deadline passes after
+  // transmission: on every resume the client forgot those messages (outbox.purgeZombies) and
+  // filled their window slots with new ones, while the server still queued the forgotten ones
+  // behind the slow handler. Each resume added a slot's worth, until the well-behaved client got
+  // 4400 (fatal: it closes, every send rejects with ClosedError). Same root cause as above.
   it('a slow handler, sends that time out, and three reconnects do not get the client closed', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let received = 0;
     const receipt = { poke: () => {} };
-    const server = createServer({
-      port: 0,
-      host: '127.0.0.1',
-      maxInFlight: 2, // welcome.win = 2; the server refuses a 4th queued message while busy
-      handler: async (data, ctx) => {
+    const { proxy, client } = await windowStage(
+      2, // welcome.win = 2: the server refuses a message that would pass it while busy
+      async (data, ctx) => {
         if (ctx.id === 'm') await gate;
         return data;
       },
-      plugins: [{ name: 'count', onReceive: (e) => void (e.duplicate || (received++, receipt.poke())) }],
-    });
-    await server.listen();
-    open.push(() => server.close({ timeoutMs: 500 }));
-    const proxy = await FaultProxy.start({ target: { port: server.port } });
-    open.push(() => proxy.close());
-    const client = createClient({ url: proxy.url(), reconnect: { minDelayMs: 5, maxDelayMs: 20 } });
-    open.push(() => client.close({ timeoutMs: 500 }));
+      () => (received++, receipt.poke()),
+    );
     const fatal: number[] = [];
     client.on('disconnect', ({ code, willReconnect }) => void (willReconnect || fatal.push(code)));
     await client.connect({ timeoutMs: 5_000 });
