@@ -4,6 +4,10 @@
  * Inbound traffic only stamps `lastSeen`: a single check timer is armed for the earliest moment
  * the peer could be declared dead and, when it fires early (traffic came in meanwhile), re-armed
  * for the rest. No timer is touched per message.
+ *
+ * The verdict waits one turn of I/O: after the event loop was blocked (a long task, a GC pause, a
+ * starved CPU), Node runs due timers before it reads the sockets, so a pong that arrived during
+ * the block would otherwise be judged missing.
  */
 export interface HeartbeatOptions {
   intervalMs: number;
@@ -23,11 +27,17 @@ const unref = (timer: Timer): Timer => {
   return timer;
 };
 
+/** After pending I/O: setImmediate runs after the poll phase; browsers have only setTimeout. */
+const afterIo: (fn: () => void) => unknown =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
 export class Heartbeat {
   /** Monotonic time of the last inbound message. */
   lastSeen = 0;
   private pinger: Timer | undefined;
   private checker: Timer | undefined;
+  /** Bumped by stop(), so a verdict deferred past it is dropped. */
+  private generation = 0;
 
   constructor(private readonly options: HeartbeatOptions) {}
 
@@ -49,6 +59,7 @@ export class Heartbeat {
   }
 
   stop(): void {
+    this.generation++;
     if (this.pinger !== undefined) clearInterval(this.pinger);
     if (this.checker !== undefined) clearTimeout(this.checker);
     this.pinger = undefined;
@@ -59,15 +70,21 @@ export class Heartbeat {
     this.checker = unref(setTimeout(this.check, delayMs));
   }
 
+  /** If the peer was heard from within the window, re-arms for the rest of it and returns true. */
+  private rearmIfHeard(): boolean {
+    const left = this.options.timeoutMs - (this.options.now() - this.lastSeen);
+    if (left > 0) this.arm(left);
+    return left > 0;
+  }
+
   private readonly check = (): void => {
     this.checker = undefined;
-    const silentFor = this.options.now() - this.lastSeen;
-    const left = this.options.timeoutMs - silentFor;
-    if (left > 0) {
-      this.arm(left);
-      return;
-    }
-    this.stop();
-    this.options.dead();
+    if (this.rearmIfHeard()) return;
+    const generation = this.generation;
+    afterIo(() => {
+      if (generation !== this.generation || this.rearmIfHeard()) return;
+      this.stop();
+      this.options.dead();
+    });
   };
 }

@@ -107,12 +107,13 @@ describe('Transport', () => {
     const s = await server((socket) => answerPings(socket));
     let pings = 0;
     s.wss.on('connection', (socket) => socket.on('message', () => pings++));
-    const t = transport({ url: s.url, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 150, reconnect: fast });
+    // The window is wide enough that a loop stalled on a busy machine does not end it early.
+    const t = transport({ url: s.url, heartbeatIntervalMs: 30, heartbeatTimeoutMs: 400, reconnect: fast });
     const closes: CloseInfo[] = [];
     t.on('close', (info) => closes.push(info));
     await t.connect();
-    // Alive while the server answers: well past one timeout (8 pings ≈ 240 ms), no drop.
-    await until(t, 'message', () => pings >= 8);
+    // Alive while the server answers: well past one timeout (20 pings ≈ 600 ms), no drop.
+    await until(t, 'message', () => pings >= 20);
     expect(closes).toEqual([]);
     const first = await s.connection(1);
     first.pause(); // half-open: the server stops reading, so no pong ever comes back
@@ -120,6 +121,24 @@ describe('Transport', () => {
     expect(info).toEqual({ code: CloseCode.HeartbeatTimeout, reason: 'heartbeat timeout', willReconnect: true });
     await until(t, 'state', () => t.state === 'open');
     expect(s.sockets.length).toBe(2);
+  });
+
+  it('reads what arrived while the event loop was blocked before it calls the link dead', async () => {
+    const s = await server();
+    const t = transport({ url: s.url, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 100, reconnect: fast });
+    const closes: CloseInfo[] = [];
+    t.on('close', (info) => closes.push(info));
+    await t.connect();
+    const got = next<[string]>(t, 'message');
+    (await s.connection(1)).send('still here');
+    // The whole heartbeat window passes while the loop is blocked; when it unblocks, the check's
+    // timer is due before the socket is read, and the message is waiting in the socket.
+    const blockedUntil = performance.now() + 150;
+    while (performance.now() < blockedUntil);
+    expect((await got)[0]).toBe('still here');
+    await new Promise((resolve) => setImmediate(resolve)); // past the deferred verdict
+    expect(closes).toEqual([]);
+    expect(t.state).toBe('open');
   });
 
   it('reconnects after the server closes the socket', async () => {
