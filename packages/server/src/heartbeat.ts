@@ -6,6 +6,10 @@ import type { Connection } from './connection.js';
  * (protocol.md, `ping`/`pong`), with ONE interval timer for all of them. Any inbound message
  * counts as life: the connection sets a flag, and the sweep turns the flag into a time, so no
  * clock is read per message. A drop is noticed at most two sweeps late, never early.
+ *
+ * A drop waits one turn of I/O: after the event loop was blocked (a long handler, a GC pause, a
+ * starved CPU), Node runs the sweep before it reads the sockets, and the frames that arrived
+ * during the block would otherwise count as silence.
  */
 export class Heartbeat {
   private readonly connections = new Set<Connection>();
@@ -51,6 +55,7 @@ export class Heartbeat {
   private readonly sweep = (): void => {
     const t = monotonic();
     const wall = this.wallNow();
+    let suspects: Connection[] | undefined;
     for (const conn of this.connections) {
       try {
         if (conn.state !== 'open') continue;
@@ -58,15 +63,27 @@ export class Heartbeat {
           conn.alive = false;
           conn.lastSeen = t;
         } else if (t - conn.lastSeen >= this.timeoutMs) {
-          // Half-open links never deliver a close; terminate, and the session waits for a resume.
-          this.connections.delete(conn);
-          conn.terminate(`no frame for ${this.timeoutMs} ms`);
+          (suspects ??= []).push(conn);
           continue;
         }
         if (t - conn.lastPing >= this.intervalMs) {
           conn.lastPing = t;
           conn.ping(wall);
         }
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+    if (suspects !== undefined) setImmediate(this.drop, suspects);
+  };
+
+  private readonly drop = (suspects: Connection[]): void => {
+    for (const conn of suspects) {
+      try {
+        if (conn.state !== 'open' || conn.alive || !this.connections.has(conn)) continue;
+        // Half-open links never deliver a close; terminate, and the session waits for a resume.
+        this.connections.delete(conn);
+        conn.terminate(`no frame for ${this.timeoutMs} ms`);
       } catch (error) {
         this.onError(error);
       }

@@ -188,6 +188,24 @@ describe('resume', () => {
     expect(session.state).toBe('detached');
   });
 
+  it('reads what arrived while the event loop was blocked before it drops a connection as silent', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 100 });
+    const sessionP = nextSession(server);
+    const { client } = await RawClient.connect(urlOf(server));
+    const session = await sessionP;
+    const detaches: SessionDetachEvent[] = [];
+    session.on('detach', (e: SessionDetachEvent) => detaches.push(e));
+    client.send({ t: 'ping', ts: 7 });
+    // The whole heartbeat window passes while the loop is blocked; when it unblocks, the sweep's
+    // timer is due before the socket is read, and the ping is waiting in the socket.
+    const blockedUntil = performance.now() + 150;
+    while (performance.now() < blockedUntil);
+    expect(await client.next((f) => f.t === 'pong')).toMatchObject({ t: 'pong', ts: 7 });
+    await new Promise((resolve) => setImmediate(resolve)); // past the deferred drop
+    expect(detaches).toEqual([]);
+    expect(session.state).toBe('attached');
+  });
+
   it('answers a ping with a pong carrying its ts and the server clock', async () => {
     const server = await startServer({ now: () => 42 });
     const { client } = await RawClient.connect(urlOf(server));
