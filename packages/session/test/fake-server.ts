@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { within } from './within.js';
 
 /** Loose frame shape: the fake server checks what tests need, not the whole protocol. */
 export type AnyFrame = { t: string } & Record<string, unknown>;
@@ -85,30 +86,31 @@ export class FakeServer extends EventEmitter {
   conn(n: number): Promise<Conn> {
     const c = this.conns[n - 1];
     if (c) return Promise.resolve(c);
-    return new Promise((resolve) => {
-      const check = () => {
+    let check = () => {};
+    const held = new Promise<Conn>((resolve) => {
+      check = () => {
         const found = this.conns[n - 1];
-        if (found) {
-          this.off('conn', check);
-          resolve(found);
-        }
+        if (found) resolve(found);
       };
       this.on('conn', check);
     });
+    return within(held, `connection ${n}`).finally(() => this.off('conn', check));
   }
 
   /** Resolves once `predicate()` holds, re-checked after every received frame. */
   until(predicate: () => boolean): Promise<void> {
     if (predicate()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (!predicate()) return;
-        this.off('frame', check);
-        this.off('conn', check);
-        resolve();
+    let check = () => {};
+    const held = new Promise<void>((resolve) => {
+      check = () => {
+        if (predicate()) resolve();
       };
       this.on('frame', check);
       this.on('conn', check);
+    });
+    return within(held, 'a condition checked on every frame').finally(() => {
+      this.off('frame', check);
+      this.off('conn', check);
     });
   }
 

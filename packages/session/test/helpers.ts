@@ -1,6 +1,9 @@
 import { afterEach } from 'vitest';
 import { LifelineClient, type ClientEvents, type ClientOptions } from '../src/index.js';
 import { FakeServer, type FakeServerOptions } from './fake-server.js';
+import { within } from './within.js';
+
+export { within };
 
 const cleanup: Array<() => unknown> = [];
 
@@ -27,20 +30,23 @@ export function client(options: ClientOptions): LifelineClient {
 
 /** The arguments of the client's next `event`. */
 export function next<E extends keyof ClientEvents>(c: LifelineClient, event: E): Promise<Parameters<ClientEvents[E]>> {
-  return new Promise((resolve) => c.once(event, ((...args: Parameters<ClientEvents[E]>) => resolve(args)) as never));
+  const held = new Promise<Parameters<ClientEvents[E]>>((resolve) =>
+    c.once(event, ((...args: Parameters<ClientEvents[E]>) => resolve(args)) as never),
+  );
+  return within(held, `'${event}'`);
 }
 
 /** Resolves when the client reaches `state`. */
 export function reach(c: LifelineClient, state: LifelineClient['state']): Promise<void> {
   if (c.state === state) return Promise.resolve();
-  return new Promise((resolve) => {
-    const check = (s: string) => {
-      if (s !== state) return;
-      c.off('state', check);
-      resolve();
+  let check = (_: string) => {};
+  const held = new Promise<void>((resolve) => {
+    check = (s) => {
+      if (s === state) resolve();
     };
     c.on('state', check);
   });
+  return within(held, `state '${state}'`).finally(() => c.off('state', check));
 }
 
 /** Settle a promise into a value or its error, for assertions. */

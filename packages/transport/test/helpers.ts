@@ -2,6 +2,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventEmitter } from 'eventemitter3';
+import pTimeout from 'p-timeout';
+
+const WAIT_MS = 10_000;
+
+/** A stuck wait fails naming what it waited for, well before the test's own 30 s timeout. */
+export const within = <T>(promise: Promise<T>, what: string): Promise<T> =>
+  pTimeout(promise, { milliseconds: WAIT_MS, message: `waited ${WAIT_MS} ms for ${what}` });
 
 /** A `ws` server on 127.0.0.1, port 0, that logs every connection. */
 export interface TestServer {
@@ -32,7 +39,7 @@ export async function startServer(onConnection?: (socket: WebSocket, index: numb
     connection(n) {
       const existing = sockets[n - 1];
       if (existing) return Promise.resolve(existing);
-      return new Promise((resolve) => waiters.set(n, resolve));
+      return within(new Promise((resolve) => waiters.set(n, resolve)), `connection ${n}`);
     },
     async close() {
       for (const s of sockets) s.terminate();
@@ -67,18 +74,18 @@ export async function startSilentServer(): Promise<{ url: string; accepted: numb
 
 /** The arguments of the next `event` from an EventEmitter3 emitter. */
 export function next<T extends unknown[] = unknown[]>(emitter: EventEmitter, event: string): Promise<T> {
-  return new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args as T)));
+  return within(new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args as T))), `'${event}'`);
 }
 
 /** Resolves when `predicate()` holds, checked after every `event`. */
 export function until(emitter: { on(event: string, fn: () => void): unknown; off(event: string, fn: () => void): unknown }, event: string, predicate: () => boolean): Promise<void> {
   if (predicate()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const check = () => {
-      if (!predicate()) return;
-      emitter.off(event, check);
-      resolve();
+  let check = () => {};
+  const held = new Promise<void>((resolve) => {
+    check = () => {
+      if (predicate()) resolve();
     };
     emitter.on(event, check);
   });
+  return within(held, `a condition checked on '${event}'`).finally(() => emitter.off(event, check));
 }
