@@ -147,7 +147,7 @@ describe('server → client messages', () => {
     const session = await sessionP;
     const pending = session.send('unacked').catch((e: unknown) => e);
     await client.next();
-    const closed = new Promise((resolve) => session.once('close', resolve));
+    const closed = nextEvent(session as never, 'close');
     session.close('done here');
     expect(await client.next()).toEqual({ t: 'bye', code: 4410, reason: 'done here' });
     expect(await client.closedWith()).toBe(4410);

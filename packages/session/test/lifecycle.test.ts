@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { AbortError, ClosedError, TimeoutError, UnauthorizedError } from '@lifeline/protocol';
 import { LifelineClient, type ClientState } from '../src/index.js';
-import { client, fakeServer, next, reach, settle, useFixtures } from './helpers.js';
+import { client, fakeServer, next, reach, settle, useFixtures, within } from './helpers.js';
 
 useFixtures();
 
@@ -120,7 +120,7 @@ describe('lifecycle', () => {
     const c = client({ url: server.url, maxInFlight: 1 });
     await c.connect();
     const conn = await server.conn(1);
-    const closed = new Promise<number>((resolve) => conn.socket.once('close', (code) => resolve(code)));
+    const closed = within(new Promise<number>((resolve) => conn.socket.once('close', (code) => resolve(code))), "the server socket's 'close'");
     const inFlight = settle(c.send('a'));
     const queued = settle(c.send('b'));
     await server.until(() => server.msgs.length === 1);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, ClosedError, ProtocolError, TimeoutError, type Json } from '@lifeline/protocol';
 import type { MessageMeta } from '../src/index.js';
-import { client, fakeServer, next, useFixtures } from './helpers.js';
+import { client, fakeServer, next, useFixtures, within } from './helpers.js';
 
 useFixtures();
 
@@ -33,7 +33,7 @@ describe('receiving', () => {
     const c = client({ url: server.url });
     const got: Json[] = [];
     c.on('message', (d) => got.push(d));
-    const two = new Promise<void>((resolve) => c.on('message', () => got.length === 2 && resolve()));
+    const two = within(new Promise<void>((resolve) => c.on('message', () => got.length === 2 && resolve())), 'two messages');
     await c.connect();
     await two;
     expect(got).toEqual(['first', 'second']);
@@ -80,7 +80,7 @@ describe('receiving', () => {
     conn.send({ t: 'ping', ts: 1 });
     await server.until(() => conn.frames.some((f) => f.t === 'pong'));
     expect(c.buffered).toBe(1);
-    const got = new Promise<Json>((resolve) => c.on('message', (d) => resolve(d)));
+    const got = within(new Promise<Json>((resolve) => c.on('message', (d) => resolve(d))), "'message'");
     expect(await got).toBe('buffered');
     await server.until(() => conn.session.cacked === 2);
   });
@@ -165,7 +165,7 @@ describe('receiving', () => {
     const c = client({ url: server.url, maxBuffered: 2 });
     await c.connect();
     const conn = await server.conn(1);
-    const closed = new Promise<number>((resolve) => conn.socket.once('close', (code) => resolve(code)));
+    const closed = within(new Promise<number>((resolve) => conn.socket.once('close', (code) => resolve(code))), "the server socket's 'close'");
     const protocolError = next(c, 'protocol-error');
     conn.push(1, 2, 3);
     expect((await protocolError)[0]).toBeInstanceOf(ProtocolError);
@@ -188,7 +188,7 @@ describe('receiving', () => {
   it('estimates rtt and clock offset from pongs', async () => {
     const server = await fakeServer();
     let clocked!: (rtt: number) => void;
-    const firstClock = new Promise<number>((resolve) => (clocked = resolve));
+    const firstClock = within(new Promise<number>((resolve) => (clocked = resolve)), 'the first clock sample');
     const c = client({ url: server.url, heartbeatIntervalMs: 20, plugins: [{ name: 'clock', onClock: (e) => clocked(e.rttMs) }] });
     await c.connect();
     expect(await firstClock).toBeGreaterThanOrEqual(0);

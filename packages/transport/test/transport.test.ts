@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError } from '@lifeline/protocol';
 import type { WebSocket } from 'ws';
 import { Transport, type CloseInfo, type ReconnectInfo, type TransportOptions, type TransportState, type WebSocketLike } from '../src/index.js';
-import { next, startServer, startSilentServer, until, type TestServer } from './helpers.js';
+import { next, startServer, startSilentServer, until, within, type TestServer } from './helpers.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -219,7 +219,10 @@ describe('Transport', () => {
     const s = await server((socket) => socket.send(Buffer.from([1, 2, 3])));
     const t = transport({ url: s.url, reconnect: fast });
     const failed = next<[Error]>(t, 'error');
-    const serverSawClose = new Promise<number>((resolve) => s.wss.once('connection', (socket) => socket.once('close', (code) => resolve(code))));
+    const serverSawClose = within(
+      new Promise<number>((resolve) => s.wss.once('connection', (socket) => socket.once('close', (code) => resolve(code)))),
+      "the server socket's 'close'",
+    );
     await t.connect();
     expect((await failed)[0]).toBeInstanceOf(ProtocolError);
     expect(await serverSawClose).toBe(4400);

@@ -28,6 +28,16 @@ function condition(check: () => boolean, ms = 5_000): { poke: () => void; done: 
   return { poke, done };
 }
 
+/** The client's next 'resumed'; rejects after `ms` naming it. */
+function nextResumed(client: LifelineClient, ms = 10_000): Promise<unknown> {
+  const { poke, done } = condition(() => true, ms);
+  client.once('resumed', poke);
+  return done.catch(() => {
+    client.off('resumed', poke);
+    throw new Error(`no 'resumed' within ${ms} ms`);
+  });
+}
+
 async function serverAndClient(): Promise<{ server: LifelineServer; client: LifelineClient; url: string }> {
   // authenticate returns the credentials as the identity, as a demo or a JWT-claims setup would.
   const server = createServer({ port: 0, host: '127.0.0.1', authenticate: (auth) => auth ?? false, handler: (d) => d });
@@ -128,7 +138,7 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
 
     // Cut: on the resume the server has accepted seqs 1–4, so the client keeps z1–z3 in its window
     // (retransmitted only to fetch their acks) and n1–n3 keep waiting: the seq span stays within 4.
-    let resumed = new Promise((resolve) => client.once('resumed', resolve));
+    let resumed = nextResumed(client);
     proxy.cutAll();
     await resumed;
 
@@ -138,7 +148,7 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
     receipt.poke = waitFor.poke;
     release();
     await waitFor.done;
-    resumed = new Promise((resolve) => client.once('resumed', resolve));
+    resumed = nextResumed(client);
     proxy.heal();
     proxy.cutAll();
     await resumed;
@@ -182,7 +192,7 @@ describe('FIXED: a client that respects the window was closed with 4400 after a 
     for (const id of ['z1', 'z2', 'z3']) {
       const z = await client.send(id, { id, timeoutMs: 100 }).catch((e: unknown) => e);
       expect(z).toBeInstanceOf(AckTimeoutError);
-      const resumed = new Promise((resolve) => client.once('resumed', resolve));
+      const resumed = nextResumed(client);
       proxy.cutAll();
       await resumed;
     }
