@@ -36,4 +36,25 @@ describe('guarantee 5: dead links are found', () => {
     expect(await Promise.all(pending)).toEqual([1, 2, 3]);
     expect(handled).toEqual([0, 1, 2, 3]);
   });
+
+  it('a loop blocked past both heartbeat timeouts does not drop a live link', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200, handler: (data) => data });
+    const detaches: unknown[] = [];
+    server.on('session', (session) => session.on('detach', (e) => detaches.push(e)));
+    const c = client(`ws://127.0.0.1:${server.port}`, { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200 });
+    const disconnects: unknown[] = [];
+    c.on('disconnect', (info) => disconnects.push(info));
+    await c.connect({ timeoutMs: 5_000 });
+    expect(await c.send('before', { timeoutMs: 5_000 })).toBe('before');
+
+    // Client and server share this process: blocking it stalls both ends for three timeouts, and
+    // when it unblocks every heartbeat timer is due before either side has read a byte. Each side's
+    // verdict waits one turn of I/O, in which it reads the other's ping.
+    const blockedUntil = performance.now() + 600;
+    while (performance.now() < blockedUntil);
+    // Its ack comes back after both verdicts (they fall in the first turn after the block).
+    expect(await c.send('after', { timeoutMs: 5_000 })).toBe('after');
+    expect(disconnects).toEqual([]);
+    expect(detaches).toEqual([]);
+  });
 });
