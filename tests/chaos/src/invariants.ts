@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { AckTimeoutError, ClosedError, RemoteError } from '@lifeline/sdk';
+import { describeError } from './describe-error.js';
 import type { Handling, Ledger, SendRecord } from './ledger.js';
 import { resultOf } from './schedule.js';
 
@@ -204,6 +205,5 @@ function checkOutcome(record: SendRecord, gens: number[]): string | undefined {
     if (!e.maybeDelivered && gens.length > 0) return `${id} timed out with maybeDelivered=false, yet g${gens.join(', g')} handled it`;
     return undefined;
   }
-  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  return `${id} rejected unexpectedly: ${text}`;
+  return `${id} rejected unexpectedly: ${describeError(e)}`;
 }

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { FaultProxy } from '@lifeline/fault-proxy';
 import { ClosedError, createClient, type OutboxStore, type StoredMessage } from '@lifeline/sdk';
 import { createServer } from '@lifeline/server';
+import { describeError } from './describe-error.js';
 import { Rng } from './prng.js';
 
 /**
@@ -73,8 +74,6 @@ interface SendLog {
   readonly index: number;
   successes: number;
 }
-
-const describeError = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 export async function runRestarts(seed: number): Promise<RestartResult> {
   const rng = new Rng(seed).fork('restarts');
@@ -161,11 +160,10 @@ export async function runRestarts(seed: number): Promise<RestartResult> {
       stats.restored += restored.length;
 
       const burst = rng.int(10, 40);
-      const mine: Array<Promise<void>> = [];
       for (let i = 0; i < burst; i++) {
         const id = `m${stats.sends}`;
         sends.set(id, { index: stats.sends++, successes: 0 });
-        mine.push(client.send({ i }, { id }).then((r) => record(lifetime, id, r, undefined), (e: unknown) => record(lifetime, id, undefined, e)));
+        void client.send({ i }, { id }).then((r) => record(lifetime, id, r, undefined), (e: unknown) => record(lifetime, id, undefined, e));
         if (rng.chance(0.08)) stats.cuts += Math.min(1, proxy.cutAll());
         // Let I/O run between some sends, so cuts land with messages on the wire.
         if (rng.chance(0.25)) await new Promise((resolve) => setImmediate(resolve));
@@ -190,7 +188,6 @@ export async function runRestarts(seed: number): Promise<RestartResult> {
       }
       await client.close({ timeoutMs: WAIT_MS });
       await until(() => settled === expected, `lifetime ${lifetime}: every send settled by close()`);
-      await Promise.all(mine);
       store.revive();
     }
   } finally {

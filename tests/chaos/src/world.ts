@@ -1,6 +1,7 @@
 import { FaultProxy } from '@lifeline/fault-proxy';
 import { createClient, type Json, type LifelineClient, type LifelinePlugin } from '@lifeline/sdk';
 import { createServer, type HandlerContext, type LifelineServer, type Session } from '@lifeline/server';
+import { describeError } from './describe-error.js';
 import { grown, listeners, type Counts } from './handles.js';
 import type { Ledger, PushRecord, SendRecord } from './ledger.js';
 import { Rng } from './prng.js';
@@ -21,8 +22,6 @@ export interface Generation {
 }
 
 type Spell = Extract<Action, { kind: 'half-open' | 'fragment' | 'delay' }>;
-
-const describeError = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 /**
  * The system under test for one chaos run: servers (one per generation) behind a fault proxy,
