@@ -28,14 +28,13 @@ export interface ScopeView {
   readonly scope: Scope;
   /** Its current slot number (0 for a scope that is not windowed). */
   readonly slot: number;
-  /** Everything since start, even when the scope is windowed. */
-  readonly sinceStart: boolean;
 }
 
 export interface SnapshotInput {
   readonly views: readonly ScopeView[];
   readonly scratch: JsHistogram;
   readonly sinceMs: number;
+  /** null: everything since start, also from a scope that is windowed (a client's sole session). */
   readonly windowMs: number | null;
   readonly clockOffset: ClockOffsetEstimate | null;
 }
@@ -48,9 +47,9 @@ export function buildSnapshot(input: SnapshotInput): MetricsSnapshot {
   histogramDefs.forEach((def, kind) => {
     scratch.reset();
     extent.reset();
-    for (const { scope, slot, sinceStart } of views) {
+    for (const { scope, slot } of views) {
       const h = scope.hist[kind] as Scope['hist'][number];
-      if (sinceStart) h.addCumulativeTo(scratch, extent, slot);
+      if (input.windowMs === null) h.addCumulativeTo(scratch, extent, slot);
       else h.addWindowTo(scratch, extent, slot);
     }
     histograms[def.key] = summarize(scratch, extent);

@@ -35,9 +35,7 @@ export class WindowedHistogram {
   /** Records `us` (integer µs, ≥ 0) in the slot numbered `slot`. */
   record(us: number, slot: number): void {
     if (slot !== this.epoch) this.advance(slot);
-    let h = this.slots[this.current];
-    if (h === undefined) h = this.slots[this.current] = createHistogram(this.digits);
-    recordValue(h, us);
+    recordValue(this.currentHistogram(), us);
     this.sums[this.current] = (this.sums[this.current] ?? 0) + us;
   }
 
@@ -68,10 +66,13 @@ export class WindowedHistogram {
   /** Takes in every value `other` holds since start (`otherSlot`: its current slot number). */
   absorb(other: WindowedHistogram, otherSlot: number): void {
     const extent = new Extent();
-    let h = this.slots[this.current];
-    if (h === undefined) h = this.slots[this.current] = createHistogram(this.digits);
-    other.addCumulativeTo(h, extent, otherSlot);
+    other.addCumulativeTo(this.currentHistogram(), extent, otherSlot);
     this.sums[this.current] = (this.sums[this.current] ?? 0) + extent.sumUs;
+  }
+
+  /** The current slot's histogram, made on first use (most slots of an idle scope never are). */
+  private currentHistogram(): JsHistogram {
+    return (this.slots[this.current] ??= createHistogram(this.digits));
   }
 
   reset(): void {

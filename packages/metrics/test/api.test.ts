@@ -17,8 +17,8 @@ describe('public API', () => {
     const host = new PluginHost([m], (error) => {
       throw error;
     });
-    host.call('onAck', ack(3), client);
-    host.call('onSend', { id: 'a', bytes: 1, at: 0 }, client);
+    host.onAck(ack(3), client);
+    host.onSend({ id: 'a', bytes: 1, at: 0 }, client);
     expect(m.name).toBe('metrics');
     expect(m.snapshot()).toMatchObject({ sent: 1, acked: 1, ackLatency: { count: 1 } });
   });

@@ -197,11 +197,6 @@ export class PluginHost {
     this.onClock = d('onClock');
     this.onBytes = d('onBytes');
   }
-
-  /** `host[hook](event, ctx)`, for callers that pick the hook at run time. */
-  call<K extends PluginHook>(hook: K, event: EventOf<K>, ctx: PluginContext): void {
-    (this[hook] as Dispatch<K>)(event, ctx);
-  }
 }
 
 function dispatcher<K extends PluginHook>(plugins: readonly LifelinePlugin[], hook: K, onError: ErrorReporter): Dispatch<K> {

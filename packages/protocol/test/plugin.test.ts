@@ -24,7 +24,7 @@ describe('PluginHost', () => {
     const host = new PluginHost([make('a'), { name: 'none' }, make('b')], () => {});
     expect(host.active).toBe(true);
     host.onSend(send, ctx);
-    host.call('onSend', { ...send, id: 'b' }, ctx);
+    host.onSend({ ...send, id: 'b' }, ctx);
     host.onAck({ id: 'a', seq: 1, queuedAt: 0, sentAt: 0, at: 1 }, ctx); // nobody implements it
     expect(calls).toEqual(['a:a:s', 'b:a:s', 'a:b:s', 'b:b:s']);
   });
