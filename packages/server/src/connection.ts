@@ -121,13 +121,20 @@ export class Connection {
   /** Handle frames of an open connection; stops at the first frame that closed it. */
   dispatch(frames: readonly Frame[]): void {
     const session = this.session as SessionImpl;
-    if (this.ctx.plugins.active) session.inbound.arrived(this.ctx.options.now(), monotonic());
+    // Arrival clocks for the plugins: read on the first msg frame only, as every frame of one
+    // WebSocket message arrived at once.
+    let wallAt = 0;
+    let at = 0;
     for (let i = 0; i < frames.length; i++) {
       if (this.state !== 'open') return;
       const f = frames[i] as Frame;
       switch (f.t) {
         case 'msg':
-          session.inbound.receive(f);
+          if (at === 0 && this.ctx.plugins.active) {
+            wallAt = this.ctx.options.now();
+            at = monotonic();
+          }
+          session.inbound.receive(f, wallAt, at);
           break;
         case 'cack':
           session.outbound.cack(f.seq);

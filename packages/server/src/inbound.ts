@@ -38,12 +38,6 @@ export class Inbound {
   private runChars = 0;
   private idleWaiter: (() => void) | undefined;
   private readonly results: ResultCache;
-  /**
-   * The clocks as read when the current WebSocket message arrived (plugins only): every frame of
-   * one batch arrived at once, so they are read once per batch, not per frame.
-   */
-  private arrivedWall = 0;
-  private arrivedAt = 0;
   private readonly handler: ServerContext['options']['handler'];
 
   constructor(
@@ -54,19 +48,11 @@ export class Inbound {
     this.handler = ctx.options.handler;
   }
 
-  arrived(wallAt: number, at: number): void {
-    this.arrivedWall = wallAt;
-    this.arrivedAt = at;
-  }
-
-  receive(f: MsgFrame): void {
+  /** `wallAt` / `at`: the clocks as read on arrival (plugins only; 0 without). */
+  receive(f: MsgFrame, wallAt: number, at: number): void {
     const duplicate = f.seq <= this.accepted;
     const plugins = this.ctx.plugins;
-    let wallAt = 0;
-    let at = 0;
     if (plugins.active) {
-      wallAt = this.arrivedWall;
-      at = this.arrivedAt;
       plugins.onReceive({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at, duplicate }, this.session.pluginContext);
     }
     if (duplicate) {
