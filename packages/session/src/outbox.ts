@@ -226,13 +226,14 @@ export class Outbox {
   /** Transmit queued messages while the window and the socket have room. `now`: the monotonic clock, if just read. */
   pump(now?: number): void {
     if (!this.online) return;
-    const win = this.window;
-    if (this.queuedCount > 0 && this.inFlight.size < win && this.spanAllows(win)) {
+    // Sending only adds seqs above the oldest one awaited, so the bound holds for the whole loop.
+    const limit = this.seqLimit();
+    if (this.queuedCount > 0 && this.nextSeq < limit) {
       const cfg = this.config;
       const wall = Date.now();
       // The monotonic clock is read for plugins only (`sentAt`, `onTransmit`).
       const at = cfg.plugins.active ? (now ?? cfg.now()) : 0;
-      while (this.inFlight.size < win && this.head < this.queue.length && cfg.writable() && this.spanAllows(win)) {
+      while (this.nextSeq < limit && this.head < this.queue.length && cfg.writable()) {
         const m = this.queue[this.head] as Outgoing;
         if (m.status !== QUEUED) {
           this.queue[this.head++] = undefined;
@@ -351,11 +352,12 @@ export class Outbox {
    * The window also bounds the span of seqs awaiting an outcome, not only their count: the server
    * caches the last `win` outcomes, so a message sent `win` seqs after the oldest one still awaited
    * could push that one's outcome out of the cache before a retransmission asks for it (chaos seed 88).
+   * Seqs in flight are distinct and within [oldest, nextSeq), so this bounds their count too.
+   * Returns the first seq that may not be sent yet.
    */
-  private spanAllows(win: number): boolean {
-    if (this.inFlight.size === 0) return true;
-    const oldest = this.inFlight.keys().next().value as number;
-    return this.nextSeq - oldest < win;
+  private seqLimit(): number {
+    const oldest = this.inFlight.size === 0 ? this.nextSeq : (this.inFlight.keys().next().value as number);
+    return oldest + this.window;
   }
 
   /**
