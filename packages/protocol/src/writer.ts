@@ -41,11 +41,6 @@ export class FrameWriter {
     private readonly beforeFlush?: () => void,
   ) {}
 
-  /** Frames waiting for the next flush. */
-  get length(): number {
-    return this.count;
-  }
-
   push(encoded: string): void {
     if (this.count > 0 && this.size + encoded.length > this.maxChars) this.flush();
     if (this.count === 0) this.first = encoded;
@@ -68,6 +63,7 @@ export class FrameWriter {
     if (this.count === 0) return;
     const first = this.first as string;
     const rest = this.rest;
+    // joinFrames' batch format, without building an array for a lone frame.
     const message = rest === undefined ? first : `[${first},${rest.join(',')}]`;
     this.first = undefined;
     this.rest = undefined;

@@ -1,4 +1,3 @@
-import { nanoid } from 'nanoid';
 import {
   AbortError,
   AckTimeoutError,
@@ -6,6 +5,7 @@ import {
   PayloadTooLargeError,
   QueueFullError,
   encodeMsg,
+  messageId,
   now as monotonic,
   type ErrorCode,
 } from '@lifeline/protocol';
@@ -19,7 +19,7 @@ export interface SendOptions {
   /** Deadline for the client's ack. @default the server's `ackTimeoutMs` */
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** Message id (1–128 characters). @default a nanoid */
+  /** Message id (1–128 characters). @default a random 21-character id, as the client makes */
   id?: string;
 }
 
@@ -114,7 +114,7 @@ export class Outbound {
       return rejected(error instanceof Error ? error : new TypeError(String(error)));
     }
     if (dataJson === undefined) return rejected(new TypeError('session.send() data must be JSON (got undefined, a function or a symbol)'));
-    const id = options.id ?? nanoid();
+    const id = options.id ?? messageId();
     if (typeof id !== 'string' || id.length < 1 || id.length > 128) {
       return rejected(new TypeError('session.send() id must be a string of 1 to 128 characters'));
     }
