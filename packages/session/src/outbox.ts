@@ -470,16 +470,16 @@ export class Outbox {
       this.sweep();
     }
     const wasQueuedOrWaiting = m.status === QUEUED || m.status === WAITING;
-    // Closing the client is not an outcome: the durable outbox keeps the message for the next run.
-    this.settle(m, error.code === 'ERR_CLOSED');
+    this.settle(m);
     m.reject(error);
     this.failed(m.id, error.code, m.transmitted, drop);
     if (wasQueuedOrWaiting && this.waitHead < this.waiting.length) this.admit();
   }
 
-  private settle(m: Outgoing, keepStored = false): void {
+  private settle(m: Outgoing): void {
     m.status = DONE;
-    if (!keepStored) this.config.store?.remove(m.id);
+    // Closing the client is not an outcome: the durable outbox keeps the message for the next run.
+    if (this.closed === undefined) this.config.store?.remove(m.id);
     this.deadlines.delete(m);
     if (m.onAbort !== undefined) {
       m.signal?.removeEventListener('abort', m.onAbort);
