@@ -56,7 +56,10 @@ export interface LoadedOutbox {
 export class StoreLink {
   private removals: string[] = [];
   private scheduled = false;
-  /** Ids this run added before loading (and how often): already queued here, so not restored. */
+  /**
+   * Ids this run added before loading, with how many of those entries are still pending: the id
+   * is not restored, and load() forgets every entry of it beyond the pending ones.
+   */
   private fresh: Map<string, number> | undefined = new Map();
 
   constructor(
@@ -80,6 +83,10 @@ export class StoreLink {
   }
 
   remove(id: string): void {
+    // Settled before loading: the removal may take an earlier run's entry (the oldest), so load()
+    // must forget one entry more.
+    const pending = this.fresh?.get(id);
+    if (pending !== undefined && pending > 0) this.fresh?.set(id, pending - 1);
     this.removals.push(id);
     if (this.scheduled) return;
     this.scheduled = true;

@@ -198,6 +198,19 @@ describe('StoreLink (the client side of a store)', () => {
     expect(await store.load()).toEqual([{ id: 'order-7', data: '"sent again after the restart"' }]);
   });
 
+  it('forgets both entries of an id this run sent again and settled before loading', async () => {
+    const storage = new MemoryStorage();
+    webStorageOutbox({ storage }).add(msg('order-7', 'from the crashed run'));
+    const store = webStorageOutbox({ storage });
+    const link = new StoreLink(store, () => {});
+    link.add('order-7', '"sent again, then aborted"');
+    link.remove('order-7'); // its outcome is known before connect(): removal takes the oldest entry
+    await Promise.resolve();
+    expect((await link.load()).messages).toEqual([]);
+    await Promise.resolve();
+    expect(await store.load()).toEqual([]);
+  });
+
   it('turns store failures into OutboxStoreError: add returns it, load rejects with it, remove reports it', async () => {
     const reported: Error[] = [];
     const broken: OutboxStore = {
