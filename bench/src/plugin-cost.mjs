@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { runTask } from './task.mjs';
 import { runMain } from './main.mjs';
 import { machineInfo } from './machine.mjs';
-import { median } from './report.mjs';
+import { median, throughputCost } from './report.mjs';
 
 const log = (...a) => console.error(...a);
 
@@ -90,8 +90,7 @@ async function main() {
     messages: cli.messages,
     medianOffPerSecond: median(rounds.map((r) => r.offPerSecond)),
     medianOnPerSecond: median(rounds.map((r) => r.onPerSecond)),
-    /** 1 − median(on ÷ off) of the paired rounds: the throughput the plugin costs. */
-    throughputCost: 1 - median(rounds.map((r) => r.ratio)),
+    throughputCost: throughputCost(rounds.map((r) => r.ratio)),
     clientCpuUsPerMsg: { off: median(rounds.map((r) => r.clientCpuUs.off)), on: median(rounds.map((r) => r.clientCpuUs.on)) },
     serverCpuUsPerMsg: { off: median(rounds.map((r) => r.serverCpuUs.off)), on: median(rounds.map((r) => r.serverCpuUs.on)) },
     perRound: rounds,

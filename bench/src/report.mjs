@@ -190,14 +190,22 @@ export function markdown(doc) {
   return out.join('\n');
 }
 
-/** 1 − median over runs of (lifeline-metrics ÷ lifeline) throughput, or undefined without both. */
-export function pluginCost(doc) {
+/**
+ * The throughput a plugin costs, from paired on ÷ off throughput ratios: 1 − their median, or
+ * undefined without any. The median of per-pair ratios, not a ratio of medians, so that a slow
+ * patch of the machine, which hits both halves of a pair alike, cancels out.
+ */
+export function throughputCost(ratios) {
+  const m = median(ratios);
+  return m === undefined ? undefined : 1 - m;
+}
+
+/** The metrics plugin's cost in this run: lifeline-metrics ÷ lifeline paired by run. */
+function pluginCost(doc) {
   const byRun = (key) => new Map((doc.raw?.[key]?.perf ?? []).filter((r) => r.result?.throughput).map((r) => [r.run, r.result.throughput]));
   const off = byRun('lifeline');
   const on = byRun('lifeline-metrics');
-  const ratios = [...on].filter(([run]) => off.has(run)).map(([run, t]) => t / off.get(run));
-  const m = median(ratios);
-  return m === undefined ? undefined : 1 - m;
+  return throughputCost([...on].filter(([run]) => off.has(run)).map(([run, t]) => t / off.get(run)));
 }
 
 export function machineMarkdown(doc) {

@@ -3,6 +3,9 @@
  * reconnect, handled once). options: `{ metrics }`: install `metrics()` from @lifeline/metrics on
  * the client and on the server; `{ fileOutbox }`: give the client a durable outbox in a file.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PAYLOAD, RESULT } from '../payload.mjs';
 import { Hold } from '../hold.mjs';
 import { withDeadline } from '../deadline.mjs';
@@ -34,22 +37,19 @@ export async function serve(options = {}) {
   };
 }
 
-/**
- * mode 'perf' keeps the client's defaults. 'memory' and 'replay' lift the queue bound (they hold
- * 10k–100k sends at once) and reconnect at once after a cut (the replay measure starts at the
- * reconnection, but a quick reconnect keeps the run short).
- */
 /** A file outbox in a fresh temporary directory, removed again by `cleanup()`. */
 async function outboxFor(options) {
   if (!options.fileOutbox) return { outbox: undefined, cleanup: async () => {} };
-  const { mkdtemp, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const { fileOutbox } = await import('@lifeline/sdk/file-outbox');
   const dir = await mkdtemp(join(tmpdir(), 'lifeline-bench-'));
   return { outbox: fileOutbox(join(dir, 'outbox.log')), cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * mode 'perf' keeps the client's defaults. 'memory' and 'replay' lift the queue bound (they hold
+ * 10k–100k sends at once) and reconnect at once after a cut (the replay measure starts at the
+ * reconnection, but a quick reconnect keeps the run short).
+ */
 export async function connect({ port, url = `ws://127.0.0.1:${port}`, options = {}, mode = 'perf' }) {
   const { createClient } = await import('@lifeline/sdk');
   const store = await outboxFor(options);
