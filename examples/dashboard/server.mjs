@@ -2,7 +2,7 @@
 // of it that cuts every connection now and then, and an in-process client that keeps a steady,
 // bounded load going through the proxy. An HTTP server on 127.0.0.1 serves the page, its data
 // (`GET /api/metrics`: a rolling series of the client's windowed percentiles plus the reconnect
-// markers) and the Prometheus text of both plugins (`GET /metrics`).
+// markers) and the plugin's Prometheus text, client and server side (`GET /metrics`).
 //
 //   npm run build && node examples/dashboard/server.mjs [--port 8080] [--cut-every-ms 5000]
 import http from 'node:http';
@@ -48,65 +48,15 @@ const STATIC = new Map([
 // The page loads nothing from elsewhere (the machine may have no internet, and it needs none).
 const CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:";
 
-/** A fixed-capacity ring: `push` overwrites the oldest entry once full. */
-class Ring {
-  #items;
-  #start = 0;
-  #size = 0;
-  constructor(capacity) {
-    this.#items = new Array(capacity);
-  }
-  push(item) {
-    const capacity = this.#items.length;
-    this.#items[(this.#start + this.#size) % capacity] = item;
-    if (this.#size < capacity) this.#size++;
-    else this.#start = (this.#start + 1) % capacity;
-  }
-  last() {
-    return this.#size === 0 ? undefined : this.#items[(this.#start + this.#size - 1) % this.#items.length];
-  }
-  toArray() {
-    const out = [];
-    for (let i = 0; i < this.#size; i++) out.push(this.#items[(this.#start + i) % this.#items.length]);
-    return out;
-  }
+/** Appends `item`, dropping the oldest entry once `list` holds more than `max`. */
+function append(list, item, max) {
+  list.push(item);
+  if (list.length > max) list.shift();
 }
 
 function positiveInteger(name, value, min = 1) {
   if (!Number.isSafeInteger(value) || value < min) throw new TypeError(`startDashboard: ${name} must be an integer ≥ ${min}, got ${String(value)}`);
   return value;
-}
-
-const percentiles = ({ count, min, p50, p90, p99, p999, max, mean }) => ({ count, min, p50, p90, p99, p999, max, mean });
-
-/**
- * Two plugins' Prometheus texts as one exposition: each metric family (HELP, TYPE, samples) once,
- * with the samples of both (they differ by their `side` label). Concatenating the texts would
- * repeat HELP/TYPE lines, which the exposition format forbids.
- */
-export function mergePrometheus(...texts) {
-  const families = new Map(); // name -> { head: string[], samples: string[] }
-  for (const text of texts) {
-    let family;
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      const meta = /^# (HELP|TYPE) (\S+)/.exec(line);
-      if (meta) {
-        const name = meta[2];
-        family = families.get(name);
-        if (family === undefined) families.set(name, (family = { head: [], samples: [], fresh: true }));
-        if (family.fresh) family.head.push(line);
-        continue;
-      }
-      if (line.startsWith('#')) continue;
-      if (family === undefined) families.set('', (family = { head: [], samples: [], fresh: true }));
-      family.samples.push(line);
-    }
-    for (const f of families.values()) f.fresh = false;
-  }
-  let out = '';
-  for (const { head, samples } of families.values()) out += [...head, ...samples].map((l) => `${l}\n`).join('');
-  return out;
 }
 
 /**
@@ -154,12 +104,15 @@ export async function startDashboard(options = {}) {
   }
 
   try {
+    // One plugin on both the server and the client: it keeps the sides apart (`snapshot({ side })`,
+    // the `side` label), so its one Prometheus text declares each family once for both.
+    const m = metrics({ windowMs: o.windowMs });
+
     // The server: an echo handler with a small result, and a steady push to every session.
-    const serverMetrics = metrics({ windowMs: o.windowMs });
     const server = (parts.server = createServer({
       port: 0,
       host: '127.0.0.1',
-      plugins: [serverMetrics],
+      plugins: [m],
       handler: (data, ctx) => ({ ok: true, n: data?.n ?? null, seq: ctx.seq }),
     }));
     server.on('session', (session) => {
@@ -179,39 +132,33 @@ export async function startDashboard(options = {}) {
 
     const proxy = (parts.proxy = await FaultProxy.start({ target: { port: server.port } }));
 
-    // The load: a client with its own windowed metrics, sending at `ratePerSec` with at most
-    // `maxOutstanding` sends unacknowledged.
-    const clientMetrics = metrics({ windowMs: o.windowMs });
+    // The load: a client sending at `ratePerSec` with at most `maxOutstanding` sends unacknowledged.
     const client = (parts.client = createClient({
       url: proxy.url(),
-      plugins: [clientMetrics],
+      plugins: [m],
       // The proxy cuts more often than the default minUptimeMs (5 s): with it the backoff would
       // never reset and every reconnect would wait longer, up to maxDelayMs (flapping-link protection).
       reconnect: { minDelayMs: 100, maxDelayMs: 1_000, minUptimeMs: 1_000 },
     }));
-    const markers = new Ring(o.historyMarkers);
+    const markers = [];
     let state = 'idle';
     client.on('state', (to, { from, reason }) => {
       state = to;
-      if (to === 'reconnecting') markers.push({ t: Date.now(), from, reason });
+      if (to === 'reconnecting') append(markers, { t: Date.now(), reason }, o.historyMarkers);
       if (to === 'open' && from === 'reconnecting') {
-        const m = markers.last();
-        if (m !== undefined && m.openAt === undefined) {
-          m.openAt = Date.now();
-          m.downtimeMs = m.openAt - m.t;
-        }
+        const marker = markers.at(-1);
+        if (marker !== undefined && marker.downtimeMs === undefined) marker.downtimeMs = Date.now() - marker.t;
       }
     });
     client.on('resumed', ({ replayed }) => {
-      const m = markers.last();
-      if (m !== undefined) m.replayed = replayed;
+      const marker = markers.at(-1);
+      if (marker !== undefined) marker.replayed = replayed;
     });
     client.on('error', (error) => log(`client error: ${error.message}`));
     client.on('message', () => {}); // the pushes are counted by the plugin (delivered)
 
     let outstanding = 0;
     let n = 0;
-    const loadErrors = {};
     await client.connect({ timeoutMs: 5_000 });
     let due = 0;
     every(LOAD_TICK_MS, () => {
@@ -221,9 +168,7 @@ export async function startDashboard(options = {}) {
         outstanding++;
         client
           .send({ n: ++n }, { timeoutMs: SEND_TIMEOUT_MS })
-          .catch((error) => {
-            loadErrors[error.code ?? error.name] = (loadErrors[error.code ?? error.name] ?? 0) + 1;
-          })
+          .catch(() => {}) // counted by the plugin (`failed`, by code), which the page shows
           .finally(() => outstanding--);
       }
     });
@@ -235,64 +180,40 @@ export async function startDashboard(options = {}) {
       });
     }
 
-    const samples = new Ring(o.historySamples);
+    const samples = [];
     const sample = () => {
-      const s = clientMetrics.snapshot();
-      samples.push({
-        t: s.takenAt,
-        ack: percentiles(s.ackLatency),
-        delivery: percentiles(s.deliveryLatency),
-        sent: s.sent,
-        acked: s.acked,
-      });
+      const s = m.snapshot({ side: 'client' });
+      append(samples, { t: s.takenAt, ack: s.ackLatency }, o.historySamples);
     };
     sample();
     every(o.sampleEveryMs, sample);
 
+    // Only what the page draws (app.js); /metrics has every figure of both sides.
     const apiMetrics = () => {
-      const c = clientMetrics.snapshot();
-      const srv = serverMetrics.snapshot();
-      const series = samples.toArray();
-      const oldest = series[0]?.t ?? 0;
+      const c = m.snapshot({ side: 'client' });
+      const oldest = samples[0]?.t ?? 0;
       return {
         now: Date.now(),
-        sampleEveryMs: o.sampleEveryMs,
         windowMs: o.windowMs,
         cutEveryMs: o.cutEveryMs,
         ratePerSec: o.ratePerSec,
         state,
-        outstanding,
         client: {
-          ackLatency: percentiles(c.ackLatency),
-          wireLatency: percentiles(c.wireLatency),
-          queueWait: percentiles(c.queueWait),
-          deliveryLatency: percentiles(c.deliveryLatency),
-          reconnectDowntime: percentiles(c.reconnectDowntime),
+          ackLatency: c.ackLatency,
+          wireLatency: c.wireLatency,
+          deliveryLatency: c.deliveryLatency,
+          reconnectDowntime: c.reconnectDowntime,
           sent: c.sent,
           acked: c.acked,
-          failed: { ...c.failed },
+          failed: c.failed,
           retransmitted: c.retransmitted,
           delivered: c.delivered,
-          duplicatesDropped: c.duplicatesDropped,
           reconnects: c.reconnects,
           resumes: c.resumes,
-          replayed: c.replayed,
-          sessionsLost: c.sessionsLost,
-          clockOffset: c.clockOffset,
-          sinceMs: c.sinceMs,
         },
-        server: {
-          deliveryLatency: percentiles(srv.deliveryLatency),
-          ackLatency: percentiles(srv.ackLatency),
-          delivered: srv.delivered,
-          sent: srv.sent,
-          acked: srv.acked,
-          replayed: srv.replayed,
-        },
-        loadErrors: { ...loadErrors },
-        proxy: { cuts: proxy.cuts, accepted: proxy.accepted, connections: proxy.connections },
-        series,
-        reconnects: markers.toArray().filter((m) => m.t >= oldest),
+        proxy: { cuts: proxy.cuts },
+        series: samples,
+        reconnects: markers.filter((marker) => marker.t >= oldest),
       };
     };
 
@@ -313,7 +234,7 @@ export async function startDashboard(options = {}) {
         res.writeHead(200, { ...common, 'content-type': 'application/json; charset=utf-8' });
         res.end(JSON.stringify(apiMetrics()));
       } else if (path === '/metrics') {
-        const text = mergePrometheus(await clientMetrics.prometheus(), await serverMetrics.prometheus());
+        const text = await m.prometheus();
         res.writeHead(200, { ...common, 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(text);
       } else if (STATIC.has(path)) {

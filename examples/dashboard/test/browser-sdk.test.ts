@@ -45,6 +45,10 @@ async function bundleSdk(external: string[]): Promise<{ code: string; inputs: st
   return { code: result.outputFiles[0]!.text, inputs: Object.keys(result.metafile.inputs) };
 }
 
+// Built on first use and shared: every test bundles the same input.
+let sdk: ReturnType<typeof bundleSdk> | undefined;
+const sdkBundle = () => (sdk ??= bundleSdk(['ws']));
+
 /** Serves the bundle and a page that exposes it as `window.lifeline`, on 127.0.0.1. */
 async function servePage(bundle: string): Promise<{ url: string; close(): Promise<void> }> {
   const page = `<!doctype html><meta charset="utf-8"><title>lifeline sdk</title>
@@ -62,6 +66,12 @@ async function servePage(bundle: string): Promise<{ url: string; close(): Promis
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Opens `url` (or reloads the page), then waits until its module script has set `window.lifeline`. */
+async function load(page: Page, url?: string): Promise<void> {
+  await (url === undefined ? page.reload({ timeout: WAIT_MS }) : page.goto(url, { timeout: WAIT_MS }));
+  await page.waitForFunction(() => 'lifeline' in window, undefined, { timeout: WAIT_MS });
 }
 
 /** Starts `count` sends in the page, from `from`; resolves when they have been started. */
@@ -109,7 +119,7 @@ describe('@lifeline/sdk in Chromium', () => {
   }
 
   it('bundles for the browser without ws', async () => {
-    const withWsExternal = await bundleSdk(['ws']);
+    const withWsExternal = await sdkBundle();
     expect(withWsExternal.inputs.some((input) => input.includes('node_modules/ws/'))).toBe(false);
     expect(withWsExternal.code).toContain('import("ws")'); // reached only without a global WebSocket
     expect(withWsExternal.code).not.toMatch(/from\s*["']node:|require\(["']node:/);
@@ -119,7 +129,7 @@ describe('@lifeline/sdk in Chromium', () => {
   });
 
   it('sends, receives and resumes after a cut with the native WebSocket', async () => {
-    const { code } = await bundleSdk(['ws']);
+    const { code } = await sdkBundle();
 
     // The server: records every handler call by message id; messages marked slow take 10 ms each,
     // so a batch is still in flight when the proxy cuts.
@@ -144,8 +154,7 @@ describe('@lifeline/sdk in Chromium', () => {
     await server.listen();
     cleanups.push(() => server.close({ timeoutMs: 2_000 }));
     const { proxy, site, page, pageErrors } = await stage(server.port, code);
-    await page.goto(site.url, { timeout: WAIT_MS });
-    await page.waitForFunction(() => 'lifeline' in window, undefined, { timeout: WAIT_MS });
+    await load(page, site.url);
 
     // 1. Connect and send 50 messages; every ack carries the handler's result.
     const first = await page.evaluate(async (url) => {
@@ -216,7 +225,7 @@ describe('@lifeline/sdk in Chromium', () => {
   });
 
   it('keeps queued sends in localStorage across a page reload and sends them from the reloaded page', async () => {
-    const { code } = await bundleSdk(['ws']);
+    const { code } = await sdkBundle();
     const handled: string[] = [];
     const server = createServer({
       port: 0,
@@ -229,14 +238,10 @@ describe('@lifeline/sdk in Chromium', () => {
     await server.listen();
     cleanups.push(() => server.close({ timeoutMs: 2_000 }));
     const { proxy, site, page, pageErrors } = await stage(server.port, code);
-    const load = async () => {
-      await page.goto(site.url, { timeout: WAIT_MS });
-      await page.waitForFunction(() => 'lifeline' in window, undefined, { timeout: WAIT_MS });
-    };
 
     // 1. The server is unreachable: three sends queue (and go to localStorage); then the page reloads.
     proxy.refuse();
-    await load();
+    await load(page, site.url);
     const stored = await page.evaluate(async (url) => {
       const { lifeline } = window as unknown as BrowserState;
       const client = lifeline.createClient({ url, outbox: lifeline.webStorageOutbox(), reconnect: { minDelayMs: 50, maxDelayMs: 200 } });
@@ -246,8 +251,7 @@ describe('@lifeline/sdk in Chromium', () => {
       return Object.keys(localStorage).filter((k) => k.startsWith('lifeline-outbox:')).length;
     }, proxy.url());
     expect(stored).toBe(3);
-    await page.reload({ timeout: WAIT_MS });
-    await page.waitForFunction(() => 'lifeline' in window, undefined, { timeout: WAIT_MS });
+    await load(page);
     expect(handled).toEqual([]);
 
     // 2. The reloaded page's client sends them on connect, under their ids, and empties the store.
