@@ -1,5 +1,5 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import type { OutboxStore, StoredMessage } from './outbox-store.js';
+import { OldestFirst, type OutboxStore, type StoredMessage } from './outbox-store.js';
 
 /** The file store: synchronous, so `load()` returns the list itself. */
 export interface FileOutbox extends OutboxStore {
@@ -33,7 +33,7 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
   // Kept entries in log order; `seq` orders them, `id` finds them. Read from the file on first use.
   let opened = false;
   let live = new Map<number, StoredMessage>();
-  let byId = new Map<string, number[]>();
+  let byId = new OldestFirst<number>();
   let seq = 0;
   let dead = 0;
   let fd: number | undefined;
@@ -41,18 +41,12 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
   const keep = (m: StoredMessage): void => {
     const n = seq++;
     live.set(n, m);
-    const list = byId.get(m.id);
-    if (list === undefined) byId.set(m.id, [n]);
-    else list.push(n);
+    byId.add(m.id, n);
   };
 
   const forget = (id: string): boolean => {
-    const list = byId.get(id);
-    const n = list?.shift();
-    if (n === undefined) return false;
-    if (list?.length === 0) byId.delete(id);
-    live.delete(n);
-    return true;
+    const n = byId.take(id);
+    return n !== undefined && live.delete(n);
   };
 
   const rewrite = (): void => {
@@ -79,7 +73,7 @@ export function fileOutbox(path: string, options: FileOutboxOptions = {}): FileO
   const open = (): Map<number, StoredMessage> => {
     if (opened) return live;
     live = new Map();
-    byId = new Map();
+    byId = new OldestFirst();
     if (existsSync(path)) {
       const lines = readFileSync(path, 'utf8').split('\n');
       lines.forEach((line, i) => {

@@ -42,6 +42,25 @@ export function checkOutboxStore(store: unknown): OutboxStore | undefined {
   return s as OutboxStore;
 }
 
+/** Each id's entries (keys of type `K`) oldest first, for stores: removal takes an id's oldest entry. */
+export class OldestFirst<K> {
+  private readonly byId = new Map<string, K[]>();
+
+  add(id: string, key: K): void {
+    const keys = this.byId.get(id);
+    if (keys === undefined) this.byId.set(id, [key]);
+    else keys.push(key);
+  }
+
+  /** Takes out the oldest entry of `id`; undefined when it has none. */
+  take(id: string): K | undefined {
+    const keys = this.byId.get(id);
+    const key = keys?.shift();
+    if (keys?.length === 0) this.byId.delete(id);
+    return key;
+  }
+}
+
 /** What `StoreLink.load` found: the messages to send again, and entries it had to skip. */
 export interface LoadedOutbox {
   readonly messages: readonly StoredMessage[];

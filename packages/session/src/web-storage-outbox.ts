@@ -1,4 +1,4 @@
-import type { OutboxStore, StoredMessage } from './outbox-store.js';
+import { OldestFirst, type OutboxStore, type StoredMessage } from './outbox-store.js';
 
 /** The part of the Web Storage API the store uses (`localStorage` has it). */
 export interface StorageLike {
@@ -27,60 +27,47 @@ export function webStorageOutbox(options: WebStorageOutboxOptions = {}): OutboxS
   const storage = options.storage ?? (globalThis as { localStorage?: StorageLike }).localStorage;
   if (storage === undefined) throw new TypeError('webStorageOutbox: no `storage` given and no globalThis.localStorage');
   const prefix = `${options.prefix ?? 'lifeline-outbox'}:`;
-  // id → its keys, oldest first; Map order is the send order.
-  let byId: Map<string, string[]> | undefined;
+  // id → its keys, oldest first; built by the first read of the storage.
+  let byId: OldestFirst<string> | undefined;
   let next = 0;
 
-  const scan = (): Map<string, string[]> => {
-    if (byId !== undefined) return byId;
-    const found: Array<[number, string, string]> = [];
+  /** This outbox's entries in send order, in one pass over the storage, indexed as they are read. */
+  const read = (): StoredMessage[] => {
+    const found: Array<[number, string, StoredMessage]> = [];
     for (let i = 0; i < storage.length; i++) {
       const key = storage.key(i);
       if (key === null || !key.startsWith(prefix)) continue;
       const n = Number(key.slice(prefix.length));
       const entry = parse(storage.getItem(key));
-      if (!Number.isSafeInteger(n) || entry === undefined) continue;
-      found.push([n, key, entry.id]);
+      if (Number.isSafeInteger(n) && entry !== undefined) found.push([n, key, entry]);
     }
     found.sort((a, b) => a[0] - b[0]);
-    byId = new Map();
-    for (const [n, key, id] of found) {
-      const keys = byId.get(id);
-      if (keys === undefined) byId.set(id, [key]);
-      else keys.push(key);
-      next = n + 1;
+    byId = new OldestFirst();
+    for (const [n, key, entry] of found) {
+      byId.add(entry.id, key);
+      next = Math.max(next, n + 1);
     }
-    return byId;
+    return found.map(([, , entry]) => entry);
+  };
+  const index = (): OldestFirst<string> => {
+    if (byId === undefined) read();
+    return byId as OldestFirst<string>;
   };
 
   return {
-    load() {
-      const out: Array<[number, StoredMessage]> = [];
-      for (const keys of scan().values()) {
-        for (const key of keys) {
-          const entry = parse(storage.getItem(key));
-          if (entry !== undefined) out.push([Number(key.slice(prefix.length)), entry]);
-        }
-      }
-      return out.sort((a, b) => a[0] - b[0]).map(([, m]) => m);
-    },
+    load: read,
     add({ id, data }) {
-      const map = scan();
+      const keys = index();
       const key = `${prefix}${next}`;
       storage.setItem(key, JSON.stringify([id, data])); // throws QuotaExceededError when full
       next++;
-      const keys = map.get(id);
-      if (keys === undefined) map.set(id, [key]);
-      else keys.push(key);
+      keys.add(id, key);
     },
     remove(ids) {
-      const map = scan();
+      const keys = index();
       for (const id of ids) {
-        const keys = map.get(id);
-        const key = keys?.shift();
-        if (key === undefined) continue;
-        if (keys?.length === 0) map.delete(id);
-        storage.removeItem(key);
+        const key = keys.take(id);
+        if (key !== undefined) storage.removeItem(key);
       }
     },
   };
