@@ -1,24 +1,37 @@
 import { fileURLToPath } from 'node:url';
+import type { Plugin } from 'esbuild';
 import { defineConfig } from 'vitest/config';
 
 const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
+/** Every `@lifeline/*` import specifier and the source file it stands for; bundlers in tests use it too. */
+export const alias: Readonly<Record<string, string>> = {
+  // Subpath entries first: an alias also matches what starts with it.
+  '@lifeline/session/file-outbox': fileURLToPath(new URL('./packages/session/src/file-outbox.ts', import.meta.url)),
+  '@lifeline/sdk/file-outbox': fileURLToPath(new URL('./packages/sdk/src/file-outbox.ts', import.meta.url)),
+  '@lifeline/protocol': pkg('protocol'),
+  '@lifeline/transport': pkg('transport'),
+  '@lifeline/session': pkg('session'),
+  '@lifeline/server': pkg('server'),
+  '@lifeline/sdk': pkg('sdk'),
+  '@lifeline/fault-proxy': pkg('fault-proxy'),
+  '@lifeline/metrics': pkg('metrics'),
+};
+
+/** For esbuild in tests: bundles resolve `@lifeline/*` through `alias`, so they need no build step. */
+export const lifelineSources: Plugin = {
+  name: 'lifeline-sources',
+  setup(build) {
+    build.onResolve({ filter: /^@lifeline\// }, (args) => {
+      const path = alias[args.path];
+      return path === undefined ? undefined : { path };
+    });
+  },
+};
+
 /** Tests run on source: every `@lifeline/*` import resolves to its package's `src/`. */
 export const shared = defineConfig({
-  resolve: {
-    alias: {
-      // Subpath entries first: an alias also matches what starts with it.
-      '@lifeline/session/file-outbox': fileURLToPath(new URL('./packages/session/src/file-outbox.ts', import.meta.url)),
-      '@lifeline/sdk/file-outbox': fileURLToPath(new URL('./packages/sdk/src/file-outbox.ts', import.meta.url)),
-      '@lifeline/protocol': pkg('protocol'),
-      '@lifeline/transport': pkg('transport'),
-      '@lifeline/session': pkg('session'),
-      '@lifeline/server': pkg('server'),
-      '@lifeline/sdk': pkg('sdk'),
-      '@lifeline/fault-proxy': pkg('fault-proxy'),
-      '@lifeline/metrics': pkg('metrics'),
-    },
-  },
+  resolve: { alias },
   test: {
     testTimeout: 30_000,
     hookTimeout: 15_000,

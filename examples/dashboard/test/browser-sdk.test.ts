@@ -3,25 +3,15 @@
 // results, a server push, and a cut connection that the browser client resumes.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { FaultProxy } from '@lifeline/fault-proxy';
 import { createServer, type Session } from '@lifeline/server';
+import { alias, lifelineSources } from '../../../vitest.shared.js';
 import { launchChromium } from './chromium.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const source = (pkg: string) => `${ROOT}packages/${pkg}/src/index.ts`;
 const WAIT_MS = 10_000;
-
-/** `@lifeline/*` → the package's `src/index.ts`, so no build step is needed. */
-const lifelineSources: esbuild.Plugin = {
-  name: 'lifeline-sources',
-  setup(build) {
-    build.onResolve({ filter: /^@lifeline\/[a-z-]+$/ }, (args) => ({ path: source(args.path.slice('@lifeline/'.length)) }));
-  },
-};
 
 /**
  * The SDK as a browser ESM bundle. The transport reaches `ws` only through a dynamic `import('ws')`
@@ -31,7 +21,7 @@ const lifelineSources: esbuild.Plugin = {
  */
 async function bundleSdk(external: string[]): Promise<{ code: string; inputs: string[] }> {
   const result = await esbuild.build({
-    entryPoints: [source('sdk')],
+    entryPoints: [alias['@lifeline/sdk'] as string],
     bundle: true,
     write: false,
     platform: 'browser',

@@ -7,7 +7,8 @@ import * as esbuild from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError, OutboxStoreError, webStorageOutbox, type OutboxStore, type RestoredOutcome, type StorageLike, type StoredMessage } from '@lifeline/sdk';
 import { fileOutbox } from '@lifeline/sdk/file-outbox';
-import { client, closeAll, gate, startProxy, startServer, until } from './helpers.js';
+import { lifelineSources } from '../../../vitest.shared.js';
+import { client, closeAll, gate, next, startProxy, startServer, until } from './helpers.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -76,26 +77,23 @@ describe('guarantee 8: the durable outbox survives a restart', () => {
     writeFileSync(script, await bundleCrashingClient());
     const child = fork(script, [proxy.url(), path], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the child did not report its sends within 10 s')), 10_000);
-      child.once('message', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      void exited.then((signal) => {
-        clearTimeout(timer);
-        reject(new Error(`the child exited early (${String(signal ?? child.exitCode)})`));
-      });
-    });
+    await Promise.race([
+      next(child, 'message', 10_000).catch(() => {
+        throw new Error('the child did not report its sends within 10 s');
+      }),
+      exited.then((signal) => {
+        throw new Error(`the child exited early (${String(signal ?? child.exitCode)})`);
+      }),
+    ]);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
 
     proxy.refuse(false);
-    const next = client(proxy.url(), { outbox: fileOutbox(path) });
+    const restarted = client(proxy.url(), { outbox: fileOutbox(path) });
     const settled: RestoredOutcome[] = [];
-    next.on('restored-settled', (outcome) => settled.push(outcome));
-    await next.connect({ timeoutMs: 5_000 });
-    await until(next, 'restored-settled', () => settled.length === 5);
+    restarted.on('restored-settled', (outcome) => settled.push(outcome));
+    await restarted.connect({ timeoutMs: 5_000 });
+    await until(restarted, 'restored-settled', () => settled.length === 5);
     expect(settled.map((s) => [s.id, s.result])).toEqual([1, 2, 3, 4, 5].map((n) => [`crash-${n}`, { ok: n }]));
     expect(handled).toEqual([1, 2, 3, 4, 5].map((n) => `crash-${n}`));
   });
@@ -196,7 +194,7 @@ describe('the durable outbox keeps a message until its outcome is known', () => 
     expect(handled).toEqual(['left-over']);
   });
 
-  it('gives a restored message a fresh ackTimeoutMs deadline and reports its timeout, then forgets it', async () => {
+  it('times a restored message out after ackTimeoutMs, reports it, then forgets it', async () => {
     const server = await startServer({ handler: () => new Promise(() => {}) }); // never answers
     const { store, kept } = spyStore([{ id: 'stuck', data: '1' }]);
     const c = client(`ws://127.0.0.1:${server.port}`, { outbox: store, ackTimeoutMs: 100 });
@@ -240,17 +238,7 @@ async function bundleCrashingClient(): Promise<string> {
     external: ['bufferutil', 'utf-8-validate'],
     // ws is CommonJS: its require() of Node built-ins needs a real require in an ESM bundle.
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-    plugins: [
-      {
-        name: 'lifeline-sources',
-        setup(build) {
-          build.onResolve({ filter: /^@lifeline\/[a-z-]+(\/file-outbox)?$/ }, (args) => {
-            const [, pkg, sub] = /^@lifeline\/([a-z-]+)(?:\/(file-outbox))?$/.exec(args.path) as RegExpExecArray;
-            return { path: `${ROOT}packages/${pkg}/src/${sub ?? 'index'}.ts` };
-          });
-        },
-      },
-    ],
+    plugins: [lifelineSources],
     logLevel: 'silent',
   });
   return result.outputFiles[0]!.text;
