@@ -142,16 +142,16 @@ export function checkLedger(ledger: Ledger, finalGen: number): Findings {
     if (o === undefined) {
       lost++;
       v.push(`push g${p.gen}/${p.k} never settled`);
-    } else if (o === 'resolved') {
+    } else if (o.kind === 'resolved') {
       if (!delivered) {
         lost++;
         v.push(`push g${p.gen}/${p.k} resolved but the client never got it`);
       }
-    } else if (o instanceof ClosedError && p.gen !== finalGen) {
-      if (!o.maybeDelivered && delivered) v.push(`push g${p.gen}/${p.k} rejected with maybeDelivered=false, yet delivered`);
+    } else if (o.error instanceof ClosedError && p.gen !== finalGen) {
+      if (!o.error.maybeDelivered && delivered) v.push(`push g${p.gen}/${p.k} rejected with maybeDelivered=false, yet delivered`);
     } else {
       lost++;
-      v.push(`push g${p.gen}/${p.k} rejected: ${o.name}: ${o.message}`);
+      v.push(`push g${p.gen}/${p.k} rejected: ${describeError(o.error)}`);
     }
   }
 

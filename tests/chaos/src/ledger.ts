@@ -4,6 +4,8 @@ import type { Behaviour, FaultKind } from './schedule.js';
 
 export type SendOutcome = { readonly kind: 'resolved'; readonly value: unknown } | { readonly kind: 'rejected'; readonly error: unknown };
 
+export type PushOutcome = { readonly kind: 'resolved' } | { readonly kind: 'rejected'; readonly error: unknown };
+
 /** One `client.send()`. */
 export interface SendRecord {
   /** Position in send order. */
@@ -30,7 +32,7 @@ export interface Handling {
 export interface PushRecord {
   readonly gen: number;
   readonly k: number;
-  outcome: 'resolved' | Error | undefined;
+  outcome: PushOutcome | undefined;
 }
 
 /** One client `'message'` event. */

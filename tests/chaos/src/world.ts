@@ -249,10 +249,10 @@ export class World {
     this.pushesDone.push(
       session.send({ g: gen.gen, k: record.k }, { timeoutMs: LONG_DEADLINE_MS }).then(
         () => {
-          record.outcome = 'resolved';
+          record.outcome = { kind: 'resolved' };
         },
         (error: unknown) => {
-          record.outcome = error instanceof Error ? error : new Error(String(error));
+          record.outcome = { kind: 'rejected', error };
         },
       ),
     );

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FaultProxy } from '@lifeline/fault-proxy';
-import { AckTimeoutError, createClient, type LifelineClient } from '@lifeline/sdk';
+import { AckTimeoutError, createClient, type ClientEvents, type LifelineClient } from '@lifeline/sdk';
 import { createServer, type LifelineServer } from '@lifeline/server';
+import { describeError } from '../src/describe-error.js';
 import { rawPeer } from '../src/raw-peer.js';
 
 /**
@@ -28,14 +29,26 @@ function condition(check: () => boolean, ms = 5_000): { poke: () => void; done: 
   return { poke, done };
 }
 
-/** The client's next 'resumed'; rejects after `ms` naming it. */
-function nextResumed(client: LifelineClient, ms = 10_000): Promise<unknown> {
-  const { poke, done } = condition(() => true, ms);
-  client.once('resumed', poke);
-  return done.catch(() => {
-    client.off('resumed', poke);
-    throw new Error(`no 'resumed' within ${ms} ms`);
+/** The client's next `event`; rejects after `ms` naming it. */
+function nextEvent(client: LifelineClient, event: keyof ClientEvents, ms = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off(event, onEvent);
+      reject(new Error(`no '${event}' within ${ms} ms`));
+    }, ms);
+    const onEvent = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once(event, onEvent);
   });
+}
+
+/** A promise a handler waits on until `release()`. */
+function gate(): { wait: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const wait = new Promise<void>((resolve) => (release = resolve));
+  return { wait, release };
 }
 
 async function serverAndClient(): Promise<{ server: LifelineServer; client: LifelineClient; url: string }> {
@@ -109,15 +122,14 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
   // exceeds `win`, and a message whose ack was lost is answered ERR_RESULT_EVICTED: it was
   // processed, and its result is lost to the client (found by chaos seed 88 of the first 300).
   it('a message whose ack is lost twice, with timed-out messages behind it, still gets its result', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = gate();
     const handled: string[] = [];
     let received = 0;
     const receipt = { poke: () => {} };
     const { proxy, client } = await windowStage(
       4, // welcome.win = 4, result cache = 4
       async (data, ctx) => {
-        if (ctx.id === 'm') await gate;
+        if (ctx.id === 'm') await held.wait;
         handled.push(ctx.id);
         receipt.poke();
         return data;
@@ -138,7 +150,7 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
 
     // Cut: on the resume the server has accepted seqs 1–4, so the client keeps z1–z3 in its window
     // (retransmitted only to fetch their acks) and n1–n3 keep waiting: the seq span stays within 4.
-    let resumed = nextResumed(client);
+    let resumed = nextEvent(client, 'resumed');
     proxy.cutAll();
     await resumed;
 
@@ -146,9 +158,9 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
     proxy.silence();
     waitFor = condition(() => handled.length === 4);
     receipt.poke = waitFor.poke;
-    release();
+    held.release();
     await waitFor.done;
-    resumed = nextResumed(client);
+    resumed = nextEvent(client, 'resumed');
     proxy.heal();
     proxy.cutAll();
     await resumed;
@@ -169,14 +181,13 @@ describe('FIXED: a client that respects the window was closed with 4400 after a 
   // behind the slow handler. Each resume added a slot's worth, until the well-behaved client got
   // 4400 (fatal: it closes, every send rejects with ClosedError). Same root cause as above.
   it('a slow handler, sends that time out, and three reconnects do not get the client closed', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = gate();
     let received = 0;
     const receipt = { poke: () => {} };
     const { proxy, client } = await windowStage(
       2, // welcome.win = 2: the server refuses a message that would pass it while busy
       async (data, ctx) => {
-        if (ctx.id === 'm') await gate;
+        if (ctx.id === 'm') await held.wait;
         return data;
       },
       () => (received++, receipt.poke()),
@@ -185,20 +196,20 @@ describe('FIXED: a client that respects the window was closed with 4400 after a 
     client.on('disconnect', ({ code, willReconnect }) => void (willReconnect || fatal.push(code)));
     await client.connect({ timeoutMs: 5_000 });
 
-    const settled = (p: Promise<unknown>) => p.then((v) => v, (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : e));
+    const settled = (p: Promise<unknown>) => p.then((v) => v, describeError);
     const m = settled(client.send('m', { id: 'm', timeoutMs: 10_000 })); // held by its handler throughout
     // Each round: a send times out on the client (the first one after reaching the server), then
     // the link is cut and the session resumed.
     for (const id of ['z1', 'z2', 'z3']) {
       const z = await client.send(id, { id, timeoutMs: 100 }).catch((e: unknown) => e);
       expect(z).toBeInstanceOf(AckTimeoutError);
-      const resumed = nextResumed(client);
+      const resumed = nextEvent(client, 'resumed');
       proxy.cutAll();
       await resumed;
     }
     expect(received).toBe(2); // m and z1: z1 kept its window slot, so z2 and z3 never left
     const last = settled(client.send('w', { id: 'w', timeoutMs: 10_000 }));
-    release();
+    held.release();
     // Before the fix both rejected: ClosedError "… the client broke the window", close 4400.
     expect(await Promise.all([m, last])).toEqual(['m', 'w']);
     expect(fatal).toEqual([]);

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError, decode, validateFrame } from '@lifeline/protocol';
 import { anyValidFrame, hostileJson, junkMessage, mutatedMessage, objectText, validBatch, weirdValues } from '../src/arbitraries.js';
+import { fuzzParams } from '../src/fuzz-params.js';
 import { judgeMessage, limits } from '../src/spec.js';
 
 /**
@@ -16,11 +17,6 @@ import { judgeMessage, limits } from '../src/spec.js';
  */
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1_000);
-const params = (runs = RUNS): fc.Parameters<unknown> => ({
-  numRuns: runs,
-  ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
-  ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),
-});
 
 type Outcome = { ok: true; frames: unknown[] } | { ok: false; error: unknown };
 function attempt(run: () => unknown[]): Outcome {
@@ -41,8 +37,8 @@ function expectContract(o: Outcome, input: unknown): void {
   if (e.code !== 'ERR_PROTOCOL') throw new Error(`ProtocolError with code ${e.code}`);
 }
 
-/** Decode, check the contract, and check agreement with the spec. */
-function expectAgreement(message: unknown): void {
+/** Decode, check the contract, and check agreement with the spec; returns what decode did. */
+function expectAgreement(message: unknown): Outcome {
   const o = attempt(() => decode(message));
   expectContract(o, message);
   const v = judgeMessage(message);
@@ -54,6 +50,7 @@ function expectAgreement(message: unknown): void {
     const code = (o.error as ProtocolError).closeCode;
     if (!v.codes.has(code)) throw new Error(`close code ${code}, expected ${[...v.codes].join(' or ')} (${v.why}): ${shown}`);
   }
+  return o;
 }
 
 // ---- Object.prototype stays clean --------------------------------------------------------------
@@ -77,14 +74,13 @@ describe('fuzz: the protocol decoder', () => {
   it('valid frames and batches decode to themselves', () => {
     fc.assert(
       fc.property(fc.oneof(anyValidFrame.map(objectText), validBatch), (message) => {
-        const o = attempt(() => decode(message));
+        const o = expectAgreement(message);
         if (!o.ok) throw new Error(`valid message rejected: ${(o.error as Error).message}: ${message.slice(0, 300)}`);
         expect(o.frames).toEqual(JSON.parse(message) instanceof Array ? JSON.parse(message) : [JSON.parse(message)]);
         // validateFrame on a decoded frame hands back the same object.
         for (const f of o.frames) expect(validateFrame(f)).toBe(f);
-        expectAgreement(message);
       }),
-      params(),
+      fuzzParams(RUNS),
     );
   });
 
@@ -94,7 +90,7 @@ describe('fuzz: the protocol decoder', () => {
         expectAgreement(message);
         expect(polluted()).toBe(false);
       }),
-      params(RUNS * 4),
+      fuzzParams(RUNS * 4),
     );
   });
 
@@ -103,7 +99,7 @@ describe('fuzz: the protocol decoder', () => {
       fc.property(junkMessage, (message) => {
         expectAgreement(message);
       }),
-      params(RUNS * 2),
+      fuzzParams(RUNS * 2),
     );
   });
 
@@ -133,7 +129,7 @@ describe('fuzz: the protocol decoder', () => {
         expectContract(o, value);
         if (o.ok) expect(o.frames[0]).toBe(value);
       }),
-      params(RUNS * 2),
+      fuzzParams(RUNS * 2),
     );
   });
 

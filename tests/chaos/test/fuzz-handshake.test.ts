@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type LifelineClient } from '@lifeline/sdk';
 import { createServer, type LifelineServer, type ProtocolErrorInfo } from '@lifeline/server';
+import { fuzzParams } from '../src/fuzz-params.js';
 import { expectHandshake, type HandshakeContext } from '../src/handshake-oracle.js';
 import { firstMessage, secondMessage, show, withLiveSid } from '../src/handshake-messages.js';
 import { rawPeer } from '../src/raw-peer.js';
@@ -97,11 +98,7 @@ describe('fuzz: the server handshake', () => {
         const key = String(got.end);
         seen.set(key, (seen.get(key) ?? 0) + 1);
       }),
-      {
-        numRuns: RUNS,
-        ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
-        ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),
-      },
+      fuzzParams(RUNS),
     );
     // The good client never noticed: same session, never dropped, still answered.
     expect(goodDisconnects).toBe(0);

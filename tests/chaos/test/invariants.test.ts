@@ -16,7 +16,7 @@ function clean(): Ledger {
     l.handled.push({ gen: 0, sid: 's0', id, seq: index + 1, index });
   });
   for (const k of [1, 2, 3]) {
-    l.pushes.push({ gen: 0, k, outcome: 'resolved' });
+    l.pushes.push({ gen: 0, k, outcome: { kind: 'resolved' } });
     l.delivered.push({ g: 0, k });
   }
   return l;
@@ -74,7 +74,7 @@ describe('the invariant checker', () => {
     expect(violations(gap)).toMatch(/g0\/3 delivered when g0\/2 was next/);
     expect(violations(gap)).toMatch(/push g0\/2 resolved but the client never got it/);
     const old = clean();
-    old.pushes.push({ gen: 0, k: 4, outcome: new ClosedError('gone', { maybeDelivered: false }) });
+    old.pushes.push({ gen: 0, k: 4, outcome: { kind: 'rejected', error: new ClosedError('gone', { maybeDelivered: false }) } });
     expect(violations(old, 0)).toMatch(/push g0\/4 rejected: ClosedError/); // the last server's pushes must all resolve
     expect(violations(old, 1)).not.toMatch(/g0\/4/); // an earlier server's push may end with ClosedError
     const lost = clean();
