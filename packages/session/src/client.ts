@@ -396,14 +396,16 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
           this.protocolError(new ProtocolError(`the server sent more than the receive window of ${this.options.maxBuffered} unacknowledged messages`));
         }
         return;
-      case 'ack':
-        if ('e' in f) this.outbox.nack(f.seq, f.e);
-        else this.outbox.ack(f.seq, f.r);
+      case 'ack': {
+        const at = this.plugins.active ? this.options.now() : 0;
+        if ('e' in f) this.outbox.nack(f.seq, f.e, at);
+        else this.outbox.ack(f.seq, f.r, at);
         this.needPump = true;
         return;
+      }
       case 'acks': {
         // One clock read for the whole run (plugins' `onAck.at`), not one per message.
-        const at = this.plugins.active ? this.options.now() : Number.NaN;
+        const at = this.plugins.active ? this.options.now() : 0;
         for (let i = 0; i < f.r.length; i++) this.outbox.ack(f.seq + i, f.r[i] as Json, at);
         this.needPump = true;
         return;

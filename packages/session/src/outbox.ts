@@ -278,9 +278,9 @@ export class Outbox {
 
   /**
    * An `ack` with a result, or one entry of an `acks` run. Duplicate and late acks are ignored.
-   * `at`: when the frame arrived, for plugins (read once for a whole run); NaN reads the clock.
+   * `at`: when the frame arrived, for plugins (read once for a whole run; 0 without plugins).
    */
-  ack(seq: number, result: Json, at = Number.NaN): void {
+  ack(seq: number, result: Json, at: number): void {
     const m = this.inFlight.get(seq);
     if (m === undefined) return;
     this.inFlight.delete(seq);
@@ -290,15 +290,15 @@ export class Outbox {
     this.acked(m, undefined, at);
   }
 
-  /** An `ack` with an error: the remote handler threw. */
-  nack(seq: number, error: RemoteErrorInfo): void {
+  /** An `ack` with an error: the remote handler threw. `at` as for `ack`. */
+  nack(seq: number, error: RemoteErrorInfo, at: number): void {
     const m = this.inFlight.get(seq);
     if (m === undefined) return;
     this.inFlight.delete(seq);
     if (m.status !== IN_FLIGHT) return;
     this.settle(m);
     m.reject(new RemoteError(error.code, error.message));
-    this.acked(m, error.code, Number.NaN);
+    this.acked(m, error.code, at);
   }
 
   /**
@@ -500,12 +500,11 @@ export class Outbox {
   private acked(m: Outgoing, errorCode: string | undefined, at: number): void {
     const { plugins } = this.config;
     if (!plugins.active) return;
-    const now = Number.isNaN(at) ? this.config.now() : at;
     // With plugins (fixed at construction) `queuedAt` and `sentAt` are always set; `??` is for the types.
-    const queuedAt = m.queuedAt ?? now;
-    const sentAt = m.sentAt ?? now;
+    const queuedAt = m.queuedAt ?? at;
+    const sentAt = m.sentAt ?? at;
     plugins.onAck(
-      errorCode === undefined ? { id: m.id, seq: m.seq, queuedAt, sentAt, at: now } : { id: m.id, seq: m.seq, queuedAt, sentAt, at: now, errorCode },
+      errorCode === undefined ? { id: m.id, seq: m.seq, queuedAt, sentAt, at } : { id: m.id, seq: m.seq, queuedAt, sentAt, at, errorCode },
       this.config.ctx(),
     );
   }
