@@ -19,7 +19,7 @@ export { decode, validateFrame, checkDepth, encodeMsg, joinFrames, jsonCodec } f
 export type { Codec } from './codec.js';
 export { decodeDefaults } from './limits.js';
 export type { DecodeLimits } from './limits.js';
-export { FrameWriter } from './writer.js';
+export { FrameWriter, atTurnEnd } from './writer.js';
 export { CloseCode, fatalCloseCodes, isRetryableClose } from './close-codes.js';
 export {
   LifelineError,

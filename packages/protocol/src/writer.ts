@@ -1,10 +1,14 @@
-/**
- * A settled promise to hang flushes on. `queueMicrotask` would do, but Node wraps every callback
- * it is given in an `AsyncResource` (async_hooks bookkeeping, a bound function): measurably more
- * per flush than one promise reaction, and a flush happens once per message in a request/reply
- * exchange.
- */
 const settled = Promise.resolve();
+
+/**
+ * Runs `fn` once this turn's synchronous work is done (a microtask). `queueMicrotask` would do,
+ * but Node wraps every callback it is given in an `AsyncResource` (async_hooks bookkeeping, a
+ * bound function): measurably more per call than one promise reaction, and a flush happens once
+ * per message in a request/reply exchange. `fn` must not throw (it would be an unhandled rejection).
+ */
+export function atTurnEnd(fn: () => void): void {
+  void settled.then(fn);
+}
 
 /**
  * Coalesces the frames written during one turn of the event loop into one WebSocket message:
@@ -54,7 +58,7 @@ export class FrameWriter {
   schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
-      void settled.then(this.flushBound);
+      atTurnEnd(this.flushBound);
     }
   }
 

@@ -1,4 +1,4 @@
-import { OutboxStoreError } from '@lifeline/protocol';
+import { OutboxStoreError, atTurnEnd } from '@lifeline/protocol';
 
 /**
  * The durable outbox (DESIGN.md guarantee 8): an `OutboxStore` keeps every accepted `send()`
@@ -109,7 +109,7 @@ export class StoreLink {
     this.removals.push(id);
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(this.flush);
+    atTurnEnd(this.flush);
   }
 
   readonly flush = (): void => {
