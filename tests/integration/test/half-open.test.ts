@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '@lifeline/sdk';
+import type { Session } from '@lifeline/server';
 import { client, closeAll, next, startProxy, startServer } from './helpers.js';
 
 afterEach(closeAll);
@@ -40,20 +41,30 @@ describe('guarantee 5: dead links are found', () => {
   it('a loop blocked past both heartbeat timeouts does not drop a live link', async () => {
     const server = await startServer({ heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200, handler: (data) => data });
     const detaches: unknown[] = [];
+    const sessionP = next<Session>(server, 'session');
     server.on('session', (session) => session.on('detach', (e) => detaches.push(e)));
     const c = client(`ws://127.0.0.1:${server.port}`, { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200 });
     const disconnects: unknown[] = [];
     c.on('disconnect', (info) => disconnects.push(info));
     await c.connect({ timeoutMs: 5_000 });
+    const session = await sessionP;
     expect(await c.send('before', { timeoutMs: 5_000 })).toBe('before');
 
-    // Client and server share this process: blocking it stalls both ends for three timeouts, and
-    // when it unblocks every heartbeat timer is due before either side has read a byte. Each side's
-    // verdict waits one turn of I/O, in which it reads the other's ping.
+    // Each side writes to the other, then this process (both sides) blocks for three timeouts
+    // before reading a byte. When it unblocks every heartbeat timer is due before the sockets are
+    // read; each side's verdict waits one turn of I/O, in which it reads what the other wrote.
+    // The frames are written before the block (the writers flush at the end of the turn, which the
+    // awaits below let happen), so they are in the sockets however slowly the kernel delivers.
+    const pushed = next<unknown>(c, 'message');
+    const after = c.send('after', { timeoutMs: 5_000 });
+    const acked = session.send('push');
+    await Promise.resolve();
+    await Promise.resolve();
     const blockedUntil = performance.now() + 600;
     while (performance.now() < blockedUntil);
-    // Its ack comes back after both verdicts (they fall in the first turn after the block).
-    expect(await c.send('after', { timeoutMs: 5_000 })).toBe('after');
+    expect(await after).toBe('after');
+    expect(await pushed).toBe('push');
+    await acked;
     expect(disconnects).toEqual([]);
     expect(detaches).toEqual([]);
   });
