@@ -1,4 +1,4 @@
-// Launches the system's Chromium (Debian's package; CI installs it in .ci/services.sh) through
+// Launches the system's Chromium (Debian's package; npm test's pretest hook, .ci/services.sh, installs it) through
 // playwright-core. Never downloads a browser: without /usr/bin/chromium the tests fail, saying so.
 import { constants } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
@@ -33,7 +33,7 @@ export async function launchChromium(): Promise<Chromium> {
   } catch {
     throw new Error(
       `${CHROMIUM_PATH} is missing or not executable: the browser tests use Debian's chromium package ` +
-        '(apt-get install chromium; .ci/services.sh installs it in CI). No browser is downloaded.',
+        '(npm test installs it through .ci/services.sh; or apt-get install chromium). No browser is downloaded.',
     );
   }
   const userDataDir = await mkdtemp(join(tmpdir(), 'lifeline-chromium-'));
