@@ -17,6 +17,8 @@ export type {
 } from './frames.js';
 export { decode, validateFrame, checkDepth, encodeMsg, joinFrames, jsonCodec } from './codec.js';
 export type { Codec } from './codec.js';
+export { jsonEncoder, errorValue } from './encoder.js';
+export type { FrameEncoder, HelloFields, WelcomeFields } from './encoder.js';
 export { decodeDefaults } from './limits.js';
 export type { DecodeLimits } from './limits.js';
 export { FrameWriter, atTurnEnd } from './writer.js';

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { decode } from '../src/codec.js';
+import { errorValue, jsonEncoder as E } from '../src/encoder.js';
+
+// Each typed encoder must produce exactly the frame the decoder accepts, with the same fields a
+// plain JSON.stringify of that frame would carry: no socket involved.
+describe('jsonEncoder', () => {
+  const cases: Array<[string, string, unknown]> = [
+    ['msg', E.msg(3, E.value('id-1'), 1700, E.value({ a: [1, 'x'] })), { t: 'msg', seq: 3, id: 'id-1', ts: 1700, d: { a: [1, 'x'] } }],
+    ['ack', E.ack(4, E.value(null)), { t: 'ack', seq: 4, r: null }],
+    ['ack error', E.ackError(5, E.value(errorValue({ code: 'E', message: 'm' }))), { t: 'ack', seq: 5, e: { code: 'E', message: 'm' } }],
+    ['acks', E.acks(6, [E.value(1), E.value('two')]), { t: 'acks', seq: 6, r: [1, 'two'] }],
+    ['cack', E.cack(0), { t: 'cack', seq: 0 }],
+    ['ping', E.ping(12), { t: 'ping', ts: 12 }],
+    ['pong', E.pong(12, 14), { t: 'pong', ts: 12, at: 14 }],
+    ['hello', E.hello({ v: 1, win: 8, resume: { sid: 's', token: 'k', seq: 2 } }), { t: 'hello', v: 1, resume: { sid: 's', token: 'k', seq: 2 }, win: 8 }],
+    ['welcome', E.welcome({ v: 1, sid: 's', token: 'k', resumed: true, seq: 1, win: 2, hb: 3, max: 4096 }), { t: 'welcome', v: 1, sid: 's', token: 'k', resumed: true, seq: 1, win: 2, hb: 3, max: 4096 }],
+    ['bye', E.bye(1001, 'going', 500), { t: 'bye', code: 1001, reason: 'going', retryMs: 500 }],
+    ['bye without retryMs', E.bye(1000, 'done'), { t: 'bye', code: 1000, reason: 'done' }],
+  ];
+  for (const [name, encoded, frame] of cases) {
+    it(`encodes ${name} as the decoder reads it`, () => {
+      expect(JSON.parse(encoded)).toEqual(frame);
+      expect(decode(encoded)).toEqual([frame]);
+    });
+  }
+
+  it('batches frames into one message the decoder splits again', () => {
+    const one = E.cack(1);
+    expect(E.batch([one])).toBe(one);
+    expect(decode(E.batch([one, E.ping(2)]))).toEqual([{ t: 'cack', seq: 1 }, { t: 'ping', ts: 2 }]);
+  });
+
+  it('encodes a payload once and embeds it as it is', () => {
+    const d = E.value({ text: 'quote " and \\ and \u2028' });
+    expect(decode(E.msg(1, E.value('x'), 0, d))[0]).toMatchObject({ d: { text: 'quote " and \\ and \u2028' } });
+  });
+
+  it('refuses what JSON cannot carry, with a TypeError', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => E.value(undefined)).toThrow(TypeError);
+    expect(() => E.value(() => 1)).toThrow(TypeError);
+    expect(() => E.value(cyclic)).toThrow(TypeError);
+    expect(() => E.value(10n)).toThrow(TypeError);
+  });
+
+  it('never writes a non-finite number the decoder would refuse', () => {
+    expect(decode(E.ping(Number.NaN))).toEqual([{ t: 'ping', ts: 0 }]);
+    expect(decode(E.pong(Infinity, 1))).toEqual([{ t: 'pong', ts: 0, at: 1 }]);
+  });
+});
