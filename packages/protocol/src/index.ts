@@ -29,6 +29,8 @@ export {
   ClosedError,
   QueueFullError,
   RemoteError,
+  ResultEvictedError,
+  RESULT_EVICTED,
   ProtocolError,
   UnauthorizedError,
   OutboxStoreError,
