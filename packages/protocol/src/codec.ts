@@ -32,18 +32,30 @@ const bad = (message: string): never => {
   throw new ProtocolError(message, CloseCode.BadFrame);
 };
 
+/** Whether a message is a batch: its first character after JSON whitespace opens an array. */
+function isBatchText(text: string): boolean {
+  let i = 0;
+  let c = text.charCodeAt(0);
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++i);
+  return c === 0x5b;
+}
+
 /**
- * Reject nesting deeper than `maxDepth` before `JSON.parse` builds it: a deeply nested payload is
- * cheap to send and expensive (or stack-overflowing) for everything that walks it later.
+ * Reject a message whose frames nest deeper than `maxDepth` before `JSON.parse` builds it: a
+ * deeply nested payload is cheap to send and expensive (or stack-overflowing) for everything
+ * that walks it later. A frame's depth counts its own object as level 1; the array of a batch
+ * does not count against its frames, because a frame in a batch is processed exactly as if it
+ * had come alone (protocol.md, "Transport and framing"), so a batch may nest `maxDepth + 1`.
  */
 export function checkDepth(text: string, maxDepth: number): void {
-  if (text.length <= maxDepth) return; // too short to hold more than maxDepth openings
+  const allowed = isBatchText(text) ? maxDepth + 1 : maxDepth;
+  if (text.length <= allowed) return; // too short to hold more than `allowed` openings
   // Count the openings with indexOf (a native scan) rather than a loop over every character:
   // a message rarely holds more than a few, and this runs for every message received.
   let opens = 0;
-  for (let i = text.indexOf('{'); i !== -1 && opens <= maxDepth; i = text.indexOf('{', i + 1)) opens++;
-  for (let i = text.indexOf('['); i !== -1 && opens <= maxDepth; i = text.indexOf('[', i + 1)) opens++;
-  if (opens <= maxDepth) return;
+  for (let i = text.indexOf('{'); i !== -1 && opens <= allowed; i = text.indexOf('{', i + 1)) opens++;
+  for (let i = text.indexOf('['); i !== -1 && opens <= allowed; i = text.indexOf('[', i + 1)) opens++;
+  if (opens <= allowed) return;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -53,7 +65,7 @@ export function checkDepth(text: string, maxDepth: number): void {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) bad(`nesting deeper than ${maxDepth}`);
+      if (++depth > allowed) bad(`a frame nested deeper than ${maxDepth} levels`);
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
 }
@@ -77,6 +89,13 @@ function seqField(o: Record<string, unknown>, key: string, t: string, min = 1): 
 
 function optPositiveInt(o: Record<string, unknown>, key: string, t: string): void {
   if (o[key] !== undefined && !(isSeq(o[key]) && (o[key] as number) >= 1)) bad(`${t}.${key} must be a positive integer`);
+}
+
+/** A peer's `hello.v` for an error message: short, and never a walk over what it sent. */
+function shownVersion(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 32));
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return v === undefined ? '(absent)' : `(${Array.isArray(v) ? 'array' : typeof v})`;
 }
 
 /** Validate one decoded value as a frame; returns it typed, or throws `ProtocolError`. */
@@ -122,9 +141,11 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
       if (!isTime(o.ts) || !isTime(o.at)) bad('pong.ts and pong.at must be non-negative numbers');
       return o as unknown as Frame;
     case 'hello': {
-      if (!isSeq(o.v) || o.v < 1) bad('hello.v must be a positive integer');
+      // Checked first, and any `v` but the integer 1 (absent, "1", 1.5, 2) is a version problem:
+      // a peer of another version may shape `v` and every other field differently, and 4406
+      // tells it so rather than blaming a field.
       if (o.v !== PROTOCOL_VERSION) {
-        throw new ProtocolError(`protocol version ${String(o.v)} is not supported (this side speaks ${PROTOCOL_VERSION})`, CloseCode.UnsupportedVersion);
+        throw new ProtocolError(`protocol version ${shownVersion(o.v)} is not supported (this side speaks ${PROTOCOL_VERSION})`, CloseCode.UnsupportedVersion);
       }
       optPositiveInt(o, 'win', t);
       if (o.resume !== undefined) {

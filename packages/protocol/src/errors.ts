@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ERR_CLOSED'
   | 'ERR_QUEUE_FULL'
   | 'ERR_REMOTE'
+  | 'ERR_RESULT_EVICTED'
   | 'ERR_PROTOCOL'
   | 'ERR_UNAUTHORIZED'
   | 'ERR_PAYLOAD_TOO_LARGE'
@@ -94,6 +95,24 @@ export class RemoteError extends LifelineError {
     super('ERR_REMOTE', message);
     this.name = 'RemoteError';
     this.remoteCode = remoteCode;
+  }
+}
+
+/** The `ack.e.code` a server answers with when a retransmission's result has left its cache. */
+export const RESULT_EVICTED = 'ERR_RESULT_EVICTED';
+
+/**
+ * The server processed this message once, earlier, and its result is no longer cached, so the
+ * outcome is unknown here; it was not processed again. Unlike its parent `RemoteError` ("the
+ * handler threw"), this says nothing about how the handler fared: an app that must know asks
+ * its server by the message `id`. A `RemoteError` subclass, so code written before it still
+ * sees a rejection from the server; its `code` is `ERR_RESULT_EVICTED`, `remoteCode` the same.
+ */
+export class ResultEvictedError extends RemoteError {
+  override readonly code = RESULT_EVICTED;
+  constructor(message: string) {
+    super(RESULT_EVICTED, message);
+    this.name = 'ResultEvictedError';
   }
 }
 

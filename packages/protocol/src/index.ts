@@ -31,6 +31,8 @@ export {
   ClosedError,
   QueueFullError,
   RemoteError,
+  ResultEvictedError,
+  RESULT_EVICTED,
   ProtocolError,
   UnauthorizedError,
   OutboxStoreError,

@@ -2,7 +2,7 @@
 export interface DecodeLimits {
   /** Most frames in one batch. @default 4096 */
   maxFrames: number;
-  /** Deepest nesting of arrays and objects in one WebSocket message, envelope included. @default 64 */
+  /** Deepest nesting of arrays and objects in one frame, its own object included (a batch's array does not count). @default 64 */
   maxDepth: number;
   /** Longest message id, in characters. @default 128 */
   maxIdLength: number;

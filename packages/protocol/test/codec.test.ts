@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { CloseCode, ProtocolError, decode, encodeMsg, joinFrames, jsonCodec, type Frame } from '../src/index.js';
+import {
+  CloseCode,
+  LifelineError,
+  ProtocolError,
+  RESULT_EVICTED,
+  RemoteError,
+  ResultEvictedError,
+  decode,
+  decodeDefaults,
+  encodeMsg,
+  joinFrames,
+  jsonCodec,
+  type Frame,
+} from '../src/index.js';
 
 function protocolError(fn: () => unknown): ProtocolError {
   try {
@@ -78,9 +91,16 @@ describe('decode: refusals carry a close code', () => {
     ['acks with an empty r', '{"t":"acks","seq":1,"r":[]}', CloseCode.BadFrame],
     ['cack without seq', '{"t":"cack"}', CloseCode.BadFrame],
     ['pong without at', '{"t":"pong","ts":1}', CloseCode.BadFrame],
-    ['hello without v', '{"t":"hello"}', CloseCode.BadFrame],
-    ['hello v as a string', '{"t":"hello","v":"1"}', CloseCode.BadFrame],
+    ['hello without v', '{"t":"hello"}', CloseCode.UnsupportedVersion],
+    ['hello v as a string', '{"t":"hello","v":"1"}', CloseCode.UnsupportedVersion],
+    ['hello v fractional', '{"t":"hello","v":1.5}', CloseCode.UnsupportedVersion],
+    ['hello v 0', '{"t":"hello","v":0}', CloseCode.UnsupportedVersion],
+    ['hello v negative', '{"t":"hello","v":-1}', CloseCode.UnsupportedVersion],
+    ['hello v null', '{"t":"hello","v":null}', CloseCode.UnsupportedVersion],
+    ['hello v an object', '{"t":"hello","v":{"major":1}}', CloseCode.UnsupportedVersion],
     ['hello from the future', '{"t":"hello","v":2}', CloseCode.UnsupportedVersion],
+    ['hello of another version with fields this one refuses', '{"t":"hello","v":"2.0","win":"all"}', CloseCode.UnsupportedVersion],
+    ['hello v 1 with a bad field', '{"t":"hello","v":1,"win":"all"}', CloseCode.BadFrame],
     ['hello.resume without token', '{"t":"hello","v":1,"resume":{"sid":"s","seq":0}}', CloseCode.BadFrame],
     ['hello.win zero', '{"t":"hello","v":1,"win":0}', CloseCode.BadFrame],
     ['bye.code too big', '{"t":"bye","code":70000,"reason":""}', CloseCode.BadFrame],
@@ -101,5 +121,67 @@ describe('decode: refusals carry a close code', () => {
     const text = `[${Array.from({ length: 5 }, () => '{"t":"ping","ts":1}').join(',')}]`;
     const limits = { maxFrames: 4, maxDepth: 64, maxIdLength: 128, maxStringLength: 1024 };
     expect(protocolError(() => decode(text, limits)).message).toMatch(/more than 4 frames/);
+  });
+});
+
+describe('decode: nesting depth is a per-frame bound', () => {
+  /** A msg frame nested exactly `levels` deep, its own object counting as level 1. */
+  const frameOfDepth = (levels: number) => `{"t":"msg","seq":1,"id":"a","ts":1,"d":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+  const ping = '{"t":"ping","ts":1}';
+  const max = decodeDefaults.maxDepth;
+
+  it(`accepts a ${max}-level frame alone and in a batch`, () => {
+    expect(decode(frameOfDepth(max))).toHaveLength(1);
+    expect(decode(`[${frameOfDepth(max)}]`)).toHaveLength(1);
+    expect(decode(`[${ping},${frameOfDepth(max)},${ping}]`)).toHaveLength(3);
+    expect(decode(` \n\t[${frameOfDepth(max)}]`)).toHaveLength(1);
+  });
+
+  it(`refuses a ${max + 1}-level frame alone and in a batch`, () => {
+    for (const text of [frameOfDepth(max + 1), `[${frameOfDepth(max + 1)}]`, `[${ping},${frameOfDepth(max + 1)}]`, ` \r\n[${frameOfDepth(max + 1)}]`]) {
+      const error = protocolError(() => decode(text));
+      expect(error.closeCode).toBe(CloseCode.BadFrame);
+      expect(error.message).toMatch(`deeper than ${max} levels`);
+    }
+  });
+
+  it('checks the depth before JSON.parse, in both forms', () => {
+    // Deep enough to overflow JSON.parse's stack: refused by the scan, never a RangeError.
+    const deep = '['.repeat(1_000_000);
+    expect(protocolError(() => decode(deep)).closeCode).toBe(CloseCode.BadFrame);
+    expect(protocolError(() => decode(`{"t":"msg","seq":1,"id":"a","ts":1,"d":${deep}`)).closeCode).toBe(CloseCode.BadFrame);
+  });
+
+  it('follows a lower maxDepth the same way', () => {
+    const limits = { ...decodeDefaults, maxDepth: 3 };
+    expect(decode(frameOfDepth(3), limits)).toHaveLength(1);
+    expect(decode(`[${frameOfDepth(3)}]`, limits)).toHaveLength(1);
+    expect(protocolError(() => decode(frameOfDepth(4), limits)).closeCode).toBe(CloseCode.BadFrame);
+    expect(protocolError(() => decode(`[${frameOfDepth(4)}]`, limits)).closeCode).toBe(CloseCode.BadFrame);
+  });
+});
+
+describe('hello.v: anything but the integer 1 is a version problem', () => {
+  it('refuses with 4406 before looking at any other field, and names what was sent', () => {
+    const error = protocolError(() => decode('{"t":"hello","v":"1","resume":"not an object"}'));
+    expect(error.closeCode).toBe(CloseCode.UnsupportedVersion);
+    expect(error.message).toMatch('"1"');
+    expect(protocolError(() => decode(`{"t":"hello","v":"${'9'.repeat(10_000)}"}`)).message.length).toBeLessThan(200);
+  });
+
+  it('applies inside a batch too', () => {
+    expect(protocolError(() => decode('[{"t":"hello","v":1.5},{"t":"ping","ts":1}]')).closeCode).toBe(CloseCode.UnsupportedVersion);
+  });
+});
+
+describe('ResultEvictedError', () => {
+  it('is a RemoteError with its own code, so "processed, result unknown" is told apart from "the handler threw"', () => {
+    const error = new ResultEvictedError('gone');
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toBeInstanceOf(LifelineError);
+    expect(error.code).toBe('ERR_RESULT_EVICTED');
+    expect(error.remoteCode).toBe(RESULT_EVICTED);
+    expect(error.name).toBe('ResultEvictedError');
+    expect(new RemoteError('E', 'm').code).toBe('ERR_REMOTE');
   });
 });

@@ -70,6 +70,7 @@ export {
   ClosedError,
   QueueFullError,
   RemoteError,
+  ResultEvictedError,
   ProtocolError,
   UnauthorizedError,
   OutboxStoreError,

@@ -6,6 +6,8 @@ afterEach(closeAll);
 
 const hello = { t: 'hello', v: 1 };
 const deep = `{"t":"msg","seq":1,"id":"a","ts":1,"d":${'['.repeat(200)}${']'.repeat(200)}}`;
+/** A msg frame (seq 1) nested exactly `levels` deep, its own object being level 1. */
+const frameOfDepth = (levels: number, seq = 1) => `{"t":"msg","seq":${seq},"id":"d${seq}","ts":1,"d":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
 
 /** [name, frames sent after open (a hello first where the case needs one), expected close code] */
 const cases: Array<[string, Array<string | Buffer | object>, number]> = [
@@ -16,6 +18,13 @@ const cases: Array<[string, Array<string | Buffer | object>, number]> = [
   ['wrong field types in a known frame', [hello, { t: 'msg', seq: 'one', id: 1, ts: 'x', d: 1 }], CloseCode.BadFrame],
   ['a frame a client may not send', [hello, { t: 'welcome', v: 1, sid: 's', token: 't', resumed: false, seq: 0, win: 1, hb: 1, max: 1 }], CloseCode.BadFrame],
   ['hello with v: 2', [{ t: 'hello', v: 2 }], CloseCode.UnsupportedVersion],
+  // Any v but the integer 1 is a version problem, whatever its type (protocol.md, hello).
+  ['hello with v: "1"', [{ t: 'hello', v: '1' }], CloseCode.UnsupportedVersion],
+  ['hello with v: 1.5', [{ t: 'hello', v: 1.5 }], CloseCode.UnsupportedVersion],
+  ['hello without v', [{ t: 'hello' }], CloseCode.UnsupportedVersion],
+  ['hello with v: "2.0" batched with a msg', ['[{"t":"hello","v":"2.0"},{"t":"msg","seq":1,"id":"a","ts":1,"d":1}]'], CloseCode.UnsupportedVersion],
+  // The batch array does not count against a frame's depth: a 64-level frame passes batched, 65 does not.
+  ['a 65-level frame in a batch', [hello, `[${frameOfDepth(65)}]`], CloseCode.BadFrame],
   ['a message larger than maxPayloadBytes', [hello, { t: 'msg', seq: 1, id: 'a', ts: 1, d: 'x'.repeat(20_000) }], CloseCode.MessageTooBig],
   ['200-level deep nesting', [hello, deep], CloseCode.BadFrame],
   ['msg before hello', [{ t: 'msg', seq: 1, id: 'a', ts: 1, d: 1 }], CloseCode.BadFrame],
@@ -72,6 +81,16 @@ describe('bad input gets a clear answer, and nothing else breaks', () => {
     // And the server still takes new clients.
     const { welcome } = await RawClient.connect(urlOf(server));
     expect(welcome.resumed).toBe(false);
+  });
+
+  it('takes a 64-level frame alone and batched: the batch array does not count against its depth', async () => {
+    const server = await startServer({ handler: () => 'ok' });
+    const { client } = await RawClient.connect(urlOf(server));
+    client.send(frameOfDepth(64, 1));
+    client.send(`[${frameOfDepth(64, 2)}]`);
+    client.send(`[{"t":"ping","ts":1},${frameOfDepth(64, 3)},${frameOfDepth(64, 4)}]`);
+    expect(await client.acks(4)).toEqual([1, 2, 3, 4].map((seq) => ({ seq, r: 'ok' })));
+    expect(client.closeCode).toBeUndefined();
   });
 
   it('a handler that throws odd values only produces error acks', async () => {

@@ -172,7 +172,8 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
 
   /**
    * Send `data` (any JSON-serialisable value); resolves with the server handler's result, rejects
-   * with `RemoteError` (the handler threw), `AckTimeoutError` (deadline; see `maybeDelivered`),
+   * with `RemoteError` (the handler threw), `ResultEvictedError` (processed earlier, result no
+   * longer cached: outcome unknown), `AckTimeoutError` (deadline; see `maybeDelivered`),
    * `AbortError`, `QueueFullError`, `PayloadTooLargeError`, `ClosedError` or `TypeError`.
    * Before `connect()` the message queues and goes out once connected.
    */

@@ -5,6 +5,8 @@ import {
   PayloadTooLargeError,
   QueueFullError,
   RemoteError,
+  RESULT_EVICTED,
+  ResultEvictedError,
   encodeMsg,
   flatten,
   messageId,
@@ -290,14 +292,17 @@ export class Outbox {
     this.acked(m, undefined, at);
   }
 
-  /** An `ack` with an error: the remote handler threw. `at` as for `ack`. */
+  /**
+   * An `ack` with an error: the remote handler threw, or (`ERR_RESULT_EVICTED`) the message was
+   * processed earlier and its result is gone, which an app must not read as a failure. `at` as for `ack`.
+   */
   nack(seq: number, error: RemoteErrorInfo, at: number): void {
     const m = this.inFlight.get(seq);
     if (m === undefined) return;
     this.inFlight.delete(seq);
     if (m.status !== IN_FLIGHT) return;
     this.settle(m);
-    m.reject(new RemoteError(error.code, error.message));
+    m.reject(error.code === RESULT_EVICTED ? new ResultEvictedError(error.message) : new RemoteError(error.code, error.message));
     this.acked(m, error.code, at);
   }
 

@@ -35,6 +35,36 @@ describe('resume and replay', () => {
     expect(got).toEqual(['s1', 's2', 's3']);
   });
 
+  it('takes a resumed welcome batched with replayed messages and acks, applying the welcome first', async () => {
+    let hellos = 0;
+    const server = await fakeServer({
+      handler: false,
+      onHello: (hello, socket) => {
+        if (++hellos === 1) return true;
+        // What the reference server sends on a resume: welcome, then in the same message the
+        // replay of a server message the client never delivered, and an ack it had lost.
+        expect(hello.resume).toMatchObject({ sid: 'sid-1', token: 'token-1', seq: 0 });
+        const welcome = { t: 'welcome', v: 1, sid: 'sid-1', token: 'token-2', resumed: true, seq: 1, win: 8, hb: 15_000, max: 65_536 };
+        socket.send(JSON.stringify([welcome, { t: 'msg', seq: 1, id: 's1', ts: 1, d: 'replayed' }, { t: 'ack', seq: 1, r: 'done' }]));
+        return false;
+      },
+    });
+    const c = client({ url: server.url });
+    const got: Json[] = [];
+    c.on('message', (d) => got.push(d));
+    await c.connect();
+    const first = await server.conn(1);
+    const sent = c.send('order');
+    await server.until(() => server.msgs.length === 1);
+    const resumed = next(c, 'resumed');
+    first.socket.terminate();
+    expect((await resumed)[0]).toEqual({ replayed: 1 });
+    await expect(sent).resolves.toBe('done');
+    await reach(c, 'open');
+    expect(got).toEqual(['replayed']);
+    expect(c.sessionId).toBe('sid-1');
+  });
+
   it('does not retransmit a message whose deadline passed', async () => {
     const server = await fakeServer({ handler: (d, f, conn) => (conn === server.conns[0] ? undefined : 'ok') });
     const c = client({ url: server.url });

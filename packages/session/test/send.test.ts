@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { AckTimeoutError, PayloadTooLargeError, QueueFullError, RemoteError, type LifelinePlugin } from '@lifeline/protocol';
+import { AckTimeoutError, PayloadTooLargeError, QueueFullError, RemoteError, ResultEvictedError, type LifelinePlugin } from '@lifeline/protocol';
 import { client, fakeServer, settle, useFixtures } from './helpers.js';
 
 useFixtures();
@@ -35,6 +35,41 @@ describe('send()', () => {
     expect(error.error.code).toBe('ERR_REMOTE');
     expect(error.error.remoteCode).toBe('E_FUNDS');
     expect(error.error.message).toBe('insufficient funds');
+  });
+
+  it('rejects with ResultEvictedError, not a handler error, when a retransmission was processed and its result evicted', async () => {
+    const server = await fakeServer({ handler: false });
+    const acked: Array<string | undefined> = [];
+    const c = client({ url: server.url, plugins: [{ name: 'spy', onAck: (e) => acked.push(e.errorCode) }] });
+    await c.connect();
+    const order = settle(c.send({ op: 'buy' }, { id: 'order-1' }));
+    await server.until(() => server.msgs.length === 1);
+    // The server processed seq 1 and its ack was lost with the connection.
+    const first = await server.conn(1);
+    first.session.accepted = 1;
+    first.socket.terminate();
+    const second = await server.conn(2);
+    expect(second.hello.resume).toMatchObject({ sid: first.session.sid });
+    // The client retransmits it (welcome.seq = 1); the result has left the server's cache.
+    await server.until(() => server.msgs.length === 2);
+    expect(server.msgs[1]).toMatchObject({ seq: 1, id: 'order-1' });
+    second.send({ t: 'ack', seq: 1, e: { code: 'ERR_RESULT_EVICTED', message: 'processed earlier; result no longer cached' } });
+    const outcome = (await order) as { ok: false; error: ResultEvictedError };
+    expect(outcome.ok).toBe(false);
+    expect(outcome.error).toBeInstanceOf(ResultEvictedError);
+    expect(outcome.error).toBeInstanceOf(RemoteError); // code written for RemoteError still catches it
+    expect(outcome.error.code).toBe('ERR_RESULT_EVICTED');
+    expect(outcome.error.remoteCode).toBe('ERR_RESULT_EVICTED');
+    expect(outcome.error.message).toBe('processed earlier; result no longer cached');
+    expect(acked).toEqual(['ERR_RESULT_EVICTED']);
+    // A handler's own error code stays a plain RemoteError.
+    const next = settle(c.send('x'));
+    await server.until(() => server.msgs.length === 3);
+    second.send({ t: 'ack', seq: 2, e: { code: 'E_FUNDS', message: 'no' } });
+    const plain = (await next) as { ok: false; error: RemoteError };
+    expect(plain.error).toBeInstanceOf(RemoteError);
+    expect(plain.error).not.toBeInstanceOf(ResultEvictedError);
+    expect(plain.error.code).toBe('ERR_REMOTE');
   });
 
   it('resolves seq, seq+1, … from one acks frame', async () => {

@@ -7,18 +7,15 @@
  */
 
 export const limits = {
-  /** "nesting deeper than 64 levels (envelope included)" */
+  /** "a frame nests at most 64 levels … its own object being level 1"; "the array of a batch does not count" */
   maxDepth: 64,
   /** "a batch (a JSON array of 1 to 4096 frames)" */
   maxFrames: 4096,
-  /** "Message ids are 1–128 characters" (UTF-16 code units, as JavaScript counts them) */
+  /** `msg.id`: "string, 1–128" ("String bounds count UTF-16 code units") */
   maxId: 128,
-  /** "tokens, reasons and error codes at most 1024" (session ids are held to the same bound) */
+  /** `sid`, `token`, `reason`, `e.code`: "≤ 1024" */
   maxString: 1024,
-  /**
-   * `ack.e.message`: protocol.md gives no bound; the reference decoder allows 8 × 1024.
-   * Noted in docs/reliability.md as an undocumented limit.
-   */
+  /** `ack.e.message`: "≤ 8192" */
   maxErrorMessage: 8 * 1024,
 } as const;
 
@@ -27,12 +24,8 @@ export type Verdict =
   | { readonly ok: false; readonly codes: ReadonlySet<number>; readonly why: string };
 
 const BAD = new Set([4400]);
-/**
- * A `hello` whose `v` is an integer other than 1: protocol.md says close 4406 ("Any other →
- * close 4406"); the reference decoder answers 4400 when `v` < 1. Both are accepted here (both
- * are documented ProtocolError codes) and the difference is noted in docs/reliability.md.
- */
-const VERSION = new Set([4406, 4400]);
+/** `hello.v`: "Any other value, of any type, or none: close 4406". */
+const VERSION = new Set([4406]);
 
 const bad = (why: string, codes: ReadonlySet<number> = BAD): Verdict => ({ ok: false, codes, why });
 
@@ -68,7 +61,8 @@ export function judgeMessage(message: unknown): Verdict {
     // A RangeError here is JSON.parse running out of stack: nesting far past 64 levels.
     return bad(error instanceof RangeError ? 'nesting' : 'not JSON');
   }
-  if (textDepth(message) > limits.maxDepth) return bad('nesting');
+  // "a frame is allowed the same depth batched as alone, so a batch nests at most 65 levels"
+  if (textDepth(message) > limits.maxDepth + (Array.isArray(value) ? 1 : 0)) return bad('nesting');
   if (!Array.isArray(value)) {
     const verdict = judgeFrame(value);
     return verdict === undefined ? { ok: true, frames: [value] } : verdict;
@@ -102,9 +96,8 @@ export function judgeFrame(value: unknown): Verdict | undefined {
   const S = limits.maxString;
   switch (t) {
     case 'hello': {
-      const v = own(o, 'v');
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return bad('hello.v is an integer');
-      if (v !== 1) return bad('hello.v is 1', VERSION);
+      // "Checked before every other field"
+      if (own(o, 'v') !== 1) return bad('hello.v is 1', VERSION);
       if (has(o, 'win') && !int(own(o, 'win'), 1)) return bad('hello.win ≥ 1');
       if (has(o, 'resume')) {
         const r = own(o, 'resume');
