@@ -45,6 +45,11 @@ export interface CounterValues {
   readonly states: Readonly<Record<string, number>>;
   /** Delivery latencies that came out negative after the clock correction and were clamped to 0. */
   readonly deliveryClamped: number;
+  /**
+   * Peer timestamps not recorded because no real clock gives them: a delivery latency beyond
+   * ± `maxPlausibleMs` or a `msg.ts` ≤ 0, and heartbeat clock offsets beyond `maxPlausibleMs`.
+   */
+  readonly implausible: number;
 }
 
 type Scalar = { [K in keyof CounterValues]: CounterValues[K] extends number ? K : never }[keyof CounterValues];
@@ -68,6 +73,7 @@ export class Counters {
   bytesIn = 0;
   bytesOut = 0;
   deliveryClamped = 0;
+  implausible = 0;
   // Keys come from small closed sets (error codes, drop reasons, states): a Map never grows far.
   readonly failed = new Map<string, number>();
   readonly drops = new Map<string, number>();
@@ -117,6 +123,7 @@ const scalarKeys = [
   'bytesIn',
   'bytesOut',
   'deliveryClamped',
+  'implausible',
 ] as const satisfies readonly Scalar[];
 const keyedKeys = ['failed', 'drops', 'states'] as const satisfies readonly Keyed[];
 
@@ -151,4 +158,5 @@ export const counterDefs: readonly CounterDef[] = [
   { key: 'bytesOut', prom: 'lifeline_bytes_sent_total', otel: 'lifeline.bytes.sent', unit: 'By', help: 'Text written to the socket (UTF-16 code units; bytes for ASCII).' },
   { key: 'states', prom: 'lifeline_state_transitions_total', otel: 'lifeline.state_transitions', unit: '{transition}', help: 'Connection-state transitions, by the state entered.', label: 'to' },
   { key: 'deliveryClamped', prom: 'lifeline_delivery_clamped_total', otel: 'lifeline.delivery_clamped', unit: '{message}', help: 'Delivery latencies negative after clock correction, clamped to 0.' },
+  { key: 'implausible', prom: 'lifeline_implausible_timestamps_total', otel: 'lifeline.implausible_timestamps', unit: '{sample}', help: 'Peer timestamps (msg.ts, heartbeat clock offsets) too far off to record.' },
 ];

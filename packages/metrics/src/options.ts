@@ -44,6 +44,15 @@ export interface MetricsOptions {
    * @default metricsDefaults.downtimeBucketsMs
    */
   downtimeBucketsMs?: readonly number[];
+  /**
+   * A delivery whose clock-corrected latency is further than this from 0 (either way), or whose
+   * `msg.ts` is not a positive number, and a heartbeat sample whose clock offset is larger than
+   * this, are not recorded: a peer can write any timestamp (`ts: 0` once moved a mean to
+   * 8.9e9 ms). They are counted in `implausible` instead. Raise it if messages legitimately
+   * wait longer (a durable outbox restored after a long offline spell counts from its first
+   * transmission). @default 3_600_000 (1 hour)
+   */
+  maxPlausibleMs?: number;
 }
 
 export const metricsDefaults = Object.freeze({
@@ -55,6 +64,7 @@ export const metricsDefaults = Object.freeze({
   downtimeBucketsMs: Object.freeze([
     50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000, 300_000,
   ]),
+  maxPlausibleMs: 3_600_000,
 });
 
 export interface ResolvedOptions {
@@ -66,6 +76,7 @@ export interface ResolvedOptions {
   readonly clockSamples: number;
   readonly latencyBucketsMs: readonly number[];
   readonly downtimeBucketsMs: readonly number[];
+  readonly maxPlausibleMs: number;
 }
 
 const defaultNow = (): number => performance.now();
@@ -94,12 +105,20 @@ export function resolveOptions(options: MetricsOptions = {}): ResolvedOptions {
     clockSamples,
     latencyBucketsMs: bounds('latencyBucketsMs', options.latencyBucketsMs ?? metricsDefaults.latencyBucketsMs),
     downtimeBucketsMs: bounds('downtimeBucketsMs', options.downtimeBucketsMs ?? metricsDefaults.downtimeBucketsMs),
+    maxPlausibleMs: positive('maxPlausibleMs', options.maxPlausibleMs ?? metricsDefaults.maxPlausibleMs),
   };
 }
 
 function integer(name: string, value: number, min: number): number {
   if (!Number.isSafeInteger(value) || value < min) {
     throw new TypeError(`metrics: ${name} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+    throw new TypeError(`metrics: ${name} must be a number > 0 (or Infinity), got ${String(value)}`);
   }
   return value;
 }

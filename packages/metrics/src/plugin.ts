@@ -162,6 +162,11 @@ class MetricsPlugin implements Metrics {
     let ms = e.wallAt - e.sentAt + offset;
     side.counters.delivered++;
     if (session !== undefined) session.counters.delivered++;
+    // The peer wrote sentAt: one absurd value would own the mean and the max.
+    if (!(e.sentAt > 0 && Math.abs(ms) <= this.options.maxPlausibleMs)) {
+      this.count(ctx, 'implausible', 1);
+      return;
+    }
     if (ms < 0) {
       ms = 0;
       side.counters.deliveryClamped++;
@@ -202,6 +207,11 @@ class MetricsPlugin implements Metrics {
   }
 
   onClock(e: ClockEvent, ctx: PluginContext): void {
+    // The offset comes from the peer's `pong.at`: an absurd one would skew every corrected latency.
+    if (!(Math.abs(e.offsetMs) <= this.options.maxPlausibleMs)) {
+      this.count(ctx, 'implausible', 1);
+      return;
+    }
     this.side(ctx.side).clock.update(e.rttMs, e.offsetMs);
     this.session(ctx)?.clock.update(e.rttMs, e.offsetMs);
   }

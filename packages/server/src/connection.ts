@@ -53,6 +53,8 @@ export class Connection {
   helloSeen = false;
   /** Frames that came after `hello` while `authenticate` ran; dispatched after `welcome`. */
   held: Frame[] | undefined;
+  /** `ts` of the last ping, until a pong answers it (NaN: none outstanding). */
+  private pingTs = Number.NaN;
   private pluginContext: PluginContext = noSessionContext;
 
   constructor(
@@ -74,6 +76,7 @@ export class Connection {
   }
 
   ping(wallNow: number): void {
+    this.pingTs = wallNow;
     this.writer.push(`{"t":"ping","ts":${wallNow}}`);
   }
 
@@ -90,7 +93,11 @@ export class Connection {
     if (plugins.active) plugins.onProtocolError({ closeCode: code, message: reason, at: monotonic() }, this.pluginContext);
   }
 
-  /** Flush what is pending (acks included), then close; the session is detached at once. */
+  /**
+   * Flush what is pending (acks included), then close; the session is detached at once. Every
+   * close the server starts is bounded: a peer that has not answered the close frame within the
+   * grace (`Limits.linger`) is destroyed, instead of holding its socket and buffers for `ws`'s 30 s.
+   */
   close(code: number, reason: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     try {
@@ -106,6 +113,7 @@ export class Connection {
       this.ctx.reportError(error);
       this.ws.terminate();
     }
+    this.ctx.limits.linger(this);
     this.detach(code, reason);
   }
 
@@ -143,6 +151,9 @@ export class Connection {
           this.writer.push(`{"t":"pong","ts":${f.ts},"at":${this.ctx.options.now()}}`);
           break;
         case 'pong':
+          // Only the answer to our last ping counts: a forged one would set any clock offset.
+          if (f.ts !== this.pingTs) break;
+          this.pingTs = Number.NaN;
           if (this.ctx.plugins.active) {
             const rttMs = Math.max(0, this.ctx.options.now() - f.ts);
             const offsetMs = f.at - (f.ts + rttMs / 2);

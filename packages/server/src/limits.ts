@@ -11,7 +11,10 @@ export type LimitKind = 'pending-handshakes' | 'sessions' | 'rate' | 'slow-clien
 /** A connection refused or shed by a limit, as the server's `limit` event reports it. */
 export interface LimitInfo {
   readonly limit: LimitKind;
-  /** The close code: 1013 (`pending-handshakes`, `sessions`), 4429 (`rate`), 1006 (`slow-client`, terminated). */
+  /**
+   * The close code: 1013 (`pending-handshakes`, `sessions`), 4429 (`rate`), 1006 (`slow-client`,
+   * terminated); 503, an HTTP status, for a TCP connection refused before its upgrade.
+   */
   readonly code: number;
   readonly reason: string;
   /** The session the connection held, when it had one. */
@@ -25,8 +28,9 @@ export interface LimitInfo {
 }
 
 /**
- * After our close frame, how long a peer closed by a limit gets to answer before its socket is
- * destroyed: a flood of sockets that never answer must not hold descriptors for `ws`'s 30 s.
+ * After our close frame, how long a peer gets to answer before its socket is destroyed: a flood
+ * of sockets that never answer (closed by a limit, for bad input, or replaced by a resume) must
+ * not hold descriptors and buffers for `ws`'s 30 s.
  */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -57,7 +61,7 @@ export class Limits {
   ) {
     this.rated = options.rateLimit !== false;
     this.closeGrace = new Deadlines((conn) => {
-      if (conn.state !== 'closed') conn.terminate('no close handshake after a limit');
+      if (conn.state !== 'closed') conn.terminate('no close handshake within the grace');
     }, { resolutionMs: 100 });
     // A quarter of the timeout, so shedding is at most 25 % late; never busier than 5 ms, never lazier than 1 s.
     this.sweepMs = Math.max(5, Math.min(1_000, Math.floor(options.slowClientTimeoutMs / 4)));
@@ -70,6 +74,12 @@ export class Limits {
     if (pendingHandshakes < max) return true;
     this.refuse(conn, 'pending-handshakes', `server busy: ${max} handshakes pending`);
     return false;
+  }
+
+  /** An upgraded connection whose address already holds `maxPendingHandshakesPerAddress`: refused with 1013. */
+  refuseAddress(conn: Connection): void {
+    this.watch();
+    this.refuse(conn, 'pending-handshakes', `server busy: ${this.options.maxPendingHandshakesPerAddress} handshakes pending from this address`);
   }
 
   /** A `hello` would start a new session; false when it was refused (`maxSessions`). */
@@ -115,8 +125,8 @@ export class Limits {
   }
 
   /**
-   * `conn` was closed by us: if the peer has not finished the close handshake within
-   * `CLOSE_GRACE_MS`, destroy the socket (sockets that never answer must not pile up).
+   * `conn` was closed by us (`Connection.close` calls this for every close the server starts):
+   * if the peer has not finished the close handshake within `CLOSE_GRACE_MS`, destroy the socket.
    */
   linger(conn: Connection): void {
     if (conn.state !== 'closed') this.closeGrace.add(conn, monotonic() + CLOSE_GRACE_MS);
@@ -153,8 +163,7 @@ export class Limits {
     const session = conn.session;
     if (session !== undefined && session.connection === conn) session.inbound.flushAcks(conn.writer);
     conn.writer.push(JSON.stringify({ t: 'bye', code, reason, retryMs }));
-    conn.close(code, reason);
-    this.linger(conn);
+    conn.close(code, reason); // lingers: every close the server starts does
   }
 
   /**

@@ -90,8 +90,9 @@ export interface ServerOptions {
   /** Wall clock in ms since the epoch (`msg.ts`, pings, pongs, record expiry). @default Date.now */
   now?: () => number;
   /**
-   * Most connections in their handshake at once (upgraded, no `welcome` yet). A connection over
-   * it gets `bye` 1013 with `retryMs: overloadRetryMs` and is closed with 1013 at once.
+   * Most connections in their handshake at once (upgraded, no `welcome` yet, plus TCP connections
+   * still sending their upgrade request when the server owns its `http.Server`). A connection
+   * over it gets `bye` 1013 with `retryMs: overloadRetryMs` and is closed with 1013 at once.
    * @default 1024
    */
   maxPendingHandshakes?: number;
@@ -119,6 +120,14 @@ export interface ServerOptions {
    * @default 30_000
    */
   slowClientTimeoutMs?: number;
+  /**
+   * Most connections from one remote address that have not finished their handshake: TCP
+   * connections still sending their upgrade request (when the server owns its `http.Server`)
+   * plus upgraded ones without `welcome`. Over it a TCP connection gets HTTP 503 at once (an
+   * upgraded one `bye` 1013), so one address cannot take every `maxPendingHandshakes` slot.
+   * @default 64
+   */
+  maxPendingHandshakesPerAddress?: number;
 }
 
 export const serverDefaults = Object.freeze({
@@ -138,6 +147,7 @@ export const serverDefaults = Object.freeze({
   overloadRetryMs: 1_000,
   rateLimit: false as false | Readonly<RateLimit>,
   slowClientTimeoutMs: 30_000,
+  maxPendingHandshakesPerAddress: 64,
 });
 
 /** What `rateLimit: {}` means: 10k frames/s, bursts of 20k. */
@@ -167,6 +177,7 @@ export interface ResolvedOptions {
   readonly overloadRetryMs: number;
   readonly rateLimit: false | Readonly<RateLimit>;
   readonly slowClientTimeoutMs: number;
+  readonly maxPendingHandshakesPerAddress: number;
 }
 
 /** setTimeout clamps longer delays to 1 ms, so no finite duration may exceed this. */
@@ -246,5 +257,10 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     overloadRetryMs: duration('overloadRetryMs', options.overloadRetryMs ?? serverDefaults.overloadRetryMs, 0),
     rateLimit: rateLimit(options.rateLimit),
     slowClientTimeoutMs: duration('slowClientTimeoutMs', options.slowClientTimeoutMs ?? serverDefaults.slowClientTimeoutMs, 1, true),
+    maxPendingHandshakesPerAddress: integer(
+      'maxPendingHandshakesPerAddress',
+      options.maxPendingHandshakesPerAddress ?? serverDefaults.maxPendingHandshakesPerAddress,
+      1,
+    ),
   };
 }

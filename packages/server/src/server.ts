@@ -1,9 +1,11 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'eventemitter3';
 import { WebSocketServer } from 'ws';
 import type WebSocket from 'ws';
 import { CloseCode, Deadlines, PluginHost, now as monotonic, type PluginHook } from '@lifeline/protocol';
+import { Admission } from './admission.js';
 import { Connection, type ConnectionHooks } from './connection.js';
 import type { ProtocolErrorInfo, ServerContext } from './context.js';
 import { Handshakes } from './handshake.js';
@@ -84,6 +86,9 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
   private readonly hooks: ConnectionHooks;
+  private readonly admission: Admission;
+  /** TCP connections refused before their upgrade (their request may still arrive): never upgraded. */
+  private readonly refusedSockets = new WeakSet<Duplex>();
   private http: HttpServer | undefined;
   private ownsHttp = false;
   private listening: Promise<void> | undefined;
@@ -115,11 +120,13 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       reportProtocolError: (info) => this.emitSafely('protocol-error', info),
     };
     this.handshakes = new Handshakes(this.ctx, (session) => this.emitSafely('session', session));
+    this.admission = new Admission(resolved.handshakeTimeoutMs, resolved.maxPendingHandshakesPerAddress);
     this.hooks = {
       onHandshakeFrames: (conn, frames) => this.handshakes.onFrames(conn, frames),
       onClosed: (conn) => {
         this.connections.delete(conn);
         this.handshakes.forget(conn);
+        this.admission.closed(conn);
         this.ctx.heartbeat.delete(conn);
         if (this.connections.size === 0) this.onAllClosed?.();
       },
@@ -162,6 +169,8 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     this.http = http;
     http.on('upgrade', this.onUpgrade);
     if (!this.ownsHttp) return;
+    // Every TCP connection of our own http.Server is a handshake in the making: count and bound it.
+    http.on('connection', this.onSocket);
     try {
       await new Promise<void>((resolve, reject) => {
         const onError = (error: Error) => {
@@ -189,8 +198,41 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     res.end('This is a Lifeline WebSocket endpoint: connect with a WebSocket client.\n');
   };
 
+  /**
+   * A TCP connection of our own http.Server, before any byte of its request: it takes a pending
+   * slot until its upgrade request arrives (or `handshakeTimeoutMs` passes, then it is destroyed).
+   */
+  private readonly onSocket = (socket: Socket): void => {
+    try {
+      const o = this.ctx.options;
+      if (this.admission.raw >= o.maxPendingHandshakes) {
+        this.refuseSocket(socket, `server busy: ${o.maxPendingHandshakes} connections pending`);
+      } else if (!this.admission.accept(socket)) {
+        this.refuseSocket(socket, `server busy: ${o.maxPendingHandshakesPerAddress} handshakes pending from this address`);
+      }
+    } catch (error) {
+      this.ctx.reportError(error);
+      socket.destroy();
+    }
+  };
+
+  /** HTTP 503 before the request is read, then the socket is destroyed once that is written: one write. */
+  private refuseSocket(socket: Socket, reason: string): void {
+    const retryMs = this.ctx.options.overloadRetryMs;
+    this.refusedSockets.add(socket);
+    socket.on('error', () => {});
+    const retryAfter = Math.max(1, Math.ceil(retryMs / 1000));
+    socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfter}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+    this.emitSafely('limit', { limit: 'pending-handshakes', code: 503, reason, sessionId: undefined, retryMs });
+  }
+
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     try {
+      if (this.refusedSockets.has(socket)) {
+        socket.destroy();
+        return;
+      }
+      this.admission.release(socket as Socket);
       const path = this.ctx.options.path;
       if (path !== undefined && pathOf(req.url) !== path) {
         // On a shared http.Server another upgrade listener may own this path.
@@ -215,7 +257,13 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       conn.close(CloseCode.GoingAway, 'server shutting down');
       return;
     }
-    if (!this.ctx.limits.admitConnection(conn, this.handshakes.pending)) return;
+    if (this.admission.pendingOf(req.socket) >= this.ctx.options.maxPendingHandshakesPerAddress) {
+      this.ctx.limits.refuseAddress(conn);
+      return;
+    }
+    // Raw sockets still sending their request hold slots too.
+    if (!this.ctx.limits.admitConnection(conn, this.handshakes.pending + this.admission.raw)) return;
+    this.admission.upgraded(conn, req.socket);
     this.handshakes.begin(conn);
   }
 
@@ -253,6 +301,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       ctx.heartbeat.stop();
       ctx.limits.stop();
       this.handshakes.stop();
+      this.admission.stop();
       ctx.registry.stop();
       ctx.sendDeadlines.clear();
       this.wss.close();

@@ -17,7 +17,7 @@ import {
 } from '@lifeline/protocol';
 import { Transport, closeError, type CloseInfo, type HandshakeLink, type ReconnectInfo } from '@lifeline/transport';
 import type { ClientEvents, CloseOptions, ConnectOptions } from './events.js';
-import { Inbox, type MessagesOptions, type ReceiveOptions } from './inbox.js';
+import { Inbox, REFETCH_CLOSE_CODE, type MessagesOptions, type ReceiveOptions } from './inbox.js';
 import { clientDefaults, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox, type SendOptions } from './outbox.js';
 import { StoreLink, type LoadedOutbox } from './outbox-store.js';
@@ -76,6 +76,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       reconnect: options.reconnect,
       highWaterMarkBytes: options.highWaterMarkBytes,
+      maxPayloadBytes: options.maxPayloadBytes,
       random: options.random,
       backoff: options.backoff,
       now: o.now,
@@ -102,11 +103,13 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
         hasListeners: () => this.listenerCount('message') > 0,
         emit: (data, meta) => this.emitSafely('message', data, meta),
         cackDue: () => this.writer.schedule(),
+        refetch: () => this.transport.drop(REFETCH_CLOSE_CODE, 'resuming to fetch the messages a full receive buffer skipped'),
         plugins: this.plugins,
         ctx,
         now: o.now,
       },
       o.maxBuffered,
+      o.maxBufferedBytes,
     );
     const t = this.transport;
     t.on('open', this.onOpen);
@@ -415,6 +418,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
         this.writer.push(jsonCodec.encode({ t: 'pong', ts: f.ts, at: Date.now() }));
         return;
       case 'pong': {
+        if (!this.transport.acceptPong(f.ts)) return; // answers no ping of ours
         const rttMs = Math.max(0, Date.now() - f.ts);
         this.rtt = rttMs;
         this.offset = f.at - (f.ts + rttMs / 2);

@@ -22,12 +22,20 @@ export interface MessagesOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Local close code of the reconnect that fetches the messages a full buffer skipped (never a
+ * server's code; docs/protocol.md#close-codes). Not fatal: the client resumes at once.
+ */
+export const REFETCH_CLOSE_CODE = 4002;
+
 /** A message accepted but not yet taken by the application. */
 interface Held {
   readonly data: Json;
   readonly seq: number;
   readonly id: string;
   readonly sentAt: number;
+  /** Characters of `data` as JSON, counted against `maxBufferedBytes`. */
+  readonly bytes: number;
   /** Session generation: a message from a session since lost is delivered but never acknowledged. */
   readonly epoch: number;
 }
@@ -46,6 +54,11 @@ export interface InboxHost {
   emit(data: Json, meta: MessageMeta): void;
   /** A `cack` is due: ask for a flush at the end of this tick. */
   cackDue(): void;
+  /**
+   * Messages were skipped because the buffer was full, and it has room again: reconnect and
+   * resume, so the server replays them (it holds them: none was acknowledged).
+   */
+  refetch(): void;
   plugins: PluginHost;
   ctx(): PluginContext;
   now(): number;
@@ -74,11 +87,21 @@ export class Inbox {
   private heldNow = 0;
   private waiters: Waiter[] = [];
   private closed = false;
+  /** Characters held (every epoch: it is memory that counts). */
+  private heldBytes = 0;
+  /**
+   * The buffer was full in bytes: every new `msg` of this connection is ignored (not received,
+   * not acknowledged) until a resume makes the server replay them, in order.
+   */
+  private skipping = false;
+  private refetchAsked = false;
 
   constructor(
     private readonly host: InboxHost,
     /** `hello.win`: the most unacknowledged messages the server may send. */
     readonly window: number,
+    /** `maxBufferedBytes`. */
+    private readonly maxBytes = Infinity,
   ) {}
 
   /** Messages accepted and waiting for `receive()` / `messages()`. */
@@ -93,6 +116,22 @@ export class Inbox {
   accept(f: MsgFrame): boolean {
     const host = this.host;
     const duplicate = f.seq <= this.received;
+    let bytes = 0;
+    if (!duplicate) {
+      if (this.heldNow + this.uncacked >= this.window) return false;
+      if (this.skipping) return true;
+      const backlog = this.heldHead < this.held.length;
+      if (backlog || !(this.waiters.length > 0 || host.hasListeners())) {
+        // Counted only for what will be held: a message taken at once costs nothing here.
+        bytes = jsonLength(f.d);
+        if (backlog && this.heldBytes + bytes > this.maxBytes) {
+          // Count bound and byte bound alike: what is not held is not acknowledged, so the
+          // server keeps it. Ignoring the rest of this connection keeps the order.
+          this.skipping = true;
+          return true;
+        }
+      }
+    }
     if (host.plugins.active) {
       host.plugins.onReceive({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt: Date.now(), at: host.now(), duplicate }, host.ctx());
     }
@@ -104,11 +143,11 @@ export class Inbox {
       }
       return true;
     }
-    if (this.heldNow + this.uncacked >= this.window) return false;
     this.received = f.seq;
     if (this.heldHead === this.held.length && this.handOut(f.d, f.seq, f.id, f.ts, this.epoch)) return true;
-    this.held.push({ data: f.d, seq: f.seq, id: f.id, sentAt: f.ts, epoch: this.epoch });
+    this.held.push({ data: f.d, seq: f.seq, id: f.id, sentAt: f.ts, bytes, epoch: this.epoch });
     this.heldNow++;
+    this.heldBytes += bytes;
     return true;
   }
 
@@ -157,6 +196,7 @@ export class Inbox {
    * nothing delivered is counted as unacknowledged any more.
    */
   presentDelivered(): number {
+    this.newConnection();
     this.cacked = this.delivered;
     this.uncacked = 0;
     return this.delivered;
@@ -164,6 +204,7 @@ export class Inbox {
 
   /** The server started a new session (`resumed: false`): its sequence starts again. */
   resetSession(): void {
+    this.newConnection();
     this.epoch++;
     this.received = 0;
     this.delivered = 0;
@@ -180,6 +221,7 @@ export class Inbox {
     this.held = [];
     this.heldHead = 0;
     this.heldNow = 0;
+    this.heldBytes = 0;
     const waiters = this.waiters;
     this.waiters = [];
     const error = new ClosedError('the client closed');
@@ -218,7 +260,24 @@ export class Inbox {
       this.heldHead = 0;
     }
     if (m.epoch === this.epoch) this.heldNow--;
+    this.heldBytes -= m.bytes;
+    // Half the bound free before asking again, so a slow reader does not reconnect per message.
+    if (this.skipping && !this.refetchAsked && this.heldBytes <= this.maxBytes / 2) {
+      this.refetchAsked = true;
+      // Not from inside receive() or a listener: the reconnect emits events of its own.
+      queueMicrotask(this.refetchNow);
+    }
     return m;
+  }
+
+  private readonly refetchNow = (): void => {
+    if (this.skipping && !this.closed) this.host.refetch();
+  };
+
+  /** A new connection replays what this one skipped. */
+  private newConnection(): void {
+    this.skipping = false;
+    this.refetchAsked = false;
   }
 
   /** Give a message to listeners and the first waiter; false when nobody takes it. */
@@ -248,6 +307,11 @@ export class Inbox {
       host.plugins.onDeliver({ id, seq, sentAt, wallAt: Date.now(), at: host.now() }, host.ctx());
     }
   }
+}
+
+/** Characters of `data` as JSON: the unit of `maxBufferedBytes` (and of `maxQueued.bytes`). */
+function jsonLength(data: Json): number {
+  return data === undefined ? 0 : JSON.stringify(data).length;
 }
 
 interface IteratorWaiter extends Waiter {

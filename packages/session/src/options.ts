@@ -53,6 +53,19 @@ export interface ClientOptions {
    * `hello.win`, so the server never has more than this many unacknowledged. @default 1024
    */
   maxBuffered?: number;
+  /**
+   * Bound on the same buffer in characters of JSON (bytes for ASCII), as `maxQueued.bytes`
+   * counts. When a message would pass it, the client stops taking server messages (none is
+   * acknowledged, so the server keeps them) until the application has taken half of what is
+   * held; it then reconnects and resumes, and the server replays the rest in order. A single
+   * message larger than the bound is still held when the buffer is empty. @default 16_777_216
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Largest WebSocket message accepted from the server (see the transport's `maxPayloadBytes`):
+   * a larger one closes with 1009 (fatal) and is never decoded nor buffered. @default 33_554_432 (32 MiB)
+   */
+  maxPayloadBytes?: number;
   /** Transmission pauses while the socket buffers more than this. @default 1_048_576 */
   highWaterMarkBytes?: number;
   /**
@@ -82,6 +95,8 @@ export const clientDefaults = Object.freeze({
   maxQueued: Object.freeze({ messages: 10_000, bytes: 16 * 1024 * 1024 }),
   overflow: 'wait' as OverflowPolicy,
   maxBuffered: 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  maxPayloadBytes: transportDefaults.maxPayloadBytes,
   highWaterMarkBytes: transportDefaults.highWaterMarkBytes,
   /** `connect()` waits this many `connectTimeoutMs` by default: room for a few attempts and their backoff. */
   connectDeadlineFactor: 3,
@@ -98,6 +113,7 @@ export interface ResolvedClientOptions {
   readonly maxQueuedBytes: number;
   readonly overflow: OverflowPolicy;
   readonly maxBuffered: number;
+  readonly maxBufferedBytes: number;
   readonly connectTimeoutMs: number;
   readonly auth: AuthProvider | undefined;
   readonly plugins: readonly LifelinePlugin[];
@@ -125,6 +141,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     maxQueuedBytes: checkNumber('maxQueued.bytes', queued.bytes ?? d.maxQueued.bytes, { min: 1, infinity: true }),
     overflow,
     maxBuffered: checkNumber('maxBuffered', options.maxBuffered ?? d.maxBuffered, count),
+    maxBufferedBytes: checkNumber('maxBufferedBytes', options.maxBufferedBytes ?? d.maxBufferedBytes, { min: 1, infinity: true }),
     connectTimeoutMs: checkNumber('connectTimeoutMs', options.connectTimeoutMs ?? d.connectTimeoutMs, timeout),
     auth: options.auth,
     plugins,

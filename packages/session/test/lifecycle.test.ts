@@ -162,7 +162,7 @@ describe('lifecycle', () => {
 
   it('honours bye.retryMs before reconnecting', async () => {
     const server = await fakeServer();
-    const c = client({ url: server.url, random: () => 0 });
+    const c = client({ url: server.url, random: () => 0, reconnect: { minDelayMs: 5, maxDelayMs: 1_000 } });
     await c.connect();
     const conn = await server.conn(1);
     const reconnecting = next(c, 'reconnecting');

@@ -3,7 +3,7 @@ import pTimeout from 'p-timeout';
 import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError, fatalCloseCodes } from '@lifeline/protocol';
 import { Link } from './link.js';
 import type { ResolvedTransportOptions } from './options.js';
-import { resolveWebSocket } from './socket.js';
+import { MAX_TIMER_MS, resolveWebSocket } from './socket.js';
 
 /** Errors after which retrying would only repeat the refusal (docs/protocol.md#close-codes). */
 export function isFatal(error: unknown): boolean {
@@ -17,6 +17,8 @@ export function isFatal(error: unknown): boolean {
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   if (ms <= 0) return Promise.resolve();
+  // A longer delay would overflow the timer, which then fires at once.
+  const delay = Math.min(ms, MAX_TIMER_MS);
   return new Promise<void>((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
@@ -25,7 +27,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, delay);
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -64,9 +66,16 @@ export class Connector {
     this.delays = 0;
   }
 
-  /** Wait at least `ms` (plus jitter) before the next attempt (protocol `bye.retryMs`). */
+  /**
+   * Wait at least `ms` (plus jitter) before the next attempt (protocol `bye.retryMs`), but never
+   * more than `reconnect.maxDelayMs`: the value comes from the server, and 3e9 would overflow
+   * the timer (reconnect at once) while 2e9 would wait 23 days.
+   */
   retryAfter(ms: number): void {
-    this.floorMs = Math.max(this.floorMs, ms);
+    const r = this.options.reconnect;
+    const ceiling = Math.min(r === false ? 0 : r.maxDelayMs, MAX_TIMER_MS);
+    const floor = Number.isNaN(ms) ? 0 : Math.min(Math.max(0, ms), ceiling);
+    this.floorMs = Math.max(this.floorMs, floor);
   }
 
   /**
@@ -123,12 +132,14 @@ export class Connector {
   }
 
   private async open(signal: AbortSignal): Promise<Link> {
-    const { url, protocols, handshake } = this.options;
+    const { url, protocols, handshake, maxPayloadBytes } = this.options;
     const href = typeof url === 'function' ? await url() : url;
     signal.throwIfAborted();
     const WebSocket = await resolveWebSocket(this.options.WebSocket);
     signal.throwIfAborted();
-    const link = new Link(new WebSocket(href, protocols));
+    // ws reads maxPayload as an int32, where 0 means no bound; past that only the Link checks.
+    const maxPayload = maxPayloadBytes <= 0x7fff_ffff ? maxPayloadBytes : 0;
+    const link = new Link(new WebSocket(href, protocols, { maxPayload }), maxPayloadBytes);
     const abandon = () => link.drop(CloseCode.ConnectTimeout, 'connect attempt abandoned');
     signal.addEventListener('abort', abandon, { once: true });
     try {

@@ -23,7 +23,8 @@ export function closeError(code: number, reason: string): LifelineError {
   }
 }
 
-const noop = (): void => {};
+/** `ws` reports a message over its `maxPayload` with this error code (and starts a 1009 close). */
+const WS_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
 
 type Phase = 'connecting' | 'handshake' | 'open' | 'closed';
 
@@ -50,11 +51,15 @@ export class Link implements HandshakeLink {
   private failure: LifelineError | undefined;
   private handlers: LinkHandlers | undefined;
 
-  constructor(readonly socket: WebSocketLike) {
+  constructor(
+    readonly socket: WebSocketLike,
+    /** Longer inbound messages close the link with 1009 before anyone decodes them. */
+    private readonly maxPayloadBytes = Infinity,
+  ) {
     socket.addEventListener('open', () => this.handleOpen());
     socket.addEventListener('message', (event) => this.handleMessage(event.data));
     socket.addEventListener('close', (event) => this.handleClose(event.code, event.reason));
-    socket.addEventListener('error', noop);
+    socket.addEventListener('error', (event) => this.handleError(event));
   }
 
   get closed(): boolean {
@@ -128,6 +133,11 @@ export class Link implements HandshakeLink {
   }
 
   private handleMessage(data: unknown): void {
+    // Browsers have no maxPayload: the whole message is already in memory, but it goes no further.
+    if (typeof data === 'string' && data.length > this.maxPayloadBytes) {
+      this.tooBig(`a message of ${data.length} characters exceeds maxPayloadBytes (${this.maxPayloadBytes})`, false);
+      return;
+    }
     switch (this.phase) {
       case 'open':
         this.handlers?.message(data);
@@ -145,6 +155,34 @@ export class Link implements HandshakeLink {
       }
       default:
     }
+  }
+
+  private handleError(event: unknown): void {
+    const error = (event as { error?: { code?: unknown } } | null)?.error;
+    if (error?.code === WS_TOO_BIG) this.tooBig(`a message exceeds maxPayloadBytes (${this.maxPayloadBytes})`, true);
+  }
+
+  /**
+   * An oversized message: 1009 (MessageTooBig, fatal). The close is reported at once; the socket
+   * is terminated when `ws` already sent its 1009, so a peer that never answers the close frame
+   * cannot hold it for `ws`'s 30 s.
+   */
+  private tooBig(reason: string, closing: boolean): void {
+    if (this.phase === 'closed') return;
+    const wasOpen = this.phase === 'open';
+    this.fail(new ConnectionError(CloseCode.MessageTooBig, reason));
+    try {
+      if (closing && this.socket.terminate) this.socket.terminate();
+      else this.socket.close(CloseCode.MessageTooBig, clampReason(reason));
+    } catch {
+      // Browsers may only send 1000 or 3000–4999: close without a code rather than stay open.
+      try {
+        this.socket.close();
+      } catch {
+        // already closing
+      }
+    }
+    if (wasOpen) this.handlers?.close(CloseCode.MessageTooBig, reason);
   }
 
   private handleClose(code: number, reason: string): void {

@@ -14,7 +14,11 @@ export type Handshake = (link: HandshakeLink, signal: AbortSignal) => Promise<vo
 export interface ReconnectOptions {
   /** Ceiling of the first reconnect delay (full jitter: the delay is uniform in [0, ceiling]). @default 500 */
   minDelayMs?: number;
-  /** No reconnect delay is longer than this. @default 15_000 */
+  /**
+   * No backoff delay is longer than this, and a server's `bye.retryMs` is honoured up to this
+   * (jitter is added on top of it): a hostile or broken server cannot park the client for days.
+   * @default 15_000
+   */
   maxDelayMs?: number;
   /**
    * Connection attempts in a row before giving up. The count resets only after a connection stayed
@@ -42,6 +46,15 @@ export interface TransportOptions {
   reconnect?: ReconnectOptions | false;
   /** `writable` turns false (and `'drain'` follows) while the socket buffers more than this. @default 1_048_576 */
   highWaterMarkBytes?: number;
+  /**
+   * Largest inbound WebSocket message, in bytes (UTF-16 code units where the socket cannot count
+   * bytes, as in browsers). A larger one closes the connection with 1009 (MessageTooBig, fatal)
+   * and is never decoded; with `ws` it is refused before its payload is buffered. The default
+   * leaves room for the largest message a server with default options writes: one push of up to
+   * its `maxQueued.bytes` (16 MiB) plus the envelope. A server whose handler results or pushes
+   * are larger needs a larger value here. @default 33_554_432 (32 MiB)
+   */
+  maxPayloadBytes?: number;
   /** Per-connection handshake (see `Handshake`). @default none: a connection is open once the socket is */
   handshake?: Handshake;
   /** Uniform random source for jitter. @default Math.random */
@@ -64,6 +77,7 @@ export const transportDefaults = Object.freeze({
   heartbeatIntervalMs: 15_000,
   heartbeatTimeoutMs: 30_000,
   highWaterMarkBytes: 1_048_576,
+  maxPayloadBytes: 32 * 1024 * 1024,
   reconnect: reconnectDefaults,
 });
 
@@ -76,6 +90,7 @@ export interface ResolvedTransportOptions {
   readonly heartbeatTimeoutMs: number;
   readonly reconnect: Readonly<Required<ReconnectOptions>> | false;
   readonly highWaterMarkBytes: number;
+  readonly maxPayloadBytes: number;
   readonly handshake: Handshake | undefined;
   readonly random: () => number;
   readonly backoff: BackoffFunction;
@@ -144,6 +159,7 @@ export function resolveTransportOptions(options: TransportOptions): ResolvedTran
       min: 1,
       infinity: true,
     }),
+    maxPayloadBytes: checkNumber('maxPayloadBytes', options.maxPayloadBytes ?? d.maxPayloadBytes, { min: 1, integer: true, infinity: true }),
     handshake: options.handshake,
     random: options.random ?? Math.random,
     backoff: options.backoff ?? fullJitterBackoff,

@@ -35,7 +35,15 @@ export interface WebSocketLike {
   addEventListener(type: 'error', listener: (event: unknown) => void): void;
 }
 
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+/**
+ * `options` is read by `ws` only (`maxPayload`: it refuses a larger message before buffering it);
+ * the browser `WebSocket` and undici ignore a third argument, so the transport also checks the
+ * length of every message it is handed (`Link`).
+ */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[], options?: { maxPayload?: number }) => WebSocketLike;
+
+/** `setTimeout` fires at once (after a warning) for a delay above this: no timer may be longer. */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 let wsModule: Promise<WebSocketConstructor> | undefined;
 

@@ -68,6 +68,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   private drainTimer: ReturnType<typeof setInterval> | undefined;
   private readonly connector: Connector;
   private readonly heartbeat: Heartbeat;
+  /** `ts` of the last ping on this connection, until a pong answers it (NaN: none outstanding). */
+  private pingTs = Number.NaN;
 
   constructor(options: TransportOptions) {
     super();
@@ -77,7 +79,10 @@ export class Transport extends EventEmitter<TransportEvents> {
       intervalMs: this.options.heartbeatIntervalMs,
       timeoutMs: this.options.heartbeatTimeoutMs,
       now: this.options.now,
-      ping: () => this.link?.send(jsonCodec.encode({ t: 'ping', ts: Date.now() })),
+      ping: () => {
+        const ts = Date.now();
+        if (this.link?.send(jsonCodec.encode({ t: 'ping', ts })) === true) this.pingTs = ts;
+      },
       dead: () => this.dropLink(CloseCode.HeartbeatTimeout, 'heartbeat timeout'),
     });
   }
@@ -126,7 +131,18 @@ export class Transport extends EventEmitter<TransportEvents> {
     return true;
   }
 
-  /** The next reconnect waits at least `ms` plus its jitter (a server `bye` with `retryMs`). */
+  /**
+   * Whether a `pong` with this `ts` answers the last ping sent on this connection; true once per
+   * ping. A pong that answers nothing we sent (a forged or replayed one) must not set the clock
+   * offset or the round trip.
+   */
+  acceptPong(ts: number): boolean {
+    if (ts !== this.pingTs) return false;
+    this.pingTs = Number.NaN;
+    return true;
+  }
+
+  /** The next reconnect waits at least `ms` plus its jitter, up to `reconnect.maxDelayMs` (a server `bye` with `retryMs`). */
   retryAfter(ms: number): void {
     this.connector.retryAfter(ms);
   }
@@ -189,6 +205,7 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   private adopt(link: Link): void {
     this.link = link;
+    this.pingTs = Number.NaN;
     this.openedAt = this.options.now();
     link.activate({ message: this.onMessage, close: this.onClose });
     this.heartbeat.start();

@@ -189,7 +189,7 @@ describe('Transport', () => {
 
   it('waits at least retryAfter() (plus jitter) before the next attempt', async () => {
     const s = await server();
-    const t = transport({ url: s.url, reconnect: fast, random: () => 0 });
+    const t = transport({ url: s.url, reconnect: { ...fast, maxDelayMs: 1_000 }, random: () => 0 });
     await t.connect();
     t.retryAfter(120);
     const reconnecting = next<[ReconnectInfo]>(t, 'reconnecting');

@@ -1,0 +1,123 @@
+import type { Socket } from 'node:net';
+import { Deadlines, now as monotonic } from '@lifeline/protocol';
+import type { Connection } from './connection.js';
+
+/** What one remote address holds before its handshakes finish. */
+interface AddressSlots {
+  /** TCP connections accepted whose HTTP upgrade request has not arrived yet. */
+  raw: number;
+  /** Upgraded connections of this address; counted while they are still in their handshake. */
+  readonly upgraded: Set<Connection>;
+}
+
+/**
+ * Slots for connections that have not finished their handshake, counted from the TCP accept
+ * (when the server owns its `http.Server`) and per remote address. A socket that sends half an
+ * HTTP request and waits is counted against `maxPendingHandshakes` like an upgraded one, and is
+ * destroyed after `handshakeTimeoutMs` (Node's own `headersTimeout` is checked only every 30 s);
+ * one address holds at most `maxPendingHandshakesPerAddress`, so it cannot lock out the others.
+ * One `Deadlines` timer for every raw socket, none per socket.
+ */
+export class Admission {
+  private readonly addresses = new Map<string, AddressSlots>();
+  private readonly rawDeadlines: Deadlines<Socket>;
+  /** Raw sockets still waiting for their upgrade request, with the address they count against. */
+  private readonly rawAddress = new Map<Socket, string>();
+  /** Upgraded connections by the address they count against (a closed socket forgets its own). */
+  private readonly connAddress = new Map<Connection, string>();
+
+  constructor(
+    private readonly handshakeTimeoutMs: number,
+    private readonly perAddress: number,
+  ) {
+    this.rawDeadlines = new Deadlines((socket) => this.expire(socket), { resolutionMs: 50 });
+  }
+
+  /** Raw sockets waiting for their upgrade request, all addresses. */
+  get raw(): number {
+    return this.rawAddress.size;
+  }
+
+  /**
+   * A TCP connection was accepted. False when its address already holds `perAddress` pending
+   * slots: the caller refuses it at once. Otherwise it is counted until `upgraded()` or its close.
+   */
+  accept(socket: Socket): boolean {
+    const address = addressOf(socket);
+    if (this.pendingFrom(address) >= this.perAddress) return false;
+    this.slots(address).raw++;
+    this.rawAddress.set(socket, address);
+    this.rawDeadlines.add(socket, monotonic() + this.handshakeTimeoutMs);
+    socket.once('close', () => this.release(socket));
+    return true;
+  }
+
+  /** The upgrade request arrived: the socket stops counting as raw (its handshake counts instead). */
+  release(socket: Socket): void {
+    const address = this.rawAddress.get(socket);
+    if (address === undefined) return;
+    this.rawAddress.delete(socket);
+    this.rawDeadlines.delete(socket);
+    const slots = this.addresses.get(address);
+    if (slots === undefined) return;
+    slots.raw--;
+    this.forgetIfEmpty(address, slots);
+  }
+
+  /** Pending handshakes of the address of `socket` (raw sockets and upgraded ones), this one excluded. */
+  pendingOf(socket: { remoteAddress?: string | undefined }): number {
+    return this.pendingFrom(addressOf(socket));
+  }
+
+  /** An upgraded connection begins its handshake: it counts for its address until it leaves it. */
+  upgraded(conn: Connection, socket: { remoteAddress?: string | undefined }): void {
+    const address = addressOf(socket);
+    this.connAddress.set(conn, address);
+    this.slots(address).upgraded.add(conn);
+  }
+
+  /** The connection is gone. */
+  closed(conn: Connection): void {
+    const address = this.connAddress.get(conn);
+    if (address === undefined) return;
+    this.connAddress.delete(conn);
+    const slots = this.addresses.get(address);
+    if (slots === undefined) return;
+    slots.upgraded.delete(conn);
+    this.forgetIfEmpty(address, slots);
+  }
+
+  stop(): void {
+    this.rawDeadlines.clear();
+  }
+
+  private pendingFrom(address: string): number {
+    const slots = this.addresses.get(address);
+    if (slots === undefined) return 0;
+    // Connections that finished (or failed) their handshake stop counting; pruned here, lazily,
+    // so the handshake code needs no hook. The set is at most `perAddress` large.
+    for (const conn of slots.upgraded) if (conn.state !== 'handshake') slots.upgraded.delete(conn);
+    this.forgetIfEmpty(address, slots);
+    return slots.raw + slots.upgraded.size;
+  }
+
+  private slots(address: string): AddressSlots {
+    let slots = this.addresses.get(address);
+    if (slots === undefined) this.addresses.set(address, (slots = { raw: 0, upgraded: new Set() }));
+    return slots;
+  }
+
+  private forgetIfEmpty(address: string, slots: AddressSlots): void {
+    if (slots.raw === 0 && slots.upgraded.size === 0) this.addresses.delete(address);
+  }
+
+  /** No upgrade request within `handshakeTimeoutMs`: a slow-loris socket. */
+  private expire(socket: Socket): void {
+    this.release(socket);
+    socket.destroy();
+  }
+}
+
+function addressOf(socket: { remoteAddress?: string | undefined }): string {
+  return socket.remoteAddress ?? '';
+}
