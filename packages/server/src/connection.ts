@@ -95,10 +95,10 @@ export class Connection {
 
   /**
    * Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per
-   * message). True while reading is paused for the handler's backlog: that silence is ours.
+   * message). True while reading is paused for the handler's backlog alone: that silence is ours.
    */
   get alive(): boolean {
-    return this.heard || (this.pausedFor & ReadPause.Queued) !== 0;
+    return this.heard || this.pausedFor === ReadPause.Queued;
   }
 
   set alive(value: boolean) {
@@ -273,13 +273,14 @@ export class Connection {
     }
   };
 
-  /** The write that crossed the high-water mark reached the kernel (or the socket died): send and read more. */
+  /** The write that crossed the high-water mark reached the kernel (or the socket died): handle, send and read more. */
   private readonly onWritten = (): void => {
     this.blocked = false;
     this.resumeReading(ReadPause.Written);
     const session = this.session;
     if (session === undefined || session.connection !== this) return;
     try {
+      session.inbound.drain();
       session.outbound.pump();
     } catch (error) {
       this.ctx.reportError(error);

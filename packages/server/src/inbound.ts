@@ -1,4 +1,4 @@
-import { now as monotonic, type FrameWriter, type MsgFrame } from '@lifeline/protocol';
+import { atTurnEnd, now as monotonic, type FrameWriter, type MsgFrame } from '@lifeline/protocol';
 import { ReadPause } from './connection.js';
 import type { ServerContext } from './context.js';
 import type { HandlerContext } from './options.js';
@@ -21,9 +21,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * Client → server: accept each `msg` above the accepted mark, call the handler once per
  * message, in seq order, one at a time, and answer with its outcome (protocol.md, `msg`, `ack`,
  * `acks`). A handler that returns a plain value is called straight from the socket callback,
- * with no promise in between; only a thenable makes the next message wait in the queue. The
- * queue is bounded in messages (the window: a violation) and in bytes (backpressure: the socket
- * is not read while it holds more than `maxInboundBytes`).
+ * with no promise in between; only a thenable, or a socket over its write high-water mark, makes
+ * the next message wait in the queue (so what piles up behind a client that does not read is its
+ * small requests, not our large answers). The queue is bounded in messages (the window: a
+ * violation) and in bytes (backpressure: the socket is not read while it holds more than
+ * `maxInboundBytes`).
  */
 export class Inbound {
   /** Highest client seq accepted (handed, or queued, to the handler). */
@@ -70,14 +72,15 @@ export class Inbound {
     }
     // While the server shuts down nothing new is accepted: the client keeps it and retransmits.
     if (this.ended || this.ctx.closing) return;
+    const wait = this.busy || this.queue.length > 0 || this.session.connection?.blocked === true;
     // Running + queued + this one may not pass welcome.win: the client ignored the window
     // (protocol.md, `msg`; a client keeps even its timed-out messages in the window until acked).
-    if (this.busy && this.queue.length + 1 >= this.ctx.options.maxInFlight) {
+    if (wait && (this.busy ? 1 : 0) + this.queue.length + 1 > this.ctx.options.maxInFlight) {
       this.ctx.limits.brokeWindow(this.session);
       return;
     }
     this.accepted = f.seq;
-    if (this.busy) this.enqueue(f, bytes);
+    if (wait) this.enqueue(f, bytes);
     else this.handle(f, wallAt, at);
   }
 
@@ -95,10 +98,14 @@ export class Inbound {
     writer.push(frame);
   }
 
-  /** The connection is gone: unsent acks go with it (the outcomes stay cached for retransmissions). */
+  /**
+   * The connection is gone: unsent acks go with it (the outcomes stay cached for retransmissions),
+   * and messages that waited for its socket to drain are handled now (outside its close).
+   */
   connectionLost(): void {
     this.run = [];
     this.runChars = 0;
+    if (!this.busy && this.queue.length > 0) atTurnEnd(this.drainSafely);
   }
 
   /** No handler running and nothing queued. */
@@ -191,8 +198,10 @@ export class Inbound {
     if (this.queuedBytes > this.ctx.options.maxInboundBytes) this.session.connection?.pauseReading(ReadPause.Queued);
   }
 
-  private drain(): void {
+  /** Hand queued messages to the handler while it is free and the socket takes writes (called again when it drains). */
+  drain(): void {
     while (!this.busy && !this.ended) {
+      if (this.session.connection?.blocked === true) return;
       const f = this.queue.shift();
       if (f === undefined) break;
       this.queuedBytes -= this.costs.shift() as number;
@@ -202,6 +211,14 @@ export class Inbound {
     if (this.queuedBytes <= this.ctx.options.maxInboundBytes / 2) this.session.connection?.resumeReading(ReadPause.Queued);
     if (!this.busy) this.notifyIdle();
   }
+
+  private readonly drainSafely = (): void => {
+    try {
+      this.drain();
+    } catch (error) {
+      this.ctx.reportError(error);
+    }
+  };
 
   private notifyIdle(): void {
     const waiter = this.idleWaiter;
