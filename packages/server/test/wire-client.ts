@@ -32,7 +32,7 @@ export function clientFrame(text: string): Buffer {
  * A WebSocket client written by hand on a TCP socket, for attacks `ws` would not make: it can
  * stop reading (the kernel buffers fill and the server's writes back up) while it keeps writing,
  * and it sees exactly what the server wrote. Server frames are parsed as they arrive while it
- * reads; text frames are decoded as Lifeline frames.
+ * reads; text frames are decoded as Lifeline frames, and pings are answered.
  */
 export class WireClient {
   private buf: Buffer = Buffer.alloc(0);
@@ -158,7 +158,11 @@ export class WireClient {
         const value = JSON.parse(payload.toString()) as AnyFrame | AnyFrame[];
         const frames = Array.isArray(value) ? value : [value];
         this.received += frames.length;
-        for (const f of frames) this.frames.push(f);
+        for (const f of frames) {
+          // As a real client does, so only the pauses under test make the connection look silent.
+          if (f.t === 'ping') this.socket.write(clientFrame(JSON.stringify({ t: 'pong', ts: f.ts, at: Date.now() })));
+          this.frames.push(f);
+        }
       }
       this.wake?.();
     }
