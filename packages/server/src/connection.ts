@@ -6,9 +6,24 @@ import type { SessionImpl } from './session.js';
 
 /**
  * Above this many bytes waiting in the socket, new server → client messages wait (acks and
- * heartbeats still go): a slow client must not make the server buffer without limit.
+ * heartbeats still go) and the socket is not read until it drains: a slow client must not make
+ * the server buffer without limit, and a client that does not read must not make it answer more.
  */
 export const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Why the server stopped reading a socket; several may hold at once, and reading resumes when
+ * none does. Not reading is the one backpressure a peer cannot ignore: TCP stops its writes.
+ */
+export const ReadPause = {
+  /** The socket buffers more than `HIGH_WATER_BYTES`: answers would only pile up. */
+  Written: 1,
+  /** Frames wait behind `hello` for `authenticate`. */
+  Held: 2,
+  /** The session's handler queue holds more than `maxInboundBytes`. */
+  Queued: 4,
+} as const;
+export type ReadPause = (typeof ReadPause)[keyof typeof ReadPause];
 
 /** `ws` closes the socket itself after these receiver errors; we only report them. */
 const wsErrorCodes: Readonly<Record<string, number>> = {
@@ -42,8 +57,6 @@ export class Connection {
   state: ConnectionState = 'handshake';
   session: SessionImpl | undefined;
   readonly writer: FrameWriter;
-  /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
-  alive = true;
   /** Monotonic ms of the last sweep that found the connection alive. */
   lastSeen = 0;
   /** Monotonic ms of the last ping sent. */
@@ -55,6 +68,19 @@ export class Connection {
   held: Frame[] | undefined;
   /** `ts` of the last ping, until a pong answers it (NaN: none outstanding). */
   private pingTs = Number.NaN;
+  /** Bytes of the WebSocket messages behind `held`. */
+  heldBytes = 0;
+  /** Bytes each frame of the WebSocket message being handled stands for (its length over its frames). */
+  frameBytes = 0;
+  /**
+   * Highest seq answered to a duplicate on this connection. A client retransmits once per
+   * connection, in seq order, so anything at or below it was answered here already: copies of
+   * one message must not multiply its answer.
+   */
+  duplicatesAnswered = 0;
+  /** `ReadPause` bits in force; 0 while the socket is read. */
+  private pausedFor = 0;
+  private heard = true;
   private pluginContext: PluginContext = noSessionContext;
 
   constructor(
@@ -67,6 +93,32 @@ export class Connection {
     ws.on('message', this.onMessage);
     ws.on('close', this.onClose);
     ws.on('error', this.onError);
+  }
+
+  /**
+   * Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per
+   * message). True while reading is paused for the handler's backlog alone: that silence is ours.
+   */
+  get alive(): boolean {
+    return this.heard || this.pausedFor === ReadPause.Queued;
+  }
+
+  set alive(value: boolean) {
+    this.heard = value;
+  }
+
+  /** Stop reading the socket for `reason` (see `ReadPause`). */
+  pauseReading(reason: ReadPause): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.pausedFor === 0) this.ws.pause();
+    this.pausedFor |= reason;
+  }
+
+  /** `reason` no longer holds; the socket is read again once no other does. */
+  resumeReading(reason: ReadPause): void {
+    if ((this.pausedFor & reason) === 0) return;
+    this.pausedFor &= ~reason;
+    if (this.pausedFor === 0) this.ws.resume();
   }
 
   /** Bind to a session (after the handshake or a resume). */
@@ -114,7 +166,15 @@ export class Connection {
       this.ws.terminate();
     }
     this.ctx.limits.linger(this);
+    this.readToClose();
     this.detach(code, reason);
+  }
+
+  /** A paused socket would never see the peer's close frame; what it sends now is dropped unread. */
+  private readToClose(): void {
+    if (this.pausedFor === 0) return;
+    this.pausedFor = 0;
+    this.ws.resume();
   }
 
   /** Drop the socket without a closing handshake (dead peer, or shutdown deadline). */
@@ -126,8 +186,11 @@ export class Connection {
     this.detach(1006, reason);
   }
 
-  /** Handle frames of an open connection; stops at the first frame that closed it. */
-  dispatch(frames: readonly Frame[]): void {
+  /**
+   * Handle frames of an open connection; stops at the first frame that closed it. `frameBytes`:
+   * what each frame cost the peer on the wire (for the handler queue's byte bound).
+   */
+  dispatch(frames: readonly Frame[], frameBytes: number): void {
     const session = this.session as SessionImpl;
     // Arrival clocks for the plugins: read on the first msg frame only, as every frame of one
     // WebSocket message arrived at once.
@@ -142,7 +205,7 @@ export class Connection {
             wallAt = this.ctx.options.now();
             at = monotonic();
           }
-          session.inbound.receive(f, wallAt, at);
+          session.inbound.receive(f, wallAt, at, frameBytes);
           break;
         case 'cack':
           session.outbound.cack(f.seq);
@@ -181,7 +244,7 @@ export class Connection {
 
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.alive = true;
+    this.heard = true;
     // A binary message reaches decode as a Buffer, which it refuses with 4400.
     const message: unknown = isBinary ? data : (data as Buffer).toString();
     const plugins = this.ctx.plugins;
@@ -196,8 +259,9 @@ export class Connection {
     }
     // Counted in frames, not WebSocket messages: a batch may hold 4096.
     if (this.ctx.limits.rated && !this.ctx.limits.admitFrames(this, frames.length)) return;
+    this.frameBytes = Math.ceil((data as Buffer).length / frames.length);
     try {
-      if (this.state === 'open') this.dispatch(frames);
+      if (this.state === 'open') this.dispatch(frames, this.frameBytes);
       else this.hooks.onHandshakeFrames(this, frames);
     } catch (error) {
       // Our own bug, not the peer's: report it, and drop only this connection.
@@ -213,18 +277,21 @@ export class Connection {
     if (plugins.active) plugins.onBytes({ in: 0, out: message.length }, this.pluginContext);
     if (!this.blocked && ws.bufferedAmount + message.length > HIGH_WATER_BYTES) {
       this.blocked = true;
+      this.pauseReading(ReadPause.Written);
       ws.send(message, this.onWritten);
     } else {
       ws.send(message);
     }
   };
 
-  /** The write that crossed the high-water mark reached the kernel (or the socket died): send more. */
+  /** The write that crossed the high-water mark reached the kernel (or the socket died): handle, send and read more. */
   private readonly onWritten = (): void => {
     this.blocked = false;
+    this.resumeReading(ReadPause.Written);
     const session = this.session;
     if (session === undefined || session.connection !== this) return;
     try {
+      session.inbound.drain();
       session.outbound.pump();
     } catch (error) {
       this.ctx.reportError(error);

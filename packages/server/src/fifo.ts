@@ -49,6 +49,12 @@ export class Fifo<T> {
     this.head = 0;
   }
 
+  /** Remove everything. */
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+
   /** Remove and return everything, in order. */
   drain(): T[] {
     const out = this.items.slice(this.head) as T[];

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { nanoid } from 'nanoid';
 import { CloseCode, Deadlines, PROTOCOL_VERSION, now as monotonic, type Frame, type HelloFrame, type ResumeRequest } from '@lifeline/protocol';
-import type { Connection } from './connection.js';
+import { ReadPause, type Connection } from './connection.js';
 import type { ServerContext } from './context.js';
 import { SessionImpl } from './session.js';
 
@@ -81,7 +81,11 @@ export class Handshakes {
     this.deadlines.clear();
   }
 
-  /** Frames before `welcome`: the first must be `hello`; the rest wait for the session. */
+  /**
+   * Frames before `welcome`: the first must be `hello`; the rest wait for the session, and the
+   * socket is not read while they do (a slow `authenticate` must not make us buffer a flood).
+   * What was read before the pause took hold is bounded in frames and in bytes.
+   */
   onFrames(conn: Connection, frames: Frame[]): void {
     let hello: HelloFrame | undefined;
     let i = 0;
@@ -96,6 +100,7 @@ export class Handshakes {
       i = 1;
     }
     const limit = this.ctx.options.maxInFlight + 64;
+    const maxBytes = this.ctx.options.maxInboundBytes;
     for (; i < frames.length; i++) {
       const f = frames[i] as Frame;
       if (f.t === 'hello') {
@@ -104,11 +109,17 @@ export class Handshakes {
       }
       const held = (conn.held ??= []);
       held.push(f);
+      conn.heldBytes += conn.frameBytes;
       if (held.length > limit) {
         conn.fail(CloseCode.BadFrame, 'too many frames before welcome');
         return;
       }
+      if (conn.heldBytes > maxBytes) {
+        conn.fail(CloseCode.BadFrame, `more than ${maxBytes} bytes before welcome`);
+        return;
+      }
     }
+    if (conn.held !== undefined) conn.pauseReading(ReadPause.Held);
     // Started last, so the frames that came with hello are held before the session can open.
     if (hello !== undefined) void this.accept(conn, hello);
   }
@@ -217,10 +228,13 @@ export class Handshakes {
     return session.attach(conn, hello.win, ackSeq);
   }
 
-  /** Frames that arrived with or after `hello` are handled now, in order. */
+  /** Frames that arrived with or after `hello` are handled now, in order, and the socket is read again. */
   private release(conn: Connection): void {
     const held = conn.held;
+    const frameBytes = held === undefined ? 0 : Math.ceil(conn.heldBytes / held.length);
     conn.held = undefined;
-    if (held !== undefined && conn.state === 'open') conn.dispatch(held);
+    conn.heldBytes = 0;
+    conn.resumeReading(ReadPause.Held);
+    if (held !== undefined && conn.state === 'open') conn.dispatch(held, frameBytes);
   }
 }

@@ -1,4 +1,5 @@
-import { now as monotonic, type FrameWriter, type MsgFrame } from '@lifeline/protocol';
+import { atTurnEnd, now as monotonic, type FrameWriter, type MsgFrame } from '@lifeline/protocol';
+import { ReadPause } from './connection.js';
 import type { ServerContext } from './context.js';
 import type { HandlerContext } from './options.js';
 import { ResultCache, ackFrame, errorOutcome, evicted, type Outcome } from './results.js';
@@ -20,7 +21,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * Client → server: accept each `msg` above the accepted mark, call the handler once per
  * message, in seq order, one at a time, and answer with its outcome (protocol.md, `msg`, `ack`,
  * `acks`). A handler that returns a plain value is called straight from the socket callback,
- * with no promise in between; only a thenable makes the next message wait in the queue.
+ * with no promise in between; only a thenable, or a socket over its write high-water mark, makes
+ * the next message wait in the queue (so what piles up behind a client that does not read is its
+ * small requests, not our large answers). The queue is bounded in messages (the window: a
+ * violation) and in bytes (backpressure: the socket is not read while it holds more than
+ * `maxInboundBytes`).
  */
 export class Inbound {
   /** Highest client seq accepted (handed, or queued, to the handler). */
@@ -28,6 +33,9 @@ export class Inbound {
   /** Highest seq whose outcome is known: handling is in order, so every accepted seq up to here is done. */
   private done = 0;
   private readonly queue = new Fifo<MsgFrame>();
+  /** What each queued message cost on the wire, beside `queue`. */
+  private readonly costs = new Fifo<number>();
+  private queuedBytes = 0;
   /** A handler call is in progress (its promise is pending), so new messages queue. */
   private busy = false;
   private current = 0;
@@ -44,12 +52,15 @@ export class Inbound {
     private readonly session: SessionImpl,
     private readonly ctx: ServerContext,
   ) {
-    this.results = new ResultCache(ctx.options.maxInFlight);
+    this.results = new ResultCache(ctx.options.maxInFlight, ctx.options.maxResultCacheBytes);
     this.handler = ctx.options.handler;
   }
 
-  /** `wallAt` / `at`: the clocks as read on arrival (plugins only; 0 without). */
-  receive(f: MsgFrame, wallAt: number, at: number): void {
+  /**
+   * `wallAt` / `at`: the clocks as read on arrival (plugins only; 0 without). `bytes`: what the
+   * frame cost on the wire (its share of the WebSocket message).
+   */
+  receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void {
     const duplicate = f.seq <= this.accepted;
     const plugins = this.ctx.plugins;
     if (plugins.active) {
@@ -61,14 +72,15 @@ export class Inbound {
     }
     // While the server shuts down nothing new is accepted: the client keeps it and retransmits.
     if (this.ended || this.ctx.closing) return;
+    const wait = this.busy || this.queue.length > 0 || this.session.connection?.blocked === true;
     // Running + queued + this one may not pass welcome.win: the client ignored the window
     // (protocol.md, `msg`; a client keeps even its timed-out messages in the window until acked).
-    if (this.busy && this.queue.length + 1 >= this.ctx.options.maxInFlight) {
+    if (wait && (this.busy ? 1 : 0) + this.queue.length + 1 > this.ctx.options.maxInFlight) {
       this.ctx.limits.brokeWindow(this.session);
       return;
     }
     this.accepted = f.seq;
-    if (this.busy) this.queue.push(f);
+    if (wait) this.enqueue(f, bytes);
     else this.handle(f, wallAt, at);
   }
 
@@ -86,10 +98,14 @@ export class Inbound {
     writer.push(frame);
   }
 
-  /** The connection is gone: unsent acks go with it (the outcomes stay cached for retransmissions). */
+  /**
+   * The connection is gone: unsent acks go with it (the outcomes stay cached for retransmissions),
+   * and messages that waited for its socket to drain are handled now (outside its close).
+   */
   connectionLost(): void {
     this.run = [];
     this.runChars = 0;
+    if (!this.busy && this.queue.length > 0) atTurnEnd(this.drainSafely);
   }
 
   /** No handler running and nothing queued. */
@@ -112,7 +128,9 @@ export class Inbound {
   /** The session ended: queued messages are not handled; a running handler's outcome is dropped. */
   end(): void {
     this.ended = true;
-    this.queue.drain();
+    this.queue.clear();
+    this.costs.clear();
+    this.queuedBytes = 0;
     this.run = [];
     this.runChars = 0;
     this.results.clear();
@@ -171,14 +189,36 @@ export class Inbound {
     }
   };
 
-  private drain(): void {
+  private enqueue(f: MsgFrame, bytes: number): void {
+    this.queue.push(f);
+    this.costs.push(bytes);
+    this.queuedBytes += bytes;
+    // Over the bound: stop reading until the handler catches up. What was read already (the rest
+    // of one socket read) still queues, so the bound is exceeded by at most that.
+    if (this.queuedBytes > this.ctx.options.maxInboundBytes) this.session.connection?.pauseReading(ReadPause.Queued);
+  }
+
+  /** Hand queued messages to the handler while it is free and the socket takes writes (called again when it drains). */
+  drain(): void {
     while (!this.busy && !this.ended) {
+      if (this.session.connection?.blocked === true) return;
       const f = this.queue.shift();
       if (f === undefined) break;
+      this.queuedBytes -= this.costs.shift() as number;
       this.handle(f);
     }
+    // Half the bound, so one message more does not pause the socket again at once.
+    if (this.queuedBytes <= this.ctx.options.maxInboundBytes / 2) this.session.connection?.resumeReading(ReadPause.Queued);
     if (!this.busy) this.notifyIdle();
   }
+
+  private readonly drainSafely = (): void => {
+    try {
+      this.drain();
+    } catch (error) {
+      this.ctx.reportError(error);
+    }
+  };
 
   private notifyIdle(): void {
     const waiter = this.idleWaiter;
@@ -210,6 +250,10 @@ export class Inbound {
   private answerDuplicate(seq: number): void {
     // Still queued or running: its ack follows when the handler finishes.
     if (seq > this.done || this.ended) return;
+    const conn = this.session.connection;
+    // Answered on this connection already: 4096 copies of one message get one answer, not 4096.
+    if (conn === undefined || seq <= conn.duplicatesAnswered) return;
+    conn.duplicatesAnswered = seq;
     this.sendOutcome(seq, this.results.get(seq) ?? evicted);
   }
 

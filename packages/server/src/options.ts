@@ -75,8 +75,31 @@ export interface ServerOptions {
   handshakeTimeoutMs?: number;
   /** Largest WebSocket message accepted; `ws` closes larger ones with 1009. Announced as `welcome.max`. @default 1_048_576 */
   maxPayloadBytes?: number;
-  /** The client send window announced as `welcome.win`; the result cache keeps at least this many outcomes. @default 1024 */
+  /**
+   * The client send window announced as `welcome.win`; the result cache keeps this many
+   * outcomes, as long as they fit in `maxResultCacheBytes`.
+   * @default 1024
+   */
   maxInFlight?: number;
+  /**
+   * Characters of encoded results (and error answers) the result cache of one session keeps for
+   * retransmissions, on top of the `maxInFlight` count. Oldest evicted first; a retransmission of
+   * an evicted message is answered `ERR_RESULT_EVICTED` and not handled again. An outcome larger
+   * than this is sent once and never cached. Bounds what a detached session holds for its
+   * whole resume window.
+   * @default 4 MiB
+   */
+  maxResultCacheBytes?: number;
+  /**
+   * Bytes of client messages one session may hold for its handler (messages that wait behind a
+   * busy async handler, counted as the WebSocket messages that carried them). Above it the
+   * server stops reading the socket until the handler has worked the queue down to half of it:
+   * backpressure, not an error (breaking `maxInFlight` stays a 4400). The same bound applies to
+   * frames a connection sends after `hello` while `authenticate` runs; reading pauses as soon as
+   * one is held, and more than this before `welcome` is closed with 4400.
+   * @default 8 MiB
+   */
+  maxInboundBytes?: number;
   /** Per-session bound of server → client messages queued behind the window; a number bounds messages only. @default { messages: 10_000, bytes: 16 MiB } */
   maxQueued?: number | Partial<QueueLimits>;
   /** What `session.send()` does when the queue is full: wait for room (within its deadline) or reject with `QueueFullError`. @default 'wait' */
@@ -139,6 +162,8 @@ export const serverDefaults = Object.freeze({
   handshakeTimeoutMs: 10_000,
   maxPayloadBytes: 1024 * 1024,
   maxInFlight: 1024,
+  maxResultCacheBytes: 4 * 1024 * 1024,
+  maxInboundBytes: 8 * 1024 * 1024,
   maxQueued: Object.freeze({ messages: 10_000, bytes: 16 * 1024 * 1024 }) as Readonly<QueueLimits>,
   overflow: 'wait' as OverflowPolicy,
   ackTimeoutMs: 30_000,
@@ -167,6 +192,8 @@ export interface ResolvedOptions {
   readonly handshakeTimeoutMs: number;
   readonly maxPayloadBytes: number;
   readonly maxInFlight: number;
+  readonly maxResultCacheBytes: number;
+  readonly maxInboundBytes: number;
   readonly maxQueued: Readonly<QueueLimits>;
   readonly overflow: OverflowPolicy;
   readonly ackTimeoutMs: number;
@@ -247,6 +274,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     handshakeTimeoutMs: duration('handshakeTimeoutMs', options.handshakeTimeoutMs ?? serverDefaults.handshakeTimeoutMs, 1),
     maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes ?? serverDefaults.maxPayloadBytes, 64),
     maxInFlight: integer('maxInFlight', options.maxInFlight ?? serverDefaults.maxInFlight, 1, 1_000_000),
+    maxResultCacheBytes: integer('maxResultCacheBytes', options.maxResultCacheBytes ?? serverDefaults.maxResultCacheBytes, 0),
+    maxInboundBytes: integer('maxInboundBytes', options.maxInboundBytes ?? serverDefaults.maxInboundBytes, 1),
     maxQueued: queueLimits(options.maxQueued),
     overflow,
     ackTimeoutMs: duration('ackTimeoutMs', options.ackTimeoutMs ?? serverDefaults.ackTimeoutMs, 0, true),

@@ -1,3 +1,5 @@
+import { Fifo } from './fifo.js';
+
 /**
  * An error outcome, kept apart from successes so a run of successes can be coalesced into one
  * `acks` frame. `e` is the encoded `{ code, message }`.
@@ -9,34 +11,46 @@ export interface ErrorOutcome {
 /** A handled message's outcome, encoded once: the result's JSON text, or an error. */
 export type Outcome = string | ErrorOutcome;
 
+/** Characters an outcome holds (its JSON text; the two-field error text). */
+export function outcomeSize(outcome: Outcome): number {
+  return typeof outcome === 'string' ? outcome.length : outcome.e.length;
+}
+
 /**
  * The bounded result cache that answers retransmitted client messages without calling the
- * handler again (protocol.md, "Sessions and sequence numbers"). Outcomes are evicted oldest
- * first; seqs arrive in increasing order, so a ring of seqs beside a Map is the whole LRU.
- * A client that respects `welcome.win` never has more unacknowledged messages than `capacity`,
- * so it always finds its answer here.
+ * handler again (protocol.md, "Sessions and sequence numbers"). Bounded twice: at most
+ * `capacity` outcomes and at most `maxChars` characters of them, evicted oldest first. Seqs
+ * arrive in increasing order, so a FIFO of seqs beside a Map is the whole LRU. A client that
+ * respects `welcome.win` never has more unacknowledged messages than `capacity`, so it finds
+ * its answer here unless the results were too large to keep (then `ERR_RESULT_EVICTED`).
  */
 export class ResultCache {
   private readonly outcomes = new Map<number, Outcome>();
-  /** Seqs in insertion order; grows up to `capacity`, then wraps. */
-  private readonly ring: number[] = [];
-  private next = 0;
+  private readonly order = new Fifo<number>();
+  private chars = 0;
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    readonly maxChars: number = Infinity,
+  ) {}
 
   get size(): number {
     return this.outcomes.size;
   }
 
+  /** Characters held by the cached outcomes. */
+  get heldChars(): number {
+    return this.chars;
+  }
+
   set(seq: number, outcome: Outcome): void {
-    if (this.ring.length < this.capacity) {
-      this.ring.push(seq);
-    } else {
-      this.outcomes.delete(this.ring[this.next] as number);
-      this.ring[this.next] = seq;
-      this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
-    }
+    const size = outcomeSize(outcome);
+    // Larger than the whole cache: keeping it would break the bound, evicting everything for it would not help.
+    if (size > this.maxChars) return;
     this.outcomes.set(seq, outcome);
+    this.order.push(seq);
+    this.chars += size;
+    while (this.outcomes.size > this.capacity || this.chars > this.maxChars) this.evictOldest();
   }
 
   get(seq: number): Outcome | undefined {
@@ -45,8 +59,15 @@ export class ResultCache {
 
   clear(): void {
     this.outcomes.clear();
-    this.ring.length = 0;
-    this.next = 0;
+    this.order.drain();
+    this.chars = 0;
+  }
+
+  private evictOldest(): void {
+    const seq = this.order.shift() as number;
+    const outcome = this.outcomes.get(seq) as Outcome;
+    this.outcomes.delete(seq);
+    this.chars -= outcomeSize(outcome);
   }
 }
 
