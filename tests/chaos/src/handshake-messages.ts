@@ -85,6 +85,8 @@ export function firstMessage(maxPayloadBytes: number): fc.Arbitrary<RawMessage |
     { arbitrary: forgedResumeOfGood.map(text), weight: 3 },
     // authenticate throws (its backend is down): 1013, kept frequent enough to be seen every run
     { arbitrary: fc.constant(text('{"t":"hello","v":1,"auth":"throw"}')), weight: 2 },
+    // refused: 4401 (once "throw" counted here too; it now gets 1013, so refusals are kept frequent)
+    { arbitrary: fc.constantFrom('"deny"', 'null', 'false').map((a) => text(`{"t":"hello","v":1,"auth":${a}}`)), weight: 2 },
     { arbitrary: batch(hello).map(text), weight: 10 },
     { arbitrary: mutatedMessage.map(text), weight: 20 },
     { arbitrary: fc.oneof(anyFrame, batch(anyFrame)).map(text), weight: 6 },
