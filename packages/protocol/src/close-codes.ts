@@ -11,7 +11,12 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** The server hit an unexpected error on this connection. */
   InternalError: 1011,
-  /** The server is overloaded: reconnect later, honouring `retryMs`. */
+  /**
+   * A temporary refusal: reconnect later, honouring `retryMs` (and resume). Sent when the server
+   * is overloaded (`maxPendingHandshakes`, `maxSessions`), when the identity already holds
+   * `maxSessionsPerIdentity` attached sessions, and when `authenticate` threw (its backend is down:
+   * the credentials were not refused, they could not be checked).
+   */
   TryAgainLater: 1013,
   /** Local only: no frame arrived within `heartbeatTimeoutMs`; the socket was dropped. Never sent. */
   HeartbeatTimeout: 4000,
@@ -19,9 +24,13 @@ export const CloseCode = {
   ConnectTimeout: 4001,
   /** A frame could not be decoded, had an unknown type, a field of the wrong type or size, or came out of turn. */
   BadFrame: 4400,
-  /** `authenticate` refused the credentials in `hello`. */
+  /** `authenticate` refused the credentials in `hello` (returned `false`, `null` or `undefined`). */
   Unauthorized: 4401,
-  /** A resume was attempted with a token that does not match the session or its identity. */
+  /**
+   * A resume by the session's own identity with a token that is not its current one (nor, while
+   * the session is detached, the one presented last). Another identity's resume is not refused:
+   * it is answered as an unknown session.
+   */
   Forbidden: 4403,
   /** The `hello` asked for a protocol version this server does not speak. */
   UnsupportedVersion: 4406,

@@ -3,50 +3,38 @@ import { nanoid } from 'nanoid';
 import { CloseCode, Deadlines, PROTOCOL_VERSION, now as monotonic, type Frame, type HelloFrame, type ResumeRequest } from '@lifeline/protocol';
 import { ReadPause, type Connection } from './connection.js';
 import type { ServerContext } from './context.js';
+import { identityHash } from './identity.js';
 import { SessionImpl } from './session.js';
+import type { SessionRecord } from './store.js';
 
-/** What `authenticate` resolves to when it refused (the connection is already closed). */
+/** What `authenticate` resolves to when it refused or failed (the connection is already closing). */
 const refused = Symbol('refused');
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** Compare digests, not tokens: equal lengths, and constant time whatever the guess. */
-function tokenMatches(token: string, tokenHash: string): boolean {
-  const expected = Buffer.from(tokenHash, 'hex');
-  const actual = createHash('sha256').update(token).digest();
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
+/** Compare hex digests in constant time (equal lengths, whatever the guess). */
+function sameDigest(a: string, b: string | null): boolean {
+  if (b === null) return false;
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
-const sortKeys = (_key: string, value: unknown): unknown => {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  // No prototype: assigning '__proto__' on a plain object would call the setter and drop the key,
-  // letting two different identities share one key (found by the handshake fuzz).
-  const sorted: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const k of Object.keys(value).sort()) sorted[k] = (value as Record<string, unknown>)[k];
-  return sorted;
-};
-
-const opaqueKeys = new WeakMap<object, string>();
+const newToken = (): string => randomBytes(32).toString('base64url');
 
 /**
- * A stable key of an identity: JSON with sorted object keys, so `{ a, b }` and `{ b, a }` are
- * the same user. A value JSON cannot encode matches only itself.
+ * Whether `token` may resume the session of `record` (protocol.md, "Resume"): the current token
+ * always; the previous one only while the session is `detached`, for a client whose link died
+ * right after the `welcome` that rotated it. A stale token never takes over an attached session.
  */
-export function identityKey(identity: unknown): string {
-  try {
-    const json = JSON.stringify(identity, sortKeys);
-    if (json !== undefined) return `j:${json}`;
-  } catch {
-    // fall through: cycles, BigInt
-  }
-  if ((typeof identity === 'object' && identity !== null) || typeof identity === 'function') {
-    let key = opaqueKeys.get(identity);
-    if (key === undefined) opaqueKeys.set(identity, (key = `o:${nanoid()}`));
-    return key;
-  }
-  return `s:${String(identity)}`;
+export function tokenAccepted(token: string, record: SessionRecord, detached: boolean): boolean {
+  const presented = hashToken(token);
+  // Both comparisons always run: timing says nothing about which token was close.
+  const current = sameDigest(presented, record.tokenHash);
+  const previous = sameDigest(presented, record.previousTokenHash);
+  return current || (previous && detached);
 }
 
 /**
@@ -137,17 +125,26 @@ export class Handshakes {
     try {
       const identity = await this.authenticate(conn, hello);
       if (identity === refused || conn.state !== 'handshake') return;
+      const key = this.ctx.options.identityKey(identity);
+      if (typeof key !== 'string') throw new TypeError(`identityKey must return a string, got ${typeof key}`);
+      const identityOf = identityHash(key);
       const resume = hello.resume;
       if (resume !== undefined) {
         const record = await this.ctx.store.get(resume.sid);
         if (conn.state !== 'handshake') return;
         const live = this.ctx.registry.get(resume.sid);
-        if (record !== undefined && live !== undefined && live.state !== 'closed' && this.ctx.registry.live(record)) {
-          // Both checks always run: which one failed is not the peer's business.
-          const tokenOk = tokenMatches(resume.token, record.tokenHash);
-          const identityOk = identityKey(identity) === record.identityKey;
-          if (!tokenOk || !identityOk) {
-            conn.fail(CloseCode.Forbidden, 'resume refused: token or identity does not match');
+        // Another identity's session is, to this client, an unknown one: it gets a new session
+        // and learns nothing of the other (not even that the sid exists), which stays untouched.
+        // The live record is checked, not the one read: a resume may have rotated the token meanwhile.
+        if (
+          record !== undefined &&
+          live !== undefined &&
+          live.state !== 'closed' &&
+          this.ctx.registry.live(record) &&
+          sameDigest(identityOf, live.record.identityHash)
+        ) {
+          if (!tokenAccepted(resume.token, live.record, live.state === 'detached')) {
+            conn.fail(CloseCode.Forbidden, 'resume refused: the token does not match');
             return;
           }
           if (this.refuseWhileClosing(conn)) return;
@@ -156,8 +153,9 @@ export class Handshakes {
         }
       }
       if (this.refuseWhileClosing(conn)) return;
-      if (!this.ctx.limits.admitSession(conn, this.ctx.registry.sessions.size)) return;
-      this.start(conn, hello, identity);
+      const perIdentity = this.ctx.options.authenticate !== undefined ? identityOf : undefined;
+      if (!this.ctx.limits.admitSession(conn, this.ctx.registry, perIdentity)) return;
+      this.start(conn, hello, identity, identityOf);
     } catch (error) {
       this.ctx.reportError(error);
       if (conn.state === 'handshake') conn.close(CloseCode.InternalError, 'internal error');
@@ -170,8 +168,17 @@ export class Handshakes {
     let identity: unknown;
     try {
       identity = await authenticate(hello.auth, conn.req);
-    } catch {
-      identity = undefined;
+    } catch (error) {
+      // The check could not be made (an auth backend down): the server's problem, not a refusal.
+      // 4401 would be final for the client; 1013 with retryMs makes it back off and resume.
+      this.ctx.reportError(new Error('authenticate() threw; the client was told to retry (1013)', { cause: error }));
+      if (conn.state === 'handshake') {
+        const reason = 'authentication unavailable, try again later';
+        conn.writer.push(JSON.stringify({ t: 'bye', code: CloseCode.TryAgainLater, reason, retryMs: this.ctx.options.overloadRetryMs }));
+        conn.close(CloseCode.TryAgainLater, reason);
+        this.ctx.limits.linger(conn);
+      }
+      return refused;
     }
     if (identity === false || identity === null || identity === undefined) {
       if (conn.state === 'handshake') conn.fail(CloseCode.Unauthorized, 'unauthorized');
@@ -187,10 +194,11 @@ export class Handshakes {
     return true;
   }
 
-  private start(conn: Connection, hello: HelloFrame, identity: unknown): void {
-    const token = randomBytes(32).toString('base64url');
+  private start(conn: Connection, hello: HelloFrame, identity: unknown, identityOf: string): void {
+    const token = newToken();
     const id = nanoid();
-    const session = new SessionImpl(id, identity, { id, tokenHash: hashToken(token), identityKey: identityKey(identity), expiresAt: null }, this.ctx);
+    const record: SessionRecord = { id, tokenHash: hashToken(token), previousTokenHash: null, identityHash: identityOf, expiresAt: null };
+    const session = new SessionImpl(id, identity, record, this.ctx);
     this.ctx.registry.add(session);
     this.open(conn, session, hello, token, false, 0);
     this.onSession(session);
@@ -201,7 +209,12 @@ export class Handshakes {
     const previous = session.connection;
     const downtimeMs = previous === undefined ? monotonic() - session.detachedAt : 0;
     if (previous !== undefined) previous.close(CloseCode.Replaced, 'replaced by a newer connection');
-    const replayed = this.open(conn, session, hello, resume.token, true, resume.seq);
+    // A new token on every resume: a copy of the old one stops working as soon as the client
+    // presents the new one. The presented token stays acceptable while the session is detached,
+    // in case this welcome never reaches the client.
+    const token = newToken();
+    this.ctx.registry.rotated(session, hashToken(token), hashToken(resume.token));
+    const replayed = this.open(conn, session, hello, token, true, resume.seq);
     const plugins = this.ctx.plugins;
     if (plugins.active) plugins.onResume({ resumed: true, replayed, downtimeMs, at: monotonic() }, session.pluginContext);
     this.release(conn);

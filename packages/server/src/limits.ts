@@ -3,17 +3,19 @@ import { HIGH_WATER_BYTES, type Connection } from './connection.js';
 import { noSessionContext } from './context.js';
 import type { ResolvedOptions } from './options.js';
 import { TokenBucket } from './rate-limit.js';
+import type { SessionCounts } from './registry.js';
 import type { SessionImpl } from './session.js';
 
 /** Which limit a connection broke (the server's `limit` event). */
-export type LimitKind = 'pending-handshakes' | 'sessions' | 'rate' | 'slow-client';
+export type LimitKind = 'pending-handshakes' | 'sessions' | 'identity-sessions' | 'rate' | 'slow-client';
 
 /** A connection refused or shed by a limit, as the server's `limit` event reports it. */
 export interface LimitInfo {
   readonly limit: LimitKind;
   /**
-   * The close code: 1013 (`pending-handshakes`, `sessions`), 4429 (`rate`), 1006 (`slow-client`,
-   * terminated); 503, an HTTP status, for a TCP connection refused before its upgrade.
+   * The close code: 1013 (`pending-handshakes`, `sessions`, `identity-sessions`), 4429 (`rate`),
+   * 1006 (`slow-client`, terminated); 503, an HTTP status, for a TCP connection refused before
+   * its upgrade.
    */
   readonly code: number;
   readonly reason: string;
@@ -82,10 +84,24 @@ export class Limits {
     this.refuse(conn, 'pending-handshakes', `server busy: ${this.options.maxPendingHandshakesPerAddress} handshakes pending from this address`);
   }
 
-  /** A `hello` would start a new session; false when it was refused (`maxSessions`). */
-  admitSession(conn: Connection, sessions: number): boolean {
+  /**
+   * A `hello` would start a new session; false when it was refused. `identityHash` is given when
+   * `authenticate` is set: an identity at `maxSessionsPerIdentity` makes room by ending its
+   * session detached the longest, or is refused when all of its sessions are attached (a
+   * detached one is the likeliest abandoned; an attached one is in use). Then `maxSessions`.
+   */
+  admitSession(conn: Connection, sessions: SessionCounts, identityHash: string | undefined): boolean {
+    const perIdentity = this.options.maxSessionsPerIdentity;
+    if (identityHash !== undefined && sessions.countOf(identityHash) >= perIdentity) {
+      const oldest = sessions.oldestDetached(identityHash);
+      if (oldest === undefined) {
+        this.refuse(conn, 'identity-sessions', `too many sessions: this identity already has ${perIdentity} connected`);
+        return false;
+      }
+      oldest.end('evicted', undefined);
+    }
     const max = this.options.maxSessions;
-    if (sessions < max) return true;
+    if (sessions.size < max) return true;
     this.refuse(conn, 'sessions', `server busy: ${max} sessions`);
     return false;
   }
@@ -151,7 +167,7 @@ export class Limits {
   }
 
   /** `bye` 1013 with `overloadRetryMs`, then close 1013; reported as a limit and to plugins as a protocol error. */
-  private refuse(conn: Connection, limit: 'pending-handshakes' | 'sessions', reason: string): void {
+  private refuse(conn: Connection, limit: 'pending-handshakes' | 'sessions' | 'identity-sessions', reason: string): void {
     const retryMs = this.options.overloadRetryMs;
     if (this.plugins.active) this.plugins.onProtocolError({ closeCode: CloseCode.TryAgainLater, message: reason, at: monotonic() }, contextOf(conn));
     this.report({ limit, code: CloseCode.TryAgainLater, reason, sessionId: undefined, retryMs });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Json, LifelinePlugin } from '@lifeline/protocol';
+import { defaultIdentityKey } from './identity.js';
 import type { Session } from './session.js';
 import type { SessionStore } from './store.js';
 
@@ -59,12 +60,22 @@ export interface ServerOptions {
    */
   handler(data: Json, ctx: HandlerContext): unknown;
   /**
-   * Turns `hello.auth` into an identity (any value). Throwing, or returning `false`, `null` or
-   * `undefined`, refuses the connection with close code 4401. Bounded by `handshakeTimeoutMs`.
-   * Without it, every identity is `null`.
+   * Turns `hello.auth` into an identity (any value). Returning `false`, `null` or `undefined`
+   * refuses the credentials: close 4401, final for the client. Throwing or rejecting means the
+   * check could not be made (an auth backend down): it is reported through the server's `error`
+   * event and the client gets `bye` 1013 with `retryMs: overloadRetryMs` and retries, resuming
+   * its session. Bounded by `handshakeTimeoutMs`. Without it, every identity is `null`.
    * @default undefined
    */
   authenticate?(auth: Json | undefined, req: IncomingMessage): unknown;
+  /**
+   * The stable key of an identity: a session may be resumed only under an identity with the same
+   * key, and `maxSessionsPerIdentity` counts by it. It must not change when the client's token is
+   * refreshed (leave out `iat`, `exp`, nonces). Only its SHA-256 is stored.
+   * @default an object's string or number `sub`, else its `id`, else its JSON with sorted keys
+   * (a value JSON cannot encode, such as a cycle, matches only the same object)
+   */
+  identityKey?(identity: unknown): string;
   /** How long a detached session stays resumable. @default 120_000 */
   resumeWindowMs?: number;
   /** Interval between the server's pings on each connection. @default 15_000 */
@@ -102,7 +113,13 @@ export interface ServerOptions {
   maxInboundBytes?: number;
   /** Per-session bound of server → client messages queued behind the window; a number bounds messages only. @default { messages: 10_000, bytes: 16 MiB } */
   maxQueued?: number | Partial<QueueLimits>;
-  /** What `session.send()` does when the queue is full: wait for room (within its deadline) or reject with `QueueFullError`. @default 'wait' */
+  /**
+   * What `session.send()` does when the queue is full: wait for room (within its deadline) or
+   * reject with `QueueFullError`. The waiting senders are bounded too, by `maxQueued` again
+   * (messages and bytes): past that even `'wait'` rejects with `QueueFullError`, so a client that
+   * never acknowledges costs at most twice `maxQueued` plus its window.
+   * @default 'wait'
+   */
   overflow?: OverflowPolicy;
   /** Default deadline of `session.send()`; `Infinity` waits until the session ends. @default 30_000 */
   ackTimeoutMs?: number;
@@ -121,11 +138,23 @@ export interface ServerOptions {
   maxPendingHandshakes?: number;
   /**
    * Most sessions held at once, attached or resumable. A `hello` that would start one more gets
-   * `bye` 1013 with `retryMs: overloadRetryMs` and close 1013; resumes are still served.
-   * @default Infinity (no bound)
+   * `bye` 1013 with `retryMs: overloadRetryMs` and close 1013; resumes are still served. An empty
+   * detached session costs a few KB (3 to 8 KB of heap measured, about 5 KB of RSS in issue 9),
+   * so the default bounds a connect-hello-drop flood to a few hundred MB, while staying above
+   * what one Node process usually serves at once; `Infinity` removes the bound.
+   * @default 50_000
    */
   maxSessions?: number;
-  /** `retryMs` sent with a 1013 refusal (`maxPendingHandshakes`, `maxSessions`); clients add jitter. @default 1_000 */
+  /**
+   * Most sessions one identity (by `identityKey`) may hold, when `authenticate` is set. A new
+   * session over it ends the identity's session detached the longest (it can no longer be
+   * resumed: session `close` with reason `evicted`); when all of them are attached, the `hello`
+   * gets `bye` 1013 with `retryMs: overloadRetryMs` and close 1013. If `authenticate` returns the
+   * same value for every client (a shared API key), return a per-client identity or raise this.
+   * @default 100
+   */
+  maxSessionsPerIdentity?: number;
+  /** `retryMs` sent with a 1013 refusal (`maxPendingHandshakes`, `maxSessions`, `maxSessionsPerIdentity`, a throwing `authenticate`); clients add jitter. @default 1_000 */
   overloadRetryMs?: number;
   /**
    * Frames per second one client may send. Breaking it gets `bye` 4429 with `retryMs` (until the
@@ -168,7 +197,8 @@ export const serverDefaults = Object.freeze({
   overflow: 'wait' as OverflowPolicy,
   ackTimeoutMs: 30_000,
   maxPendingHandshakes: 1024,
-  maxSessions: Infinity,
+  maxSessions: 50_000,
+  maxSessionsPerIdentity: 100,
   overloadRetryMs: 1_000,
   rateLimit: false as false | Readonly<RateLimit>,
   slowClientTimeoutMs: 30_000,
@@ -186,6 +216,7 @@ export interface ResolvedOptions {
   readonly path: string | undefined;
   readonly handler: (data: Json, ctx: HandlerContext) => unknown;
   readonly authenticate: ((auth: Json | undefined, req: IncomingMessage) => unknown) | undefined;
+  readonly identityKey: (identity: unknown) => string;
   readonly resumeWindowMs: number;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
@@ -201,6 +232,7 @@ export interface ResolvedOptions {
   readonly now: () => number;
   readonly maxPendingHandshakes: number;
   readonly maxSessions: number;
+  readonly maxSessionsPerIdentity: number;
   readonly overloadRetryMs: number;
   readonly rateLimit: false | Readonly<RateLimit>;
   readonly slowClientTimeoutMs: number;
@@ -254,6 +286,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     throw new TypeError('options.authenticate must be a function');
   }
+  if (options.identityKey !== undefined && typeof options.identityKey !== 'function') {
+    throw new TypeError('options.identityKey must be a function');
+  }
   const overflow = options.overflow ?? serverDefaults.overflow;
   if (overflow !== 'wait' && overflow !== 'reject') throw new TypeError(`overflow must be 'wait' or 'reject', got ${String(overflow)}`);
   if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
@@ -268,6 +303,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     path: options.path,
     handler: options.handler,
     authenticate: options.authenticate,
+    identityKey: options.identityKey ?? defaultIdentityKey,
     resumeWindowMs: duration('resumeWindowMs', options.resumeWindowMs ?? serverDefaults.resumeWindowMs, 0),
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
@@ -283,6 +319,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     now: options.now ?? Date.now,
     maxPendingHandshakes: integer('maxPendingHandshakes', options.maxPendingHandshakes ?? serverDefaults.maxPendingHandshakes, 1),
     maxSessions: bound('maxSessions', options.maxSessions ?? serverDefaults.maxSessions, 1),
+    maxSessionsPerIdentity: bound('maxSessionsPerIdentity', options.maxSessionsPerIdentity ?? serverDefaults.maxSessionsPerIdentity, 1),
     overloadRetryMs: duration('overloadRetryMs', options.overloadRetryMs ?? serverDefaults.overloadRetryMs, 0),
     rateLimit: rateLimit(options.rateLimit),
     slowClientTimeoutMs: duration('slowClientTimeoutMs', options.slowClientTimeoutMs ?? serverDefaults.slowClientTimeoutMs, 1, true),

@@ -68,6 +68,7 @@ function rejected(error: Error): Promise<never> {
 const closeText: Readonly<Record<SessionCloseReason, string>> = {
   closed: 'the session was closed by the server',
   expired: 'the session expired',
+  evicted: 'the session was ended for a newer session of the same identity (maxSessionsPerIdentity)',
   'server-closed': 'the server shut down',
   'client-closed': 'the client ended the session',
 };
@@ -88,6 +89,8 @@ export class Outbound {
   /** Index in `inflight` of the first message the current connection has not been sent. */
   private resendAt = 0;
   private liveWaiting = 0;
+  /** Characters of the live waiting senders' data: the waiting list is bounded like the queue. */
+  private waitingBytes = 0;
   private queuedCount = 0;
   private queuedBytes = 0;
   /** Settled messages still sitting in `queue` or `waiting` (removed lazily). */
@@ -136,6 +139,12 @@ export class Outbound {
     if (!fits && o.overflow === 'reject') {
       return this.refuse(id, 'ERR_QUEUE_FULL', new QueueFullError(`session ${this.session.id}: the send queue is full (maxQueued)`), 'queue-full');
     }
+    // Waiting senders hold their data too: without this bound a client that never acknowledges
+    // makes 'wait' buffer without limit (issue 9: 60,000 pushes of 1 KB cost 115 MB).
+    if (!fits && !this.canWait(bytes)) {
+      const error = new QueueFullError(`session ${this.session.id}: the send queue and its waiting list are full (maxQueued each)`);
+      return this.refuse(id, 'ERR_QUEUE_FULL', error, 'queue-full');
+    }
 
     const item = new Outgoing(this, id, JSON.stringify(id), dataJson, timeoutMs, at, signal);
     const promise = new Promise<void>((resolve, reject) => {
@@ -156,6 +165,7 @@ export class Outbound {
       item.stage = Stage.Waiting;
       this.waiting.push(item);
       this.liveWaiting++;
+      this.waitingBytes += bytes;
     }
     return promise;
   }
@@ -235,7 +245,7 @@ export class Outbound {
     this.ended = reason;
     this.endCode = closeCode;
     const pending = [...this.inflight.drain(), ...this.queue.drain(), ...this.waiting.drain()];
-    this.liveWaiting = this.queuedCount = this.queuedBytes = this.garbage = 0;
+    this.liveWaiting = this.waitingBytes = this.queuedCount = this.queuedBytes = this.garbage = 0;
     this.resendAt = 0;
     for (const item of pending) {
       if (item.stage === Stage.Settled) continue;
@@ -277,6 +287,12 @@ export class Outbound {
     return this.queuedCount < limits.messages && this.queuedBytes + bytes <= limits.bytes;
   }
 
+  /** Room in the waiting list behind a full queue: the same bounds as the queue. */
+  private canWait(bytes: number): boolean {
+    const limits = this.ctx.options.maxQueued;
+    return this.liveWaiting < limits.messages && this.waitingBytes + bytes <= limits.bytes;
+  }
+
   private admit(item: Outgoing): void {
     item.stage = Stage.Queued;
     this.queue.push(item);
@@ -296,6 +312,7 @@ export class Outbound {
       if (!this.hasRoom(item.dataJson.length)) break;
       this.waiting.shift();
       this.liveWaiting--;
+      this.waitingBytes -= item.dataJson.length;
       this.admit(item);
       admitted = true;
     }
@@ -313,6 +330,7 @@ export class Outbound {
       if (this.liveWaiting > 0 && this.admitWaiting()) this.pump();
     } else if (stage === Stage.Waiting) {
       this.liveWaiting--;
+      this.waitingBytes -= item.dataJson.length;
       this.garbage++;
     }
     if (this.garbage > 1024 && this.garbage * 2 > this.queue.length + this.waiting.length) {

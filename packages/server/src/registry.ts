@@ -3,14 +3,25 @@ import type { ResolvedOptions } from './options.js';
 import type { SessionImpl } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
 
+/** What admission needs to know of the sessions held (limits.ts, `admitSession`). */
+export interface SessionCounts {
+  readonly size: number;
+  /** Sessions of the identity with this hash (counted only when `authenticate` is set). */
+  countOf(identityHash: string): number;
+  /** The identity's session detached the longest, if any is detached. */
+  oldestDetached(identityHash: string): SessionImpl | undefined;
+}
+
 /**
  * The live sessions of this process, and their expiry: a detached session ends
  * `resumeWindowMs` after its connection went (session `close` with reason `expired`). All
  * expiries share one timer (protocol `Deadlines`), unref'd. Every change is mirrored to the
- * `SessionStore`, which is what a resume is checked against.
+ * `SessionStore`, which is what a resume is checked against. With `authenticate`, sessions are
+ * also indexed by identity hash, for `maxSessionsPerIdentity`.
  */
-export class Registry {
+export class Registry implements SessionCounts {
   readonly sessions = new Map<string, SessionImpl>();
+  private readonly byIdentity = new Map<string, Set<SessionImpl>>();
   private readonly expiry: Deadlines<SessionImpl>;
 
   constructor(
@@ -27,9 +38,39 @@ export class Registry {
     return this.sessions.get(id);
   }
 
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  countOf(identityHash: string): number {
+    return this.byIdentity.get(identityHash)?.size ?? 0;
+  }
+
+  oldestDetached(identityHash: string): SessionImpl | undefined {
+    let oldest: SessionImpl | undefined;
+    for (const s of this.byIdentity.get(identityHash) ?? []) {
+      if (s.state === 'detached' && (oldest === undefined || s.detachedAt < oldest.detachedAt)) oldest = s;
+    }
+    return oldest;
+  }
+
   add(session: SessionImpl): void {
     this.sessions.set(session.id, session);
+    if (this.options.authenticate !== undefined) {
+      const hash = session.record.identityHash;
+      let mine = this.byIdentity.get(hash);
+      if (mine === undefined) this.byIdentity.set(hash, (mine = new Set()));
+      mine.add(session);
+    }
     this.write(session, session.record);
+  }
+
+  /**
+   * A resume is about to attach `session`: its token was rotated. One store write, already as
+   * attached (`attached()` then has nothing to write).
+   */
+  rotated(session: SessionImpl, tokenHash: string, previousTokenHash: string): void {
+    this.write(session, { ...session.record, tokenHash, previousTokenHash, expiresAt: null });
   }
 
   attached(session: SessionImpl): void {
@@ -47,6 +88,9 @@ export class Registry {
     this.expiry.delete(session);
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
+    const hash = session.record.identityHash;
+    const mine = this.byIdentity.get(hash);
+    if (mine !== undefined && mine.delete(session) && mine.size === 0) this.byIdentity.delete(hash);
     this.guard(() => this.store.delete(session.id));
   }
 

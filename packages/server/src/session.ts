@@ -6,8 +6,11 @@ import { Inbound } from './inbound.js';
 import { Outbound, type SendOptions } from './outbound.js';
 import type { SessionRecord } from './store.js';
 
-/** Why a session ended. */
-export type SessionCloseReason = 'closed' | 'expired' | 'server-closed' | 'client-closed';
+/**
+ * Why a session ended. `evicted`: a newer session of the same identity took its place while it
+ * was detached (`maxSessionsPerIdentity`); its client is answered as for an expired session.
+ */
+export type SessionCloseReason = 'closed' | 'expired' | 'evicted' | 'server-closed' | 'client-closed';
 
 export interface SessionCloseEvent {
   readonly reason: SessionCloseReason;
@@ -42,9 +45,10 @@ export interface Session extends EventEmitter<SessionEvents> {
   /**
    * Send `data` to the client; resolves when the client acknowledges it (`cack`). Stays pending
    * across drops inside the resume window. Rejects with `AckTimeoutError` past its deadline,
-   * `AbortError` when `signal` fires, `QueueFullError` with `overflow: 'reject'`, `ClosedError`
-   * when the session ends, and `TypeError` for data JSON cannot encode. A rejection nobody
-   * awaits is never reported as unhandled, so fire-and-forget pushes are safe.
+   * `AbortError` when `signal` fires, `QueueFullError` when the queue is full with
+   * `overflow: 'reject'` (with `'wait'`, once the waiting senders fill `maxQueued` a second
+   * time), `ClosedError` when the session ends, and `TypeError` for data JSON cannot encode. A
+   * rejection nobody awaits is never reported as unhandled, so fire-and-forget pushes are safe.
    */
   send(data: unknown, options?: SendOptions): Promise<void>;
   /** End the session: the client gets `bye` 4410 and the socket closes with 4410. */

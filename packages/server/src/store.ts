@@ -1,15 +1,23 @@
 /**
- * Where the server keeps what it needs to decide a resume: the session id, a hash of its resume
- * token, a key of the identity that opened it, and when it stops being resumable. The live
+ * Where the server keeps what it needs to decide a resume: the session id, hashes of its resume
+ * tokens, a hash of the identity that opened it, and when it stops being resumable. Nothing in
+ * it is a secret or a claim in clear: a store may be shared, and an identity may hold a bearer
+ * token. The live
  * session (its buffers and handler queue) stays in the process; a shared store (Redis, later
  * work in DESIGN.md) is what lets another node recognise the session.
  */
 export interface SessionRecord {
   readonly id: string;
-  /** Hex SHA-256 of the resume token; the token itself is never stored. */
+  /** Hex SHA-256 of the current resume token (rotated on every resume); the token itself is never stored. */
   readonly tokenHash: string;
-  /** A stable key of the authenticated identity (see `identityKey`). */
-  readonly identityKey: string;
+  /**
+   * Hex SHA-256 of the token the last resume presented, or `null`. It is accepted once more
+   * only while the session is detached: the client may never have received the rotated token
+   * (its link died right after `welcome`). Presenting the current token retires it.
+   */
+  readonly previousTokenHash: string | null;
+  /** Hex SHA-256 of the identity's key (the server's `identityKey` option); never the identity itself. */
+  readonly identityHash: string;
   /** Wall-clock ms after which the session may not be resumed; `null` while a connection holds it. */
   readonly expiresAt: number | null;
 }

@@ -112,12 +112,22 @@ async function stalledClient(port: number, hello?: AnyFrame): Promise<{ socket: 
 
 describe('options', () => {
   it('documents and validates the abuse limits', () => {
-    expect(serverDefaults).toMatchObject({ maxPendingHandshakes: 1024, maxSessions: Infinity, overloadRetryMs: 1_000, rateLimit: false, slowClientTimeoutMs: 30_000 });
+    expect(serverDefaults).toMatchObject({
+      maxPendingHandshakes: 1024,
+      maxSessions: 50_000,
+      maxSessionsPerIdentity: 100,
+      overloadRetryMs: 1_000,
+      rateLimit: false,
+      slowClientTimeoutMs: 30_000,
+    });
     const handler = (d: unknown) => d;
     const bad: object[] = [
       { maxPendingHandshakes: 0 },
       { maxSessions: 0 },
       { maxSessions: 1.5 },
+      { maxSessionsPerIdentity: 0 },
+      { maxSessionsPerIdentity: -Infinity },
+      { identityKey: 'sub' },
       { overloadRetryMs: -1 },
       { slowClientTimeoutMs: 0 },
       { rateLimit: true },
@@ -127,7 +137,7 @@ describe('options', () => {
       { rateLimit: { burst: 2.5 } },
     ];
     for (const options of bad) expect(() => createServer({ handler, ...options }), JSON.stringify(options)).toThrow(TypeError);
-    expect(() => createServer({ handler, maxSessions: Infinity, slowClientTimeoutMs: Infinity, rateLimit: {} })).not.toThrow();
+    expect(() => createServer({ handler, maxSessions: Infinity, maxSessionsPerIdentity: Infinity, slowClientTimeoutMs: Infinity, rateLimit: {} })).not.toThrow();
   });
 
   it('a token bucket refills at its rate, and a take larger than the bucket passes only when it is full', () => {
@@ -366,7 +376,7 @@ describe('message floods', () => {
 describe('resume hijack attempts', () => {
   const resumeOf = (welcome: AnyFrame, token = welcome.token) => ({ sid: welcome.sid, token, seq: 0 });
 
-  it('refuses with 4403 a wrong token, the token of another session and the token of another identity, leaving the owner untouched', async () => {
+  it('refuses with 4403 a wrong token or the token of another session; another identity gets a new session; the owner is untouched', async () => {
     const server = await startServer({ authenticate: (auth) => ({ user: auth }) });
     const errors: number[] = [];
     server.on('protocol-error', (e) => errors.push(e.code));
@@ -379,15 +389,24 @@ describe('resume hijack attempts', () => {
     const attempts: AnyFrame[] = [
       { auth: 'alice', resume: resumeOf(alice.welcome, 'A'.repeat(43)) }, // a guessed token
       { auth: 'alice', resume: resumeOf(alice.welcome, alice2.welcome.token) }, // her other session's token
-      { auth: 'mallory', resume: resumeOf(alice.welcome) }, // the right token, another identity
-      { auth: 'bob', resume: resumeOf(alice.welcome, bob.welcome.token) },
     ];
     for (const attempt of attempts) {
       const thief = await RawClient.open(urlOf(server));
       thief.send({ t: 'hello', v: 1, ...attempt });
       expect(await thief.closedWith()).toBe(CloseCode.Forbidden);
     }
-    expect(errors).toEqual([4403, 4403, 4403, 4403]);
+    // Another identity is answered as for an unknown sid: its own new session, nothing of alice's.
+    for (const attempt of [
+      { auth: 'mallory', resume: resumeOf(alice.welcome) }, // the right token, another identity
+      { auth: 'bob', resume: resumeOf(alice.welcome, bob.welcome.token) },
+    ]) {
+      const thief = await RawClient.open(urlOf(server));
+      const welcome = await thief.hello(attempt);
+      expect(welcome).toMatchObject({ resumed: false, seq: 0 });
+      expect(welcome.sid).not.toBe(alice.welcome.sid);
+      expect(thief.pending.filter((f) => f.t === 'msg')).toEqual([]);
+    }
+    expect(errors).toEqual([4403, 4403]);
     expect(aliceSession.connected).toBe(true);
     alice.client.sendMsgs([{ seq: 1, d: 'still hers' }]);
     expect(await alice.client.acks(1)).toEqual([{ seq: 1, r: 'still hers' }]);

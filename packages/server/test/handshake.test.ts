@@ -44,7 +44,6 @@ describe('handshake', () => {
   });
 
   it.each([
-    ['throws', () => Promise.reject(new Error('bad password'))],
     ['returns false', () => false],
     ['returns null', () => null],
     ['returns undefined', () => undefined],
@@ -56,6 +55,27 @@ describe('handshake', () => {
     client.send({ t: 'hello', v: 1, auth: 'x' });
     expect(await client.closedWith()).toBe(CloseCode.Unauthorized);
     expect(errors.map((e) => e.code)).toEqual([4401]);
+    expect(server.sessions.size).toBe(0);
+  });
+
+  it.each([
+    ['throws', () => {
+      throw new Error('auth backend down');
+    }],
+    ['rejects', () => Promise.reject(new Error('auth backend down'))],
+  ])('when authenticate %s: error event, bye 1013 with retryMs, close 1013 (retryable), no session', async (_name, authenticate) => {
+    const server = await startServer({ authenticate, overloadRetryMs: 250 });
+    const errors: unknown[] = [];
+    const protocolErrors: ProtocolErrorInfo[] = [];
+    server.on('error', (e) => errors.push(e));
+    server.on('protocol-error', (e) => protocolErrors.push(e));
+    const client = await RawClient.open(urlOf(server));
+    client.send({ t: 'hello', v: 1, auth: 'x' });
+    expect(await client.next((f) => f.t === 'bye')).toMatchObject({ code: CloseCode.TryAgainLater, retryMs: 250 });
+    expect(await client.closedWith()).toBe(CloseCode.TryAgainLater);
+    expect(errors).toHaveLength(1);
+    expect(((errors[0] as Error).cause as Error).message).toBe('auth backend down');
+    expect(protocolErrors).toEqual([]); // the peer did nothing wrong
     expect(server.sessions.size).toBe(0);
   });
 

@@ -63,23 +63,25 @@ describe('server → client messages', () => {
     await Promise.all(ok);
   });
 
-  it("overflow 'wait': send() waits for room, within its deadline", async () => {
-    const server = await startServer({ maxQueued: { messages: 1 } });
+  it("overflow 'wait': send() waits for room, within its deadline; the waiting list is bounded by maxQueued too", async () => {
+    const server = await startServer({ maxQueued: { messages: 2 } });
     const sessionP = nextSession(server);
     const { client } = await RawClient.connect(urlOf(server), { win: 1 });
     const session = await sessionP;
     const first = session.send(1); // in flight
-    const second = session.send(2); // queued
-    const third = session.send(3); // waits for room
-    const late = await session.send(4, { timeoutMs: 30 }).catch((e: unknown) => e);
+    const queued = [session.send(2), session.send(3)];
+    const fourth = session.send(4); // waits for room
+    const late = await session.send('late', { timeoutMs: 30 }).catch((e: unknown) => e);
     expect(late).toBeInstanceOf(AckTimeoutError);
     expect((late as AckTimeoutError).maybeDelivered).toBe(false);
-    for (let seq = 1; seq <= 3; seq++) {
+    const fifth = session.send(5); // waits: the list holds 4 and 5, as many as maxQueued
+    expect(await session.send(6).catch((e: unknown) => e)).toBeInstanceOf(QueueFullError);
+    for (let seq = 1; seq <= 5; seq++) {
       const m = await client.next();
       expect(m.d).toBe(seq);
       client.send({ t: 'cack', seq: m.seq });
     }
-    await Promise.all([first, second, third]);
+    await Promise.all([first, ...queued, fourth, fifth]);
   });
 
   it('rejects with AckTimeoutError past the deadline; maybeDelivered says whether it was written', async () => {

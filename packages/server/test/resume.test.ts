@@ -32,7 +32,8 @@ describe('resume', () => {
     const attached = nextEvent(session as never, 'attach');
     const welcome = await second.hello({ resume: resumeOf(first.welcome, 1) });
     await attached;
-    expect(welcome).toMatchObject({ t: 'welcome', sid: first.welcome.sid, token: first.welcome.token, resumed: true, seq: 2 });
+    expect(welcome).toMatchObject({ t: 'welcome', sid: first.welcome.sid, resumed: true, seq: 2 });
+    expect(welcome.token).not.toBe(first.welcome.token); // rotated on every resume
     expect(sessions).toHaveLength(1); // no new 'session' event on resume
     const replay = [await second.next(), await second.next(), await second.next()];
     expect(replay.map((m) => [m.seq, m.d])).toEqual([
@@ -75,12 +76,14 @@ describe('resume', () => {
     expect(await back.hello({ resume: resumeOf(owner.welcome, 0) })).toMatchObject({ resumed: true, seq: 1 });
   });
 
-  it("another identity's token is refused with 4403", async () => {
+  it("another identity with the session's token gets a new session of its own, as for an unknown sid", async () => {
     const server = await startServer({ authenticate: (auth) => ({ user: auth }) });
     const alice = await RawClient.connect(urlOf(server), { auth: 'alice' });
     const mallory = await RawClient.open(urlOf(server));
-    mallory.send({ t: 'hello', v: 1, auth: 'mallory', resume: resumeOf(alice.welcome) });
-    expect(await mallory.closedWith()).toBe(CloseCode.Forbidden);
+    const welcome = await mallory.hello({ auth: 'mallory', resume: resumeOf(alice.welcome) });
+    expect(welcome).toMatchObject({ resumed: false, seq: 0 });
+    expect(welcome.sid).not.toBe(alice.welcome.sid);
+    expect(server.sessions.get(alice.welcome.sid as string)?.state).toBe('attached'); // untouched
     // The same identity, key order aside, resumes.
     const again = await RawClient.open(urlOf(server));
     expect(await again.hello({ auth: 'alice', resume: resumeOf(alice.welcome) })).toMatchObject({ resumed: true });

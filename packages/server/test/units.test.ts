@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ResultCache, ackFrame, errorOutcome } from '../src/results.js';
-import { identityKey } from '../src/handshake.js';
+import { defaultIdentityKey as identityKey } from '../src/identity.js';
+import { hashToken, tokenAccepted } from '../src/handshake.js';
 import { Fifo } from '../src/fifo.js';
 import { MemorySessionStore } from '../src/index.js';
 
@@ -36,6 +37,39 @@ describe('identityKey', () => {
     cyclic.self = cyclic;
     expect(identityKey(cyclic)).toBe(identityKey(cyclic));
     expect(identityKey(cyclic)).not.toBe(identityKey({ self: {} }));
+    const other: Record<string, unknown> = {};
+    other.self = other;
+    expect(identityKey(cyclic)).not.toBe(identityKey(other));
+    expect(identityKey(Symbol('a'))).not.toBe(identityKey(Symbol('a')));
+  });
+
+  it('keys a principal by its string or number sub, else its id, ignoring claims that change per token', () => {
+    expect(identityKey({ sub: 'alice', iat: 1, exp: 2 })).toBe(identityKey({ sub: 'alice', iat: 3, exp: 4 }));
+    expect(identityKey({ id: 7, token: 'a' })).toBe(identityKey({ id: 7, token: 'b' }));
+    expect(identityKey({ sub: 'alice', id: 1 })).toBe(identityKey({ sub: 'alice', id: 2 })); // sub wins
+    // Typed and named: a sub is not an id, and 1 is not '1'.
+    expect(identityKey({ sub: 'x' })).not.toBe(identityKey({ id: 'x' }));
+    expect(identityKey({ sub: 1 })).not.toBe(identityKey({ sub: '1' }));
+    // A sub that names nobody (an object, NaN) falls back to the whole value.
+    expect(identityKey({ sub: { a: 1 }, iat: 1 })).not.toBe(identityKey({ sub: { a: 1 }, iat: 2 }));
+    expect(identityKey({ sub: Number.NaN, iat: 1 })).not.toBe(identityKey({ sub: Number.NaN, iat: 2 }));
+    // A cycle with a sub resumes: the sub is all that is read.
+    const cyclic: Record<string, unknown> = { sub: 'bob' };
+    cyclic.self = cyclic;
+    expect(identityKey(cyclic)).toBe(identityKey({ sub: 'bob' }));
+  });
+});
+
+describe('tokenAccepted', () => {
+  const record = { id: 's', tokenHash: hashToken('new'), previousTokenHash: hashToken('old'), identityHash: 'ab', expiresAt: null };
+
+  it('takes the current token always, the previous one only while detached, anything else never', () => {
+    expect(tokenAccepted('new', record, false)).toBe(true);
+    expect(tokenAccepted('new', record, true)).toBe(true);
+    expect(tokenAccepted('old', record, true)).toBe(true);
+    expect(tokenAccepted('old', record, false)).toBe(false);
+    expect(tokenAccepted('guess', record, true)).toBe(false);
+    expect(tokenAccepted('old', { ...record, previousTokenHash: null }, true)).toBe(false);
   });
 });
 
@@ -56,7 +90,7 @@ describe('Fifo', () => {
 describe('MemorySessionStore', () => {
   it('gets, sets and deletes records', () => {
     const store = new MemorySessionStore();
-    const record = { id: 's1', tokenHash: 'ab', identityKey: 'j:null', expiresAt: null };
+    const record = { id: 's1', tokenHash: 'ab', previousTokenHash: null, identityHash: 'cd', expiresAt: null };
     store.set(record);
     expect(store.get('s1')).toBe(record);
     store.delete('s1');

@@ -40,6 +40,8 @@ export interface FakeServerOptions {
   handler?: ((data: unknown, frame: AnyFrame, conn: Conn) => unknown) | false;
   /** Whether a hello.resume naming a known session is resumed. @default true */
   resume?: boolean;
+  /** Give a new token in every resumed welcome (the real server does; only the newest is accepted here). @default false */
+  rotateTokens?: boolean;
   win?: number;
   max?: number;
   /** Called with each hello before the welcome; may close the socket instead (return false). */
@@ -128,6 +130,7 @@ export class FakeServer extends EventEmitter {
         this.sessions.set(session.sid, session);
       } else if (resume) {
         session.cacked = Math.max(session.cacked, resume.seq);
+        if (this.options.rotateTokens === true) session.token = `${session.token}+`;
       }
       const s = session;
       const conn: Conn = {

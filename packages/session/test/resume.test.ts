@@ -65,6 +65,23 @@ describe('resume and replay', () => {
     expect(c.sessionId).toBe('sid-1');
   });
 
+  it('keeps the token of the newest welcome: a server that rotates it on every resume is resumed each time', async () => {
+    const server = await fakeServer({ rotateTokens: true });
+    const c = client({ url: server.url });
+    await c.connect();
+    const lost: unknown[] = [];
+    c.on('session-lost', (info) => lost.push(info));
+    for (let i = 1; i <= 3; i++) {
+      const resumed = next(c, 'resumed');
+      (await server.conn(i)).socket.terminate();
+      await resumed;
+    }
+    const hellos = server.conns.map((conn) => (conn.hello.resume as { token?: string } | undefined)?.token);
+    expect(hellos).toEqual([undefined, 'token-1', 'token-1+', 'token-1++']);
+    expect(lost).toEqual([]);
+    await expect(c.send('after three resumes')).resolves.toEqual({ echo: 'after three resumes' });
+  });
+
   it('does not retransmit a message whose deadline passed', async () => {
     const server = await fakeServer({ handler: (d, f, conn) => (conn === server.conns[0] ? undefined : 'ok') });
     const c = client({ url: server.url });

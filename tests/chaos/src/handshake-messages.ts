@@ -4,14 +4,15 @@ import type { RawMessage } from './raw-peer.js';
 
 /**
  * First and second messages for handshake fuzzing. `LIVE_SID` stands for the good client's
- * session id, substituted when the case runs (a resume of a live session with a forged token).
+ * session id, substituted when the case runs (a resume of a live session with a forged token:
+ * 4403 under the good client's identity, a new session under any other).
  */
 export const LIVE_SID = '$LIVE_SID$';
 
 const text = (t: string): RawMessage => ({ kind: 'text', text: t });
 const j = JSON.stringify;
 
-/** Auth values, some refused by the test server's `authenticate` (see fuzz-handshake.test.ts). */
+/** Auth values, some refused (or thrown on) by the test server's `authenticate` (see fuzz-handshake.test.ts). */
 const auth = fc.oneof(
   { arbitrary: fc.constantFrom('"deny"', '"throw"', 'null', 'false'), weight: 1 },
   { arbitrary: fc.constantFrom('"ok"', '0', '""', '{"user":"mallory"}', '{"user":"good"}', '{"user":"good","__proto__":{"admin":true}}'), weight: 3 },
@@ -53,6 +54,11 @@ const hello = fc
     return objectText(entries);
   });
 
+/** The good client's identity with a forged token for its live session: the 4403 case, kept frequent. */
+const forgedResumeOfGood = fc
+  .string({ maxLength: 44 })
+  .map((token) => objectText([['t', '"hello"'], ['v', '1'], ['auth', '{"user":"good"}'], ['resume', objectText([['sid', j(LIVE_SID)], ['token', j(token)], ['seq', '0']])]]));
+
 /** Frames a client may send after hello, frames it may not, and junk: for batches and second messages. */
 const clientFrame = fc.oneof(validFrames.msg!, validFrames.cack!, validFrames.ping!, validFrames.pong!).map(objectText);
 const anyFrame = fc.oneof(
@@ -76,6 +82,11 @@ const junk = junkMessage.map((m): RawMessage => (typeof m === 'string' ? text(m)
 export function firstMessage(maxPayloadBytes: number): fc.Arbitrary<RawMessage | undefined> {
   return fc.oneof(
     { arbitrary: hello.map(text), weight: 45 },
+    { arbitrary: forgedResumeOfGood.map(text), weight: 3 },
+    // authenticate throws (its backend is down): 1013, kept frequent enough to be seen every run
+    { arbitrary: fc.constant(text('{"t":"hello","v":1,"auth":"throw"}')), weight: 2 },
+    // refused: 4401 (once "throw" counted here too; it now gets 1013, so refusals are kept frequent)
+    { arbitrary: fc.constantFrom('"deny"', 'null', 'false').map((a) => text(`{"t":"hello","v":1,"auth":${a}}`)), weight: 2 },
     { arbitrary: batch(hello).map(text), weight: 10 },
     { arbitrary: mutatedMessage.map(text), weight: 20 },
     { arbitrary: fc.oneof(anyFrame, batch(anyFrame)).map(text), weight: 6 },

@@ -9,8 +9,11 @@ import { judgeMessage } from './spec.js';
  * - No `hello` within `handshakeTimeoutMs` → 4408. Binary → 4400. Bad UTF-8 text → 1007 (the
  *   WebSocket layer; not in protocol.md's table). Larger than `max` → 1009. Undecodable → 4400,
  *   or 4406 for a `hello` of another version. Anything before `hello`, or a second `hello` → 4400.
- * - `authenticate` refuses → 4401. A resume of a live session with a token that does not match
- *   → 4403. A resume of an unknown session → a new session (`welcome`, `resumed: false`).
+ * - `authenticate` refuses → 4401; `authenticate` throws → 1013 (retryable, reported through the
+ *   server's `error` event, not as a protocol error). A resume of a live session by the same
+ *   identity (the same identity key: string or number `sub`, else `id`, else the JSON with sorted
+ *   keys) with a token that does not match → 4403. A resume of a session of another identity, or
+ *   of an unknown session → a new session (`welcome`, `resumed: false`).
  * - After `welcome`: `msg`, `cack`, `ping`, `pong` keep the connection; `bye` 1000 ends the
  *   session (close 1000); another `bye` precedes a close the peer makes, so the server ignores
  *   the rest of that message; a frame only servers send (`welcome`, `ack`, `acks`) → 4400.
@@ -18,10 +21,16 @@ import { judgeMessage } from './spec.js';
 
 export interface HandshakeContext {
   readonly maxPayloadBytes: number;
-  /** The good client's session id: a resume of it with a forged token must get 4403. */
+  /** The good client's session id: a resume of it by its identity with a forged token must get 4403. */
   readonly liveSid: string;
-  /** Whether `authenticate` refuses this `hello.auth` (hello without auth passes `undefined`). */
+  /** The identity `authenticate` gave the good client. */
+  readonly liveIdentity: unknown;
+  /** What `authenticate` makes of this `hello.auth` (hello without auth passes `undefined`). */
+  readonly identityOf: (auth: unknown) => unknown;
+  /** Whether `authenticate` refuses this `hello.auth`. */
   readonly refuses: (auth: unknown) => boolean;
+  /** Whether `authenticate` throws for this `hello.auth` (its backend is down). */
+  readonly throws: (auth: unknown) => boolean;
   /** Frames held before `welcome` beyond which the server refuses (maxInFlight + 64). */
   readonly maxHeld: number;
 }
@@ -48,6 +57,27 @@ function parse(m: RawMessage, ctx: HandshakeContext): Parsed {
 }
 
 const own = (f: Frame, k: string): unknown => (Object.prototype.hasOwnProperty.call(f, k) ? f[k] : undefined);
+
+/** JSON with sorted object keys, every own key kept (`__proto__` too). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
+}
+
+/** The identity key as protocol.md states it: a string or finite number `sub`, else `id`, else sorted JSON. */
+export function documentedIdentityKey(identity: unknown): string {
+  if (identity !== null && typeof identity === 'object') {
+    for (const name of ['sub', 'id'] as const) {
+      const v = (identity as Record<string, unknown>)[name];
+      if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) return `${name}:${typeof v}:${String(v)}`;
+    }
+  }
+  return `json:${canonical(identity)}`;
+}
 
 /** Frames of one WebSocket message dispatched on an open connection: how it ends, or undefined if it carries on. */
 function dispatch(frames: readonly Frame[]): End | undefined {
@@ -81,13 +111,19 @@ export function expectHandshake(first: RawMessage | undefined, second: RawMessag
   const secondHello = p2 !== undefined && 'frames' in p2 && p2.frames.some((f) => own(f, 't') === 'hello');
 
   const resume = own(hello, 'resume') as Frame | undefined;
-  const refusal = ctx.refuses(own(hello, 'auth')) ? 4401 : resume !== undefined && own(resume, 'sid') === ctx.liveSid ? 4403 : undefined;
+  const auth = own(hello, 'auth');
+  const forged =
+    resume !== undefined &&
+    own(resume, 'sid') === ctx.liveSid &&
+    documentedIdentityKey(ctx.identityOf(auth)) === documentedIdentityKey(ctx.liveIdentity);
+  const refusal = ctx.throws(auth) ? 1013 : ctx.refuses(auth) ? 4401 : forged ? 4403 : undefined;
   if (refusal !== undefined) {
     // The second message may be judged while authenticate runs, and fail the connection first.
     const ends = new Set<End>([refusal]);
     if (p2 !== undefined && 'close' in p2) for (const c of p2.close) ends.add(c);
     if (secondHello) ends.add(4400);
-    return { welcome: 'no', ends, why: refusal === 4401 ? 'refused by authenticate' : 'resume with a forged token' };
+    const why = refusal === 1013 ? 'authenticate threw' : refusal === 4401 ? 'refused by authenticate' : 'resume with a forged token';
+    return { welcome: 'no', ends, why };
   }
 
   const ends = new Set<End>();

@@ -11,7 +11,8 @@ import { rawPeer } from '../src/raw-peer.js';
  * Fuzzing the server's handshake (docs/reliability.md#fuzz): raw `ws` peers send fuzzed first
  * and second messages to a real server on port 0. Each connection is welcomed (valid hello) or
  * closed with a documented code, exactly as src/handshake-oracle.ts reads docs/protocol.md; each
- * refusal is reported as a 'protocol-error'; the server never reports an internal 'error'; and a
+ * refusal is reported as a 'protocol-error'; the server reports an 'error' exactly when
+ * `authenticate` threw (its backend is down: 1013, the client retries) and never otherwise; and a
  * good SDK client keeps working throughout, on the same session, never disconnected.
  *
  *   FUZZ_HANDSHAKES=3000 npm test -w @lifeline/chaos-tests -- test/fuzz-handshake.test.ts   more runs
@@ -23,13 +24,16 @@ const MAX_PAYLOAD = 16 * 1024;
 const MAX_IN_FLIGHT = 64;
 const HANDSHAKE_MS = 150;
 
-/** The test server's `authenticate`: refuses "deny", null and false, throws for "throw" (→ 4401). */
-const refuses = (auth: unknown) => auth === 'deny' || auth === 'throw' || auth === null || auth === false;
+/** The test server's `authenticate`: refuses "deny", null and false (→ 4401), throws for "throw" (→ 1013). */
+const refuses = (auth: unknown) => auth === 'deny' || auth === null || auth === false;
+const throws = (auth: unknown) => auth === 'throw';
+const identityOf = (auth: unknown): unknown => (auth === undefined ? 'anonymous' : auth);
 function authenticate(auth: unknown): unknown {
-  if (auth === 'throw') throw new Error('authenticate threw');
+  if (throws(auth)) throw new Error('authenticate threw');
   if (refuses(auth)) return false;
-  return auth === undefined ? 'anonymous' : auth;
+  return identityOf(auth);
 }
+const GOOD = { user: 'good' };
 
 let server: LifelineServer;
 let good: LifelineClient;
@@ -37,6 +41,7 @@ let url: string;
 const serverErrors: unknown[] = [];
 const protocolErrors: ProtocolErrorInfo[] = [];
 let goodDisconnects = 0;
+let evicted = 0;
 let goodSid: string | undefined;
 
 beforeAll(async () => {
@@ -51,9 +56,11 @@ beforeAll(async () => {
   });
   server.on('error', (e) => serverErrors.push(e));
   server.on('protocol-error', (info) => protocolErrors.push(info));
+  // Sessions a newer one of the same identity displaced (maxSessionsPerIdentity): not left detached.
+  server.on('session', (s) => s.on('close', ({ reason }) => void (reason === 'evicted' && evicted++)));
   await server.listen();
   url = `ws://127.0.0.1:${server.port}`;
-  good = createClient({ url, auth: { user: 'good' }, reconnect: { minDelayMs: 5, maxDelayMs: 50 } });
+  good = createClient({ url, auth: GOOD, reconnect: { minDelayMs: 5, maxDelayMs: 50 } });
   good.on('disconnect', () => goodDisconnects++);
   await good.connect({ timeoutMs: 5_000 });
   goodSid = good.sessionId;
@@ -67,7 +74,10 @@ afterAll(async () => {
 const context = (): HandshakeContext => ({
   maxPayloadBytes: MAX_PAYLOAD,
   liveSid: good.sessionId as string,
+  liveIdentity: GOOD,
+  identityOf,
   refuses,
+  throws,
   maxHeld: MAX_IN_FLIGHT + 64,
 });
 
@@ -84,16 +94,21 @@ describe('fuzz: the server handshake', () => {
         const expected = expectHandshake(first, second, ctx);
         const goodReply = good.send({ n: ++n }, { timeoutMs: 5_000 });
         const errorsBefore = protocolErrors.length;
+        const serverErrorsBefore = serverErrors.length;
         const got = await rawPeer(url, first, second);
         const where = `first=${show(first)} second=${show(second)} expected ${expected.why}: welcome ${expected.welcome}, end ${[...expected.ends].join('|')}; got welcomed=${got.welcomed} end=${got.end} (${got.reason})`;
         if (expected.welcome === 'yes' && !got.welcomed) throw new Error(`not welcomed: ${where}`);
         if (expected.welcome === 'no' && got.welcomed) throw new Error(`welcomed: ${where}`);
         if (!expected.ends.has(got.end)) throw new Error(`wrong end: ${where}`);
-        // Every refusal is observable: one 'protocol-error' with the code the peer got.
+        // Every refusal is observable: one 'protocol-error' with the code the peer got, or for a
+        // throwing authenticate (the server's own trouble) one 'error'.
         const reported = protocolErrors.slice(errorsBefore).map((e) => e.code);
-        if (got.end !== 'open' && got.end !== 1000 && !reported.includes(got.end)) throw new Error(`close ${got.end} not reported as protocol-error (${reported.join(',')}): ${where}`);
+        const failures = serverErrors.slice(serverErrorsBefore);
+        const threw = expected.why === 'authenticate threw';
+        if (got.end !== 'open' && got.end !== 1000 && got.end !== 1013 && !reported.includes(got.end)) throw new Error(`close ${got.end} not reported as protocol-error (${reported.join(',')}): ${where}`);
+        if (failures.length !== (threw ? 1 : 0)) throw new Error(`${failures.length} server errors (${failures.map(String).join('; ')}): ${where}`);
+        if (threw) expect(((failures[0] as Error).cause as Error).message).toBe('authenticate threw');
         expect(await goodReply).toEqual({ echo: { n } });
-        expect(serverErrors).toEqual([]);
         if (got.welcomed && got.end !== 'open' && got.end !== 1000) leftDetached++;
         const key = String(got.end);
         seen.set(key, (seen.get(key) ?? 0) + 1);
@@ -108,14 +123,14 @@ describe('fuzz: the server handshake', () => {
     // Cases that ended cleanly said bye 1000 and ended their session; a welcomed peer closed for
     // bad input leaves its session detached (resumable until resumeWindowMs), never attached.
     const others = [...server.sessions.values()].filter((s) => s.id !== goodSid);
-    expect(others.length).toBe(leftDetached);
+    expect(others.length).toBe(leftDetached - evicted);
     expect(others.every((s) => s.state === 'detached')).toBe(true);
     expect(server.sessions.get(goodSid as string)?.state).toBe('attached');
     console.log(`handshake fuzz: ${RUNS} connections, outcomes ${JSON.stringify(Object.fromEntries(seen))}`);
     // And the mix of outcomes is broad (a generator bug would collapse it).
     expect(seen.get('open') ?? 0).toBeGreaterThan(RUNS / 20);
     expect(seen.get('4400') ?? 0).toBeGreaterThan(RUNS / 10);
-    for (const code of ['4401', '4403']) expect(seen.get(code) ?? 0, `outcomes ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
+    for (const code of ['4401', '4403', '1013']) expect(seen.get(code) ?? 0, `outcomes ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
   }, 120_000);
 
   it('a new client can still connect and is served after the fuzzing', async () => {
