@@ -22,6 +22,11 @@ export const CloseCode = {
   HeartbeatTimeout: 4000,
   /** Local only: the connect attempt (socket open + handshake) did not finish in time. Never sent. */
   ConnectTimeout: 4001,
+  /**
+   * Local only: the client's receive buffer was full (`maxBufferedBytes`) and it skipped messages
+   * unacknowledged; it drops the link and resumes so the server replays them. Never sent.
+   */
+  Refetch: 4002,
   /** A frame could not be decoded, had an unknown type, a field of the wrong type or size, or came out of turn. */
   BadFrame: 4400,
   /** `authenticate` refused the credentials in `hello` (returned `false`, `null` or `undefined`). */

@@ -26,15 +26,19 @@ const newToken = (): string => randomBytes(32).toString('base64url');
 
 /**
  * Whether `token` may resume the session of `record` (protocol.md, "Resume"): the current token
- * always; the previous one only while the session is `detached`, for a client whose link died
- * right after the `welcome` that rotated it. A stale token never takes over an attached session.
+ * always (`accept`); the previous one only while the session is `detached`, for a client whose
+ * link died right after the `welcome` that rotated it. The previous one while the session is
+ * attached is `retry`: that attached link may be the half-open one the client just lost, which
+ * the heartbeat will detach, so the client is told to come back (1013) rather than refused for
+ * good; a stale token still never takes over an attached session. Anything else: `refuse`.
  */
-export function tokenAccepted(token: string, record: SessionRecord, detached: boolean): boolean {
+export function tokenAccepted(token: string, record: SessionRecord, detached: boolean): 'accept' | 'retry' | 'refuse' {
   const presented = hashToken(token);
   // Both comparisons always run: timing says nothing about which token was close.
   const current = sameDigest(presented, record.tokenHash);
   const previous = sameDigest(presented, record.previousTokenHash);
-  return current || (previous && detached);
+  if (current || (previous && detached)) return 'accept';
+  return previous ? 'retry' : 'refuse';
 }
 
 /**
@@ -143,8 +147,13 @@ export class Handshakes {
           this.ctx.registry.live(record) &&
           sameDigest(identityOf, live.record.identityHash)
         ) {
-          if (!tokenAccepted(resume.token, live.record, live.state === 'detached')) {
+          const verdict = tokenAccepted(resume.token, live.record, live.state === 'detached');
+          if (verdict === 'refuse') {
             conn.fail(CloseCode.Forbidden, 'resume refused: the token does not match');
+            return;
+          }
+          if (verdict === 'retry') {
+            this.tryAgainLater(conn, 'session still attached to another connection, try again later');
             return;
           }
           if (this.refuseWhileClosing(conn)) return;
@@ -172,12 +181,7 @@ export class Handshakes {
       // The check could not be made (an auth backend down): the server's problem, not a refusal.
       // 4401 would be final for the client; 1013 with retryMs makes it back off and resume.
       this.ctx.reportError(new Error('authenticate() threw; the client was told to retry (1013)', { cause: error }));
-      if (conn.state === 'handshake') {
-        const reason = 'authentication unavailable, try again later';
-        conn.writer.push(JSON.stringify({ t: 'bye', code: CloseCode.TryAgainLater, reason, retryMs: this.ctx.options.overloadRetryMs }));
-        conn.close(CloseCode.TryAgainLater, reason);
-        this.ctx.limits.linger(conn);
-      }
+      if (conn.state === 'handshake') this.tryAgainLater(conn, 'authentication unavailable, try again later');
       return refused;
     }
     if (identity === false || identity === null || identity === undefined) {
@@ -185,6 +189,12 @@ export class Handshakes {
       return refused;
     }
     return identity;
+  }
+
+  /** `bye` 1013 with `overloadRetryMs`, then close: the client backs off and tries again. */
+  private tryAgainLater(conn: Connection, reason: string): void {
+    conn.writer.push(JSON.stringify({ t: 'bye', code: CloseCode.TryAgainLater, reason, retryMs: this.ctx.options.overloadRetryMs }));
+    conn.close(CloseCode.TryAgainLater, reason);
   }
 
   private refuseWhileClosing(conn: Connection): boolean {

@@ -87,7 +87,9 @@ export function errorOutcome(error: unknown): ErrorOutcome {
   // A thrown value may be anything, including an object whose getters throw.
   try {
     const raw = (error as { code?: unknown } | null | undefined)?.code;
-    if (typeof raw === 'string' && raw.length > 0) code = raw.slice(0, MAX_CODE);
+    // ERR_RESULT_EVICTED is the server's own answer ("processed once, result gone"); a handler
+    // that threw it would make the client believe a failed message had succeeded earlier.
+    if (typeof raw === 'string' && raw.length > 0 && raw !== 'ERR_RESULT_EVICTED') code = raw.slice(0, MAX_CODE);
     message = error instanceof Error ? String(error.message) : String(error);
   } catch {
     // keep the defaults

@@ -29,7 +29,7 @@ export interface ServerEvents {
   session: (session: Session) => void;
   /** A connection was closed for bad input (its code and reason); other connections are untouched. */
   'protocol-error': (info: ProtocolErrorInfo) => void;
-  /** A connection was refused or shed by a limit (`maxPendingHandshakes`, `maxSessions`, `rateLimit`, `slowClientTimeoutMs`). */
+  /** A connection was refused or shed by a limit (`maxPendingHandshakes`, `maxPendingHandshakesPerAddress`, `maxSessions`, `maxSessionsPerIdentity`, `rateLimit`, `slowClientTimeoutMs`). */
   limit: (info: LimitInfo) => void;
   /** An unexpected failure (a store that rejected, a listener that threw). The server carries on. */
   error: (error: unknown) => void;

@@ -226,10 +226,11 @@ describe('resume tokens rotate', () => {
     const push = session.send('private');
     const delivered = await owner.client.next((f) => f.t === 'msg');
 
-    // The token the owner resumed with is stale now; the session is attached: refused, untouched.
+    // The token the owner resumed with is the previous one now; the session is attached: told to
+    // come back later (the attached link might be the owner's half-open one), and given nothing.
     const thief = await RawClient.open(urlOf(server));
     thief.send({ t: 'hello', v: 1, resume: resumeOf(first.welcome) });
-    expect(await thief.closedWith()).toBe(CloseCode.Forbidden);
+    expect(await thief.closedWith()).toBe(CloseCode.TryAgainLater);
     expect(thief.pending.filter((f) => f.t === 'msg' || f.t === 'welcome')).toEqual([]);
     expect(session.state).toBe('attached');
     expect(owner.client.closeCode).toBeUndefined();
@@ -239,6 +240,12 @@ describe('resume tokens rotate', () => {
     const again = await resumeWith(server, first.welcome, owner.welcome.token);
     expect(again.welcome.resumed).toBe(true);
     expect(await owner.client.closedWith()).toBe(CloseCode.Replaced);
+    // Two rotations old: refused for good.
+    const late = await RawClient.open(urlOf(server));
+    late.send({ t: 'hello', v: 1, resume: resumeOf(first.welcome) });
+    expect(await late.closedWith()).toBe(CloseCode.Forbidden);
+    expect(late.pending.filter((f) => f.t === 'msg' || f.t === 'welcome')).toEqual([]);
+    expect(session.state).toBe('attached');
   });
 
   it('a client that never received the rotated token resumes with the previous one while detached', async () => {

@@ -16,6 +16,11 @@ describe('ResultCache', () => {
     expect(cache.size).toBe(3);
   });
 
+  it('never lets a handler forge the eviction answer', () => {
+    const forged = errorOutcome(Object.assign(new Error('nope'), { code: 'ERR_RESULT_EVICTED' }));
+    expect(JSON.parse(forged.e)).toEqual({ code: 'ERR_HANDLER', message: 'nope' });
+  });
+
   it('encodes acks by concatenation, errors within the decoder bounds', () => {
     expect(JSON.parse(ackFrame(3, '{"ok":true}'))).toEqual({ t: 'ack', seq: 3, r: { ok: true } });
     const long = errorOutcome(Object.assign(new Error('m'.repeat(10_000)), { code: 'C'.repeat(2_000) }));
@@ -63,13 +68,13 @@ describe('identityKey', () => {
 describe('tokenAccepted', () => {
   const record = { id: 's', tokenHash: hashToken('new'), previousTokenHash: hashToken('old'), identityHash: 'ab', expiresAt: null };
 
-  it('takes the current token always, the previous one only while detached, anything else never', () => {
-    expect(tokenAccepted('new', record, false)).toBe(true);
-    expect(tokenAccepted('new', record, true)).toBe(true);
-    expect(tokenAccepted('old', record, true)).toBe(true);
-    expect(tokenAccepted('old', record, false)).toBe(false);
-    expect(tokenAccepted('guess', record, true)).toBe(false);
-    expect(tokenAccepted('old', { ...record, previousTokenHash: null }, true)).toBe(false);
+  it('takes the current token always, the previous one while detached (retry while attached), anything else never', () => {
+    expect(tokenAccepted('new', record, false)).toBe('accept');
+    expect(tokenAccepted('new', record, true)).toBe('accept');
+    expect(tokenAccepted('old', record, true)).toBe('accept');
+    expect(tokenAccepted('old', record, false)).toBe('retry');
+    expect(tokenAccepted('guess', record, true)).toBe('refuse');
+    expect(tokenAccepted('old', { ...record, previousTokenHash: null }, true)).toBe('refuse');
   });
 });
 

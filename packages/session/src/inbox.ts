@@ -1,4 +1,4 @@
-import { AbortError, ClosedError, jsonCodec, type Json, type MsgFrame, type PluginContext, type PluginHost } from '@lifeline/protocol';
+import { AbortError, ClosedError, CloseCode, jsonCodec, type Json, type MsgFrame, type PluginContext, type PluginHost } from '@lifeline/protocol';
 import { abortError, withDeadline } from './wait.js';
 
 /** What a `'message'` listener gets besides the data. */
@@ -22,11 +22,8 @@ export interface MessagesOptions {
   signal?: AbortSignal;
 }
 
-/**
- * Local close code of the reconnect that fetches the messages a full buffer skipped (never a
- * server's code; docs/protocol.md#close-codes). Not fatal: the client resumes at once.
- */
-export const REFETCH_CLOSE_CODE = 4002;
+/** The reconnect that fetches what a full buffer skipped (`CloseCode.Refetch`, local, not fatal). */
+export const REFETCH_CLOSE_CODE = CloseCode.Refetch;
 
 /** A message accepted but not yet taken by the application. */
 interface Held {
