@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClosedError } from '@lifeline/protocol';
 import { ChannelLimitError, type ChannelEvent } from '../src/engine/engine.js';
@@ -205,6 +207,40 @@ describe('memoryEngine: bounds', () => {
     expect(engine.channelCount).toBe(0);
   });
 });
+
+describe('memoryEngine: memory under a publication flood', () => {
+  it('200,000 distinct 1 KiB publications into 1,000 channels hold at most maxBytes (heap printed)', async () => {
+    const gc = collector();
+    const { engine } = setup({ maxBytes: 8 << 20 });
+    const pad = 'p'.repeat(1_000);
+    gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 200_000; i++) {
+      // A fresh flat string each time, as a real payload would be: nothing shared between entries.
+      await engine.publish(`room:${i % 1_000}`, JSON.stringify({ i, pad }), { historySize: 1_000, historyTtlMs: 600_000 });
+    }
+    gc();
+    const growth = process.memoryUsage().heapUsed - heapBefore;
+    console.log(`memoryEngine flood: ${(200_000 * 1_020) >> 20} MiB published, ${(engine.historyBytes / 2 ** 20).toFixed(1)} MiB of history kept, heap growth ${(growth / 2 ** 20).toFixed(1)} MiB`);
+    expect(engine.historyBytes).toBeLessThanOrEqual(8 << 20);
+    // Unbounded, this is ~200 MiB of strings; bounded, 8 MiB of history plus V8 slack.
+    expect(growth).toBeLessThan(64 * 2 ** 20);
+    const page = await engine.history('room:999', { limit: 1_000 });
+    expect(page.offset).toBe(200);
+    expect(page.publications.at(-1)?.offset).toBe(200);
+  });
+});
+
+/** `gc()` when it can be had (`--expose-gc` set late, through a fresh context), else nothing. */
+function collector(): () => void {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    return () => gc();
+  } catch {
+    return () => {};
+  }
+}
 
 describe('memoryEngine: listeners', () => {
   it('notifies listeners of the channel with the stored publication, and stops after unlisten', async () => {

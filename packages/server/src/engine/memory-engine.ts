@@ -294,7 +294,7 @@ export function memoryEngine(options: MemoryEngineOptions = {}): MemoryEngine {
       }
       ch.ttlMs = ttlMs;
       // A publish after a clock step back must not sort before the publications already stored.
-      const last = ch.log.at(ch.log.length - 1);
+      const last = ch.log.length === 0 ? undefined : ch.log.at(ch.log.length - 1);
       const publishedAt = last === undefined ? now : Math.max(now, last.pub.publishedAt);
       const pub: Publication = id === undefined ? { offset: ++ch.offset, data, publishedAt } : { offset: ++ch.offset, id, data, publishedAt };
       if (historySize > 0) {
