@@ -2,6 +2,7 @@ import { ProtocolError } from './errors.js';
 import { decodeDefaults, type DecodeLimits } from './limits.js';
 import { PROTOCOL_VERSION, type Frame, type Json } from './frames.js';
 import { CloseCode } from './close-codes.js';
+import { isChannelName, maxChannelNameLength, maxEpochLength, maxGapReasonLength } from './channels.js';
 
 /**
  * The codec is the one place that turns frames into WebSocket messages and back, so a binary
@@ -91,6 +92,89 @@ function optPositiveInt(o: Record<string, unknown>, key: string, t: string): voi
   if (o[key] !== undefined && !(isSeq(o[key]) && (o[key] as number) >= 1)) bad(`${t}.${key} must be a positive integer`);
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function channel(o: Record<string, unknown>, t: string): void {
+  if (!isChannelName(o.ch)) bad(`${t}.ch must be a channel name (1-${maxChannelNameLength} of A-Z a-z 0-9 _ : . - @ / # =)`);
+}
+
+function epoch(o: Record<string, unknown>, key: string, t: string): void {
+  if (str(o, key, maxEpochLength, t).length === 0) bad(`${t}.${key} must not be empty`);
+}
+
+function member(v: unknown, limits: DecodeLimits, t: string): void {
+  if (!isObject(v)) return bad(`${t} must be an object`);
+  if (str(v, 'clientId', limits.maxIdLength, t).length === 0) bad(`${t}.clientId must not be empty`);
+  if (str(v, 'sessionId', limits.maxStringLength, t).length === 0) bad(`${t}.sessionId must not be empty`);
+}
+
+/** The channel frames (protocol v1 additions), or undefined when `t` is none of them. */
+function validateChannelFrame(o: Record<string, unknown>, t: string, limits: DecodeLimits): Frame | undefined {
+  switch (t) {
+    case 'sub':
+      channel(o, t);
+      if (o.since !== undefined) {
+        if (!isObject(o.since)) bad('sub.since must be an object');
+        const since = o.since as Record<string, unknown>;
+        seqField(since, 'offset', 'sub.since', 0);
+        epoch(since, 'epoch', 'sub.since');
+      }
+      optPositiveInt(o, 'win', t);
+      break;
+    case 'unsub':
+    case 'presence':
+      channel(o, t);
+      break;
+    case 'pack':
+      channel(o, t);
+      seqField(o, 'offset', t, 0);
+      break;
+    case 'subok':
+      channel(o, t);
+      seqField(o, 'offset', t, 0);
+      epoch(o, 'epoch', t);
+      if (o.recovered !== undefined && typeof o.recovered !== 'boolean') bad('subok.recovered must be a boolean');
+      break;
+    case 'suberr':
+      channel(o, t);
+      str(o, 'code', limits.maxStringLength, t);
+      str(o, 'message', limits.maxStringLength * 8, t);
+      break;
+    case 'pub':
+      channel(o, t);
+      seqField(o, 'offset', t);
+      epoch(o, 'epoch', t);
+      if (o.id !== undefined && str(o, 'id', limits.maxIdLength, t).length === 0) bad('pub.id must not be empty');
+      if (!isTime(o.ts)) bad('pub.ts must be a non-negative number');
+      if (!hasOwn(o, 'd')) bad('pub.d is required');
+      break;
+    case 'gap': {
+      channel(o, t);
+      const from = seqField(o, 'from', t);
+      const to = seqField(o, 'to', t, 0);
+      if (to < from - 1) bad('gap.to must be at least gap.from - 1');
+      epoch(o, 'epoch', t);
+      if (str(o, 'reason', maxGapReasonLength, t).length === 0) bad('gap.reason must not be empty');
+      break;
+    }
+    case 'join':
+    case 'leave':
+      channel(o, t);
+      member(o.member, limits, `${t}.member`);
+      break;
+    case 'members': {
+      channel(o, t);
+      const members = o.members;
+      if (!Array.isArray(members)) return bad('members.members must be an array');
+      for (let i = 0; i < members.length; i++) member(members[i], limits, 'members.members[]');
+      break;
+    }
+    default:
+      return undefined;
+  }
+  return o as unknown as Frame;
+}
+
 /** A peer's `hello.v` for an error message: short, and never a walk over what it sent. */
 function shownVersion(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.slice(0, 32));
@@ -174,7 +258,7 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
       if (o.retryMs !== undefined && !isTime(o.retryMs)) bad('bye.retryMs must be a non-negative number');
       return o as unknown as Frame;
     default:
-      return bad(`unknown frame type ${JSON.stringify(t.slice(0, 32))}`);
+      return validateChannelFrame(o, t, limits) ?? bad(`unknown frame type ${JSON.stringify(t.slice(0, 32))}`);
   }
 }
 

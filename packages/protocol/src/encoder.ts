@@ -1,4 +1,4 @@
-import type { RemoteErrorInfo, ResumeRequest } from './frames.js';
+import type { RemoteErrorInfo, ResumeRequest, StreamPosition } from './frames.js';
 
 /**
  * Typed encoders for every frame of protocol v1: the only code that writes a frame. Both sides
@@ -28,6 +28,24 @@ export interface FrameEncoder<W> {
   hello(fields: HelloFields): W;
   welcome(fields: WelcomeFields): W;
   bye(code: number, reason: string, retryMs?: number): W;
+  // ---- Channels. Server → client frames that fan out (`pub`, `join`, `leave`) take their
+  // channel, epoch, id, payload and member already encoded with `value()`: the caller encodes
+  // them once per publication, and the frame is then the same unit for every subscriber.
+  sub(ch: string, since?: StreamPosition, win?: number): W;
+  unsub(ch: string): W;
+  /** Every publication of `ch` up to `offset` was delivered. */
+  pack(ch: string, offset: number): W;
+  presence(ch: string): W;
+  subok(ch: string, offset: number, epoch: string, recovered?: boolean): W;
+  suberr(ch: string, error: RemoteErrorInfo): W;
+  /** One publication; `ch`, `epoch`, `d` and `id` come from `value()`, encoded once for every subscriber. */
+  pub(ch: W, offset: number, epoch: W, ts: number, d: W, id?: W): W;
+  gap(ch: string, from: number, to: number, epoch: string, reason: string): W;
+  /** `ch` and `member` come from `value()`. */
+  join(ch: W, member: W): W;
+  leave(ch: W, member: W): W;
+  /** The answer to `presence`; each member comes from `value()`. */
+  members(ch: string, members: readonly W[]): W;
   /** One WebSocket message from frames encoded here: a lone frame as it is, more as a batch. */
   batch(frames: readonly W[]): W;
   /** Size of an encoded unit: characters of JSON text (bytes for ASCII), or bytes. */
@@ -81,6 +99,21 @@ export const jsonEncoder: FrameEncoder<string> = {
     JSON.stringify({ t: 'welcome', v: f.v, sid: f.sid, token: f.token, resumed: f.resumed, seq: f.seq, win: f.win, hb: f.hb, max: f.max }),
   bye: (code, reason, retryMs) =>
     JSON.stringify(retryMs === undefined ? { t: 'bye', code, reason } : { t: 'bye', code, reason, retryMs: num(retryMs) }),
+  sub: (ch, since, win) =>
+    JSON.stringify({ t: 'sub', ch, since: since === undefined ? undefined : { offset: since.offset, epoch: since.epoch }, win }),
+  unsub: (ch) => JSON.stringify({ t: 'unsub', ch }),
+  pack: (ch, offset) => `{"t":"pack","ch":${JSON.stringify(ch)},"offset":${offset}}`,
+  presence: (ch) => JSON.stringify({ t: 'presence', ch }),
+  subok: (ch, offset, epoch, recovered) => JSON.stringify({ t: 'subok', ch, offset, epoch, recovered }),
+  suberr: (ch, error) => JSON.stringify({ t: 'suberr', ch, code: error.code, message: error.message }),
+  pub: (ch, offset, epoch, ts, d, id) =>
+    id === undefined
+      ? `{"t":"pub","ch":${ch},"offset":${offset},"epoch":${epoch},"ts":${num(ts)},"d":${d}}`
+      : `{"t":"pub","ch":${ch},"offset":${offset},"epoch":${epoch},"id":${id},"ts":${num(ts)},"d":${d}}`,
+  gap: (ch, from, to, epoch, reason) => JSON.stringify({ t: 'gap', ch, from, to, epoch, reason }),
+  join: (ch, member) => `{"t":"join","ch":${ch},"member":${member}}`,
+  leave: (ch, member) => `{"t":"leave","ch":${ch},"member":${member}}`,
+  members: (ch, members) => `{"t":"members","ch":${JSON.stringify(ch)},"members":[${members.join(',')}]}`,
   batch: (frames) => (frames.length === 1 ? (frames[0] as string) : `[${frames.join(',')}]`),
   size: (unit) => unit.length,
 };

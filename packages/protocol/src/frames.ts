@@ -108,6 +108,129 @@ export interface ByeFrame {
   readonly retryMs?: number;
 }
 
+// ---- Channels (protocol v1 additions; docs/protocol.md, "Channels") ------------------------------
+// Channel frames live outside the session's `seq`: a subscriber is fed from the channel's history
+// by a cursor, so nothing here is queued per subscriber, and `pub` carries no per-subscriber
+// field, so one encoding is written to every subscriber's socket.
+
+/** A position in a channel: the offset of the last publication seen, in the history named by `epoch`. */
+export interface StreamPosition {
+  /** Offset of a publication (1, 2, 3 … per channel); 0 for "before the first". */
+  readonly offset: number;
+  /** The channel history's id; a new one means the history before it is gone. */
+  readonly epoch: string;
+}
+
+/** Who is subscribed to a channel (presence), as `join`, `leave` and `members` carry it. */
+export interface ChannelMember {
+  /** The subscriber's id, unique in the channel (one per subscribing client). */
+  readonly clientId: string;
+  /** The Lifeline session the subscriber belongs to. */
+  readonly sessionId: string;
+  /** What the server chose to show of the subscriber's authenticated identity. */
+  readonly identity?: Json;
+}
+
+/** Client → server: subscribe to `ch`, from now or from a saved position. */
+export interface SubFrame {
+  readonly t: 'sub';
+  readonly ch: string;
+  /** Deliver every publication after this position (recovery); absent: from the subscribe point. */
+  readonly since?: StreamPosition;
+  /** The most publications of this channel the client holds without a `pack` (its window). */
+  readonly win?: number;
+}
+
+/** Client → server: end the subscription to `ch`. Publications already on the way are ignored. */
+export interface UnsubFrame {
+  readonly t: 'unsub';
+  readonly ch: string;
+}
+
+/** Client → server: every publication of `ch` up to `offset` was delivered (cumulative). */
+export interface PackFrame {
+  readonly t: 'pack';
+  readonly ch: string;
+  readonly offset: number;
+}
+
+/** Client → server: who is subscribed to `ch`? Answered by `members`. */
+export interface PresenceFrame {
+  readonly t: 'presence';
+  readonly ch: string;
+}
+
+/** Server → client: the subscription to `ch` is live; publications after the subscribe point follow. */
+export interface SubOkFrame {
+  readonly t: 'subok';
+  readonly ch: string;
+  /** The channel's latest offset when the subscription started: caught up once it is delivered. */
+  readonly offset: number;
+  readonly epoch: string;
+  /** With `sub.since`: true when everything after it is still in the history (no `gap` follows). */
+  readonly recovered?: boolean;
+}
+
+/** Server → client: the subscription to `ch` was refused, or has ended. */
+export interface SubErrFrame {
+  readonly t: 'suberr';
+  readonly ch: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Server → client: one publication; the same bytes go to every subscriber. */
+export interface PubFrame {
+  readonly t: 'pub';
+  readonly ch: string;
+  readonly offset: number;
+  readonly epoch: string;
+  /** The publisher's idempotency id, when it gave one. */
+  readonly id?: string;
+  /** When the publication was stored (server wall clock, ms since the Unix epoch). */
+  readonly ts: number;
+  readonly d: Json;
+}
+
+/**
+ * Server → client: publications `from`..`to` of `epoch` will not be delivered (the history no
+ * longer holds them); with reason `epoch`, neither will what was missed in the earlier history.
+ * The subscriber's position is `{ offset: to, epoch }` afterwards.
+ */
+export interface GapFrame {
+  readonly t: 'gap';
+  readonly ch: string;
+  readonly from: number;
+  readonly to: number;
+  readonly epoch: string;
+  /** `evicted` (same history, too far behind) or `epoch` (the history was lost); others may come. */
+  readonly reason: string;
+}
+
+/** Server → client: `member` subscribed to `ch`. */
+export interface JoinFrame {
+  readonly t: 'join';
+  readonly ch: string;
+  readonly member: ChannelMember;
+}
+
+/** Server → client: `member` left `ch`. */
+export interface LeaveFrame {
+  readonly t: 'leave';
+  readonly ch: string;
+  readonly member: ChannelMember;
+}
+
+/** Server → client: the answer to `presence`. */
+export interface MembersFrame {
+  readonly t: 'members';
+  readonly ch: string;
+  readonly members: readonly ChannelMember[];
+}
+
+export type ChannelClientFrame = SubFrame | UnsubFrame | PackFrame | PresenceFrame;
+export type ChannelServerFrame = SubOkFrame | SubErrFrame | PubFrame | GapFrame | JoinFrame | LeaveFrame | MembersFrame;
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -117,11 +240,15 @@ export type Frame =
   | CackFrame
   | PingFrame
   | PongFrame
-  | ByeFrame;
+  | ByeFrame
+  | ChannelClientFrame
+  | ChannelServerFrame;
 
 export type FrameType = Frame['t'];
 
 /** Frames a server accepts from a client after `hello`. */
-export const clientFrameTypes: ReadonlySet<FrameType> = new Set<FrameType>(['msg', 'cack', 'ping', 'pong', 'bye']);
+export const clientFrameTypes: ReadonlySet<FrameType> = new Set<FrameType>(['msg', 'cack', 'ping', 'pong', 'bye', 'sub', 'unsub', 'pack', 'presence']);
 /** Frames a client accepts from a server after `welcome`. */
-export const serverFrameTypes: ReadonlySet<FrameType> = new Set<FrameType>(['msg', 'ack', 'acks', 'ping', 'pong', 'bye']);
+export const serverFrameTypes: ReadonlySet<FrameType> = new Set<FrameType>([
+  'msg', 'ack', 'acks', 'ping', 'pong', 'bye', 'subok', 'suberr', 'pub', 'gap', 'join', 'leave', 'members',
+]);

@@ -185,3 +185,77 @@ describe('ResultEvictedError', () => {
     expect(new RemoteError('E', 'm').code).toBe('ERR_REMOTE');
   });
 });
+
+describe('channel frames (protocol v1 additions)', () => {
+  const member = { clientId: 'c1', sessionId: 's1', identity: { user: 'ann' } };
+  const valid: Frame[] = [
+    { t: 'sub', ch: 'room:42' },
+    { t: 'sub', ch: 'a', since: { offset: 0, epoch: 'e' }, win: 64 },
+    { t: 'sub', ch: 'prices/EURUSD', since: { offset: 120, epoch: 'V1StGXR8_Z5jdHi6B-myT' } },
+    { t: 'unsub', ch: 'user#7' },
+    { t: 'pack', ch: 'orders@desk=fx', offset: 0 },
+    { t: 'pack', ch: 'x.y-z_1', offset: 9 },
+    { t: 'presence', ch: 'room:42' },
+    { t: 'subok', ch: 'room:42', offset: 0, epoch: 'e' },
+    { t: 'subok', ch: 'room:42', offset: 7, epoch: 'e', recovered: true },
+    { t: 'suberr', ch: 'room:42', code: 'ERR_UNAUTHORIZED', message: 'not a member' },
+    { t: 'pub', ch: 'room:42', offset: 1, epoch: 'e', ts: 1732860000000, d: { text: 'hi' } },
+    { t: 'pub', ch: 'room:42', offset: 2, epoch: 'e', id: 'p-2', ts: 0, d: null },
+    { t: 'gap', ch: 'room:42', from: 3, to: 9, epoch: 'e', reason: 'evicted' },
+    { t: 'gap', ch: 'room:42', from: 1, to: 0, epoch: 'f', reason: 'epoch' },
+    { t: 'join', ch: 'room:42', member },
+    { t: 'leave', ch: 'room:42', member: { clientId: 'c2', sessionId: 's2' } },
+    { t: 'members', ch: 'room:42', members: [member, { clientId: 'c2', sessionId: 's2' }] },
+    { t: 'members', ch: 'room:42', members: [] },
+  ];
+  it.each(valid.map((f, i) => [`${f.t} #${i}`, f] as const))('round-trips %s', (_t, frame) => {
+    expect(decode(jsonCodec.encode(frame))).toEqual([frame]);
+  });
+
+  it('accepts every allowed character and names of 1 and 255 characters', () => {
+    const all = 'ABCXYZabcxyz0189_:.-@/#=';
+    for (const ch of [all, 'a', 'n'.repeat(255)]) expect(decode(JSON.stringify({ t: 'unsub', ch }))).toHaveLength(1);
+  });
+
+  const ch = '"ch":"room:42"';
+  const bad: Array<[string, string]> = [
+    ['sub without ch', '{"t":"sub"}'],
+    ['an empty channel name', '{"t":"sub","ch":""}'],
+    ['a channel name of 256 characters', `{"t":"sub","ch":"${'n'.repeat(256)}"}`],
+    ['a channel name with a space', '{"t":"sub","ch":"room 42"}'],
+    ['a channel name with a quote', '{"t":"sub","ch":"room\\"42"}'],
+    ['a channel name with a non-ASCII letter', '{"t":"sub","ch":"r\u00f6om"}'],
+    ['a channel name with a star', '{"t":"sub","ch":"room:*"}'],
+    ['a channel name that is a number', '{"t":"sub","ch":42}'],
+    ['sub.since not an object', `{"t":"sub",${ch},"since":5}`],
+    ['sub.since without epoch', `{"t":"sub",${ch},"since":{"offset":1}}`],
+    ['sub.since with an empty epoch', `{"t":"sub",${ch},"since":{"offset":1,"epoch":""}}`],
+    ['sub.since with a long epoch', `{"t":"sub",${ch},"since":{"offset":1,"epoch":"${'e'.repeat(65)}"}}`],
+    ['sub.since.offset negative', `{"t":"sub",${ch},"since":{"offset":-1,"epoch":"e"}}`],
+    ['sub.since null', `{"t":"sub",${ch},"since":null}`],
+    ['sub.win zero', `{"t":"sub",${ch},"win":0}`],
+    ['pack without offset', `{"t":"pack",${ch}}`],
+    ['pack.offset fractional', `{"t":"pack",${ch},"offset":1.5}`],
+    ['subok without epoch', `{"t":"subok",${ch},"offset":0}`],
+    ['subok.recovered a string', `{"t":"subok",${ch},"offset":0,"epoch":"e","recovered":"yes"}`],
+    ['suberr without message', `{"t":"suberr",${ch},"code":"E"}`],
+    ['pub.offset 0', `{"t":"pub",${ch},"offset":0,"epoch":"e","ts":1,"d":1}`],
+    ['pub without d', `{"t":"pub",${ch},"offset":1,"epoch":"e","ts":1}`],
+    ['pub with an empty id', `{"t":"pub",${ch},"offset":1,"epoch":"e","id":"","ts":1,"d":1}`],
+    ['pub.id null', `{"t":"pub",${ch},"offset":1,"epoch":"e","id":null,"ts":1,"d":1}`],
+    ['pub.ts negative', `{"t":"pub",${ch},"offset":1,"epoch":"e","ts":-1,"d":1}`],
+    ['gap.from 0', `{"t":"gap",${ch},"from":0,"to":0,"epoch":"e","reason":"epoch"}`],
+    ['gap.to below from - 1', `{"t":"gap",${ch},"from":5,"to":3,"epoch":"e","reason":"evicted"}`],
+    ['gap with an empty reason', `{"t":"gap",${ch},"from":1,"to":1,"epoch":"e","reason":""}`],
+    ['gap with a long reason', `{"t":"gap",${ch},"from":1,"to":1,"epoch":"e","reason":"${'r'.repeat(65)}"}`],
+    ['join without member', `{"t":"join",${ch}}`],
+    ['join.member without sessionId', `{"t":"join",${ch},"member":{"clientId":"c"}}`],
+    ['leave.member with an empty clientId', `{"t":"leave",${ch},"member":{"clientId":"","sessionId":"s"}}`],
+    ['members not an array', `{"t":"members",${ch},"members":{}}`],
+    ['members with a bad member', `{"t":"members",${ch},"members":[{"clientId":"c","sessionId":"s"},null]}`],
+    ['ch only under __proto__', '{"t":"unsub","__proto__":{"ch":"room:42"}}'],
+  ];
+  it.each(bad)('refuses %s with 4400', (_name, input) => {
+    expect(protocolError(() => decode(input)).closeCode).toBe(CloseCode.BadFrame);
+  });
+});

@@ -50,3 +50,39 @@ describe('jsonEncoder', () => {
     expect(decode(E.pong(Infinity, 1))).toEqual([{ t: 'pong', ts: 0, at: 1 }]);
   });
 });
+
+describe('jsonEncoder: channel frames', () => {
+  const member = { clientId: 'c1', sessionId: 's1', identity: { user: 'ann' } };
+  const ch = E.value('room:42');
+  const cases: Array<[string, string, unknown]> = [
+    ['sub', E.sub('room:42'), { t: 'sub', ch: 'room:42' }],
+    ['sub since', E.sub('room:42', { offset: 5, epoch: 'e' }, 32), { t: 'sub', ch: 'room:42', since: { offset: 5, epoch: 'e' }, win: 32 }],
+    ['unsub', E.unsub('room:42'), { t: 'unsub', ch: 'room:42' }],
+    ['pack', E.pack('room:42', 12), { t: 'pack', ch: 'room:42', offset: 12 }],
+    ['presence', E.presence('room:42'), { t: 'presence', ch: 'room:42' }],
+    ['subok', E.subok('room:42', 3, 'e'), { t: 'subok', ch: 'room:42', offset: 3, epoch: 'e' }],
+    ['subok recovered', E.subok('room:42', 3, 'e', false), { t: 'subok', ch: 'room:42', offset: 3, epoch: 'e', recovered: false }],
+    ['suberr', E.suberr('room:42', { code: 'ERR_UNAUTHORIZED', message: 'no' }), { t: 'suberr', ch: 'room:42', code: 'ERR_UNAUTHORIZED', message: 'no' }],
+    ['pub', E.pub(ch, 1, E.value('e'), 1700, E.value({ a: 1 })), { t: 'pub', ch: 'room:42', offset: 1, epoch: 'e', ts: 1700, d: { a: 1 } }],
+    ['pub with id', E.pub(ch, 2, E.value('e'), 1700, E.value(null), E.value('p"2')), { t: 'pub', ch: 'room:42', offset: 2, epoch: 'e', id: 'p"2', ts: 1700, d: null }],
+    ['gap', E.gap('room:42', 4, 9, 'e', 'evicted'), { t: 'gap', ch: 'room:42', from: 4, to: 9, epoch: 'e', reason: 'evicted' }],
+    ['join', E.join(ch, E.value(member)), { t: 'join', ch: 'room:42', member }],
+    ['leave', E.leave(ch, E.value(member)), { t: 'leave', ch: 'room:42', member }],
+    ['members', E.members('room:42', [E.value(member)]), { t: 'members', ch: 'room:42', members: [member] }],
+    ['members, none', E.members('room:42', []), { t: 'members', ch: 'room:42', members: [] }],
+  ];
+  for (const [name, encoded, frame] of cases) {
+    it(`encodes ${name} as the decoder reads it`, () => {
+      expect(JSON.parse(encoded)).toEqual(frame);
+      expect(decode(encoded)).toEqual([frame]);
+    });
+  }
+
+  it('builds one pub unit from parts encoded once, whatever the number of subscribers', () => {
+    const d = E.value({ price: 101.5, book: [[1, 2]] });
+    const unit = E.pub(ch, 7, E.value('e'), 5, d);
+    // Every subscriber's socket gets this very string; nothing in it is per subscriber.
+    const batches = [E.batch([unit, E.cack(1)]), E.batch([E.ping(1), unit])];
+    for (const message of batches) expect(decode(message).filter((f) => f.t === 'pub')).toEqual([JSON.parse(unit)]);
+  });
+});

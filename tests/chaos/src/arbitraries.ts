@@ -33,6 +33,8 @@ export const weirdValues: readonly string[] = [
   '[{"__proto__":{"polluted":"yes"}}]',
   '{"sid":"s","token":"k","seq":0,"__proto__":{"seq":"x","polluted":"yes"}}',
   '{"code":"E","message":"m","__proto__":{"polluted":"yes"}}',
+  // channel names: the boundaries of length and of the alphabet
+  JSON.stringify('n'.repeat(255)), JSON.stringify('n'.repeat(256)), '"room:*"', '"room 42"', '"r\u00f6om"', '"a,b"', '"a+b"', '"#"', '"a\\b"',
   nested(62), nested(63), nested(64), nested(200),
   `"${'['.repeat(300)}"`,
 ];
@@ -64,6 +66,18 @@ const payload = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
   hostileJson.filter((t) => !t.includes('1e999') && textDepth(t) <= 40),
 );
+
+const channelChars = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:.-@/#='];
+const channel = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 40, unit: fc.constantFrom(...channelChars) }),
+  fc.constantFrom('room:42', 'n'.repeat(255), '#', '='),
+);
+const epoch = fc.oneof(shortText(1, 64), fc.constantFrom('e'.repeat(64)));
+const member = fc
+  .tuple(shortText(1, 128), fc.oneof(shortText(1, 40), fc.constantFrom('s'.repeat(1024))), fc.option(payload, { nil: undefined }))
+  .map(([clientId, sessionId, identity]) =>
+    objectText([['clientId', j(clientId)], ['sessionId', j(sessionId)], ...(identity === undefined ? [] : [['identity', identity] as [string, string]])]),
+  );
 
 type FrameArb = fc.Arbitrary<Array<[string, string]>>;
 const j = (v: unknown) => JSON.stringify(v);
@@ -112,15 +126,62 @@ export const validFrames: Record<string, FrameArb> = {
     fixed('reason', token.map(j)),
     opt('retryMs', time.map(j)),
   ),
+  // ---- Channels (protocol v1 additions) ----
+  sub: entries(
+    fixed('t', c('"sub"')),
+    fixed('ch', channel.map(j)),
+    opt('since', fc.tuple(seq(0), epoch).map(([offset, e]) => objectText([['offset', j(offset)], ['epoch', j(e)]]))),
+    opt('win', seq(1).map(j)),
+  ),
+  unsub: entries(fixed('t', c('"unsub"')), fixed('ch', channel.map(j))),
+  pack: entries(fixed('t', c('"pack"')), fixed('ch', channel.map(j)), fixed('offset', seq(0).map(j))),
+  presence: entries(fixed('t', c('"presence"')), fixed('ch', channel.map(j))),
+  subok: entries(
+    fixed('t', c('"subok"')),
+    fixed('ch', channel.map(j)),
+    fixed('offset', seq(0).map(j)),
+    fixed('epoch', epoch.map(j)),
+    opt('recovered', fc.boolean().map(j)),
+  ),
+  suberr: entries(fixed('t', c('"suberr"')), fixed('ch', channel.map(j)), fixed('code', token.map(j)), fixed('message', shortText(0, 200).map(j))),
+  pub: entries(
+    fixed('t', c('"pub"')),
+    fixed('ch', channel.map(j)),
+    fixed('offset', seq(1).map(j)),
+    fixed('epoch', epoch.map(j)),
+    opt('id', id.map(j)),
+    fixed('ts', time.map(j)),
+    fixed('d', payload),
+  ),
+  gap: fc
+    .tuple(channel, seq(1), fc.nat({ max: 1_000 }), epoch, fc.oneof(fc.constantFrom('evicted', 'epoch'), shortText(1, 64)))
+    .map(([ch, from, extra, e, reason]): Array<[string, string]> => [
+      ['t', '"gap"'],
+      ['ch', j(ch)],
+      ['from', j(from)],
+      ['to', j(Math.min(Number.MAX_SAFE_INTEGER, from - 1 + extra))],
+      ['epoch', j(e)],
+      ['reason', j(reason)],
+    ]),
+  join: entries(fixed('t', c('"join"')), fixed('ch', channel.map(j)), fixed('member', member)),
+  leave: entries(fixed('t', c('"leave"')), fixed('ch', channel.map(j)), fixed('member', member)),
+  members: entries(fixed('t', c('"members"')), fixed('ch', channel.map(j)), fixed('members', fc.array(member, { maxLength: 4 }).map((m) => `[${m.join(',')}]`))),
 };
 
 export const anyValidFrame: FrameArb = fc.oneof(...Object.values(validFrames));
 
 // ---- mutations -----------------------------------------------------------------------------------
 
-const frameKeys = ['t', 'v', 'seq', 'id', 'ts', 'd', 'r', 'e', 'at', 'code', 'reason', 'retryMs', 'sid', 'token', 'resumed', 'win', 'hb', 'max', 'resume', 'auth'];
+const frameKeys = [
+  't', 'v', 'seq', 'id', 'ts', 'd', 'r', 'e', 'at', 'code', 'reason', 'retryMs', 'sid', 'token', 'resumed', 'win', 'hb', 'max', 'resume', 'auth',
+  'ch', 'since', 'offset', 'epoch', 'recovered', 'message', 'from', 'to', 'member', 'members', 'clientId', 'sessionId', 'identity',
+];
 const anyKey = fc.oneof(fc.constantFrom(...pollutionKeys), fc.constantFrom(...frameKeys), fc.string({ maxLength: 8 }));
-const typeNames = ['hello', 'welcome', 'msg', 'ack', 'acks', 'cack', 'ping', 'pong', 'bye', 'Msg', 'launch', '', '__proto__', 'constructor', 'toString'];
+const typeNames = [
+  'hello', 'welcome', 'msg', 'ack', 'acks', 'cack', 'ping', 'pong', 'bye',
+  'sub', 'unsub', 'pack', 'presence', 'subok', 'suberr', 'pub', 'gap', 'join', 'leave', 'members',
+  'Msg', 'launch', '', '__proto__', 'constructor', 'toString',
+];
 
 type Mutation = (e: Array<[string, string]>) => Array<[string, string]>;
 const at = (i: number, n: number) => (n === 0 ? 0 : i % n);

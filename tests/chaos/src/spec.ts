@@ -1,5 +1,5 @@
 /**
- * An independent reading of docs/protocol.md ("Transport and framing", "Frames"), written from
+ * An independent reading of docs/protocol.md ("Transport and framing", "Frames", "Channels"), written from
  * the document and not from codec.ts, for differential fuzzing: for any WebSocket message it
  * says whether the decoder must accept it (and which frames it must return) or reject it (and
  * with which close codes). Fields are read as own properties only, so `__proto__` keys in the
@@ -17,7 +17,21 @@ export const limits = {
   maxString: 1024,
   /** `ack.e.message`: "≤ 8192" */
   maxErrorMessage: 8 * 1024,
+  /** Channel names: "1–255 characters, each one of `A–Z a–z 0–9 _ : . - @ / # =`" */
+  maxChannel: 255,
+  /** "Epochs are strings of 1–64 characters" */
+  maxEpoch: 64,
+  /** `gap.reason`: "string … 1–64" */
+  maxReason: 64,
 } as const;
+
+const CHANNEL_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:.-@/#=';
+/** A channel name, checked character by character against the listed set (not by the codec's regex). */
+const channelName = (v: unknown): boolean => {
+  if (typeof v !== 'string' || v.length < 1 || v.length > limits.maxChannel) return false;
+  for (const ch of v) if (!CHANNEL_CHARS.includes(ch)) return false;
+  return true;
+};
 
 export type Verdict =
   | { readonly ok: true; readonly frames: readonly unknown[] }
@@ -145,7 +159,57 @@ export function judgeFrame(value: unknown): Verdict | undefined {
       if (has(o, 'retryMs') && !time(own(o, 'retryMs'))) return bad('bye.retryMs');
       return undefined;
     }
+    // ---- Channels (protocol v1 additions) ----
+    case 'sub': {
+      if (!channelName(own(o, 'ch'))) return bad('sub.ch');
+      if (has(o, 'since')) {
+        const since = own(o, 'since');
+        if (!isObject(since) || !int(own(since, 'offset'), 0) || !text(own(since, 'epoch'), limits.maxEpoch, 1)) return bad('sub.since');
+      }
+      if (has(o, 'win') && !int(own(o, 'win'), 1)) return bad('sub.win ≥ 1');
+      return undefined;
+    }
+    case 'unsub':
+    case 'presence':
+      return channelName(own(o, 'ch')) ? undefined : bad(`${t}.ch`);
+    case 'pack':
+      return channelName(own(o, 'ch')) && int(own(o, 'offset'), 0) ? undefined : bad('pack');
+    case 'subok':
+      if (!channelName(own(o, 'ch')) || !int(own(o, 'offset'), 0) || !text(own(o, 'epoch'), limits.maxEpoch, 1)) return bad('subok');
+      if (has(o, 'recovered') && typeof own(o, 'recovered') !== 'boolean') return bad('subok.recovered');
+      return undefined;
+    case 'suberr':
+      if (!channelName(own(o, 'ch')) || !text(own(o, 'code'), S) || !text(own(o, 'message'), limits.maxErrorMessage)) return bad('suberr');
+      return undefined;
+    case 'pub':
+      if (!channelName(own(o, 'ch')) || !int(own(o, 'offset'), 1) || !text(own(o, 'epoch'), limits.maxEpoch, 1)) return bad('pub ch/offset/epoch');
+      if (has(o, 'id') && !text(own(o, 'id'), limits.maxId, 1)) return bad('pub.id 1–128');
+      if (!time(own(o, 'ts'))) return bad('pub.ts');
+      if (!has(o, 'd')) return bad('pub.d required');
+      return undefined;
+    case 'gap': {
+      const from = own(o, 'from');
+      const to = own(o, 'to');
+      if (!channelName(own(o, 'ch')) || !int(from, 1) || !int(to, 0)) return bad('gap ch/from/to');
+      // "`to` ≥ `from` − 1"
+      if ((to as number) < (from as number) - 1) return bad('gap.to ≥ from − 1');
+      if (!text(own(o, 'epoch'), limits.maxEpoch, 1) || !text(own(o, 'reason'), limits.maxReason, 1)) return bad('gap epoch/reason');
+      return undefined;
+    }
+    case 'join':
+    case 'leave':
+      return channelName(own(o, 'ch')) && member(own(o, 'member')) ? undefined : bad(`${t}`);
+    case 'members': {
+      const members = own(o, 'members');
+      if (!channelName(own(o, 'ch')) || !Array.isArray(members)) return bad('members');
+      return members.every(member) ? undefined : bad('members.members[]');
+    }
     default:
       return bad('unknown frame type');
   }
+}
+
+/** `join.member` (and each of `members.members`): `clientId` string 1–128, `sessionId` string 1–1024, `identity` optional any JSON. */
+function member(v: unknown): boolean {
+  return isObject(v) && text(own(v, 'clientId'), limits.maxId, 1) && text(own(v, 'sessionId'), limits.maxString, 1);
 }
