@@ -159,6 +159,7 @@ export class Connection {
     }
     this.state = 'closing';
     this.writer.discard();
+    this.dropHeld();
     try {
       this.ws.close(code, closeReason(reason));
     } catch (error) {
@@ -182,6 +183,7 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closing';
     this.writer.discard();
+    this.dropHeld();
     this.ws.terminate();
     this.detach(1006, reason);
   }
@@ -235,6 +237,15 @@ export class Connection {
           return;
       }
     }
+  }
+
+  /**
+   * Frames held behind `hello` are never handled once the connection closes; they must not live
+   * as long as an `authenticate()` (or a session store) that hangs keeps this object reachable.
+   */
+  private dropHeld(): void {
+    this.held = undefined;
+    this.heldBytes = 0;
   }
 
   private detach(code: number, reason: string): void {
@@ -307,6 +318,7 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.writer.discard();
+    this.dropHeld();
     try {
       this.detach(code, reason.toString());
       this.hooks.onClosed(this);
@@ -323,6 +335,7 @@ export class Connection {
     this.report(code, error.message);
     this.state = 'closing';
     this.writer.discard();
+    this.dropHeld();
     this.detach(code, error.message);
   };
 }

@@ -415,6 +415,9 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
         return;
       }
       case 'ping':
+        // Over the high-water mark the server is not reading what we write (or cannot yet): a pong
+        // would only grow our buffer, 40 bytes for each 20 it sent. Any frame it gets proves us alive.
+        if (!this.transport.writable) return;
         this.writer.push(jsonCodec.encode({ t: 'pong', ts: f.ts, at: Date.now() }));
         return;
       case 'pong': {

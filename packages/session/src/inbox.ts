@@ -121,7 +121,9 @@ export class Inbox {
       if (backlog || !(this.waiters.length > 0 || host.hasListeners())) {
         // Counted only for what will be held: a message taken at once costs nothing here.
         bytes = jsonLength(f.d);
-        if (backlog && this.heldBytes + bytes > this.maxBytes) {
+        // The window bounds one session's messages; those a lost session left count too, or a
+        // server that loses the session on every connection would add a window each time.
+        if (backlog && (this.heldBytes + bytes > this.maxBytes || this.buffered >= this.window)) {
           // Count bound and byte bound alike: what is not held is not acknowledged, so the
           // server keeps it. Ignoring the rest of this connection keeps the order.
           this.skipping = true;
@@ -259,7 +261,7 @@ export class Inbox {
     if (m.epoch === this.epoch) this.heldNow--;
     this.heldBytes -= m.bytes;
     // Half the bound free before asking again, so a slow reader does not reconnect per message.
-    if (this.skipping && !this.refetchAsked && this.heldBytes <= this.maxBytes / 2) {
+    if (this.skipping && !this.refetchAsked && this.heldBytes <= this.maxBytes / 2 && this.buffered <= this.window / 2) {
       this.refetchAsked = true;
       // Not from inside receive() or a listener: the reconnect emits events of its own.
       queueMicrotask(this.refetchNow);

@@ -36,7 +36,7 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** The client sends a `ping` this often. @default 15_000 */
   heartbeatIntervalMs?: number;
-  /** A server silent this long is dead: drop, reconnect, resume. @default 30_000 */
+  /** A server silent this long, or that reads nothing this long, is dead: drop, reconnect, resume. @default 30_000 */
   heartbeatTimeoutMs?: number;
   /** Reconnect policy (full-jitter backoff), or `false`. @default { minDelayMs: 500, maxDelayMs: 15_000, maxAttempts: Infinity, minUptimeMs: 5_000 } */
   reconnect?: ReconnectOptions | false;
@@ -50,7 +50,9 @@ export interface ClientOptions {
   overflow?: OverflowPolicy;
   /**
    * Inbound messages kept for `receive()` / `messages()` when nobody is listening; announced as
-   * `hello.win`, so the server never has more than this many unacknowledged. @default 1024
+   * `hello.win`, so the server never has more than this many unacknowledged. It bounds the buffer
+   * in all: messages a lost session left count too, and past it the rest wait on the server, as
+   * for `maxBufferedBytes`. @default 1024
    */
   maxBuffered?: number;
   /**

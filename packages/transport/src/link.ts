@@ -28,6 +28,13 @@ const WS_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
 
 type Phase = 'connecting' | 'handshake' | 'open' | 'closed';
 
+/**
+ * Above `maxPayloadBytes`, what `early` may hold: a real server sends nothing before `hello` but
+ * a `bye`, and after `welcome` the handshake ends within the socket read that brought it (at most
+ * one message of any size plus the rest of one read, 64 KiB).
+ */
+const EARLY_SLACK_CHARS = 64 * 1024;
+
 interface Pending<T> {
   resolve(value: T): void;
   reject(error: unknown): void;
@@ -46,6 +53,8 @@ export interface LinkHandlers {
 export class Link implements HandshakeLink {
   private phase: Phase = 'connecting';
   private early: unknown[] = [];
+  /** Characters held in `early`, bounded by `maxPayloadBytes + EARLY_SLACK_CHARS`. */
+  private earlyChars = 0;
   private opening: Pending<void> | undefined;
   private waiter: Pending<string> | undefined;
   private failure: LifelineError | undefined;
@@ -82,7 +91,7 @@ export class Link implements HandshakeLink {
 
   receive(): Promise<string> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.early.length > 0) return this.textOrFail(this.early.shift());
+    if (this.early.length > 0) return this.textOrFail(this.takeEarly());
     if (this.waiter) return Promise.reject(new TypeError('receive() is already waiting'));
     return new Promise<string>((resolve, reject) => {
       this.waiter = { resolve, reject };
@@ -98,7 +107,7 @@ export class Link implements HandshakeLink {
 
   /** Deliver messages that arrived during the handshake after the one it consumed. */
   flush(): void {
-    while (this.phase === 'open' && this.early.length > 0) this.handlers?.message(this.early.shift());
+    while (this.phase === 'open' && this.early.length > 0) this.handlers?.message(this.takeEarly());
   }
 
   /** Drop the connection at once (no closing handshake when the socket can avoid one). */
@@ -145,7 +154,7 @@ export class Link implements HandshakeLink {
       case 'handshake': {
         const waiter = this.waiter;
         if (waiter === undefined) {
-          this.early.push(data);
+          this.hold(data);
           return;
         }
         this.waiter = undefined;
@@ -155,6 +164,34 @@ export class Link implements HandshakeLink {
       }
       default:
     }
+  }
+
+  /**
+   * Keep a message that came before the handshake asked for it. A server that sends more than a
+   * handshake can explain (a flood while an async `auth()` runs, up to `connectTimeoutMs`) is
+   * dropped with 4400 rather than buffered: issue 9, docs/bounds.md.
+   */
+  private hold(data: unknown): void {
+    const chars = typeof data === 'string' ? data.length : ((data as { byteLength?: number }).byteLength ?? 0);
+    if (this.early.length > 0 && this.earlyChars + chars > this.maxPayloadBytes + EARLY_SLACK_CHARS) {
+      const error = new ProtocolError(`the server sent more than ${this.maxPayloadBytes + EARLY_SLACK_CHARS} characters before the handshake finished`, CloseCode.BadFrame);
+      this.fail(error);
+      try {
+        if (this.socket.terminate) this.socket.terminate();
+        else this.socket.close(error.closeCode, clampReason(error.message));
+      } catch {
+        // already closing
+      }
+      return;
+    }
+    this.early.push(data);
+    this.earlyChars += chars;
+  }
+
+  private takeEarly(): unknown {
+    const data = this.early.shift();
+    this.earlyChars -= typeof data === 'string' ? data.length : ((data as { byteLength?: number } | undefined)?.byteLength ?? 0);
+    return data;
   }
 
   private handleError(event: unknown): void {
@@ -196,6 +233,7 @@ export class Link implements HandshakeLink {
     this.phase = 'closed';
     this.failure = error;
     this.early = [];
+    this.earlyChars = 0;
     const { opening, waiter } = this;
     this.opening = undefined;
     this.waiter = undefined;

@@ -40,7 +40,12 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** A `ping` frame is sent this often while open. `Infinity` disables pings. @default 15_000 */
   heartbeatIntervalMs?: number;
-  /** A peer silent this long is dead: the socket is dropped (local code 4000) and reconnected. @default 30_000 */
+  /**
+   * A peer silent this long is dead: the socket is dropped (local code 4000) and reconnected. So
+   * is one that reads nothing for this long: a socket over `highWaterMarkBytes` that has not
+   * drained at all (a peer that keeps sending but never reads would otherwise grow it forever).
+   * @default 30_000
+   */
   heartbeatTimeoutMs?: number;
   /** Reconnect policy, or `false` to never reconnect on its own. @default reconnectDefaults */
   reconnect?: ReconnectOptions | false;
@@ -52,7 +57,9 @@ export interface TransportOptions {
    * and is never decoded; with `ws` it is refused before its payload is buffered. The default
    * leaves room for the largest message a server with default options writes: one push of up to
    * its `maxQueued.bytes` (16 MiB) plus the envelope. A server whose handler results or pushes
-   * are larger needs a larger value here. @default 33_554_432 (32 MiB)
+   * are larger needs a larger value here. Messages that arrive before the handshake asks for
+   * them are held up to this plus 64 KiB in all; past that the connection fails with 4400.
+   * @default 33_554_432 (32 MiB)
    */
   maxPayloadBytes?: number;
   /** Per-connection handshake (see `Handshake`). @default none: a connection is open once the socket is */

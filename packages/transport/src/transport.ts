@@ -66,6 +66,9 @@ export class Transport extends EventEmitter<TransportEvents> {
   private loop: AbortController | undefined;
   private running: Promise<void> | undefined;
   private drainTimer: ReturnType<typeof setInterval> | undefined;
+  /** While over the high-water mark: the lowest `bufferedAmount` seen, and when it was reached. */
+  private drainLow = 0;
+  private drainLowAt = 0;
   private readonly connector: Connector;
   private readonly heartbeat: Heartbeat;
   /** `ts` of the last ping on this connection, until a pong answers it (NaN: none outstanding). */
@@ -126,6 +129,8 @@ export class Transport extends EventEmitter<TransportEvents> {
     const link = this.link;
     if (link === undefined || !link.send(text)) return false;
     if (this.drainTimer === undefined && link.socket.bufferedAmount >= this.options.highWaterMarkBytes) {
+      this.drainLow = link.socket.bufferedAmount;
+      this.drainLowAt = this.options.now();
       this.drainTimer = setInterval(this.pollDrain, DRAIN_POLL_MS);
     }
     return true;
@@ -290,9 +295,21 @@ export class Transport extends EventEmitter<TransportEvents> {
       this.stopDrainPoll();
       return;
     }
-    if (link.socket.bufferedAmount < this.options.highWaterMarkBytes) {
+    const buffered = link.socket.bufferedAmount;
+    if (buffered < this.options.highWaterMarkBytes) {
       this.stopDrainPoll();
       this.emit('drain');
+      return;
+    }
+    // A server that keeps sending but reads nothing is never silent, so the heartbeat would keep
+    // it forever while our buffer only grows (pongs, cacks): no progress for heartbeatTimeoutMs
+    // is a dead link too. Any drain at all counts as progress, however slow the link.
+    const now = this.options.now();
+    if (buffered < this.drainLow) {
+      this.drainLow = buffered;
+      this.drainLowAt = now;
+    } else if (now - this.drainLowAt >= this.options.heartbeatTimeoutMs) {
+      this.dropLink(CloseCode.HeartbeatTimeout, `the server read nothing for ${this.options.heartbeatTimeoutMs} ms`);
     }
   };
 
