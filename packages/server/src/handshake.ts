@@ -48,6 +48,8 @@ export function tokenAccepted(token: string, record: SessionRecord, detached: bo
  */
 export class Handshakes {
   private readonly deadlines: Deadlines<Connection>;
+  /** `authenticate` calls in progress: aborted when their connection closes or times out. */
+  private readonly authenticating = new Map<Connection, AbortController>();
 
   constructor(
     private readonly ctx: ServerContext,
@@ -67,10 +69,19 @@ export class Handshakes {
 
   forget(conn: Connection): void {
     this.deadlines.delete(conn);
+    this.abortAuthenticate(conn, 'the connection closed');
   }
 
   stop(): void {
     this.deadlines.clear();
+    for (const conn of [...this.authenticating.keys()]) this.abortAuthenticate(conn, 'the server is closing');
+  }
+
+  private abortAuthenticate(conn: Connection, why: string): void {
+    const controller = this.authenticating.get(conn);
+    if (controller === undefined) return;
+    this.authenticating.delete(conn);
+    controller.abort(new Error(`authenticate() is no longer needed: ${why}`));
   }
 
   /**
@@ -121,6 +132,7 @@ export class Handshakes {
     if (conn.state === 'closing') this.ctx.limits.linger(conn);
     if (conn.state !== 'handshake') return;
     const ms = this.ctx.options.handshakeTimeoutMs;
+    this.abortAuthenticate(conn, `handshake not finished within ${ms} ms`);
     conn.fail(CloseCode.HandshakeTimeout, conn.helloSeen ? `handshake not finished within ${ms} ms` : `no hello within ${ms} ms`);
     this.ctx.limits.linger(conn);
   }
@@ -176,7 +188,15 @@ export class Handshakes {
     if (authenticate === undefined) return null;
     let identity: unknown;
     try {
-      identity = await authenticate(hello.auth, conn.req);
+      // The signal lets a lookup that hangs (a slow auth backend) be cancelled when nobody waits
+      // for it any more: a hung call would otherwise hold what it was given for as long as it hangs.
+      const controller = new AbortController();
+      this.authenticating.set(conn, controller);
+      try {
+        identity = await authenticate(hello.auth, conn.req, { signal: controller.signal });
+      } finally {
+        this.authenticating.delete(conn);
+      }
     } catch (error) {
       // The check could not be made (an auth backend down): the server's problem, not a refusal.
       // 4401 would be final for the client; 1013 with retryMs makes it back off and resume.

@@ -2,7 +2,7 @@ export { createServer } from './server.js';
 export type { LifelineServer, ServerEvents, CloseOptions, PluginErrorInfo } from './server.js';
 export { serverDefaults, rateLimitDefaults } from './options.js';
 export { defaultIdentityKey } from './identity.js';
-export type { ServerOptions, HandlerContext, QueueLimits, OverflowPolicy, RateLimit } from './options.js';
+export type { ServerOptions, HandlerContext, AuthenticateOptions, QueueLimits, OverflowPolicy, RateLimit } from './options.js';
 export type { LimitInfo, LimitKind } from './limits.js';
 export type { Session, SessionEvents, SessionState, SessionCloseReason, SessionCloseEvent, SessionDetachEvent } from './session.js';
 export type { SendOptions } from './outbound.js';

@@ -4,6 +4,12 @@ import { defaultIdentityKey } from './identity.js';
 import type { Session } from './session.js';
 import type { SessionStore } from './store.js';
 
+/** What `authenticate` is given besides the credentials. */
+export interface AuthenticateOptions {
+  /** Aborted when the answer is no longer needed (handshake timeout, connection closed, server closing). */
+  readonly signal: AbortSignal;
+}
+
 /** What the handler learns about the message it is given. */
 export interface HandlerContext {
   /** The session the message belongs to (the same object across resumes). */
@@ -64,10 +70,12 @@ export interface ServerOptions {
    * refuses the credentials: close 4401, final for the client. Throwing or rejecting means the
    * check could not be made (an auth backend down): it is reported through the server's `error`
    * event and the client gets `bye` 1013 with `retryMs: overloadRetryMs` and retries, resuming
-   * its session. Bounded by `handshakeTimeoutMs`. Without it, every identity is `null`.
+   * its session. Bounded by `handshakeTimeoutMs`: `signal` aborts when the handshake times out
+   * or the connection closes, so a lookup that hangs can be cancelled. Without it, every identity
+   * is `null`.
    * @default undefined
    */
-  authenticate?(auth: Json | undefined, req: IncomingMessage): unknown;
+  authenticate?(auth: Json | undefined, req: IncomingMessage, options: AuthenticateOptions): unknown;
   /**
    * The stable key of an identity: a session may be resumed only under an identity with the same
    * key, and `maxSessionsPerIdentity` counts by it. It must not change when the client's token is
@@ -215,7 +223,7 @@ export interface ResolvedOptions {
   readonly server: HttpServer | undefined;
   readonly path: string | undefined;
   readonly handler: (data: Json, ctx: HandlerContext) => unknown;
-  readonly authenticate: ((auth: Json | undefined, req: IncomingMessage) => unknown) | undefined;
+  readonly authenticate: ((auth: Json | undefined, req: IncomingMessage, options: AuthenticateOptions) => unknown) | undefined;
   readonly identityKey: (identity: unknown) => string;
   readonly resumeWindowMs: number;
   readonly heartbeatIntervalMs: number;

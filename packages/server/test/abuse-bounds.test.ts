@@ -30,9 +30,14 @@ describe('frames held behind a hello whose authenticate() hangs', () => {
   it('are let go when the handshake times out (4408), not kept for as long as authenticate() hangs', async () => {
     // A backend that never answers, holding each request (as a socket to it would).
     const hung: Array<(identity: unknown) => void> = [];
+    const aborted: AbortSignal[] = [];
     const server = await startServer({
       handshakeTimeoutMs: 200,
-      authenticate: () => new Promise((resolve) => hung.push(resolve)),
+      authenticate: (_auth, _req, { signal }) =>
+        new Promise((resolve) => {
+          hung.push(resolve);
+          signal.addEventListener('abort', () => aborted.push(signal), { once: true });
+        }),
     });
     const connections = 96;
     const perBatch = 32;
@@ -61,6 +66,8 @@ describe('frames held behind a hello whose authenticate() hangs', () => {
     const after = heap(`hung authenticate, after ${connections} connections closed with 4408 (${hung.length} calls still hanging)`);
     console.log(`hung authenticate: heap growth ${mb(after - before)} for ${connections} × ${mb(batch.length)} sent`);
     expect(hung).toHaveLength(connections);
+    // Each hung call was told it is no longer needed, so a real backend call could be cancelled.
+    expect(aborted).toHaveLength(connections);
     expect(after - before).toBeLessThan(24 * MiB);
     for (const resolve of hung) resolve(false);
   });

@@ -66,9 +66,9 @@ async function serverWithSockets(options: Partial<ServerOptions> = {}): Promise<
   const authenticate = options.authenticate;
   const server = await startServer({
     ...options,
-    authenticate: (auth, req) => {
+    authenticate: (auth, req, opts) => {
       sockets.push(req.socket);
-      return authenticate === undefined ? 'user' : authenticate(auth, req);
+      return authenticate === undefined ? 'user' : authenticate(auth, req, opts);
     },
   });
   return { server, sockets };
