@@ -42,9 +42,15 @@ export async function nextEvent<T = unknown>(emitter: unknown, event: string, ti
 
 /**
  * Resolves once `predicate()` holds, checked now and after every one of `events` of `emitter`;
- * rejects naming the events after `timeoutMs`.
+ * rejects naming `what` (by default, the events) after `timeoutMs`.
  */
-export function until(emitter: unknown, events: string | readonly string[], predicate: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
+export function until(
+  emitter: unknown,
+  events: string | readonly string[],
+  predicate: () => boolean,
+  timeoutMs = WAIT_MS,
+  what?: string,
+): Promise<void> {
   if (predicate()) return Promise.resolve();
   const target = loose(emitter);
   const names = typeof events === 'string' ? [events] : events;
@@ -55,15 +61,12 @@ export function until(emitter: unknown, events: string | readonly string[], pred
     };
     for (const name of names) target.on(name, check);
   });
-  const what = `a condition checked on ${names.map((n) => `'${n}'`).join(' and ')}`;
-  return within(held, what, timeoutMs).finally(() => {
+  return within(held, what ?? `a condition checked on ${names.map((n) => `'${n}'`).join(' and ')}`, timeoutMs).finally(() => {
     for (const name of names) target.off(name, check);
   });
 }
 
 /** Resolves when `emitter` (a client or transport with `state` and a 'state' event) reaches `state`. */
 export function reach<S extends string>(emitter: { readonly state: S }, state: S, timeoutMs = WAIT_MS): Promise<void> {
-  return until(emitter, 'state', () => emitter.state === state, timeoutMs).catch(() => {
-    throw new Error(`waited ${timeoutMs} ms for state '${state}' (still '${emitter.state}')`);
-  });
+  return until(emitter, 'state', () => emitter.state === state, timeoutMs, `state '${state}'`);
 }
