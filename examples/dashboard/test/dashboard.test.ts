@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error -- the dashboard is plain JavaScript, run by `node examples/dashboard/server.mjs`.
 import { startDashboard } from '../server.mjs';
+import { closeAll, onCleanup } from '@lifeline/test-kit';
 import { launchChromium } from './chromium.js';
 
 /** Written only with LIFELINE_SCREENSHOT=1, so that test runs leave the tree clean. */
@@ -16,14 +17,11 @@ interface Dashboard {
 }
 
 describe('dashboard', () => {
-  const cleanups: Array<() => Promise<unknown>> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  afterEach(closeAll);
 
   async function start(options: Record<string, number>): Promise<Dashboard> {
     const dashboard = (await startDashboard(options)) as Dashboard;
-    cleanups.push(() => dashboard.close());
+    onCleanup(() => dashboard.close());
     return dashboard;
   }
 
@@ -56,7 +54,7 @@ describe('dashboard', () => {
       // Screenshot runs wait for a longer history, so the picture shows more than a few seconds.
       const dashboard = await start(SCREENSHOT ? { cutEveryMs: 4_000 } : { cutEveryMs: 1_000 });
       const browser = await launchChromium();
-      cleanups.push(() => browser.close());
+      onCleanup(() => browser.close());
       const page = await browser.context.newPage();
       const pageErrors: string[] = [];
       page.on('pageerror', (error) => pageErrors.push(error.message));
