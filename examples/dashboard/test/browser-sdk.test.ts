@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import type { Session } from '@lifeline/server';
 import { WAIT_MS, closeAll, onCleanup, startProxy, startServer } from '@lifeline/test-kit';
 import { alias, lifelineSources } from '../../../vitest.shared.js';
-import { launchChromium } from './chromium.js';
+import { openPage } from './chromium.js';
 
 /**
  * The SDK as a browser ESM bundle. The transport reaches `ws` only through a dynamic `import('ws')`
@@ -94,11 +94,7 @@ describe('@lifeline/sdk in Chromium', () => {
     const proxy = await startProxy(serverPort);
     const site = await servePage(code);
     onCleanup(() => site.close());
-    const browser = await launchChromium();
-    onCleanup(() => browser.close());
-    const page = await browser.context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const { page, pageErrors } = await openPage();
     return { proxy, site, page, pageErrors };
   }
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error -- the dashboard is plain JavaScript, run by `node examples/dashboard/server.mjs`.
 import { startDashboard } from '../server.mjs';
 import { closeAll, onCleanup } from '@lifeline/test-kit';
-import { launchChromium } from './chromium.js';
+import { openPage } from './chromium.js';
 
 /** Written only with LIFELINE_SCREENSHOT=1, so that test runs leave the tree clean. */
 const SCREENSHOT_PATH = fileURLToPath(new URL('../../../docs/img/dashboard.png', import.meta.url));
@@ -53,11 +53,7 @@ describe('dashboard', () => {
     async () => {
       // Screenshot runs wait for a longer history, so the picture shows more than a few seconds.
       const dashboard = await start(SCREENSHOT ? { cutEveryMs: 4_000 } : { cutEveryMs: 1_000 });
-      const browser = await launchChromium();
-      onCleanup(() => browser.close());
-      const page = await browser.context.newPage();
-      const pageErrors: string[] = [];
-      page.on('pageerror', (error) => pageErrors.push(error.message));
+      const { page, pageErrors } = await openPage();
       await page.goto(dashboard.url, { timeout: 10_000 });
 
       const minSpanMs = SCREENSHOT ? 28_000 : 0;
