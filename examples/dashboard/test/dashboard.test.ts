@@ -3,8 +3,8 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error -- the dashboard is plain JavaScript, run by `node examples/dashboard/server.mjs`.
-import { startDashboard } from '../server.mjs';
 import { closeAll, onCleanup } from '@lifeline/test-kit';
+import { startDashboard } from '../server.mjs';
 import { openPage } from './chromium.js';
 
 /** Written only with LIFELINE_SCREENSHOT=1, so that test runs leave the tree clean. */

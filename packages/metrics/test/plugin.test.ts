@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { metrics } from '../src/index.js';
 import { manualClock } from '@lifeline/test-kit';
+import { metrics } from '../src/index.js';
 import { ack, client, ctxOf, deliver, server, transmit } from './helpers.js';
 
 describe('metrics() on the client', () => {

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MiB, RawClient, WireClient, closeAll, gate, memory, mib, nextEvent, poll, report, startServer, turn, urlOf, within, type AnyFrame } from '@lifeline/test-kit';
 import { CloseCode, createServer, serverDefaults, type LifelinePlugin, type ProtocolErrorInfo, type ServerOptions } from '../src/index.js';
 import { HIGH_WATER_BYTES } from '../src/connection.js';
 import { ResultCache } from '../src/results.js';
-import { MiB, RawClient, WireClient, closeAll, gate, memory, mib, nextEvent, poll, report, startServer, turn, urlOf, within, type AnyFrame } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 

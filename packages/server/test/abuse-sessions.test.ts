@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MiB, RawClient, closeAll, memory, nextEvent, nextSession, poll, report, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 import {
   ClosedError,
   CloseCode,
@@ -11,7 +12,6 @@ import {
   type SessionCloseEvent,
   type SessionRecord,
 } from '../src/index.js';
-import { MiB, RawClient, closeAll, memory, nextEvent, nextSession, poll, report, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 
 /**
  * Issue 9, sessions and handshakes: identities bound by a stable hashed key, resume tokens that

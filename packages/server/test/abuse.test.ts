@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRetryableClose } from '@lifeline/protocol';
+import { RawClient, WireClient, closeAll, gate, nextEvent, nextSession, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 import {
   CloseCode,
   createServer,
@@ -15,7 +16,6 @@ import {
 } from '../src/index.js';
 import { HIGH_WATER_BYTES } from '../src/connection.js';
 import { TokenBucket } from '../src/rate-limit.js';
-import { RawClient, WireClient, closeAll, gate, nextEvent, nextSession, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode, ConnectionError, type Json } from '@lifeline/protocol';
 import type { WebSocketConstructor } from '@lifeline/transport';
-import { REFETCH_CLOSE_CODE } from '../src/inbox.js';
 import { memory, MiB, next, reach, within } from '@lifeline/test-kit';
+import { REFETCH_CLOSE_CODE } from '../src/inbox.js';
 import { client, fakeServer, useFixtures } from './helpers.js';
 import type { AnyFrame, Conn, FakeServer } from './fake-server.js';
 

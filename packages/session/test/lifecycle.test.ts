@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, ClosedError, TimeoutError, UnauthorizedError } from '@lifeline/protocol';
-import { LifelineClient, type ClientState } from '../src/index.js';
 import { next, reach, settle, startSilentServer, within } from '@lifeline/test-kit';
+import { LifelineClient, type ClientState } from '../src/index.js';
 import { client, fakeServer, useFixtures } from './helpers.js';
 
 useFixtures();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AckTimeoutError, type Json } from '@lifeline/protocol';
-import type { ResumedInfo, SessionLostInfo } from '../src/index.js';
 import { next, reach } from '@lifeline/test-kit';
+import type { ResumedInfo, SessionLostInfo } from '../src/index.js';
 import { client, fakeServer, useFixtures } from './helpers.js';
 
 useFixtures();

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError } from '@lifeline/protocol';
 import type { WebSocket } from 'ws';
-import { Transport, type CloseInfo, type ReconnectInfo, type TransportOptions, type TransportState, type WebSocketLike } from '../src/index.js';
 import { closeAll, next, onCleanup, startSilentServer, startWsServer, until, within } from '@lifeline/test-kit';
+import { Transport, type CloseInfo, type ReconnectInfo, type TransportOptions, type TransportState, type WebSocketLike } from '../src/index.js';
 
 afterEach(closeAll);
 

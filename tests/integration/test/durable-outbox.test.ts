@@ -7,8 +7,8 @@ import * as esbuild from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError, OutboxStoreError, webStorageOutbox, type OutboxStore, type RestoredOutcome, type StorageLike, type StoredMessage } from '@lifeline/sdk';
 import { fileOutbox } from '@lifeline/sdk/file-outbox';
-import { lifelineSources } from '../../../vitest.shared.js';
 import { client, closeAll, gate, nextEvent, startProxy, startServer, until } from '@lifeline/test-kit';
+import { lifelineSources } from '../../../vitest.shared.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
