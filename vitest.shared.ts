@@ -16,6 +16,8 @@ export const alias: Readonly<Record<string, string>> = {
   '@lifeline/sdk': pkg('sdk'),
   '@lifeline/fault-proxy': pkg('fault-proxy'),
   '@lifeline/metrics': pkg('metrics'),
+  // Not a package anyone installs: the helpers every package's tests share (tests/kit).
+  '@lifeline/test-kit': fileURLToPath(new URL('./tests/kit/src/index.ts', import.meta.url)),
 };
 
 /** For esbuild in tests: bundles resolve `@lifeline/*` through `alias`, so they need no build step. */

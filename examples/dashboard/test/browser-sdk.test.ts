@@ -6,12 +6,10 @@ import type { AddressInfo } from 'node:net';
 import * as esbuild from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { FaultProxy } from '@lifeline/fault-proxy';
-import { createServer, type Session } from '@lifeline/server';
+import type { Session } from '@lifeline/server';
+import { WAIT_MS, closeAll, onCleanup, startProxy, startServer } from '@lifeline/test-kit';
 import { alias, lifelineSources } from '../../../vitest.shared.js';
-import { launchChromium } from './chromium.js';
-
-const WAIT_MS = 10_000;
+import { openPage } from './chromium.js';
 
 /**
  * The SDK as a browser ESM bundle. The transport reaches `ws` only through a dynamic `import('ws')`
@@ -89,22 +87,14 @@ interface BrowserState {
 }
 
 describe('@lifeline/sdk in Chromium', () => {
-  const cleanups: Array<() => Promise<unknown>> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  afterEach(closeAll);
 
   /** The fault proxy in front of the server, the page's site, Chromium and a page, closed after the test. */
   async function stage(serverPort: number, code: string) {
-    const proxy = await FaultProxy.start({ target: { port: serverPort } });
-    cleanups.push(() => proxy.close());
+    const proxy = await startProxy(serverPort);
     const site = await servePage(code);
-    cleanups.push(() => site.close());
-    const browser = await launchChromium();
-    cleanups.push(() => browser.close());
-    const page = await browser.context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    onCleanup(() => site.close());
+    const { page, pageErrors } = await openPage();
     return { proxy, site, page, pageErrors };
   }
 
@@ -126,9 +116,7 @@ describe('@lifeline/sdk in Chromium', () => {
     const handled = new Map<string, number>();
     let onHandled: (() => void) | undefined;
     const sessions: Session[] = [];
-    const server = createServer({
-      port: 0,
-      host: '127.0.0.1',
+    const server = await startServer({
       handler: async (data, ctx) => {
         handled.set(ctx.id, (handled.get(ctx.id) ?? 0) + 1);
         onHandled?.();
@@ -141,8 +129,6 @@ describe('@lifeline/sdk in Chromium', () => {
       sessions.push(session);
       session.send({ hello: 'browser' }, { timeoutMs: WAIT_MS }).catch(() => {});
     });
-    await server.listen();
-    cleanups.push(() => server.close({ timeoutMs: 2_000 }));
     const { proxy, site, page, pageErrors } = await stage(server.port, code);
     await load(page, site.url);
 
@@ -217,16 +203,12 @@ describe('@lifeline/sdk in Chromium', () => {
   it('keeps queued sends in localStorage across a page reload and sends them from the reloaded page', async () => {
     const { code } = await sdkBundle();
     const handled: string[] = [];
-    const server = createServer({
-      port: 0,
-      host: '127.0.0.1',
+    const server = await startServer({
       handler: (data, ctx) => {
         handled.push(ctx.id);
         return { echo: (data as { n: number }).n };
       },
     });
-    await server.listen();
-    cleanups.push(() => server.close({ timeoutMs: 2_000 }));
     const { proxy, site, page, pageErrors } = await stage(server.port, code);
 
     // 1. The server is unreachable: three sends queue (and go to localStorage); then the page reloads.

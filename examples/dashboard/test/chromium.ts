@@ -4,7 +4,8 @@ import { constants } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { onCleanup } from '@lifeline/test-kit';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -62,4 +63,14 @@ export async function launchChromium(): Promise<Chromium> {
         await rm(userDataDir, { recursive: true, force: true, maxRetries: 3 });
       })()),
   };
+}
+
+/** Chromium with one page whose uncaught errors are collected; `closeAll` closes the browser. */
+export async function openPage(): Promise<{ page: Page; pageErrors: string[] }> {
+  const browser = await launchChromium();
+  onCleanup(() => browser.close());
+  const page = await browser.context.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  return { page, pageErrors };
 }

@@ -3,8 +3,9 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error -- the dashboard is plain JavaScript, run by `node examples/dashboard/server.mjs`.
+import { closeAll, onCleanup } from '@lifeline/test-kit';
 import { startDashboard } from '../server.mjs';
-import { launchChromium } from './chromium.js';
+import { openPage } from './chromium.js';
 
 /** Written only with LIFELINE_SCREENSHOT=1, so that test runs leave the tree clean. */
 const SCREENSHOT_PATH = fileURLToPath(new URL('../../../docs/img/dashboard.png', import.meta.url));
@@ -16,14 +17,11 @@ interface Dashboard {
 }
 
 describe('dashboard', () => {
-  const cleanups: Array<() => Promise<unknown>> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  afterEach(closeAll);
 
   async function start(options: Record<string, number>): Promise<Dashboard> {
     const dashboard = (await startDashboard(options)) as Dashboard;
-    cleanups.push(() => dashboard.close());
+    onCleanup(() => dashboard.close());
     return dashboard;
   }
 
@@ -55,11 +53,7 @@ describe('dashboard', () => {
     async () => {
       // Screenshot runs wait for a longer history, so the picture shows more than a few seconds.
       const dashboard = await start(SCREENSHOT ? { cutEveryMs: 4_000 } : { cutEveryMs: 1_000 });
-      const browser = await launchChromium();
-      cleanups.push(() => browser.close());
-      const page = await browser.context.newPage();
-      const pageErrors: string[] = [];
-      page.on('pageerror', (error) => pageErrors.push(error.message));
+      const { page, pageErrors } = await openPage();
       await page.goto(dashboard.url, { timeout: 10_000 });
 
       const minSpanMs = SCREENSHOT ? 28_000 : 0;

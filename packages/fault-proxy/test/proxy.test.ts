@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closeAll, onCleanup } from '@lifeline/test-kit';
 import { FaultProxy } from '../src/index.js';
 
 /** A TCP echo server on an ephemeral loopback port. */
@@ -48,15 +49,13 @@ function readBytes(s: net.Socket, n: number): Promise<{ data: Buffer; reads: num
   });
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
+afterEach(closeAll);
 
 async function setup() {
   const echo = await echoServer();
   const proxy = await FaultProxy.start({ target: { port: echo.port } });
-  cleanups.push(() => echo.close(), () => proxy.close());
+  onCleanup(() => echo.close());
+  onCleanup(() => proxy.close());
   return { echo, proxy };
 }
 
@@ -64,7 +63,7 @@ describe('FaultProxy', () => {
   it('forwards bytes both ways unchanged', async () => {
     const { proxy } = await setup();
     const s = await connect(proxy.port);
-    cleanups.push(() => void s.destroy());
+    onCleanup(() => void s.destroy());
     const reply = readBytes(s, 5);
     s.write('hello');
     expect((await reply).data.toString()).toBe('hello');
@@ -75,7 +74,7 @@ describe('FaultProxy', () => {
     const { proxy } = await setup();
     proxy.fragment(1);
     const s = await connect(proxy.port);
-    cleanups.push(() => void s.destroy());
+    onCleanup(() => void s.destroy());
     const reply = readBytes(s, 10);
     s.write('0123456789');
     const { data, reads } = await reply;
@@ -100,7 +99,7 @@ describe('FaultProxy', () => {
     const { proxy } = await setup();
     proxy.silence();
     const s = await connect(proxy.port);
-    cleanups.push(() => void s.destroy());
+    onCleanup(() => void s.destroy());
     let received = 0;
     s.on('data', (c: Buffer) => (received += c.length));
     const dropped = once(proxy, 'dropped');
@@ -108,7 +107,7 @@ describe('FaultProxy', () => {
     expect((await dropped)[0]).toBe(4);
     proxy.heal();
     const t = await connect(proxy.port);
-    cleanups.push(() => void t.destroy());
+    onCleanup(() => void t.destroy());
     const reply = readBytes(t, 2);
     t.write('ok');
     expect((await reply).data.toString()).toBe('ok');
@@ -120,7 +119,7 @@ describe('FaultProxy', () => {
     const { proxy } = await setup();
     proxy.delay(5, 5);
     const s = await connect(proxy.port);
-    cleanups.push(() => void s.destroy());
+    onCleanup(() => void s.destroy());
     const reply = readBytes(s, 6);
     s.write('ab');
     s.write('cd');
@@ -131,10 +130,10 @@ describe('FaultProxy', () => {
   it('setTarget sends new connections to a new server', async () => {
     const { proxy } = await setup();
     const other = await echoServer();
-    cleanups.push(() => other.close());
+    onCleanup(() => other.close());
     proxy.setTarget({ port: other.port });
     const s = await connect(proxy.port);
-    cleanups.push(() => void s.destroy());
+    onCleanup(() => void s.destroy());
     const reply = readBytes(s, 3);
     s.write('new');
     expect((await reply).data.toString()).toBe('new');

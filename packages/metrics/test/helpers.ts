@@ -17,9 +17,3 @@ export function transmit(queueMs: number, retransmit = false, base = 1_000): Tra
 export function deliver(sentAt: number, wallAt: number): DeliverEvent {
   return { id: 'm', seq: 1, sentAt, wallAt, at: 5_000 };
 }
-
-/** A controllable clock for the `now` option. */
-export function manualClock(start = 0): { now: () => number; advance: (ms: number) => void } {
-  let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms) };
-}

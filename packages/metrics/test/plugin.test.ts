@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { manualClock } from '@lifeline/test-kit';
 import { metrics } from '../src/index.js';
-import { ack, client, ctxOf, deliver, manualClock, server, transmit } from './helpers.js';
+import { ack, client, ctxOf, deliver, server, transmit } from './helpers.js';
 
 describe('metrics() on the client', () => {
   it('counts one ackLatency and one wireLatency value per onAck', () => {

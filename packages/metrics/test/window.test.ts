@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { manualClock } from '@lifeline/test-kit';
 import { metrics } from '../src/index.js';
-import { ack, client, manualClock, server } from './helpers.js';
+import { ack, client, server } from './helpers.js';
 
 describe('windowMs: snapshots cover roughly the last window', () => {
   it('rotates interval histograms lazily with the injected clock', () => {

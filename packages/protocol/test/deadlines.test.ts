@@ -1,15 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
+import { manualClock } from '@lifeline/test-kit';
 import { Deadlines, type DeadlineSlot } from '../src/index.js';
-
-/** A controllable monotonic clock; the Deadlines timer still runs for real, at 0 ms delays. */
-function clock(start = 1000) {
-  let t = start;
-  return { now: () => t, set: (v: number) => (t = v) };
-}
 
 describe('Deadlines', () => {
   it('expires items whose time has come, in deadline order, with one timer', async () => {
-    const c = clock();
+    const c = manualClock(1000); // the Deadlines timer still runs for real, at 0 ms delays
     const expired: string[] = [];
     const done = new Promise<void>((resolve) => {
       const d = new Deadlines<string>(
@@ -29,7 +24,7 @@ describe('Deadlines', () => {
   });
 
   it('delete prevents expiry', async () => {
-    const c = clock();
+    const c = manualClock(1000); // the Deadlines timer still runs for real, at 0 ms delays
     const expired: string[] = [];
     await new Promise<void>((resolve) => {
       const d = new Deadlines<string>((i) => {
@@ -46,7 +41,7 @@ describe('Deadlines', () => {
   });
 
   it('re-adding an item replaces its deadline', async () => {
-    const c = clock();
+    const c = manualClock(1000); // the Deadlines timer still runs for real, at 0 ms delays
     const expired: number[] = [];
     await new Promise<void>((resolve) => {
       const d = new Deadlines<string>(() => {
@@ -62,7 +57,7 @@ describe('Deadlines', () => {
   });
 
   it('callbacks may add new deadlines while expiring', async () => {
-    const c = clock();
+    const c = manualClock(1000); // the Deadlines timer still runs for real, at 0 ms delays
     const seen: string[] = [];
     await new Promise<void>((resolve) => {
       const d = new Deadlines<string>((item) => {
@@ -79,7 +74,7 @@ describe('Deadlines', () => {
   it('arms no timer per item: a stream of add/delete pairs costs one setTimeout', () => {
     const spy = vi.spyOn(globalThis, 'setTimeout');
     try {
-      const c = clock();
+      const c = manualClock(1000); // the Deadlines timer still runs for real, at 0 ms delays
       const d = new Deadlines<string>(() => {}, { now: c.now });
       for (let i = 0; i < 100; i++) {
         d.add(`m${i}`, c.now() + 30_000);
@@ -97,7 +92,7 @@ describe('Deadlines', () => {
   it('keeps its bookkeeping on the items themselves with inline: true', async () => {
     type Item = DeadlineSlot & { readonly name: string };
     const item = (name: string): Item => ({ name, deadlineKey: undefined, deadlineIndex: 0 });
-    const c = clock();
+    const c = manualClock(1000); // the Deadlines timer still runs for real, at 0 ms delays
     const [a, b, x] = [item('a'), item('b'), item('x')];
     const expired: string[] = [];
     await new Promise<void>((resolve) => {

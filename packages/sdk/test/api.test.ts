@@ -1,6 +1,5 @@
-import { describe, expect, expectTypeOf, it } from 'vitest';
-import { WebSocketServer } from 'ws';
-import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { closeAll, startWsServer } from '@lifeline/test-kit';
 import {
   AckTimeoutError,
   ClosedError,
@@ -27,6 +26,8 @@ import {
   type MessageMeta,
   type SessionLostInfo,
 } from '../src/index.js';
+
+afterEach(closeAll);
 
 describe('public API (DESIGN.md)', () => {
   it('has the documented shape', () => {
@@ -111,9 +112,7 @@ describe('public API (DESIGN.md)', () => {
   });
 
   it('createClient() talks to a server end to end (hello/welcome/msg/ack)', async () => {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => wss.once('listening', resolve));
-    wss.on('connection', (socket) => {
+    const server = await startWsServer((socket) => {
       socket.once('message', () => {
         socket.send(JSON.stringify({ t: 'welcome', v: 1, sid: 's', token: 't', resumed: false, seq: 0, win: 8, hb: 15_000, max: 65_536 }));
         socket.on('message', (raw) => {
@@ -124,13 +123,12 @@ describe('public API (DESIGN.md)', () => {
         });
       });
     });
-    const client = createClient({ url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` });
+    const client = createClient({ url: server.url });
     try {
       await client.connect({ timeoutMs: 5_000 });
       await expect(client.send({ op: 'buy', qty: 1 }, { timeoutMs: 5_000 })).resolves.toEqual({ ok: true, d: { op: 'buy', qty: 1 } });
     } finally {
       await client.close();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
     }
   });
 });

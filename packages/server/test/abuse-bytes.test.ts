@@ -1,60 +1,11 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MiB, RawClient, WireClient, closeAll, gate, memory, mib, nextEvent, poll, report, startServer, turn, urlOf, within, type AnyFrame } from '@lifeline/test-kit';
 import { CloseCode, createServer, serverDefaults, type LifelinePlugin, type ProtocolErrorInfo, type ServerOptions } from '../src/index.js';
 import { HIGH_WATER_BYTES } from '../src/connection.js';
 import { ResultCache } from '../src/results.js';
-import { RawClient, closeAll, gate, nextEvent, startServer, urlOf, type AnyFrame } from './helpers.js';
-import { WireClient, destroyWireClients } from './wire-client.js';
 
-afterEach(async () => {
-  destroyWireClients();
-  await closeAll();
-});
-
-// A real collection before each reading, so heap figures are what is held, not garbage.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-const MiB = 1024 * 1024;
-
-interface Memory {
-  readonly heap: number;
-  /** Buffers outside the heap: what `ws` holds for a socket that does not drain lives here. */
-  readonly external: number;
-  readonly rss: number;
-}
-
-function memory(): Memory {
-  gc();
-  gc();
-  const { heapUsed, external, rss } = process.memoryUsage();
-  return { heap: heapUsed, external, rss };
-}
-
-const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
-
-/** Print the figures (the test output is the measurement); returns the growth of heap + external. */
-function report(what: string, before: Memory, after: Memory): number {
-  console.log(
-    `${what}:\n  heap ${mib(before.heap)} → ${mib(after.heap)} MiB, external ${mib(before.external)} → ${mib(after.external)} MiB, ` +
-      `rss ${mib(before.rss)} → ${mib(after.rss)} MiB`,
-  );
-  return after.heap + after.external - (before.heap + before.external);
-}
-
-/** Resolve once `condition()` holds, checked each 5 ms, or reject after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** One turn of the event loop, so the server reads what the client wrote before the client writes more. */
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+afterEach(closeAll);
 
 /**
  * A server whose `authenticate` hands the test the server side of each socket: `isPaused()` on
@@ -74,18 +25,13 @@ async function serverWithSockets(options: Partial<ServerOptions> = {}): Promise<
   return { server, sockets };
 }
 
-async function hello(client: WireClient, extra: AnyFrame = {}): Promise<AnyFrame> {
-  client.send({ t: 'hello', v: 1, ...extra });
-  return client.next((f) => f.t === 'welcome');
-}
-
 const msg = (seq: number, d: unknown = 0): AnyFrame => ({ t: 'msg', seq, id: `c${seq}`, ts: 0, d });
 
 /** Write `message`; when the socket's buffer is full, wait for it to drain (or for `stop()`). */
 async function write(client: WireClient, message: AnyFrame | AnyFrame[] | string, stop: () => boolean = () => false): Promise<void> {
   if (client.send(message)) return;
   const drained = new Promise<void>((resolve) => client.socket.once('drain', resolve));
-  await Promise.race([drained, until(stop, 'drain or stop', 10_000)]);
+  await Promise.race([drained, poll(stop, 'drain or stop', 10_000)]);
 }
 
 describe('options', () => {
@@ -148,7 +94,7 @@ describe('duplicate amplification', () => {
       },
     });
     const client = await WireClient.connect(server.port);
-    const welcome = await hello(client);
+    const welcome = await client.hello();
     client.send(msg(1));
     expect(await client.next((f) => f.t === 'ack')).toEqual({ t: 'ack', seq: 1, r: result });
     client.stopReading();
@@ -157,7 +103,7 @@ describe('duplicate amplification', () => {
     const outBefore = out;
     const batch = JSON.stringify(Array.from({ length: copies }, () => msg(1)));
     for (let i = 0; i < batches; i++) await write(client, batch);
-    await within(allRead.promise, 20_000, 'the server reading every copy');
+    await within(allRead.promise, 'the server reading every copy', 20_000);
     const after = memory();
     const growth = report(`${batches} × ${copies} duplicates of a 16 KiB result (${mib(batches * batch.length)} MiB sent)`, before, after);
     console.log(`  written by the server for them: ${out - outBefore} bytes`);
@@ -190,7 +136,7 @@ describe('duplicate amplification', () => {
       },
     });
     const client = await WireClient.connect(server.port);
-    await hello(client);
+    await client.hello();
     const socket = sockets[0] as Socket;
     client.stopReading();
 
@@ -204,7 +150,7 @@ describe('duplicate amplification', () => {
       sent += perBatch;
       await turn();
     }
-    await until(paused, 'the server pausing its reads');
+    await poll(paused, 'the server pausing its reads');
     const handled = calls;
     const after = memory();
     const growth = report(`answers of 16 KiB to a client that stopped reading (${handled} handled, ${sent} sent)`, before, after);
@@ -234,7 +180,7 @@ describe('frames held behind hello', () => {
     });
     const client = await WireClient.connect(server.port);
     client.send({ t: 'hello', v: 1 });
-    await within(asked.promise, 2_000, 'authenticate being called');
+    await within(asked.promise, 'authenticate being called', 2_000);
     const socket = sockets[0] as Socket;
 
     const before = memory();
@@ -246,7 +192,7 @@ describe('frames held behind hello', () => {
       await write(client, msg(++sent, payload), paused);
       await turn();
     }
-    await until(paused, 'the server pausing its reads');
+    await poll(paused, 'the server pausing its reads');
     const after = memory();
     const growth = report(`512 KiB frames behind a slow authenticate (${sent} sent)`, before, after);
     expect(growth).toBeLessThan(32 * MiB);
@@ -270,7 +216,7 @@ describe('frames held behind hello', () => {
     server.on('protocol-error', (e) => errors.push(e));
     const client = await WireClient.connect(server.port);
     client.send({ t: 'hello', v: 1 });
-    await within(asked.promise, 2_000, 'authenticate being called');
+    await within(asked.promise, 'authenticate being called', 2_000);
     client.send(msg(1, 'p'.repeat(100 * 1024)));
     expect(await client.closedWith()).toBe(CloseCode.BadFrame);
     expect(errors).toEqual([expect.objectContaining({ code: 4400, reason: 'more than 65536 bytes before welcome' })]);
@@ -293,7 +239,7 @@ describe("the handler's queue", () => {
       },
     });
     const client = await WireClient.connect(server.port);
-    const welcome = await hello(client);
+    const welcome = await client.hello();
     const session = server.sessions.get(welcome.sid as string);
     let detaches = 0;
     session?.on('detach', () => detaches++);
@@ -308,7 +254,7 @@ describe("the handler's queue", () => {
       await write(client, msg(++sent, payload), paused);
       await turn();
     }
-    await until(paused, 'the server pausing its reads');
+    await poll(paused, 'the server pausing its reads');
     const after = memory();
     const growth = report(`256 KiB messages behind a busy handler (${sent} sent, maxInboundBytes ${mib(serverDefaults.maxInboundBytes)} MiB)`, before, after);
     expect(calls).toBe(1);
@@ -364,18 +310,3 @@ describe('the result cache', () => {
     expect(recent).toEqual({ seq: count, r: result });
   });
 });
-
-/** `promise`, or a rejection naming `what` after `timeoutMs`. */
-async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

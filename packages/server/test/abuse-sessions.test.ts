@@ -1,7 +1,6 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MiB, RawClient, closeAll, memory, nextEvent, nextSession, poll, report, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 import {
   ClosedError,
   CloseCode,
@@ -13,7 +12,6 @@ import {
   type SessionCloseEvent,
   type SessionRecord,
 } from '../src/index.js';
-import { RawClient, closeAll, nextEvent, nextSession, startServer, urlOf, type AnyFrame } from './helpers.js';
 
 /**
  * Issue 9, sessions and handshakes: identities bound by a stable hashed key, resume tokens that
@@ -23,21 +21,6 @@ import { RawClient, closeAll, nextEvent, nextSession, startServer, urlOf, type A
  */
 
 afterEach(closeAll);
-
-// A full collection before each reading, when V8 lets us turn it on (vitest runs without --expose-gc).
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as (() => void) | undefined;
-
-const MiB = 1024 * 1024;
-function memory(): { heap: number; rss: number } {
-  gc?.();
-  const m = process.memoryUsage();
-  return { heap: m.heapUsed, rss: m.rss };
-}
-const mib = (n: number): string => `${(n / MiB).toFixed(1)} MiB`;
-function report(name: string, before: { heap: number; rss: number }, after: { heap: number; rss: number }, extra = ''): void {
-  console.log(`${name}: heap ${mib(before.heap)} -> ${mib(after.heap)}, rss ${mib(before.rss)} -> ${mib(after.rss)}${extra ? `; ${extra}` : ''}`);
-}
 
 const resumeOf = (welcome: AnyFrame, token: unknown = welcome.token, seq = 0) => ({ sid: welcome.sid, token, seq });
 
@@ -95,13 +78,8 @@ async function churn(server: LifelineServer, count: number, hello: AnyFrame = {}
 }
 
 /** Wait (bounded) until every session of `server` is detached: terminated sockets close asynchronously. */
-async function allDetached(server: LifelineServer, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ([...server.sessions.values()].some((s) => s.state === 'attached')) {
-    if (Date.now() > deadline) throw new Error('sessions still attached');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const allDetached = (server: LifelineServer, timeoutMs = 5_000): Promise<void> =>
+  poll(() => [...server.sessions.values()].every((s) => s.state !== 'attached'), 'every session detached', timeoutMs, 10);
 
 describe('identity: sessions are bound to a stable key of the identity, stored hashed', () => {
   it('an identity whose iat changes with every token resumes (default key: its sub)', async () => {

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRetryableClose } from '@lifeline/protocol';
+import { RawClient, WireClient, closeAll, gate, nextEvent, nextSession, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 import {
   CloseCode,
   createServer,
@@ -16,13 +16,8 @@ import {
 } from '../src/index.js';
 import { HIGH_WATER_BYTES } from '../src/connection.js';
 import { TokenBucket } from '../src/rate-limit.js';
-import { RawClient, closeAll, gate, nextEvent, nextSession, startServer, urlOf, type AnyFrame } from './helpers.js';
 
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  await closeAll();
-});
+afterEach(closeAll);
 
 /** Everything a plugin hears about drops and protocol errors. */
 function recorder(): { plugin: LifelinePlugin; drops: Array<[string, number]>; protocolErrors: number[] } {
@@ -36,78 +31,19 @@ function recorder(): { plugin: LifelinePlugin; drops: Array<[string, number]>; p
   return { plugin, drops, protocolErrors };
 }
 
-const nextLimit = (server: LifelineServer, timeoutMs = 2_000): Promise<LimitInfo> => nextEvent<LimitInfo>(server as never, 'limit', timeoutMs);
-
-/** A masked client text frame (RFC 6455 §5.2), for a socket that speaks WebSocket by hand. */
-function clientFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const n = payload.length;
-  const header = n < 126 ? Buffer.from([0x81, 0x80 | n]) : Buffer.from([0x81, 0x80 | 126, n >> 8, n & 0xff]);
-  const mask = randomBytes(4);
-  const masked = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) masked[i] = (payload[i] as number) ^ (mask[i & 3] as number);
-  return Buffer.concat([header, mask, masked]);
-}
-
-/** The first unmasked server text frame in `buf`, if it is complete. */
-function serverFrame(buf: Buffer): string | undefined {
-  if (buf.length < 2) return undefined;
-  let len = (buf[1] as number) & 0x7f;
-  let at = 2;
-  if (len === 126) {
-    if (buf.length < 4) return undefined;
-    len = buf.readUInt16BE(2);
-    at = 4;
-  }
-  return buf.length < at + len ? undefined : buf.subarray(at, at + len).toString();
-}
+const nextLimit = (server: LifelineServer, timeoutMs = 2_000): Promise<LimitInfo> => nextEvent<LimitInfo>(server, 'limit', timeoutMs);
 
 /**
  * A client that does the WebSocket upgrade by hand (no `ws`), optionally says hello and reads the
  * welcome, then stops reading for good: the socket is paused, so the kernel buffers fill and the
- * server's `bufferedAmount` grows, as with a client that never reads.
+ * server's `bufferedAmount` grows, as with a client that never reads. Deaf: once the test resumes
+ * the socket, it reads the close frame but never answers it.
  */
 async function stalledClient(port: number, hello?: AnyFrame): Promise<{ socket: Socket; welcome: AnyFrame | undefined }> {
-  const socket = connect(port, '127.0.0.1');
-  sockets.push(socket);
-  socket.on('error', () => {});
-  await once(socket, 'connect');
-  let buf = Buffer.alloc(0);
-  const read = (done: (b: Buffer) => number | undefined): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('stalled client: no answer within 2 s')), 2_000);
-      const onData = (chunk: Buffer) => {
-        buf = Buffer.concat([buf, chunk]);
-        const used = done(buf);
-        if (used === undefined) return;
-        buf = buf.subarray(used);
-        clearTimeout(timer);
-        socket.off('data', onData);
-        // Stop reading before anything else arrives: a flowing socket without a listener drops data.
-        socket.pause();
-        resolve();
-      };
-      socket.on('data', onData);
-      socket.resume();
-    });
-  const key = randomBytes(16).toString('base64');
-  socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-  await read((b) => {
-    const end = b.indexOf('\r\n\r\n');
-    if (end === -1) return undefined;
-    if (!b.subarray(0, 12).toString().includes('101')) throw new Error(`upgrade refused: ${b.toString()}`);
-    return end + 4;
-  });
-  if (hello === undefined) return { socket, welcome: undefined };
-  socket.write(clientFrame(JSON.stringify(hello)));
-  let welcome: AnyFrame | undefined;
-  await read((b) => {
-    const text = serverFrame(b);
-    if (text === undefined) return undefined;
-    welcome = JSON.parse(text) as AnyFrame;
-    return b.length;
-  });
-  return { socket, welcome };
+  const client = await WireClient.connect(port, { deaf: true });
+  const welcome = hello === undefined ? undefined : await client.hello(hello);
+  client.stopReading();
+  return { socket: client.socket, welcome };
 }
 
 describe('options', () => {

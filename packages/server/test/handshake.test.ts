@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { RawClient, closeAll, nextEvent, nextSession, startServer, urlOf } from '@lifeline/test-kit';
 import { CloseCode, type ProtocolErrorInfo } from '../src/index.js';
-import { RawClient, closeAll, nextEvent, nextSession, startServer, urlOf } from './helpers.js';
 
 afterEach(closeAll);
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { RawClient, closeAll, gate, startServer, urlOf } from '@lifeline/test-kit';
 import type { HandlerContext } from '../src/index.js';
-import { RawClient, closeAll, gate, startServer, urlOf } from './helpers.js';
 
 afterEach(closeAll);
 

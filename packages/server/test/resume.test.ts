@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { RawClient, closeAll, gate, nextEvent, nextSession, startServer, urlOf } from '@lifeline/test-kit';
 import { ClosedError, CloseCode, type LifelinePlugin, type Session, type SessionDetachEvent } from '../src/index.js';
-import { RawClient, closeAll, gate, nextEvent, nextSession, startServer, urlOf } from './helpers.js';
 
 afterEach(closeAll);
 

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RawClient, closeAll, gate, nextEvent, nextSession, startServer, urlOf } from '@lifeline/test-kit';
 import { ClosedError, createServer, serverDefaults, type ServerOptions } from '../src/index.js';
-import { RawClient, closeAll, gate, nextEvent, nextSession, startServer, urlOf } from './helpers.js';
 
 afterEach(closeAll);
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { within } from './within.js';
+import { WAIT_MS, until } from '@lifeline/test-kit';
 
 /** Loose frame shape: the fake server checks what tests need, not the whole protocol. */
 export type AnyFrame = { t: string } & Record<string, unknown>;
@@ -85,35 +85,14 @@ export class FakeServer extends EventEmitter {
   }
 
   /** Resolves with the n-th (1-based) connection that completed hello/welcome. */
-  conn(n: number): Promise<Conn> {
-    const c = this.conns[n - 1];
-    if (c) return Promise.resolve(c);
-    let check = () => {};
-    const held = new Promise<Conn>((resolve) => {
-      check = () => {
-        const found = this.conns[n - 1];
-        if (found) resolve(found);
-      };
-      this.on('conn', check);
-    });
-    return within(held, `connection ${n}`).finally(() => this.off('conn', check));
+  async conn(n: number): Promise<Conn> {
+    await until(this, 'conn', () => this.conns[n - 1] !== undefined, WAIT_MS, `connection ${n}`);
+    return this.conns[n - 1] as Conn;
   }
 
   /** Resolves once `predicate()` holds, re-checked after every received frame. */
   until(predicate: () => boolean): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    let check = () => {};
-    const held = new Promise<void>((resolve) => {
-      check = () => {
-        if (predicate()) resolve();
-      };
-      this.on('frame', check);
-      this.on('conn', check);
-    });
-    return within(held, 'a condition checked on every frame').finally(() => {
-      this.off('frame', check);
-      this.off('conn', check);
-    });
+    return until(this, ['frame', 'conn'], predicate, WAIT_MS, 'a condition checked on every frame');
   }
 
   private accept(socket: WebSocket): void {

@@ -1,30 +1,14 @@
 import { once } from 'node:events';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode, ConnectionError, type Json } from '@lifeline/protocol';
 import type { WebSocketConstructor } from '@lifeline/transport';
+import { memory, MiB, next, reach, within } from '@lifeline/test-kit';
 import { REFETCH_CLOSE_CODE } from '../src/inbox.js';
-import { client, fakeServer, next, reach, useFixtures, within } from './helpers.js';
+import { client, fakeServer, useFixtures } from './helpers.js';
 import type { AnyFrame, Conn, FakeServer } from './fake-server.js';
 
 useFixtures();
-
-const MiB = 1024 * 1024;
-const mb = (n: number): string => `${(n / MiB).toFixed(1)} MB`;
-
-// vitest does not pass --expose-gc; this makes gc() reachable so figures are live memory only.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Heap and RSS after a full GC (the fake server shares the process: its garbage goes first). */
-function memory(label: string): NodeJS.MemoryUsage {
-  gc();
-  const m = process.memoryUsage();
-  console.log(`${label}: heap ${mb(m.heapUsed)}, rss ${mb(m.rss)}`);
-  return m;
-}
 
 /** Resolves once the client answered a ping sent after everything before it: it read all of that. */
 async function readUpTo(server: FakeServer, conn: Conn, ts: number): Promise<void> {

@@ -1,27 +1,10 @@
-import { createServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { AbortError, ClosedError, TimeoutError, UnauthorizedError } from '@lifeline/protocol';
+import { next, reach, settle, startSilentServer, within } from '@lifeline/test-kit';
 import { LifelineClient, type ClientState } from '../src/index.js';
-import { client, fakeServer, next, reach, settle, useFixtures, within } from './helpers.js';
+import { client, fakeServer, useFixtures } from './helpers.js';
 
 useFixtures();
-
-async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 describe('lifecycle', () => {
   it('goes idle → connecting → open → reconnecting → open → closed, through one state event each', async () => {
@@ -58,7 +41,7 @@ describe('lifecycle', () => {
   });
 
   it('connect() rejects with TimeoutError and goes back to idle; queued sends keep waiting', async () => {
-    const silent = await silentServer();
+    const silent = await startSilentServer();
     try {
       const c = client({ url: silent.url, connectTimeoutMs: 5_000 });
       const queued = c.send('x', { timeoutMs: 10_000 });
@@ -74,7 +57,7 @@ describe('lifecycle', () => {
   });
 
   it('connect() rejects with AbortError when its signal aborts', async () => {
-    const silent = await silentServer();
+    const silent = await startSilentServer();
     try {
       const c = client({ url: silent.url });
       const ctl = new AbortController();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, ClosedError, ProtocolError, TimeoutError, type Json } from '@lifeline/protocol';
+import { next, within } from '@lifeline/test-kit';
 import type { MessageMeta } from '../src/index.js';
-import { client, fakeServer, next, useFixtures, within } from './helpers.js';
+import { client, fakeServer, useFixtures } from './helpers.js';
 
 useFixtures();
 

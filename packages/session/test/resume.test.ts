@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AckTimeoutError, type Json } from '@lifeline/protocol';
+import { next, reach } from '@lifeline/test-kit';
 import type { ResumedInfo, SessionLostInfo } from '../src/index.js';
-import { client, fakeServer, next, reach, useFixtures } from './helpers.js';
+import { client, fakeServer, useFixtures } from './helpers.js';
 
 useFixtures();
 

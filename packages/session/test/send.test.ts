@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AckTimeoutError, PayloadTooLargeError, QueueFullError, RemoteError, ResultEvictedError, type LifelinePlugin } from '@lifeline/protocol';
-import { client, fakeServer, settle, useFixtures } from './helpers.js';
+import { settle } from '@lifeline/test-kit';
+import { client, fakeServer, useFixtures } from './helpers.js';
 
 useFixtures();
 

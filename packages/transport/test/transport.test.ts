@@ -1,23 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError } from '@lifeline/protocol';
 import type { WebSocket } from 'ws';
+import { closeAll, next, onCleanup, startSilentServer, startWsServer, until, within } from '@lifeline/test-kit';
 import { Transport, type CloseInfo, type ReconnectInfo, type TransportOptions, type TransportState, type WebSocketLike } from '../src/index.js';
-import { next, startServer, startSilentServer, until, within, type TestServer } from './helpers.js';
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()?.();
-});
-
-async function server(onConnection?: (socket: WebSocket, index: number) => void): Promise<TestServer> {
-  const s = await startServer(onConnection);
-  cleanup.push(() => s.close());
-  return s;
-}
+afterEach(closeAll);
 
 function transport(options: TransportOptions): Transport {
   const t = new Transport(options);
-  cleanup.push(() => t.close());
+  onCleanup(() => t.close());
   return t;
 }
 
@@ -32,7 +23,7 @@ function answerPings(socket: WebSocket): void {
 
 describe('Transport', () => {
   it('connects to a ws server, moves idle → connecting → open, and carries text both ways', async () => {
-    const s = await server((socket) => socket.on('message', (data) => socket.send(`echo:${String(data)}`)));
+    const s = await startWsServer((socket) => socket.on('message', (data) => socket.send(`echo:${String(data)}`)));
     const t = transport({ url: s.url });
     const states: TransportState[] = [];
     t.on('state', (state) => states.push(state));
@@ -40,13 +31,13 @@ describe('Transport', () => {
     await t.connect();
     expect(t.state).toBe('open');
     expect(states).toEqual(['connecting', 'open']);
-    const reply = next<[string]>(t, 'message');
+    const reply = next(t, 'message');
     expect(t.send('hi')).toBe(true);
     expect((await reply)[0]).toBe('echo:hi');
   });
 
   it('passes messages that arrive during the handshake on to the handshake, and later ones after open', async () => {
-    const s = await server((socket) =>
+    const s = await startWsServer((socket) =>
       socket.once('message', () => {
         socket.send('welcome');
         socket.send('first');
@@ -69,7 +60,7 @@ describe('Transport', () => {
 
   it('calls a url function before every attempt', async () => {
     let calls = 0;
-    const s = await server((socket, n) => {
+    const s = await startWsServer((socket, n) => {
       if (n === 1) socket.close(1011, 'oops');
     });
     const t = transport({ url: async () => `${s.url}/?attempt=${++calls}`, reconnect: fast });
@@ -80,7 +71,6 @@ describe('Transport', () => {
 
   it('fails an attempt after connectTimeoutMs when the server never answers the upgrade', async () => {
     const silent = await startSilentServer();
-    cleanup.push(() => silent.close());
     const t = transport({ url: silent.url, connectTimeoutMs: 150, reconnect: false });
     const started = performance.now();
     const error = await t.connect().catch((e: unknown) => e);
@@ -93,7 +83,6 @@ describe('Transport', () => {
 
   it('retries timed-out attempts with backoff up to maxAttempts', async () => {
     const silent = await startSilentServer();
-    cleanup.push(() => silent.close());
     const t = transport({ url: silent.url, connectTimeoutMs: 100, reconnect: { ...fast, maxAttempts: 3 } });
     const delays: ReconnectInfo[] = [];
     t.on('reconnecting', (info) => delays.push(info));
@@ -104,7 +93,7 @@ describe('Transport', () => {
   });
 
   it('finds a dead link with the heartbeat, drops it with 4000 and reconnects', async () => {
-    const s = await server((socket) => answerPings(socket));
+    const s = await startWsServer((socket) => answerPings(socket));
     let pings = 0;
     s.wss.on('connection', (socket) => socket.on('message', () => pings++));
     // The window is wide enough that a loop stalled on a busy machine does not end it early.
@@ -117,19 +106,19 @@ describe('Transport', () => {
     expect(closes).toEqual([]);
     const first = await s.connection(1);
     first.pause(); // half-open: the server stops reading, so no pong ever comes back
-    const [info] = await next<[CloseInfo]>(t, 'close');
+    const [info] = await next(t, 'close');
     expect(info).toEqual({ code: CloseCode.HeartbeatTimeout, reason: 'heartbeat timeout', willReconnect: true });
     await until(t, 'state', () => t.state === 'open');
     expect(s.sockets.length).toBe(2);
   });
 
   it('reads what arrived while the event loop was blocked before it calls the link dead', async () => {
-    const s = await server();
+    const s = await startWsServer();
     const t = transport({ url: s.url, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 100, reconnect: fast });
     const closes: CloseInfo[] = [];
     t.on('close', (info) => closes.push(info));
     await t.connect();
-    const got = next<[string]>(t, 'message');
+    const got = next(t, 'message');
     (await s.connection(1)).send('still here');
     // The whole heartbeat window passes while the loop is blocked; when it unblocks, the check's
     // timer is due before the socket is read, and the message is waiting in the socket.
@@ -142,12 +131,12 @@ describe('Transport', () => {
   });
 
   it('reconnects after the server closes the socket', async () => {
-    const s = await server();
+    const s = await startWsServer();
     const t = transport({ url: s.url, reconnect: { ...fast, minUptimeMs: 0 } });
     await t.connect();
     const states: TransportState[] = [];
     t.on('state', (state) => states.push(state));
-    const reconnecting = next<[ReconnectInfo]>(t, 'reconnecting');
+    const reconnecting = next(t, 'reconnecting');
     (await s.connection(1)).close(1011, 'internal');
     const [info] = await reconnecting;
     expect(info.attempt).toBe(1);
@@ -157,11 +146,11 @@ describe('Transport', () => {
   });
 
   it('stops on 4401: no reconnect, typed UnauthorizedError, state closed', async () => {
-    const s = await server((socket) => socket.close(CloseCode.Unauthorized, 'bad token'));
+    const s = await startWsServer((socket) => socket.close(CloseCode.Unauthorized, 'bad token'));
     const t = transport({ url: s.url, reconnect: fast });
     const closes: CloseInfo[] = [];
     t.on('close', (info) => closes.push(info));
-    const failed = next<[Error]>(t, 'error');
+    const failed = next(t, 'error');
     await t.connect();
     const [error] = await failed;
     expect(error).toBeInstanceOf(UnauthorizedError);
@@ -172,7 +161,7 @@ describe('Transport', () => {
   });
 
   it('rejects connect() with UnauthorizedError when the server refuses the handshake', async () => {
-    const s = await server((socket) => socket.once('message', () => socket.close(CloseCode.Unauthorized, 'who are you')));
+    const s = await startWsServer((socket) => socket.once('message', () => socket.close(CloseCode.Unauthorized, 'who are you')));
     const t = transport({
       url: s.url,
       reconnect: fast,
@@ -188,11 +177,11 @@ describe('Transport', () => {
   });
 
   it('waits at least retryAfter() (plus jitter) before the next attempt', async () => {
-    const s = await server();
+    const s = await startWsServer();
     const t = transport({ url: s.url, reconnect: { ...fast, maxDelayMs: 1_000 }, random: () => 0 });
     await t.connect();
     t.retryAfter(120);
-    const reconnecting = next<[ReconnectInfo]>(t, 'reconnecting');
+    const reconnecting = next(t, 'reconnecting');
     const dropped = performance.now();
     (await s.connection(1)).close(CloseCode.GoingAway, 'restarting');
     expect((await reconnecting)[0].delayMs).toBe(120);
@@ -201,11 +190,11 @@ describe('Transport', () => {
   });
 
   it('keeps counting attempts across drops until a connection stays up minUptimeMs', async () => {
-    const s = await server((socket) => socket.close(1011, 'flap'));
+    const s = await startWsServer((socket) => socket.close(1011, 'flap'));
     const t = transport({ url: s.url, reconnect: { ...fast, maxAttempts: 3, minUptimeMs: 60_000 } });
     const attempts: number[] = [];
     t.on('reconnecting', (info) => attempts.push(info.attempt));
-    const failed = next<[Error]>(t, 'error');
+    const failed = next(t, 'error');
     await t.connect().catch(() => {});
     const [error] = await failed;
     expect(error).toBeInstanceOf(ConnectionError);
@@ -216,9 +205,9 @@ describe('Transport', () => {
   });
 
   it('closes with 4400 on a binary message', async () => {
-    const s = await server((socket) => socket.send(Buffer.from([1, 2, 3])));
+    const s = await startWsServer((socket) => socket.send(Buffer.from([1, 2, 3])));
     const t = transport({ url: s.url, reconnect: fast });
-    const failed = next<[Error]>(t, 'error');
+    const failed = next(t, 'error');
     const serverSawClose = within(
       new Promise<number>((resolve) => s.wss.once('connection', (socket) => socket.once('close', (code) => resolve(code)))),
       "the server socket's 'close'",
@@ -230,7 +219,6 @@ describe('Transport', () => {
 
   it('close() is terminal and idempotent, cancel() stops a connect loop', async () => {
     const silent = await startSilentServer();
-    cleanup.push(() => silent.close());
     const t = transport({ url: silent.url, connectTimeoutMs: 5_000 });
     const pending = t.connect();
     expect(t.state).toBe('connecting');

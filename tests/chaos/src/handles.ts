@@ -1,4 +1,5 @@
 import { createHook, type AsyncHook } from 'node:async_hooks';
+import { turn } from '@lifeline/test-kit';
 
 /**
  * Leak detection. `activeHandles()` counts what keeps the event loop alive
@@ -26,8 +27,6 @@ export function excess(now: Counts, baseline: Counts): string[] {
   }
   return out;
 }
-
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Let sockets finish closing: check after each event-loop turn (never a timer, which would count

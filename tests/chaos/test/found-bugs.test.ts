@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultProxy } from '@lifeline/fault-proxy';
-import { AckTimeoutError, createClient, type ClientEvents, type LifelineClient } from '@lifeline/sdk';
-import { createServer, type LifelineServer } from '@lifeline/server';
+import type { FaultProxy } from '@lifeline/fault-proxy';
+import { AckTimeoutError, type LifelineClient } from '@lifeline/sdk';
+import type { LifelineServer, ServerOptions } from '@lifeline/server';
+import { client as newClient, closeAll, gate, nextEvent, startProxy, startServer, urlOf } from '@lifeline/test-kit';
 import { describeError } from '../src/describe-error.js';
 import { rawPeer } from '../src/raw-peer.js';
 
@@ -10,10 +11,7 @@ import { rawPeer } from '../src/raw-peer.js';
  * documented behaviour now that it is fixed.
  */
 
-const open: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  while (open.length > 0) await open.pop()?.();
-});
+afterEach(closeAll);
 
 /** Resolve when `check()` holds, re-checked on each call of the returned `poke`; reject after `ms`. */
 function condition(check: () => boolean, ms = 5_000): { poke: () => void; done: Promise<void> } {
@@ -29,36 +27,11 @@ function condition(check: () => boolean, ms = 5_000): { poke: () => void; done: 
   return { poke, done };
 }
 
-/** The client's next `event`; rejects after `ms` naming it. */
-function nextEvent(client: LifelineClient, event: keyof ClientEvents, ms = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off(event, onEvent);
-      reject(new Error(`no '${event}' within ${ms} ms`));
-    }, ms);
-    const onEvent = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    client.once(event, onEvent);
-  });
-}
-
-/** A promise a handler waits on until `release()`. */
-function gate(): { wait: Promise<void>; release: () => void } {
-  let release!: () => void;
-  const wait = new Promise<void>((resolve) => (release = resolve));
-  return { wait, release };
-}
-
 async function serverAndClient(): Promise<{ server: LifelineServer; client: LifelineClient; url: string }> {
   // authenticate returns the credentials as the identity, as a demo or a JWT-claims setup would.
-  const server = createServer({ port: 0, host: '127.0.0.1', authenticate: (auth) => auth ?? false, handler: (d) => d });
-  await server.listen();
-  open.push(() => server.close({ timeoutMs: 500 }));
-  const url = `ws://127.0.0.1:${server.port}`;
-  const client = createClient({ url, auth: { user: 'alice' }, reconnect: false });
-  open.push(() => client.close({ timeoutMs: 500 }));
+  const server = await startServer({ authenticate: (auth) => auth ?? false });
+  const url = urlOf(server);
+  const client = newClient(url, { auth: { user: 'alice' }, reconnect: false });
   await client.connect({ timeoutMs: 5_000 });
   return { server, client, url };
 }
@@ -69,22 +42,16 @@ async function serverAndClient(): Promise<{ server: LifelineServer; client: Life
  */
 async function windowStage(
   maxInFlight: number,
-  handler: Parameters<typeof createServer>[0]['handler'],
+  handler: ServerOptions['handler'],
   onFresh: () => void,
 ): Promise<{ proxy: FaultProxy; client: LifelineClient }> {
-  const server = createServer({
-    port: 0,
-    host: '127.0.0.1',
+  const server = await startServer({
     maxInFlight,
     handler,
     plugins: [{ name: 'count', onReceive: (e) => void (e.duplicate || onFresh()) }],
   });
-  await server.listen();
-  open.push(() => server.close({ timeoutMs: 500 }));
-  const proxy = await FaultProxy.start({ target: { port: server.port } });
-  open.push(() => proxy.close());
-  const client = createClient({ url: proxy.url(), reconnect: { minDelayMs: 5, maxDelayMs: 20 } });
-  open.push(() => client.close({ timeoutMs: 500 }));
+  const proxy = await startProxy(server.port);
+  const client = newClient(proxy.url(), { reconnect: { minDelayMs: 5, maxDelayMs: 20 } });
   return { proxy, client };
 }
 
@@ -133,7 +100,7 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
     const { proxy, client } = await windowStage(
       4, // welcome.win = 4, result cache = 4
       async (data, ctx) => {
-        if (ctx.id === 'm') await held.wait;
+        if (ctx.id === 'm') await held.promise;
         handled.push(ctx.id);
         receipt.poke();
         return data;
@@ -162,7 +129,7 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
     proxy.silence();
     waitFor = condition(() => handled.length === 4);
     receipt.poke = waitFor.poke;
-    held.release();
+    held.open();
     await waitFor.done;
     resumed = nextEvent(client, 'resumed');
     proxy.heal();
@@ -191,7 +158,7 @@ describe('FIXED: a client that respects the window was closed with 4400 after a 
     const { proxy, client } = await windowStage(
       2, // welcome.win = 2: the server refuses a message that would pass it while busy
       async (data, ctx) => {
-        if (ctx.id === 'm') await held.wait;
+        if (ctx.id === 'm') await held.promise;
         return data;
       },
       () => (received++, receipt.poke()),
@@ -213,7 +180,7 @@ describe('FIXED: a client that respects the window was closed with 4400 after a 
     }
     expect(received).toBe(2); // m and z1: z1 kept its window slot, so z2 and z3 never left
     const last = settled(client.send('w', { id: 'w', timeoutMs: 10_000 }));
-    held.release();
+    held.open();
     // Before the fix both rejected: ClosedError "… the client broke the window", close 4400.
     expect(await Promise.all([m, last])).toEqual(['m', 'w']);
     expect(fatal).toEqual([]);

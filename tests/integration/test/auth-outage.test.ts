@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Json } from '@lifeline/server';
-import { client, closeAll, next, startProxy, startServer, until } from './helpers.js';
+import { client, closeAll, nextEvent, startProxy, startServer, until } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 
@@ -49,7 +49,7 @@ describe('a flaky authenticate', () => {
     expect(await c.send('before')).toEqual({ ok: 'before' });
 
     auth.failNext(3);
-    const resumed = next(c, 'resumed', 10_000);
+    const resumed = nextEvent(c, 'resumed', 10_000);
     proxy.cutAll();
     // Sent while the link is down and while authenticate keeps failing: they wait in the outbox.
     const pending = ['p1', 'p2', 'p3'].map((d) => c.send(d, { timeoutMs: 10_000 }));
@@ -87,7 +87,7 @@ describe('a flaky authenticate', () => {
     const c = client(proxy.url(), { auth: { user: 'eve' } });
     await c.connect({ timeoutMs: 5_000 });
     allowed = false;
-    const failed = next<Error>(c, 'error', 5_000);
+    const failed = nextEvent<Error>(c, 'error', 5_000);
     proxy.cutAll();
     const pending = c.send('x').catch((e: unknown) => e);
     expect(await failed).toMatchObject({ code: 'ERR_UNAUTHORIZED' });

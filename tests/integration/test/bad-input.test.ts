@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '@lifeline/sdk';
-import { client, closeAll, startServer } from './helpers.js';
+import { client, closeAll, startServer } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 

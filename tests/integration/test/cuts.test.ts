@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Session } from '@lifeline/server';
-import { client, closeAll, startProxy, startServer, until } from './helpers.js';
+import { client, closeAll, startProxy, startServer, until } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 

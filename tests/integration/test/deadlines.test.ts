@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, AckTimeoutError, QueueFullError, TimeoutError } from '@lifeline/sdk';
-import { client, closeAll, gate, startProxy, startServer } from './helpers.js';
+import { client, closeAll, gate, startProxy, startServer } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 

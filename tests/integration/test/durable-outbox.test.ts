@@ -7,8 +7,8 @@ import * as esbuild from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError, OutboxStoreError, webStorageOutbox, type OutboxStore, type RestoredOutcome, type StorageLike, type StoredMessage } from '@lifeline/sdk';
 import { fileOutbox } from '@lifeline/sdk/file-outbox';
+import { client, closeAll, gate, nextEvent, startProxy, startServer, until } from '@lifeline/test-kit';
 import { lifelineSources } from '../../../vitest.shared.js';
-import { client, closeAll, gate, next, startProxy, startServer, until } from './helpers.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -78,7 +78,7 @@ describe('guarantee 8: the durable outbox survives a restart', () => {
     const child = fork(script, [proxy.url(), path], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     await Promise.race([
-      next(child, 'message', 10_000).catch(() => {
+      nextEvent(child, 'message', 10_000).catch(() => {
         throw new Error('the child did not report its sends within 10 s');
       }),
       exited.then((signal) => {

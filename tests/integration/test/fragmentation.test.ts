@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { client, closeAll, startProxy, startServer } from './helpers.js';
+import { client, closeAll, startProxy, startServer } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 

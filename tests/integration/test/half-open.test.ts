@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '@lifeline/sdk';
 import type { Session } from '@lifeline/server';
-import { client, closeAll, next, startProxy, startServer } from './helpers.js';
+import { client, closeAll, nextEvent, startProxy, startServer } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 
@@ -24,7 +24,7 @@ describe('guarantee 5: dead links are found', () => {
 
     proxy.silence();
     const silentAt = performance.now();
-    const closed = next<{ code: number }>(c, 'disconnect', 5_000);
+    const closed = nextEvent<{ code: number }>(c, 'disconnect', 5_000);
     const pending = [1, 2, 3].map((n) => c.send({ n }, { timeoutMs: 10_000 }));
     const { code } = await closed;
     const detectedAfterMs = performance.now() - silentAt;
@@ -41,7 +41,7 @@ describe('guarantee 5: dead links are found', () => {
   it('a loop blocked past both heartbeat timeouts does not drop a live link', async () => {
     const server = await startServer({ heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200, handler: (data) => data });
     const detaches: unknown[] = [];
-    const sessionP = next<Session>(server, 'session');
+    const sessionP = nextEvent<Session>(server, 'session');
     server.on('session', (session) => session.on('detach', (e) => detaches.push(e)));
     const c = client(`ws://127.0.0.1:${server.port}`, { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200 });
     const disconnects: unknown[] = [];
@@ -55,7 +55,7 @@ describe('guarantee 5: dead links are found', () => {
     // read; each side's verdict waits one turn of I/O, in which it reads what the other wrote.
     // The frames are written before the block (the writers flush at the end of the turn, which the
     // awaits below let happen), so they are in the sockets however slowly the kernel delivers.
-    const pushed = next<unknown>(c, 'message');
+    const pushed = nextEvent<unknown>(c, 'message');
     const after = c.send('after', { timeoutMs: 5_000 });
     const acked = session.send('push');
     await Promise.resolve();

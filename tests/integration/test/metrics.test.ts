@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { metrics, type LatencySummary } from '@lifeline/metrics';
-import { client, closeAll, next, startProxy, startServer, until } from './helpers.js';
+import { client, closeAll, nextEvent, startProxy, startServer, until } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 
@@ -76,7 +76,7 @@ describe('the metrics plugin on a real client and server (issue 3)', () => {
     expect(onClient.snapshot({ sessionId: firstId })?.ackLatency).toEqual(onClient.snapshot().ackLatency);
 
     const second = await startServer({ handler: (d) => d });
-    const lost = next<{ unknown: number }>(c, 'session-lost', 10_000);
+    const lost = nextEvent<{ unknown: number }>(c, 'session-lost', 10_000);
     proxy.setTarget({ port: second.port });
     await first.close({ timeoutMs: 50 });
     proxy.cutAll();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { client, closeAll, gate, next, startProxy, startServer } from './helpers.js';
+import { client, closeAll, gate, nextEvent, startProxy, startServer } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 
@@ -28,7 +28,7 @@ describe('guarantee 3: a server restart with the in-memory store', () => {
         return { by: 'second', i: (data as { i: number }).i };
       },
     });
-    const lost = next<{ unknown: number; ids: string[] }>(c, 'session-lost', 10_000);
+    const lost = nextEvent<{ unknown: number; ids: string[] }>(c, 'session-lost', 10_000);
     proxy.setTarget({ port: second.port });
     await first.close({ timeoutMs: 50 });
     proxy.cutAll();

@@ -1,14 +1,9 @@
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import type { AnyFrame } from './helpers.js';
-
-const sockets: Socket[] = [];
-
-/** Destroy every socket a `WireClient` opened (call from afterEach). */
-export function destroyWireClients(): void {
-  for (const socket of sockets.splice(0)) socket.destroy();
-}
+import { onCleanup } from './cleanup.js';
+import { takeFrame, type AnyFrame } from './raw-client.js';
+import { within } from './within.js';
 
 /** A masked client text frame (RFC 6455 §5.2), with the 16- and 64-bit length forms. */
 export function clientFrame(text: string): Buffer {
@@ -28,21 +23,40 @@ export function clientFrame(text: string): Buffer {
   return Buffer.concat([header, mask, payload]);
 }
 
+export interface WireClientOptions {
+  /** Deadline of the TCP connect and of the upgrade. @default 2_000 */
+  timeoutMs?: number;
+  /**
+   * Never answer: no pong to the server's pings, and neither a close frame nor a FIN after the
+   * server's close frame, as a peer that has gone away or a hostile one. @default false
+   */
+  deaf?: boolean;
+}
+
 /**
  * A WebSocket client written by hand on a TCP socket, for attacks `ws` would not make: it can
  * stop reading (the kernel buffers fill and the server's writes back up) while it keeps writing,
  * and it sees exactly what the server wrote. Server frames are parsed as they arrive while it
- * reads; text frames are decoded as Lifeline frames, and pings are answered.
+ * reads, whatever their length; text frames are decoded as Lifeline frames, and pings are
+ * answered unless it is `deaf`.
  */
 export class WireClient {
   private buf: Buffer = Buffer.alloc(0);
   private readonly frames: AnyFrame[] = [];
-  private wake: (() => void) | undefined;
+  /** Called by the reader when a frame or the close arrives (see `takeFrame`). */
+  wake: (() => void) | undefined;
   /** Lifeline frames received so far (batches flattened), including those taken by `next`. */
   received = 0;
+  /** The code of the server's close frame, or 1006 once the socket is gone without one. */
   closeCode: number | undefined;
+  /** Settles when the TCP socket is closed, by either side. */
+  readonly closed: Promise<unknown>;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    private readonly deaf: boolean,
+  ) {
+    this.closed = once(socket, 'close');
     socket.on('data', (chunk: Buffer) => {
       this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
       this.parse();
@@ -53,12 +67,13 @@ export class WireClient {
     });
   }
 
-  /** Open a TCP socket to `port` and upgrade it. */
-  static async connect(port: number, timeoutMs = 2_000): Promise<WireClient> {
+  /** Open a TCP socket to `port` on 127.0.0.1 and upgrade it; `closeAll` destroys it. */
+  static async connect(port: number, options: WireClientOptions = {}): Promise<WireClient> {
+    const timeoutMs = options.timeoutMs ?? 2_000;
     const socket = connect(port, '127.0.0.1');
-    sockets.push(socket);
+    onCleanup(() => socket.destroy());
     socket.on('error', () => {});
-    await once(socket, 'connect');
+    await within(once(socket, 'connect'), 'the TCP connect', timeoutMs);
     const key = randomBytes(16).toString('base64');
     socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     let head = Buffer.alloc(0);
@@ -75,7 +90,7 @@ export class WireClient {
       };
       socket.on('data', onData);
     });
-    const client = new WireClient(socket);
+    const client = new WireClient(socket, options.deaf ?? false);
     if (rest.length > 0) socket.emit('data', rest);
     return client;
   }
@@ -83,6 +98,12 @@ export class WireClient {
   /** Write one text message; false when the socket's own buffer is full (wait for `drain`). */
   send(message: AnyFrame | AnyFrame[] | string): boolean {
     return this.socket.write(clientFrame(typeof message === 'string' ? message : JSON.stringify(message)));
+  }
+
+  /** Say hello (with `extra` fields) and take the welcome. */
+  async hello(extra: AnyFrame = {}): Promise<AnyFrame> {
+    this.send({ t: 'hello', v: 1, ...extra });
+    return this.next((f) => f.t === 'welcome');
   }
 
   /** Stop reading: what the server writes stays in the kernel buffers, then in the server. */
@@ -95,23 +116,13 @@ export class WireClient {
   }
 
   /** Take the first received frame that matches, waiting up to `timeoutMs`. */
-  async next(match: (f: AnyFrame) => boolean = (f) => f.t !== 'ping', timeoutMs = 2_000): Promise<AnyFrame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.frames.findIndex(match);
-      if (i >= 0) return this.frames.splice(i, 1)[0] as AnyFrame;
-      if (this.closeCode !== undefined) throw new Error(`closed with ${this.closeCode} while waiting for a frame`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms; queued: ${JSON.stringify(this.frames).slice(0, 300)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          this.wake = undefined;
-          resolve();
-        };
-      });
-    }
+  next(match: (f: AnyFrame) => boolean = (f) => f.t !== 'ping', timeoutMs = 2_000): Promise<AnyFrame> {
+    return takeFrame(this, match, timeoutMs);
+  }
+
+  /** Frames received and not yet taken by `next`. */
+  get pending(): readonly AnyFrame[] {
+    return this.frames;
   }
 
   /** Seqs acknowledged (from `ack` and `acks`) until `count` are collected; results are dropped. */
@@ -153,14 +164,14 @@ export class WireClient {
       this.buf = b.subarray(at + len);
       if (opcode === 0x8) {
         this.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
-        this.socket.end();
+        if (!this.deaf) this.socket.end();
       } else if (opcode === 0x1) {
         const value = JSON.parse(payload.toString()) as AnyFrame | AnyFrame[];
         const frames = Array.isArray(value) ? value : [value];
         this.received += frames.length;
         for (const f of frames) {
           // As a real client does, so only the pauses under test make the connection look silent.
-          if (f.t === 'ping') this.socket.write(clientFrame(JSON.stringify({ t: 'pong', ts: f.ts, at: Date.now() })));
+          if (f.t === 'ping' && !this.deaf) this.socket.write(clientFrame(JSON.stringify({ t: 'pong', ts: f.ts, at: Date.now() })));
           this.frames.push(f);
         }
       }

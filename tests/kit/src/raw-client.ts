@@ -1,64 +1,22 @@
 import WebSocket from 'ws';
-import { createServer, type LifelineServer, type ServerOptions, type Session } from '../src/index.js';
+import { onCleanup } from './cleanup.js';
 
-/** A frame as the raw client sees it: parsed JSON, loosely typed on purpose. */
+/** A frame as a raw client sees it: parsed JSON, loosely typed on purpose. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFrame = Record<string, any>;
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-
-/** Close everything the test opened, newest first (call from afterEach). */
-export async function closeAll(): Promise<void> {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-}
-
-export async function startServer(options: Partial<ServerOptions> = {}): Promise<LifelineServer> {
-  const server = createServer({ port: 0, host: '127.0.0.1', handler: (data) => data, ...options });
-  await server.listen();
-  cleanups.push(() => server.close({ timeoutMs: 500 }));
-  return server;
-}
-
-export const urlOf = (server: LifelineServer): string => `ws://127.0.0.1:${server.port}`;
-
-/** Resolve with the next `event` of `emitter`, or reject after `timeoutMs`. */
-export function nextEvent<T = unknown>(
-  emitter: { once(event: string, fn: (value: T) => void): unknown; off(event: string, fn: (value: T) => void): unknown },
-  event: string,
-  timeoutMs = 2_000,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      emitter.off(event, onEvent);
-      reject(new Error(`no '${event}' within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onEvent = (value: T) => {
-      clearTimeout(timer);
-      resolve(value);
-    };
-    emitter.once(event, onEvent);
-  });
-}
-
-/** The next `session` of `server`. */
-export const nextSession = (server: LifelineServer, timeoutMs = 2_000): Promise<Session> =>
-  nextEvent<Session>(server as never, 'session', timeoutMs);
-
-/** A promise with its resolver, for handlers that wait on the test. */
-export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
-  let open!: (value: T) => void;
-  const promise = new Promise<T>((resolve) => (open = resolve));
-  return { promise, open };
-}
+/** An ack as `acks()` flattens it from `ack` and `acks` frames. */
+export type RawAck = { seq: number; r?: unknown; e?: { code: string; message: string } };
 
 /**
- * A client that speaks the protocol by hand. Every WebSocket message is kept (`messages`) and
- * its frames queued; `next()` takes the first queued frame that matches, waiting with a deadline.
+ * A client that speaks the protocol by hand over `ws`. Every WebSocket message is kept (`messages`)
+ * and its frames queued; `next()` takes the first queued frame that matches, waiting with a deadline.
  */
 export class RawClient {
   readonly messages: string[] = [];
   private readonly frames: AnyFrame[] = [];
-  private wake: (() => void) | undefined;
+  /** Called by the reader when a frame or the close arrives (see `takeFrame`). */
+  wake: (() => void) | undefined;
   readonly closed: Promise<{ code: number; reason: string }>;
   closeCode: number | undefined;
 
@@ -80,10 +38,11 @@ export class RawClient {
     });
   }
 
+  /** Open a WebSocket to `url` (no hello yet); `closeAll` terminates it. */
   static open(url: string, timeoutMs = 2_000): Promise<RawClient> {
     const ws = new WebSocket(url);
     const client = new RawClient(ws);
-    cleanups.push(() => ws.terminate());
+    onCleanup(() => ws.terminate());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no open within ${timeoutMs} ms`)), timeoutMs);
       ws.once('open', () => {
@@ -121,28 +80,13 @@ export class RawClient {
   }
 
   /** Take the first queued frame matching `match` (default: anything but ping), waiting up to `timeoutMs`. */
-  async next(match: (f: AnyFrame) => boolean = (f) => f.t !== 'ping', timeoutMs = 2_000): Promise<AnyFrame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.frames.findIndex(match);
-      if (i >= 0) return this.frames.splice(i, 1)[0] as AnyFrame;
-      if (this.closeCode !== undefined) throw new Error(`closed with ${this.closeCode} while waiting for a frame`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms; queued: ${JSON.stringify(this.frames).slice(0, 300)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          this.wake = undefined;
-          resolve();
-        };
-      });
-    }
+  next(match: (f: AnyFrame) => boolean = (f) => f.t !== 'ping', timeoutMs = 2_000): Promise<AnyFrame> {
+    return takeFrame(this, match, timeoutMs);
   }
 
   /** Acks for client seqs, flattened from `ack` and `acks` frames, until `count` are collected. */
-  async acks(count: number, timeoutMs = 2_000): Promise<Array<{ seq: number; r?: unknown; e?: { code: string; message: string } }>> {
-    const out: Array<{ seq: number; r?: unknown; e?: { code: string; message: string } }> = [];
+  async acks(count: number, timeoutMs = 2_000): Promise<RawAck[]> {
+    const out: RawAck[] = [];
     while (out.length < count) {
       const f = await this.next((x) => x.t === 'ack' || x.t === 'acks', timeoutMs);
       if (f.t === 'acks') (f.r as unknown[]).forEach((r, i) => out.push({ seq: (f.seq as number) + i, r }));
@@ -170,5 +114,36 @@ export class RawClient {
   /** Frames still queued (not taken by `next`). */
   get pending(): readonly AnyFrame[] {
     return this.frames;
+  }
+}
+
+/** What `takeFrame` needs of a client: its queue, its close code, and a slot for the wake-up its reader calls. */
+export interface FrameQueue {
+  readonly pending: readonly AnyFrame[];
+  readonly closeCode: number | undefined;
+  wake: (() => void) | undefined;
+}
+
+/**
+ * Take the first queued frame of `client` that matches, waiting up to `timeoutMs`; throws when
+ * the client closes first or the deadline passes (naming what was queued).
+ */
+export async function takeFrame(client: FrameQueue, match: (f: AnyFrame) => boolean, timeoutMs: number): Promise<AnyFrame> {
+  const frames = client.pending as AnyFrame[];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const i = frames.findIndex(match);
+    if (i >= 0) return frames.splice(i, 1)[0] as AnyFrame;
+    if (client.closeCode !== undefined) throw new Error(`closed with ${client.closeCode} while waiting for a frame`);
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms; queued: ${JSON.stringify(frames).slice(0, 300)}`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, left);
+      client.wake = () => {
+        clearTimeout(timer);
+        client.wake = undefined;
+        resolve();
+      };
+    });
   }
 }
