@@ -1,18 +1,12 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { expect, it } from 'vitest';
+import { MiB, memory } from '@lifeline/test-kit';
 import { metrics } from '../src/index.js';
 
 // docs/bounds.md: a peer that opens many sessions must not make the plugin keep state per session
 // forever. The plugin has no "session closed" hook, so the bound is the LRU of `maxSessions`.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-const MiB = 1024 * 1024;
 
 it('keeps at most maxSessions per-session scopes (about 8 KB each) however many sessions come and go', () => {
-  gc();
-  gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = memory().heap;
   const m = metrics();
   const sessions = 5_000;
   for (let s = 0; s < sessions; s++) {
@@ -26,9 +20,7 @@ it('keeps at most maxSessions per-session scopes (about 8 KB each) however many 
     m.onResume({ resumed: true, replayed: 0, downtimeMs: 3_000_000, at }, ctx);
     m.onClock({ rttMs: 1, offsetMs: 1, at }, ctx);
   }
-  gc();
-  gc();
-  const growth = process.memoryUsage().heapUsed - before;
+  const growth = memory().heap - before;
   const kept = m.sessions({ side: 'server' }).length;
   console.log(`${sessions} sessions: ${kept} scopes kept, heap +${(growth / MiB).toFixed(1)} MB (${(growth / kept / 1024).toFixed(1)} KB each)`);
   expect(kept).toBe(1_000);

@@ -1,28 +1,15 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '@lifeline/protocol';
-import { closeAll, startServer, urlOf } from './helpers.js';
+import { MiB, closeAll, memory, startServer, urlOf } from '@lifeline/test-kit';
 
 /**
  * Structures of the server past the cases of issue 9 (docs/bounds.md): what a connection leaves
  * behind once it is closed. Real sockets on 127.0.0.1; heap printed after a full collection.
  */
 
-const MiB = 1024 * 1024;
 const mb = (n: number): string => `${(n / MiB).toFixed(1)} MB`;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heap(label: string): number {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  console.log(`${label}: heap ${mb(m.heapUsed)}, rss ${mb(m.rss)}`);
-  return m.heapUsed;
-}
+const heap = (label: string): number => memory(label).heap;
 
 afterEach(closeAll);
 

@@ -1,11 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { CloseCode, ProtocolError } from '@lifeline/protocol';
 import type { WebSocketConstructor } from '@lifeline/transport';
-import { client, next, useFixtures, within } from './helpers.js';
+import { MiB, memory, next, within } from '@lifeline/test-kit';
+import { client, useFixtures } from './helpers.js';
 
 /**
  * A hostile server against the client's buffers, past the cases of issue 9 (docs/bounds.md):
@@ -16,19 +15,7 @@ import { client, next, useFixtures, within } from './helpers.js';
 
 useFixtures();
 
-const MiB = 1024 * 1024;
 const mb = (n: number): string => `${(n / MiB).toFixed(1)} MB`;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function memory(label: string): NodeJS.MemoryUsage {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  console.log(`${label}: heap ${mb(m.heapUsed)}, external ${mb(m.external)}, rss ${mb(m.rss)}`);
-  return m;
-}
 
 const servers: WebSocketServer[] = [];
 afterEach(async () => {
