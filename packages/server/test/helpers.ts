@@ -57,6 +57,8 @@ export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => voi
  */
 export class RawClient {
   readonly messages: string[] = [];
+  /** How many of `messages` came as binary messages (their bytes are read as UTF-8 JSON). */
+  binaryMessages = 0;
   private readonly frames: AnyFrame[] = [];
   private wake: (() => void) | undefined;
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -65,7 +67,8 @@ export class RawClient {
   private constructor(readonly ws: WebSocket) {
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {
-      const text = isBinary ? '' : (data as Buffer).toString();
+      const text = (data as Buffer).toString();
+      if (isBinary) this.binaryMessages++;
       this.messages.push(text);
       const value = JSON.parse(text) as AnyFrame | AnyFrame[];
       this.frames.push(...(Array.isArray(value) ? value : [value]));
