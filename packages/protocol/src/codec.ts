@@ -164,7 +164,7 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
 
 /** Decode one WebSocket message (text) into validated frames. */
 export function decode(message: unknown, limits: DecodeLimits = decodeDefaults): Frame[] {
-  if (typeof message !== 'string') return bad('binary messages are not part of protocol v1');
+  if (typeof message !== 'string') return bad('a binary message on a JSON connection (the json codec is text only)');
   checkDepth(message, limits.maxDepth);
   let value: unknown;
   try {

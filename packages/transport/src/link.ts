@@ -219,7 +219,7 @@ export class Link implements HandshakeLink {
   }
 }
 
-/** Protocol v1 is text only (docs/protocol.md#transport-and-framing). */
+/** The json codec is text only (docs/protocol.md#codecs); binary messages are for binary codecs. */
 export function binaryError(): ProtocolError {
-  return new ProtocolError('binary messages are not part of protocol v1', CloseCode.BadFrame);
+  return new ProtocolError('a binary message on a JSON connection (the json codec is text only)', CloseCode.BadFrame);
 }
