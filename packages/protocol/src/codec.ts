@@ -3,31 +3,27 @@ import { decodeDefaults, type DecodeLimits } from './limits.js';
 import { PROTOCOL_VERSION, type Frame, type Json } from './frames.js';
 import { CloseCode } from './close-codes.js';
 import { isChannelName, maxChannelNameLength, maxEpochLength, maxGapReasonLength } from './channels.js';
+import { nestsWithin } from './depth.js';
+import { jsonEncoder, type FrameEncoder, type HandshakeEncoder } from './encoder.js';
 
 /**
- * The codec is the one place that turns frames into WebSocket messages and back, so a binary
- * codec can replace JSON later without touching the layers above (DESIGN.md, wire protocol).
+ * The codec is the one place that turns frames into WebSocket messages and back: both sides
+ * take one per connection and write and read every frame through it (DESIGN.md, wire protocol;
+ * protocol.md, "Codecs"). A second codec is one more object of this shape, named in `hello.codecs`.
  */
-export interface Codec {
-  /** Encode one frame. */
-  encode(frame: Frame): string;
-  /** Join frames already encoded by `encode` (or `encodeMsg`) into one WebSocket message. */
-  join(encoded: readonly string[]): string;
+export interface Codec<W = unknown> extends FrameEncoder<W> {
+  /** As offered in `hello.codecs` and chosen in `welcome.codec`: 1–32 characters of `[a-z0-9-]`. */
+  readonly name: string;
+  /** Whether its messages are WebSocket binary messages (else text). */
+  readonly binary: boolean;
   /** Decode one WebSocket message into its frames; throws `ProtocolError` on anything invalid. */
   decode(message: unknown, limits?: DecodeLimits): Frame[];
 }
 
-/**
- * Encode a `msg` frame from its parts, the payload already JSON-encoded. Senders keep
- * `dataJson` so a replay never stringifies the payload twice.
- */
-export function encodeMsg(seq: number, idJson: string, ts: number, dataJson: string): string {
-  return `{"t":"msg","seq":${seq},"id":${idJson},"ts":${ts},"d":${dataJson}}`;
-}
-
-export function joinFrames(encoded: readonly string[]): string {
-  return encoded.length === 1 ? (encoded[0] as string) : `[${encoded.join(',')}]`;
-}
+/** What a codec name may be (`hello.codecs`, `welcome.codec`). */
+export const CODEC_NAME = /^[a-z0-9-]{1,32}$/;
+/** Most names in `hello.codecs`. */
+export const MAX_CODECS_OFFERED = 8;
 
 const bad = (message: string): never => {
   throw new ProtocolError(message, CloseCode.BadFrame);
@@ -49,28 +45,10 @@ function isBatchText(text: string): boolean {
  * had come alone (protocol.md, "Transport and framing"), so a batch may nest `maxDepth + 1`.
  */
 export function checkDepth(text: string, maxDepth: number): void {
-  const allowed = isBatchText(text) ? maxDepth + 1 : maxDepth;
-  if (text.length <= allowed) return; // too short to hold more than `allowed` openings
-  // Count the openings with indexOf (a native scan) rather than a loop over every character:
-  // a message rarely holds more than a few, and this runs for every message received.
-  let opens = 0;
-  for (let i = text.indexOf('{'); i !== -1 && opens <= allowed; i = text.indexOf('{', i + 1)) opens++;
-  for (let i = text.indexOf('['); i !== -1 && opens <= allowed; i = text.indexOf('[', i + 1)) opens++;
-  if (opens <= allowed) return;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > allowed) bad(`a frame nested deeper than ${maxDepth} levels`);
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
+  if (!nestsWithin(text, isBatchText(text) ? maxDepth + 1 : maxDepth)) bad(`a frame nested deeper than ${maxDepth} levels`);
 }
 
+const isCodecName = (v: unknown): boolean => typeof v === 'string' && CODEC_NAME.test(v);
 const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
@@ -232,6 +210,11 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
         throw new ProtocolError(`protocol version ${shownVersion(o.v)} is not supported (this side speaks ${PROTOCOL_VERSION})`, CloseCode.UnsupportedVersion);
       }
       optPositiveInt(o, 'win', t);
+      if (o.codecs !== undefined) {
+        const c = o.codecs;
+        if (!Array.isArray(c) || c.length === 0 || c.length > MAX_CODECS_OFFERED) bad(`hello.codecs must be an array of 1 to ${MAX_CODECS_OFFERED} names`);
+        for (const name of c as unknown[]) if (!isCodecName(name)) bad('hello.codecs entries must be 1-32 characters of [a-z0-9-]');
+      }
       if (o.resume !== undefined) {
         const r = o.resume;
         if (typeof r !== 'object' || r === null || Array.isArray(r)) bad('hello.resume must be an object');
@@ -251,6 +234,7 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
       seqField(o, 'win', t);
       seqField(o, 'hb', t);
       seqField(o, 'max', t);
+      if (o.codec !== undefined && !isCodecName(o.codec)) bad('welcome.codec must be 1-32 characters of [a-z0-9-]');
       return o as unknown as Frame;
     case 'bye':
       if (!isSeq(o.code) || o.code > 4999) bad('bye.code must be a close code');
@@ -264,7 +248,7 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
 
 /** Decode one WebSocket message (text) into validated frames. */
 export function decode(message: unknown, limits: DecodeLimits = decodeDefaults): Frame[] {
-  if (typeof message !== 'string') return bad('binary messages are not part of protocol v1');
+  if (typeof message !== 'string') return bad('a binary message on a JSON connection (the json codec is text only)');
   checkDepth(message, limits.maxDepth);
   let value: unknown;
   try {
@@ -282,10 +266,7 @@ export function decode(message: unknown, limits: DecodeLimits = decodeDefaults):
   return [validateFrame(value, limits)];
 }
 
-export const jsonCodec: Codec = {
-  encode: (frame) => JSON.stringify(frame),
-  join: joinFrames,
-  decode,
-};
+/** JSON text messages: the default codec, and the one `hello` and `welcome` always use. */
+export const jsonCodec: Codec<string> & HandshakeEncoder = { ...jsonEncoder, name: 'json', binary: false, decode };
 
 export type { Json };

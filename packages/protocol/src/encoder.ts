@@ -1,32 +1,38 @@
 import type { RemoteErrorInfo, ResumeRequest, StreamPosition } from './frames.js';
+import { nestsWithin } from './depth.js';
+import { decodeDefaults } from './limits.js';
 
 /**
- * Typed encoders for every frame of protocol v1: the only code that writes a frame. Both sides
- * take one per connection, so a second codec (MessagePack in binary messages) is one more
- * implementation of this interface, nothing more.
+ * Typed encoders for every frame of protocol v1 after the handshake: the only code that writes
+ * a frame. Both sides take one per connection (a `Codec`, negotiated in `hello`/`welcome`), so a
+ * second codec (MessagePack in binary messages) is one more implementation of this interface.
  *
  * `W` is what one encoded unit is: a string for JSON text messages, bytes for a binary codec.
  * Payloads (`msg.d`, `ack.r`, ids, error bodies) are encoded once with `value()` and embedded as
  * they are, so a replay, a retransmission or a fan-out never encodes the same payload twice.
+ * Every frame written here is one the peer's decoder accepts: numbers are finite, strings within
+ * their bounds, payloads within the nesting bound.
  */
 export interface FrameEncoder<W> {
   /**
-   * Encode a JSON value once (a payload, a result, a message id). Throws `TypeError` for what the
-   * codec cannot carry (a cycle, a BigInt, `undefined` at the top).
+   * Encode a value once (a payload, a result, a message id). Throws `TypeError` for what the
+   * codec cannot carry (a cycle, a BigInt, `undefined` at the top) and for a value nested deeper
+   * than `MAX_PAYLOAD_DEPTH` (the peer would refuse the frame that carries it).
    */
   value(value: unknown): W;
+  /** Whether a unit from `value()` nests at most `levels` levels (`acks.r` takes one level less than `ack.r`). */
+  nestsWithin(unit: W, levels: number): boolean;
   msg(seq: number, id: W, ts: number, d: W): W;
   /** A successful outcome; `r` comes from `value()`. */
   ack(seq: number, r: W): W;
   /** A failed outcome; `e` comes from `value({ code, message })` (see `errorValue`). */
   ackError(seq: number, e: W): W;
-  /** Successful outcomes of `seq`, `seq + 1`, …; each `r` comes from `value()`. */
+  /** Successful outcomes of `seq`, `seq + 1`, …; each `r` comes from `value()` and nests within `MAX_BATCHED_RESULT_DEPTH`. */
   acks(seq: number, r: readonly W[]): W;
   cack(seq: number): W;
   ping(ts: number): W;
   pong(ts: number, at: number): W;
-  hello(fields: HelloFields): W;
-  welcome(fields: WelcomeFields): W;
+  /** `reason` is cut to the decoder's string bound. */
   bye(code: number, reason: string, retryMs?: number): W;
   // ---- Channels. Server → client frames that fan out (`pub`, `join`, `leave`) take their
   // channel, epoch, id, payload and member already encoded with `value()`: the caller encodes
@@ -46,10 +52,19 @@ export interface FrameEncoder<W> {
   leave(ch: W, member: W): W;
   /** The answer to `presence`; each member comes from `value()`. */
   members(ch: string, members: readonly W[]): W;
-  /** One WebSocket message from frames encoded here: a lone frame as it is, more as a batch. */
+  /**
+   * One WebSocket message from two or more frames encoded here. A lone frame is a message as it
+   * is (no call here), so the common single-frame message costs no copy.
+   */
   batch(frames: readonly W[]): W;
-  /** Size of an encoded unit: characters of JSON text (bytes for ASCII), or bytes. */
+  /** Size of an encoded unit: characters of JSON text (UTF-16 units), or bytes. */
   size(unit: W): number;
+}
+
+/** `hello` and `welcome` are JSON text whatever the codec: they are how the codec is chosen. */
+export interface HandshakeEncoder {
+  hello(fields: HelloFields): string;
+  welcome(fields: WelcomeFields): string;
 }
 
 export interface HelloFields {
@@ -57,6 +72,8 @@ export interface HelloFields {
   readonly auth?: unknown;
   readonly resume?: ResumeRequest;
   readonly win?: number;
+  /** Codec names the client accepts, in preference order; absent means `["json"]`. */
+  readonly codecs?: readonly string[];
 }
 
 export interface WelcomeFields {
@@ -68,7 +85,17 @@ export interface WelcomeFields {
   readonly win: number;
   readonly hb: number;
   readonly max: number;
+  /** The codec of the session; absent means `"json"`. */
+  readonly codec?: string;
 }
+
+/**
+ * Levels a payload may nest in `msg.d` or `ack.r`: the decoder allows 64 per frame and the
+ * frame's own object is level 1 (protocol.md, "Transport and framing").
+ */
+export const MAX_PAYLOAD_DEPTH = decodeDefaults.maxDepth - 1;
+/** Levels a result may nest as an entry of `acks.r`, whose array is level 2. */
+export const MAX_BATCHED_RESULT_DEPTH = MAX_PAYLOAD_DEPTH - 1;
 
 /** Numbers on the wire are finite: a NaN or Infinity would encode as `null` and break the peer's decoder. */
 function num(n: number): number {
@@ -80,13 +107,22 @@ export function errorValue(error: RemoteErrorInfo): RemoteErrorInfo {
   return { code: error.code, message: error.message };
 }
 
+/** Whether encoded JSON text nests within `MAX_PAYLOAD_DEPTH`: the check `value()` makes, for a payload encoded elsewhere. */
+export function payloadDepthOk(json: string): boolean {
+  return nestsWithin(json, MAX_PAYLOAD_DEPTH);
+}
+
+const REASON = decodeDefaults.maxStringLength;
+
 /** The JSON encoder: frames are built from already-encoded parts by concatenation. */
-export const jsonEncoder: FrameEncoder<string> = {
+export const jsonEncoder: FrameEncoder<string> & HandshakeEncoder = {
   value(value: unknown): string {
     const json = JSON.stringify(value);
     if (json === undefined) throw new TypeError('a payload must be JSON (got undefined, a function or a symbol)');
+    if (!nestsWithin(json, MAX_PAYLOAD_DEPTH)) throw new TypeError(`a payload may nest at most ${MAX_PAYLOAD_DEPTH} levels of arrays and objects`);
     return json;
   },
+  nestsWithin,
   msg: (seq, id, ts, d) => `{"t":"msg","seq":${seq},"id":${id},"ts":${num(ts)},"d":${d}}`,
   ack: (seq, r) => `{"t":"ack","seq":${seq},"r":${r}}`,
   ackError: (seq, e) => `{"t":"ack","seq":${seq},"e":${e}}`,
@@ -94,11 +130,13 @@ export const jsonEncoder: FrameEncoder<string> = {
   cack: (seq) => `{"t":"cack","seq":${seq}}`,
   ping: (ts) => `{"t":"ping","ts":${num(ts)}}`,
   pong: (ts, at) => `{"t":"pong","ts":${num(ts)},"at":${num(at)}}`,
-  hello: (f) => JSON.stringify({ t: 'hello', v: f.v, auth: f.auth, resume: f.resume, win: f.win }),
+  hello: (f) => JSON.stringify({ t: 'hello', v: f.v, auth: f.auth, resume: f.resume, win: f.win, codecs: f.codecs }),
   welcome: (f) =>
-    JSON.stringify({ t: 'welcome', v: f.v, sid: f.sid, token: f.token, resumed: f.resumed, seq: f.seq, win: f.win, hb: f.hb, max: f.max }),
-  bye: (code, reason, retryMs) =>
-    JSON.stringify(retryMs === undefined ? { t: 'bye', code, reason } : { t: 'bye', code, reason, retryMs: num(retryMs) }),
+    JSON.stringify({ t: 'welcome', v: f.v, sid: f.sid, token: f.token, resumed: f.resumed, seq: f.seq, win: f.win, hb: f.hb, max: f.max, codec: f.codec }),
+  bye: (code, reason, retryMs) => {
+    const cut = reason.length > REASON ? reason.slice(0, REASON) : reason;
+    return JSON.stringify(retryMs === undefined ? { t: 'bye', code, reason: cut } : { t: 'bye', code, reason: cut, retryMs: num(retryMs) });
+  },
   sub: (ch, since, win) =>
     JSON.stringify({ t: 'sub', ch, since: since === undefined ? undefined : { offset: since.offset, epoch: since.epoch }, win }),
   unsub: (ch) => JSON.stringify({ t: 'unsub', ch }),
@@ -117,3 +155,9 @@ export const jsonEncoder: FrameEncoder<string> = {
   batch: (frames) => (frames.length === 1 ? (frames[0] as string) : `[${frames.join(',')}]`),
   size: (unit) => unit.length,
 };
+
+/**
+ * A `msg` frame in JSON from its parts, the payload already JSON-encoded: kept for the two send
+ * queues until they take the connection's codec (issue 10); it is `jsonEncoder.msg`.
+ */
+export const encodeMsg: (seq: number, idJson: string, ts: number, dataJson: string) => string = jsonEncoder.msg;

@@ -28,6 +28,8 @@ export interface HelloFrame {
   readonly resume?: ResumeRequest;
   /** How many unacknowledged server messages this client will hold (its receive window). */
   readonly win?: number;
+  /** Codec names the client accepts, in preference order (1–8 names of `[a-z0-9-]`, ≤ 32 each); absent means `["json"]`. */
+  readonly codecs?: readonly string[];
 }
 
 /** Server → client, answer to `hello`. */
@@ -48,6 +50,8 @@ export interface WelcomeFrame {
   readonly hb: number;
   /** The largest WebSocket message the server accepts, in bytes. */
   readonly max: number;
+  /** The session's codec, one the client offered; absent means `"json"`. */
+  readonly codec?: string;
 }
 
 /** A message, either direction. */

@@ -15,10 +15,11 @@ export type {
   ResumeRequest,
   RemoteErrorInfo,
 } from './frames.js';
-export { decode, validateFrame, checkDepth, encodeMsg, joinFrames, jsonCodec } from './codec.js';
+export { decode, validateFrame, checkDepth, jsonCodec } from './codec.js';
 export type { Codec } from './codec.js';
-export { jsonEncoder, errorValue } from './encoder.js';
-export type { FrameEncoder, HelloFields, WelcomeFields } from './encoder.js';
+export { jsonEncoder, errorValue, encodeMsg, payloadDepthOk, MAX_PAYLOAD_DEPTH, MAX_BATCHED_RESULT_DEPTH } from './encoder.js';
+export type { FrameEncoder, HandshakeEncoder, HelloFields, WelcomeFields } from './encoder.js';
+export { DEFAULT_CODEC, chooseCodec, codecNamed, offers, checkCodecs } from './negotiate.js';
 export { decodeDefaults } from './limits.js';
 export type { DecodeLimits } from './limits.js';
 export { FrameWriter, atTurnEnd } from './writer.js';

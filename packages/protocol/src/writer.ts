@@ -1,3 +1,5 @@
+import type { FrameEncoder } from './encoder.js';
+
 const settled = Promise.resolve();
 
 /**
@@ -13,13 +15,12 @@ export function atTurnEnd(fn: () => void): void {
 /**
  * Coalesces the frames written during one turn of the event loop into one WebSocket message:
  * fewer messages is the main lever on throughput (DESIGN.md), and flushing in a microtask means a
- * lone frame is never held back by a timer.
+ * lone frame is never held back by a timer. Frames and the message are the codec's units (`W`):
+ * a lone frame goes as it is, more are joined by `codec.batch`, sizes are `codec.size`.
  */
-export class FrameWriter {
-  /** The first frame of the batch; `rest` holds the others (no array for a lone frame). */
-  private first: string | undefined = undefined;
-  private rest: string[] | undefined = undefined;
-  private count = 0;
+export class FrameWriter<W> {
+  /** The frames of the batch being built; the same array for every batch (the codec copies what it joins). */
+  private readonly frames: W[] = [];
   private size = 0;
   private scheduled = false;
   private readonly flushBound = () => {
@@ -35,22 +36,23 @@ export class FrameWriter {
   };
 
   /**
+   * @param codec encodes the batch and measures the frames.
    * @param sink writes one WebSocket message.
-   * @param maxChars a batch is flushed early once it would pass this many characters.
+   * @param maxSize a batch is flushed early once it would pass this size (`codec.size` units).
    */
   constructor(
-    private readonly sink: (message: string) => void,
-    public maxChars = 256 * 1024,
+    readonly codec: FrameEncoder<W>,
+    private readonly sink: (message: W) => void,
+    public maxSize = 256 * 1024,
     /** Runs at the start of every flush, so a producer can push a frame it aggregated (a run of acks). */
     private readonly beforeFlush?: () => void,
   ) {}
 
-  push(encoded: string): void {
-    if (this.count > 0 && this.size + encoded.length > this.maxChars) this.flush();
-    if (this.count === 0) this.first = encoded;
-    else (this.rest ??= []).push(encoded);
-    this.count++;
-    this.size += encoded.length;
+  push(frame: W): void {
+    const size = this.codec.size(frame);
+    if (this.frames.length > 0 && this.size + size > this.maxSize) this.flush();
+    this.frames.push(frame);
+    this.size += size;
     this.schedule();
   }
 
@@ -64,23 +66,17 @@ export class FrameWriter {
 
   flush(): void {
     this.beforeFlush?.();
-    if (this.count === 0) return;
-    const first = this.first as string;
-    const rest = this.rest;
-    // joinFrames' batch format, without building an array for a lone frame.
-    const message = rest === undefined ? first : `[${first},${rest.join(',')}]`;
-    this.first = undefined;
-    this.rest = undefined;
-    this.count = 0;
-    this.size = 0;
+    const frames = this.frames;
+    const n = frames.length;
+    if (n === 0) return;
+    const message = n === 1 ? (frames[0] as W) : this.codec.batch(frames);
+    this.discard();
     this.sink(message);
   }
 
   /** Drop what has not been flushed (the socket it was meant for is gone). */
   discard(): void {
-    this.first = undefined;
-    this.rest = undefined;
-    this.count = 0;
+    this.frames.length = 0;
     this.size = 0;
   }
 }

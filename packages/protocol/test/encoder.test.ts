@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decode } from '../src/codec.js';
-import { errorValue, jsonEncoder as E } from '../src/encoder.js';
+import { MAX_BATCHED_RESULT_DEPTH, MAX_PAYLOAD_DEPTH, errorValue, jsonEncoder as E, payloadDepthOk } from '../src/encoder.js';
 
 // Each typed encoder must produce exactly the frame the decoder accepts, with the same fields a
 // plain JSON.stringify of that frame would carry: no socket involved.
@@ -14,6 +14,8 @@ describe('jsonEncoder', () => {
     ['ping', E.ping(12), { t: 'ping', ts: 12 }],
     ['pong', E.pong(12, 14), { t: 'pong', ts: 12, at: 14 }],
     ['hello', E.hello({ v: 1, win: 8, resume: { sid: 's', token: 'k', seq: 2 } }), { t: 'hello', v: 1, resume: { sid: 's', token: 'k', seq: 2 }, win: 8 }],
+    ['hello with codecs', E.hello({ v: 1, codecs: ['x-bin', 'json'] }), { t: 'hello', v: 1, codecs: ['x-bin', 'json'] }],
+    ['welcome with a codec', E.welcome({ v: 1, sid: 's', token: 'k', resumed: false, seq: 0, win: 2, hb: 3, max: 4, codec: 'json' }), { t: 'welcome', v: 1, sid: 's', token: 'k', resumed: false, seq: 0, win: 2, hb: 3, max: 4, codec: 'json' }],
     ['welcome', E.welcome({ v: 1, sid: 's', token: 'k', resumed: true, seq: 1, win: 2, hb: 3, max: 4096 }), { t: 'welcome', v: 1, sid: 's', token: 'k', resumed: true, seq: 1, win: 2, hb: 3, max: 4096 }],
     ['bye', E.bye(1001, 'going', 500), { t: 'bye', code: 1001, reason: 'going', retryMs: 500 }],
     ['bye without retryMs', E.bye(1000, 'done'), { t: 'bye', code: 1000, reason: 'done' }],
@@ -48,6 +50,45 @@ describe('jsonEncoder', () => {
   it('never writes a non-finite number the decoder would refuse', () => {
     expect(decode(E.ping(Number.NaN))).toEqual([{ t: 'ping', ts: 0 }]);
     expect(decode(E.pong(Infinity, 1))).toEqual([{ t: 'pong', ts: 0, at: 1 }]);
+  });
+
+  it('cuts a bye reason to the bound the decoder enforces', () => {
+    const [bye] = decode(E.bye(1001, 'r'.repeat(5000)));
+    expect(bye).toMatchObject({ t: 'bye', code: 1001 });
+    expect((bye as { reason: string }).reason).toHaveLength(1024);
+  });
+});
+
+describe('payload depth on the sending side', () => {
+  /** A value nested `levels` deep (`[]` is 1). */
+  const nested = (levels: number): unknown => {
+    let v: unknown = 0;
+    for (let i = 0; i < levels; i++) v = i % 2 === 0 ? [v] : { k: v };
+    return v;
+  };
+
+  it('value() takes 63 levels, which fit msg.d and ack.r, and refuses 64 with a TypeError', () => {
+    const d = E.value(nested(MAX_PAYLOAD_DEPTH));
+    expect(decode(E.msg(1, E.value('a'), 0, d))).toHaveLength(1);
+    expect(decode(E.ack(1, d))).toHaveLength(1);
+    expect(() => E.value(nested(MAX_PAYLOAD_DEPTH + 1))).toThrow(TypeError);
+    expect(payloadDepthOk(JSON.stringify(nested(MAX_PAYLOAD_DEPTH + 1)))).toBe(false);
+    expect(payloadDepthOk(d)).toBe(true);
+  });
+
+  it('acks.r takes 62 levels per entry, and nestsWithin tells which results do', () => {
+    const ok = E.value(nested(MAX_BATCHED_RESULT_DEPTH));
+    const deep = E.value(nested(MAX_PAYLOAD_DEPTH));
+    expect(E.nestsWithin(ok, MAX_BATCHED_RESULT_DEPTH)).toBe(true);
+    expect(E.nestsWithin(deep, MAX_BATCHED_RESULT_DEPTH)).toBe(false);
+    expect(decode(E.acks(1, [ok, ok]))).toHaveLength(1);
+    expect(() => decode(E.acks(1, [deep]))).toThrow(/nested deeper/);
+    // Alone in a batch, a 63-level ack is still one the decoder takes: the batch array does not count.
+    expect(decode(E.batch([E.ack(1, deep), E.cack(0)]))).toHaveLength(2);
+  });
+
+  it('counts brackets inside strings as text, not nesting', () => {
+    expect(E.nestsWithin(E.value('['.repeat(500)), 0)).toBe(true);
   });
 });
 

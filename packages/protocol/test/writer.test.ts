@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FrameWriter } from '../src/index.js';
+import { FrameWriter, jsonCodec } from '../src/index.js';
 
 describe('FrameWriter', () => {
   it('coalesces frames pushed in one turn into one message, flushed in a microtask', async () => {
     const sent: string[] = [];
-    const w = new FrameWriter((m) => sent.push(m));
+    const w = new FrameWriter(jsonCodec, (m) => sent.push(m));
     w.push('{"a":1}');
     w.push('{"b":2}');
     expect(sent).toEqual([]);
@@ -14,15 +14,15 @@ describe('FrameWriter', () => {
 
   it('sends a lone frame bare, not as a batch', async () => {
     const sent: string[] = [];
-    const w = new FrameWriter((m) => sent.push(m));
+    const w = new FrameWriter(jsonCodec, (m) => sent.push(m));
     w.push('{"a":1}');
     await Promise.resolve();
     expect(sent).toEqual(['{"a":1}']);
   });
 
-  it('flushes early when a batch would pass maxChars', () => {
+  it('flushes early when a batch would pass maxSize', () => {
     const sent: string[] = [];
-    const w = new FrameWriter((m) => sent.push(m), 10);
+    const w = new FrameWriter(jsonCodec, (m) => sent.push(m), 10);
     w.push('{"a":111}');
     w.push('{"b":222}');
     expect(sent).toEqual(['{"a":111}']);
@@ -32,6 +32,7 @@ describe('FrameWriter', () => {
     const sent: string[] = [];
     let run: string | undefined = '{"acks":1}';
     const w = new FrameWriter(
+      jsonCodec,
       (m) => sent.push(m),
       1024,
       () => {
@@ -46,10 +47,21 @@ describe('FrameWriter', () => {
 
   it('discard drops pending frames', async () => {
     const sent: string[] = [];
-    const w = new FrameWriter((m) => sent.push(m));
+    const w = new FrameWriter(jsonCodec, (m) => sent.push(m));
     w.push('{"a":1}');
     w.discard();
     await Promise.resolve();
     expect(sent).toEqual([]);
+  });
+
+  it('joins a batch through its codec and measures frames with it', async () => {
+    const sent: string[] = [];
+    const codec = { ...jsonCodec, batch: (frames: readonly string[]) => `<${frames.join('|')}>`, size: () => 4 };
+    const w = new FrameWriter(codec, (m) => sent.push(m), 8);
+    w.push('a');
+    w.push('b');
+    w.push('c');
+    await Promise.resolve();
+    expect(sent).toEqual(['<a|b>', 'c']);
   });
 });

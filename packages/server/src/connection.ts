@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
-import { CloseCode, FrameWriter, ProtocolError, decode, now as monotonic, type Frame, type PluginContext } from '@lifeline/protocol';
+import { CloseCode, FrameWriter, ProtocolError, jsonCodec, now as monotonic, type Codec, type Frame, type PluginContext } from '@lifeline/protocol';
 import { noSessionContext, type ServerContext } from './context.js';
 import type { SessionImpl } from './session.js';
 
@@ -50,13 +50,17 @@ export interface ConnectionHooks {
 }
 
 /**
- * One WebSocket: decodes what arrives, writes through a coalescing `FrameWriter`, and closes
- * with a documented code. The session it serves may outlive it.
+ * One WebSocket: decodes what arrives and writes through a coalescing `FrameWriter`, both in the
+ * connection's codec (JSON until `welcome`, then the session's), and closes with a documented
+ * code. The session it serves may outlive it.
  */
 export class Connection {
   state: ConnectionState = 'handshake';
   session: SessionImpl | undefined;
-  readonly writer: FrameWriter;
+  /** Every frame of this connection is written by it: `hello`/`welcome` are JSON, so it starts as JSON. */
+  codec: Codec = jsonCodec;
+  /** Replaced only with the codec (`useCodec`); read it at each write, never keep it. */
+  writer: FrameWriter<unknown>;
   /** Monotonic ms of the last sweep that found the connection alive. */
   lastSeen = 0;
   /** Monotonic ms of the last ping sent. */
@@ -89,7 +93,7 @@ export class Connection {
     private readonly ctx: ServerContext,
     private readonly hooks: ConnectionHooks,
   ) {
-    this.writer = new FrameWriter(this.sink, undefined, this.beforeFlush);
+    this.writer = new FrameWriter(this.codec, this.sink, undefined, this.beforeFlush);
     ws.on('message', this.onMessage);
     ws.on('close', this.onClose);
     ws.on('error', this.onError);
@@ -127,9 +131,32 @@ export class Connection {
     this.pluginContext = session.pluginContext;
   }
 
+  /**
+   * After `welcome` is written: every later frame in the session's `codec`. A JSON session goes on
+   * batching with the welcome; any other codec sends the welcome's text message first.
+   */
+  useCodec(codec: Codec): void {
+    if (codec === this.codec) return;
+    this.writer.flush();
+    this.codec = codec;
+    this.writer = new FrameWriter(codec, this.sink, undefined, this.beforeFlush);
+  }
+
   ping(wallNow: number): void {
     this.pingTs = wallNow;
-    this.writer.push(`{"t":"ping","ts":${wallNow}}`);
+    this.writer.push(this.codec.ping(wallNow));
+  }
+
+  /**
+   * `bye` then close, both with `code`: the client learns why, and `retryMs` when to come back.
+   * Acks first, so the client learns every outcome before it reads the goodbye.
+   */
+  goodbye(code: number, reason: string, retryMs?: number): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const session = this.session;
+    if (session !== undefined && session.connection === this) session.inbound.flushAcks(this.writer);
+    this.writer.push(this.codec.bye(code, reason, retryMs));
+    this.close(code, reason);
   }
 
   /** Close for bad input: reported through `protocol-error` and `onProtocolError`, then closed with `code`. */
@@ -213,7 +240,7 @@ export class Connection {
           session.outbound.cack(f.seq);
           break;
         case 'ping':
-          this.writer.push(`{"t":"pong","ts":${f.ts},"at":${this.ctx.options.now()}}`);
+          this.writer.push(this.codec.pong(f.ts, this.ctx.options.now()));
           break;
         case 'pong':
           // Only the answer to our last ping counts: a forged one would set any clock offset.
@@ -256,13 +283,13 @@ export class Connection {
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.heard = true;
-    // A binary message reaches decode as a Buffer, which it refuses with 4400.
+    // A binary message reaches the codec as a Buffer: JSON refuses it with 4400.
     const message: unknown = isBinary ? data : (data as Buffer).toString();
     const plugins = this.ctx.plugins;
     if (plugins.active && typeof message === 'string') plugins.onBytes({ in: message.length, out: 0 }, this.pluginContext);
     let frames: Frame[];
     try {
-      frames = decode(message);
+      frames = this.codec.decode(message);
     } catch (error) {
       if (error instanceof ProtocolError) this.fail(error.closeCode, error.message);
       else this.fail(CloseCode.BadFrame, 'undecodable message');
@@ -281,17 +308,18 @@ export class Connection {
     }
   };
 
-  private readonly sink = (message: string): void => {
+  private readonly sink = (message: unknown): void => {
     const ws = this.ws;
     if (ws.readyState !== 1) return;
+    const size = this.codec.size(message);
     const plugins = this.ctx.plugins;
-    if (plugins.active) plugins.onBytes({ in: 0, out: message.length }, this.pluginContext);
-    if (!this.blocked && ws.bufferedAmount + message.length > HIGH_WATER_BYTES) {
+    if (plugins.active) plugins.onBytes({ in: 0, out: size }, this.pluginContext);
+    if (!this.blocked && ws.bufferedAmount + size > HIGH_WATER_BYTES) {
       this.blocked = true;
       this.pauseReading(ReadPause.Written);
-      ws.send(message, this.onWritten);
+      ws.send(message as string | Buffer, this.onWritten);
     } else {
-      ws.send(message);
+      ws.send(message as string | Buffer);
     }
   };
 

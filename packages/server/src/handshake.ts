@@ -1,6 +1,18 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { nanoid } from 'nanoid';
-import { CloseCode, Deadlines, PROTOCOL_VERSION, now as monotonic, type Frame, type HelloFrame, type ResumeRequest } from '@lifeline/protocol';
+import {
+  CloseCode,
+  Deadlines,
+  PROTOCOL_VERSION,
+  chooseCodec,
+  jsonCodec,
+  now as monotonic,
+  offers,
+  type Codec,
+  type Frame,
+  type HelloFrame,
+  type ResumeRequest,
+} from '@lifeline/protocol';
 import { ReadPause, type Connection } from './connection.js';
 import type { ServerContext } from './context.js';
 import { identityHash } from './identity.js';
@@ -138,6 +150,13 @@ export class Handshakes {
   }
 
   private async accept(conn: Connection, hello: HelloFrame): Promise<void> {
+    // Before authenticate: peers that share no codec cannot talk, whoever they are.
+    const codec = chooseCodec(hello.codecs, this.ctx.options.codecs);
+    if (codec === undefined) {
+      const names = this.ctx.options.codecs.map((c) => c.name).join(', ');
+      conn.fail(CloseCode.UnsupportedVersion, `none of the codecs offered is supported (this server speaks ${names})`);
+      return;
+    }
     try {
       const identity = await this.authenticate(conn, hello);
       if (identity === refused || conn.state !== 'handshake') return;
@@ -152,12 +171,15 @@ export class Handshakes {
         // Another identity's session is, to this client, an unknown one: it gets a new session
         // and learns nothing of the other (not even that the sid exists), which stays untouched.
         // The live record is checked, not the one read: a resume may have rotated the token meanwhile.
+        // A session keeps its codec for life (its cached results and queued pushes are encoded in
+        // it), so a hello that no longer offers that codec gets a new session too.
         if (
           record !== undefined &&
           live !== undefined &&
           live.state !== 'closed' &&
           this.ctx.registry.live(record) &&
-          sameDigest(identityOf, live.record.identityHash)
+          sameDigest(identityOf, live.record.identityHash) &&
+          offers(hello.codecs, live.codec)
         ) {
           const verdict = tokenAccepted(resume.token, live.record, live.state === 'detached');
           if (verdict === 'refuse') {
@@ -176,7 +198,7 @@ export class Handshakes {
       if (this.refuseWhileClosing(conn)) return;
       const perIdentity = this.ctx.options.authenticate !== undefined ? identityOf : undefined;
       if (!this.ctx.limits.admitSession(conn, this.ctx.registry, perIdentity)) return;
-      this.start(conn, hello, identity, identityOf);
+      this.start(conn, hello, identity, identityOf, codec);
     } catch (error) {
       this.ctx.reportError(error);
       if (conn.state === 'handshake') conn.close(CloseCode.InternalError, 'internal error');
@@ -213,22 +235,20 @@ export class Handshakes {
 
   /** `bye` 1013 with `overloadRetryMs`, then close: the client backs off and tries again. */
   private tryAgainLater(conn: Connection, reason: string): void {
-    conn.writer.push(JSON.stringify({ t: 'bye', code: CloseCode.TryAgainLater, reason, retryMs: this.ctx.options.overloadRetryMs }));
-    conn.close(CloseCode.TryAgainLater, reason);
+    conn.goodbye(CloseCode.TryAgainLater, reason, this.ctx.options.overloadRetryMs);
   }
 
   private refuseWhileClosing(conn: Connection): boolean {
     if (!this.ctx.closing) return false;
-    conn.writer.push('{"t":"bye","code":1001,"reason":"server shutting down"}');
-    conn.close(CloseCode.GoingAway, 'server shutting down');
+    conn.goodbye(CloseCode.GoingAway, 'server shutting down');
     return true;
   }
 
-  private start(conn: Connection, hello: HelloFrame, identity: unknown, identityOf: string): void {
+  private start(conn: Connection, hello: HelloFrame, identity: unknown, identityOf: string, codec: Codec): void {
     const token = newToken();
     const id = nanoid();
     const record: SessionRecord = { id, tokenHash: hashToken(token), previousTokenHash: null, identityHash: identityOf, expiresAt: null };
-    const session = new SessionImpl(id, identity, record, this.ctx);
+    const session = new SessionImpl(id, identity, record, this.ctx, codec);
     this.ctx.registry.add(session);
     this.open(conn, session, hello, token, false, 0);
     this.onSession(session);
@@ -250,14 +270,16 @@ export class Handshakes {
     this.release(conn);
   }
 
-  /** Send `welcome` and hand the connection to the session; returns the messages replayed. */
+  /**
+   * Send `welcome` (JSON text, naming the session's codec when the client offered any) and hand
+   * the connection to the session, in that codec from then on; returns the messages replayed.
+   */
   private open(conn: Connection, session: SessionImpl, hello: HelloFrame, token: string, resumed: boolean, ackSeq: number): number {
     this.deadlines.delete(conn);
     conn.state = 'open';
     const o = this.ctx.options;
     conn.writer.push(
-      JSON.stringify({
-        t: 'welcome',
+      jsonCodec.welcome({
         v: PROTOCOL_VERSION,
         sid: session.id,
         token,
@@ -266,8 +288,10 @@ export class Handshakes {
         win: o.maxInFlight,
         hb: o.heartbeatIntervalMs,
         max: o.maxPayloadBytes,
+        codec: hello.codecs === undefined ? undefined : session.codec.name,
       }),
     );
+    conn.useCodec(session.codec);
     return session.attach(conn, hello.win, ackSeq);
   }
 

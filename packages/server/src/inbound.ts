@@ -1,12 +1,12 @@
-import { atTurnEnd, now as monotonic, type FrameWriter, type MsgFrame } from '@lifeline/protocol';
+import { MAX_BATCHED_RESULT_DEPTH, atTurnEnd, now as monotonic, type Codec, type FrameWriter, type MsgFrame } from '@lifeline/protocol';
 import { ReadPause } from './connection.js';
 import type { ServerContext } from './context.js';
 import type { HandlerContext } from './options.js';
-import { ResultCache, ackFrame, errorOutcome, evicted, type Outcome } from './results.js';
+import { ErrorOutcome, ResultCache, ackFrame, errorOutcome, evicted, type Outcome } from './results.js';
 import { Fifo } from './fifo.js';
 import type { SessionImpl } from './session.js';
 
-/** A run of successful acks is cut into frames of about this many characters. */
+/** A run of successful acks is cut into frames of about this many characters (codec size units). */
 const MAX_RUN_CHARS = 64 * 1024;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -42,17 +42,20 @@ export class Inbound {
   private ended = false;
   /** Consecutive successful outcomes not yet written: one `acks` frame at the next flush. */
   private runFirst = 0;
-  private run: string[] = [];
+  /** Results encoded in the session's codec, each within `acks.r`'s nesting bound. */
+  private run: unknown[] = [];
   private runChars = 0;
   private idleWaiter: (() => void) | undefined;
   private readonly results: ResultCache;
   private readonly handler: ServerContext['options']['handler'];
+  private readonly codec: Codec;
 
   constructor(
     private readonly session: SessionImpl,
     private readonly ctx: ServerContext,
   ) {
-    this.results = new ResultCache(ctx.options.maxInFlight, ctx.options.maxResultCacheBytes);
+    this.codec = session.codec;
+    this.results = new ResultCache(this.codec, ctx.options.maxInFlight, ctx.options.maxResultCacheBytes);
     this.handler = ctx.options.handler;
   }
 
@@ -85,13 +88,10 @@ export class Inbound {
   }
 
   /** Write the pending run of successful acks as one frame (the writer's `beforeFlush` hook). */
-  flushAcks(writer: FrameWriter): void {
+  flushAcks(writer: FrameWriter<unknown>): void {
     const n = this.run.length;
     if (n === 0) return;
-    const frame =
-      n === 1
-        ? `{"t":"ack","seq":${this.runFirst},"r":${this.run[0] as string}}`
-        : `{"t":"acks","seq":${this.runFirst},"r":[${this.run.join(',')}]}`;
+    const frame = n === 1 ? this.codec.ack(this.runFirst, this.run[0]) : this.codec.acks(this.runFirst, this.run);
     // Reset before pushing: the push may flush, and the flush calls back here.
     this.run = [];
     this.runChars = 0;
@@ -159,7 +159,7 @@ export class Inbound {
       }
     } catch (error) {
       this.busy = false;
-      this.finish(f.seq, errorOutcome(error));
+      this.finish(f.seq, errorOutcome(this.codec, error));
       return;
     }
     this.busy = false;
@@ -182,7 +182,7 @@ export class Inbound {
     if (this.ended) return;
     try {
       this.busy = false;
-      this.finish(this.current, errorOutcome(error));
+      this.finish(this.current, errorOutcome(this.codec, error));
       this.drain();
     } catch (failure) {
       this.ctx.reportError(failure);
@@ -228,16 +228,18 @@ export class Inbound {
   }
 
   private finishValue(seq: number, value: unknown): void {
-    let json: string | undefined;
+    // Nothing (undefined, a function, a symbol) is a null result on the wire.
+    const result = value === undefined || typeof value === 'function' || typeof value === 'symbol' ? null : value;
+    let r: unknown;
     try {
-      json = JSON.stringify(value === undefined ? null : value);
+      r = this.codec.value(result);
     } catch (error) {
+      // A cycle, a BigInt, or nesting the client's decoder would refuse: the client learns why.
       const why = error instanceof Error ? error.message : String(error);
-      this.finish(seq, errorOutcome(new TypeError(`the handler's result cannot be encoded as JSON: ${why}`)));
+      this.finish(seq, errorOutcome(this.codec, new TypeError(`the handler's result cannot be encoded: ${why}`)));
       return;
     }
-    // A function or symbol result encodes to nothing; the wire says null.
-    this.finish(seq, json === undefined ? 'null' : json);
+    this.finish(seq, r);
   }
 
   private finish(seq: number, outcome: Outcome): void {
@@ -254,25 +256,29 @@ export class Inbound {
     // Answered on this connection already: 4096 copies of one message get one answer, not 4096.
     if (conn === undefined || seq <= conn.duplicatesAnswered) return;
     conn.duplicatesAnswered = seq;
-    this.sendOutcome(seq, this.results.get(seq) ?? evicted);
+    this.sendOutcome(seq, this.results.get(seq) ?? evicted(this.codec));
   }
 
-  /** Successes join the run (one `acks` frame per flush); an error cuts the run and goes alone. */
+  /**
+   * Successes join the run (one `acks` frame per flush); an error cuts the run and goes alone, and
+   * so does a result nested too deep for `acks.r` (62 levels; `ack.r` takes 63).
+   */
   private sendOutcome(seq: number, outcome: Outcome): void {
     const conn = this.session.connection;
     // Detached: the outcome waits in the cache for the client's retransmission.
     if (conn === undefined) return;
     const writer = conn.writer;
-    if (typeof outcome === 'string') {
-      if (this.run.length > 0 && seq !== this.runFirst + this.run.length) this.flushAcks(writer);
-      if (this.run.length === 0) this.runFirst = seq;
-      this.run.push(outcome);
-      this.runChars += outcome.length;
-      if (this.runChars >= MAX_RUN_CHARS) this.flushAcks(writer);
-      else writer.schedule();
-    } else {
+    const codec = this.codec;
+    if (outcome instanceof ErrorOutcome || !codec.nestsWithin(outcome, MAX_BATCHED_RESULT_DEPTH)) {
       this.flushAcks(writer);
-      writer.push(ackFrame(seq, outcome));
+      writer.push(ackFrame(codec, seq, outcome));
+      return;
     }
+    if (this.run.length > 0 && seq !== this.runFirst + this.run.length) this.flushAcks(writer);
+    if (this.run.length === 0) this.runFirst = seq;
+    this.run.push(outcome);
+    this.runChars += codec.size(outcome);
+    if (this.runChars >= MAX_RUN_CHARS) this.flushAcks(writer);
+    else writer.schedule();
   }
 }

@@ -127,7 +127,7 @@ export class Limits {
     const reason = `rate limit: more than ${limit.messagesPerSecond} frames/s (burst ${limit.burst})`;
     if (this.plugins.active) this.plugins.onDrop({ reason: 'rate-limit', count: frames, at: t }, contextOf(conn));
     this.report({ limit: 'rate', code: CloseCode.RateLimited, reason, sessionId: session?.id, retryMs, frames });
-    this.goodbye(conn, CloseCode.RateLimited, reason, retryMs);
+    conn.goodbye(CloseCode.RateLimited, reason, retryMs);
     return false;
   }
 
@@ -171,16 +171,9 @@ export class Limits {
     const retryMs = this.options.overloadRetryMs;
     if (this.plugins.active) this.plugins.onProtocolError({ closeCode: CloseCode.TryAgainLater, message: reason, at: monotonic() }, contextOf(conn));
     this.report({ limit, code: CloseCode.TryAgainLater, reason, sessionId: undefined, retryMs });
-    this.goodbye(conn, CloseCode.TryAgainLater, reason, retryMs);
+    conn.goodbye(CloseCode.TryAgainLater, reason, retryMs);
   }
 
-  private goodbye(conn: Connection, code: number, reason: string, retryMs: number): void {
-    // Acks first, as in session.end(): the client learns every outcome before the goodbye.
-    const session = conn.session;
-    if (session !== undefined && session.connection === conn) session.inbound.flushAcks(conn.writer);
-    conn.writer.push(JSON.stringify({ t: 'bye', code, reason, retryMs }));
-    conn.close(code, reason); // lingers: every close the server starts does
-  }
 
   /**
    * One pass over every open connection: one whose socket has stayed above the high-water mark

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import type { Json, LifelinePlugin } from '@lifeline/protocol';
+import { checkCodecs, jsonCodec, type Codec, type Json, type LifelinePlugin } from '@lifeline/protocol';
 import { defaultIdentityKey } from './identity.js';
 import type { Session } from './session.js';
 import type { SessionStore } from './store.js';
@@ -188,6 +188,13 @@ export interface ServerOptions {
    * @default 64
    */
   maxPendingHandshakesPerAddress?: number;
+  /**
+   * The codecs this server speaks (protocol.md, "Codecs"). Each session takes the first codec of
+   * its client's `hello.codecs` found here (a client that names none speaks `json`) and keeps it
+   * for life; a client offering none of these is closed with 4406.
+   * @default [jsonCodec]
+   */
+  codecs?: readonly Codec[];
 }
 
 export const serverDefaults = Object.freeze({
@@ -211,6 +218,7 @@ export const serverDefaults = Object.freeze({
   rateLimit: false as false | Readonly<RateLimit>,
   slowClientTimeoutMs: 30_000,
   maxPendingHandshakesPerAddress: 64,
+  codecs: Object.freeze([jsonCodec]) as readonly Codec[],
 });
 
 /** What `rateLimit: {}` means: 10k frames/s, bursts of 20k. */
@@ -245,6 +253,7 @@ export interface ResolvedOptions {
   readonly rateLimit: false | Readonly<RateLimit>;
   readonly slowClientTimeoutMs: number;
   readonly maxPendingHandshakesPerAddress: number;
+  readonly codecs: readonly Codec[];
 }
 
 /** setTimeout clamps longer delays to 1 ms, so no finite duration may exceed this. */
@@ -336,5 +345,6 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
       options.maxPendingHandshakesPerAddress ?? serverDefaults.maxPendingHandshakesPerAddress,
       1,
     ),
+    codecs: checkCodecs(options.codecs ?? serverDefaults.codecs, 'codecs'),
   };
 }

@@ -1,20 +1,16 @@
+import { errorValue, type Codec } from '@lifeline/protocol';
 import { Fifo } from './fifo.js';
 
 /**
  * An error outcome, kept apart from successes so a run of successes can be coalesced into one
- * `acks` frame. `e` is the encoded `{ code, message }`.
+ * `acks` frame. `e` is `{ code, message }` encoded once in the session's codec.
  */
-export interface ErrorOutcome {
-  readonly e: string;
+export class ErrorOutcome {
+  constructor(readonly e: unknown) {}
 }
 
-/** A handled message's outcome, encoded once: the result's JSON text, or an error. */
-export type Outcome = string | ErrorOutcome;
-
-/** Characters an outcome holds (its JSON text; the two-field error text). */
-export function outcomeSize(outcome: Outcome): number {
-  return typeof outcome === 'string' ? outcome.length : outcome.e.length;
-}
+/** A handled message's outcome, encoded once in the session's codec: the result's unit (from `value()`), or an error. */
+export type Outcome = unknown;
 
 /**
  * The bounded result cache that answers retransmitted client messages without calling the
@@ -30,6 +26,8 @@ export class ResultCache {
   private chars = 0;
 
   constructor(
+    /** Measures an outcome in `maxChars` units (the codec's `size`). */
+    private readonly codec: Pick<Codec, 'size'>,
     readonly capacity: number,
     readonly maxChars: number = Infinity,
   ) {}
@@ -44,7 +42,7 @@ export class ResultCache {
   }
 
   set(seq: number, outcome: Outcome): void {
-    const size = outcomeSize(outcome);
+    const size = this.sizeOf(outcome);
     // Larger than the whole cache: keeping it would break the bound, evicting everything for it would not help.
     if (size > this.maxChars) return;
     this.outcomes.set(seq, outcome);
@@ -63,17 +61,22 @@ export class ResultCache {
     this.chars = 0;
   }
 
+  /** Units an outcome holds (the result's; the two-field error's). */
+  private sizeOf(outcome: Outcome): number {
+    return this.codec.size(outcome instanceof ErrorOutcome ? outcome.e : outcome);
+  }
+
   private evictOldest(): void {
     const seq = this.order.shift() as number;
     const outcome = this.outcomes.get(seq) as Outcome;
     this.outcomes.delete(seq);
-    this.chars -= outcomeSize(outcome);
+    this.chars -= this.sizeOf(outcome);
   }
 }
 
 /** Encode one `ack` frame from an outcome. */
-export function ackFrame(seq: number, outcome: Outcome): string {
-  return typeof outcome === 'string' ? `{"t":"ack","seq":${seq},"r":${outcome}}` : `{"t":"ack","seq":${seq},"e":${outcome.e}}`;
+export function ackFrame(codec: Codec, seq: number, outcome: Outcome): unknown {
+  return outcome instanceof ErrorOutcome ? codec.ackError(seq, outcome.e) : codec.ack(seq, outcome);
 }
 
 /** Bounds the client's decoder enforces on `ack.e` (protocol limits: code 1024, message 8 × 1024). */
@@ -81,7 +84,7 @@ const MAX_CODE = 1024;
 const MAX_MESSAGE = 8 * 1024;
 
 /** What a handler's throw becomes on the wire: its string `code` (else `ERR_HANDLER`) and message, within the decoder's bounds. */
-export function errorOutcome(error: unknown): ErrorOutcome {
+export function errorOutcome(codec: Codec, error: unknown): ErrorOutcome {
   let code = 'ERR_HANDLER';
   let message = 'handler failed';
   // A thrown value may be anything, including an object whose getters throw.
@@ -94,12 +97,15 @@ export function errorOutcome(error: unknown): ErrorOutcome {
   } catch {
     // keep the defaults
   }
-  return { e: JSON.stringify({ code, message: message.slice(0, MAX_MESSAGE) }) };
+  return new ErrorOutcome(codec.value(errorValue({ code, message: message.slice(0, MAX_MESSAGE) })));
 }
 
-export const evicted: ErrorOutcome = Object.freeze({
-  e: JSON.stringify({
-    code: 'ERR_RESULT_EVICTED',
-    message: 'this message was processed earlier and its result is no longer cached; it was not processed again',
-  }),
-});
+/** The answer to a retransmission whose outcome the cache no longer holds (protocol.md, `ERR_RESULT_EVICTED`). */
+export function evicted(codec: Codec): ErrorOutcome {
+  return new ErrorOutcome(
+    codec.value({
+      code: 'ERR_RESULT_EVICTED',
+      message: 'this message was processed earlier and its result is no longer cached; it was not processed again',
+    }),
+  );
+}

@@ -280,17 +280,14 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
         http.off('upgrade', this.onUpgrade);
       }
       const reason = 'server shutting down';
-      const bye = JSON.stringify({ t: 'bye', code: CloseCode.GoingAway, reason, retryMs });
       for (const conn of this.connections) {
-        if (conn.state !== 'handshake') continue;
-        conn.writer.push(bye);
-        conn.close(CloseCode.GoingAway, reason);
+        if (conn.state === 'handshake') conn.goodbye(CloseCode.GoingAway, reason, retryMs);
       }
 
       const sessions: SessionImpl[] = [...ctx.registry.sessions.values()];
       const busy = sessions.filter((s) => !s.inbound.idle).map((s) => s.inbound.whenIdle());
       if (busy.length > 0) await within(Promise.all(busy), deadline - monotonic());
-      for (const session of sessions) session.end('server-closed', CloseCode.GoingAway, bye, reason);
+      for (const session of sessions) session.end('server-closed', CloseCode.GoingAway, { retryMs }, reason);
       for (const conn of this.connections) conn.close(CloseCode.GoingAway, reason);
 
       // Give the close handshakes the rest of the budget (and a moment even when none is left).

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { now as monotonic, type PluginContext } from '@lifeline/protocol';
+import { now as monotonic, type Codec, type PluginContext } from '@lifeline/protocol';
 import type { Connection } from './connection.js';
 import type { ServerContext } from './context.js';
 import { Inbound } from './inbound.js';
@@ -71,6 +71,8 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session 
     /** The record as last written to the store. */
     public record: SessionRecord,
     private readonly ctx: ServerContext,
+    /** Chosen in the first handshake and kept for life: cached results and queued pushes are encoded in it. */
+    readonly codec: Codec,
   ) {
     super();
     this.pluginContext = Object.freeze({ side: 'server', sessionId: id });
@@ -83,11 +85,18 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session 
   }
 
   send(data: unknown, options?: SendOptions): Promise<void> {
+    // Checked here until the send queue encodes with `codec.value()`, which refuses it itself
+    // (issue 10): a payload the client's decoder would refuse must fail this call, not the link.
+    try {
+      this.codec.value(data);
+    } catch (error) {
+      return Promise.reject(error instanceof TypeError ? error : new TypeError(String(error), { cause: error }));
+    }
     return this.outbound.send(data, options);
   }
 
   close(reason = 'session closed by the server'): void {
-    this.end('closed', 4410, `{"t":"bye","code":4410,"reason":${JSON.stringify(reason.slice(0, 1024))}}`, reason);
+    this.end('closed', 4410, {}, reason);
   }
 
   /**
@@ -118,21 +127,17 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session 
   }
 
   /**
-   * End for good: write `bye` (when given) and close the connection with `closeCode`, reject
-   * every pending send, forget the session, and emit `close`.
+   * End for good: close the connection with `closeCode` (after a `bye` with the same code and
+   * `closeText` when `bye` is given), reject every pending send, forget the session, and emit `close`.
    */
-  end(reason: SessionCloseReason, closeCode: number | undefined, bye?: string, closeText: string = reason): void {
+  end(reason: SessionCloseReason, closeCode: number | undefined, bye?: { readonly retryMs?: number }, closeText: string = reason): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     const conn = this.connection;
     if (conn !== undefined) {
-      if (bye !== undefined) {
-        // Acks first: the client should learn every outcome before it reads the goodbye.
-        this.inbound.flushAcks(conn.writer);
-        conn.writer.push(bye);
-      }
-      if (closeCode !== undefined) conn.close(closeCode, closeText);
-      else conn.terminate(closeText);
+      if (closeCode === undefined) conn.terminate(closeText);
+      else if (bye !== undefined) conn.goodbye(closeCode, closeText, bye.retryMs);
+      else conn.close(closeCode, closeText);
     }
     this.inbound.end();
     this.outbound.end(reason, closeCode);

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MiB, RawClient, WireClient, closeAll, gate, memory, mib, nextEvent, poll, report, startServer, turn, urlOf, within, type AnyFrame } from '@lifeline/test-kit';
 import { CloseCode, createServer, serverDefaults, type LifelinePlugin, type ProtocolErrorInfo, type ServerOptions } from '../src/index.js';
 import { HIGH_WATER_BYTES } from '../src/connection.js';
-import { ResultCache } from '../src/results.js';
+import { jsonCodec } from '@lifeline/protocol';
+import { ErrorOutcome, ResultCache } from '../src/results.js';
 
 afterEach(closeAll);
 
@@ -52,7 +53,7 @@ describe('options', () => {
   });
 
   it('the result cache evicts oldest first by characters as well as by count, and never keeps an outcome larger than itself', () => {
-    const cache = new ResultCache(100, 10);
+    const cache = new ResultCache(jsonCodec, 100, 10);
     cache.set(1, '"aaaa"'); // 6
     cache.set(2, '"bb"'); // 4: 10 in all
     expect([cache.get(1), cache.get(2)]).toEqual(['"aaaa"', '"bb"']);
@@ -61,7 +62,7 @@ describe('options', () => {
     expect(cache.heldChars).toBe(7);
     cache.set(4, `"${'x'.repeat(20)}"`); // larger than the cache: not kept, nothing evicted for it
     expect([cache.get(2), cache.get(3), cache.get(4)]).toEqual(['"bb"', '"c"', undefined]);
-    cache.set(5, { e: '{"code":"E","message":""}' }); // an error of 25 characters is larger too
+    cache.set(5, new ErrorOutcome('{"code":"E","message":""}')); // an error of 25 characters is larger too
     expect(cache.size).toBe(2);
     cache.clear();
     expect([cache.size, cache.heldChars]).toEqual([0, 0]);

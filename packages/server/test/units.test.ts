@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { jsonCodec } from '@lifeline/protocol';
 import { ResultCache, ackFrame, errorOutcome } from '../src/results.js';
 import { defaultIdentityKey as identityKey } from '../src/identity.js';
 import { hashToken, tokenAccepted } from '../src/handshake.js';
@@ -7,7 +8,7 @@ import { MemorySessionStore } from '../src/index.js';
 
 describe('ResultCache', () => {
   it('keeps the newest `capacity` outcomes and evicts the oldest', () => {
-    const cache = new ResultCache(3);
+    const cache = new ResultCache(jsonCodec, 3);
     for (const seq of [1, 2, 4, 7]) cache.set(seq, String(seq));
     expect(cache.get(1)).toBeUndefined();
     expect([cache.get(2), cache.get(4), cache.get(7)]).toEqual(['2', '4', '7']);
@@ -17,14 +18,14 @@ describe('ResultCache', () => {
   });
 
   it('never lets a handler forge the eviction answer', () => {
-    const forged = errorOutcome(Object.assign(new Error('nope'), { code: 'ERR_RESULT_EVICTED' }));
-    expect(JSON.parse(forged.e)).toEqual({ code: 'ERR_HANDLER', message: 'nope' });
+    const forged = errorOutcome(jsonCodec, Object.assign(new Error('nope'), { code: 'ERR_RESULT_EVICTED' }));
+    expect(JSON.parse(forged.e as string)).toEqual({ code: 'ERR_HANDLER', message: 'nope' });
   });
 
   it('encodes acks by concatenation, errors within the decoder bounds', () => {
-    expect(JSON.parse(ackFrame(3, '{"ok":true}'))).toEqual({ t: 'ack', seq: 3, r: { ok: true } });
-    const long = errorOutcome(Object.assign(new Error('m'.repeat(10_000)), { code: 'C'.repeat(2_000) }));
-    const parsed = JSON.parse(ackFrame(4, long)) as { e: { code: string; message: string } };
+    expect(JSON.parse(ackFrame(jsonCodec, 3, '{"ok":true}') as string)).toEqual({ t: 'ack', seq: 3, r: { ok: true } });
+    const long = errorOutcome(jsonCodec, Object.assign(new Error('m'.repeat(10_000)), { code: 'C'.repeat(2_000) }));
+    const parsed = JSON.parse(ackFrame(jsonCodec, 4, long) as string) as { e: { code: string; message: string } };
     expect(parsed.e.code).toHaveLength(1024);
     expect(parsed.e.message).toHaveLength(8192);
   });

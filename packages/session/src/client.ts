@@ -7,9 +7,10 @@ import {
   OutboxStoreError,
   PluginHost,
   ProtocolError,
-  decode,
+  codecNamed,
   fatalCloseCodes,
   jsonCodec,
+  type Codec,
   type Frame,
   type Json,
   type PluginContext,
@@ -21,16 +22,17 @@ import { Inbox, REFETCH_CLOSE_CODE, type MessagesOptions, type ReceiveOptions } 
 import { clientDefaults, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox, type SendOptions } from './outbox.js';
 import { StoreLink, type LoadedOutbox } from './outbox-store.js';
-import { helloFrame, reconcile, type SessionTicket } from './replay.js';
+import { helloFields, reconcile, type SessionTicket } from './replay.js';
 import { StateCell, type ClientState, type ClientStateChange } from './state.js';
 import { withDeadline } from './wait.js';
+
+/** The most one WebSocket message carries, in codec size units, whatever `welcome.max` allows. */
+const MAX_BATCH = 256 * 1024;
 
 interface Pending {
   resolve(): void;
   reject(error: Error): void;
 }
-
-const BYE = jsonCodec.encode({ t: 'bye', code: CloseCode.Normal, reason: 'client closed' });
 
 /**
  * A Lifeline client session over a `Transport`: every `send()` is numbered, acknowledged with
@@ -40,7 +42,10 @@ const BYE = jsonCodec.encode({ t: 'bye', code: CloseCode.Normal, reason: 'client
 export class LifelineClient extends EventEmitter<ClientEvents> {
   private readonly options: ResolvedClientOptions;
   private readonly transport: Transport;
-  private readonly writer: FrameWriter;
+  /** The session's codec (JSON until a `welcome` names another): every frame this client writes goes through it. */
+  private codec: Codec = jsonCodec;
+  /** Replaced with the codec; read it at each write, never keep it. */
+  private writer: FrameWriter<unknown>;
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
   private readonly plugins: PluginHost;
@@ -50,8 +55,8 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   private readonly cell: StateCell;
   private ctx: PluginContext = { side: 'client', sessionId: undefined };
   private ticket: SessionTicket | undefined;
-  /** The welcome of the connection being established (and frames batched with it). */
-  private welcome: { frame: WelcomeFrame; rest: Frame[] } | undefined;
+  /** The welcome of the connection being established (frames batched with it, the codec it chose). */
+  private welcome: { frame: WelcomeFrame; rest: Frame[]; codec: Codec } | undefined;
   private openWaiters: Pending[] = [];
   private lastError: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -82,7 +87,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       now: o.now,
       handshake: this.handshake,
     });
-    this.writer = new FrameWriter(this.write, 256 * 1024, this.beforeFlush);
+    this.writer = new FrameWriter(this.codec, this.write, MAX_BATCH, this.beforeFlush);
     this.store = o.outbox === undefined ? undefined : new StoreLink(o.outbox, (error) => this.emitSafely('error', error));
     const ctx = () => this.ctx;
     this.outbox = new Outbox({
@@ -181,6 +186,13 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
    * Before `connect()` the message queues and goes out once connected.
    */
   send<R = Json>(data: unknown, options?: SendOptions): Promise<R> {
+    // Checked here until the send queue encodes with `codec.value()`, which refuses it itself
+    // (issue 10): a payload the server's decoder would refuse must fail this call, not the link.
+    try {
+      this.codec.value(data);
+    } catch (error) {
+      return Promise.reject(error instanceof TypeError ? error : new TypeError(String(error), { cause: error }));
+    }
     return this.outbox.send(data, options) as Promise<R>;
   }
 
@@ -237,7 +249,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       }
     }
     if (this.cell.value === 'open') {
-      this.writer.push(BYE);
+      this.writer.push(this.codec.bye(CloseCode.Normal, 'client closed'));
       this.writer.flush();
     }
     this.shutdown('client closed', CloseCode.Normal);
@@ -317,14 +329,14 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
     signal.throwIfAborted();
     const ticket = this.ticket;
     const delivered = ticket === undefined ? 0 : this.inbox.presentDelivered();
-    const hello = jsonCodec.encode(helloFrame(credentials, this.options.maxBuffered, ticket, delivered));
+    const hello = jsonCodec.hello(helloFields(credentials, this.options.maxBuffered, ticket, delivered, this.options.codecs));
     this.countBytes(0, hello.length);
     link.send(hello);
     const reply = await link.receive();
     this.countBytes(reply.length, 0);
     let frames: Frame[];
     try {
-      frames = decode(reply);
+      frames = jsonCodec.decode(reply);
     } catch (error) {
       throw this.reportProtocolError(toProtocolError(error));
     }
@@ -334,7 +346,10 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       throw closeError(first.code, first.reason);
     }
     if (first.t !== 'welcome') throw this.reportProtocolError(new ProtocolError(`expected a welcome frame, got ${first.t}`));
-    this.welcome = { frame: first, rest: frames.length > 1 ? frames.slice(1) : [] };
+    const codec = codecNamed(first.codec, this.options.codecs);
+    if (codec === undefined) throw this.reportProtocolError(new ProtocolError(`the server chose the codec ${first.codec}, which this client did not offer`));
+    link.useCodec(codec);
+    this.welcome = { frame: first, rest: frames.length > 1 ? frames.slice(1) : [], codec };
   };
 
   private readonly onOpen = (): void => {
@@ -348,8 +363,12 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
     const outbox = this.outbox;
     outbox.window = Math.min(this.options.maxInFlight, w.win);
     outbox.maxFrameBytes = w.max;
-    // A batch must fit welcome.max in UTF-8 (at most 3 bytes per UTF-16 unit).
-    this.writer.maxChars = Math.min(256 * 1024, Math.max(1, Math.floor(w.max / 3)));
+    if (pending.codec !== this.codec) {
+      this.codec = pending.codec;
+      this.writer = new FrameWriter(this.codec, this.write, MAX_BATCH, this.beforeFlush);
+    }
+    // A batch must fit welcome.max: in bytes, or in UTF-8 text (at most 3 bytes per UTF-16 unit).
+    this.writer.maxSize = Math.min(MAX_BATCH, Math.max(1, this.codec.binary ? w.max : Math.floor(w.max / 3)));
     const outcome = reconcile(w, previous, outbox, this.inbox, this.options.now);
     outbox.online = true;
     this.cell.set('open', outcome.kind === 'new' ? 'welcome' : outcome.kind === 'resumed' ? 'resumed' : 'session lost');
@@ -374,11 +393,11 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
     outbox.pump();
   };
 
-  private readonly onMessage = (text: string): void => {
-    this.countBytes(text.length, 0);
+  private readonly onMessage = (data: unknown): void => {
+    this.countBytes(this.codec.size(data), 0);
     let frames: Frame[];
     try {
-      frames = decode(text);
+      frames = this.codec.decode(data);
     } catch (error) {
       this.protocolError(toProtocolError(error));
       return;
@@ -418,7 +437,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
         // Over the high-water mark the server is not reading what we write (or cannot yet): a pong
         // would only grow our buffer, 40 bytes for each 20 it sent. Any frame it gets proves us alive.
         if (!this.transport.writable) return;
-        this.writer.push(jsonCodec.encode({ t: 'pong', ts: f.ts, at: Date.now() }));
+        this.writer.push(this.codec.pong(f.ts, Date.now()));
         return;
       case 'pong': {
         if (!this.transport.acceptPong(f.ts)) return; // answers no ping of ours
@@ -505,15 +524,15 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
     this.emit('state', next, change);
   }
 
-  private readonly write = (message: string): void => {
-    this.countBytes(0, message.length);
+  private readonly write = (message: unknown): void => {
+    this.countBytes(0, this.codec.size(message));
     this.transport.send(message);
   };
 
   /** One cumulative `cack` per flush (per tick), whatever was delivered meanwhile. */
   private readonly beforeFlush = (): void => {
-    const cack = this.inbox.cackFrame();
-    if (cack !== undefined) this.writer.push(cack);
+    const seq = this.inbox.takeCack();
+    if (seq !== undefined) this.writer.push(this.codec.cack(seq));
   };
 
   private countBytes(inbound: number, outbound: number): void {

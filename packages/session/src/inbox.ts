@@ -1,4 +1,4 @@
-import { AbortError, ClosedError, CloseCode, jsonCodec, type Json, type MsgFrame, type PluginContext, type PluginHost } from '@lifeline/protocol';
+import { AbortError, ClosedError, CloseCode, type Json, type MsgFrame, type PluginContext, type PluginHost } from '@lifeline/protocol';
 import { abortError, withDeadline } from './wait.js';
 
 /** What a `'message'` listener gets besides the data. */
@@ -181,13 +181,13 @@ export class Inbox {
     return new MessageIterator(this, options.signal);
   }
 
-  /** The `cack` frame due, if any (called at the start of each write flush: one per tick). */
-  cackFrame(): string | undefined {
+  /** The `cack.seq` due, if any (called at the start of each write flush: one per tick). */
+  takeCack(): number | undefined {
     if (this.delivered === this.cacked && !this.resendCack) return undefined;
     this.cacked = this.delivered;
     this.uncacked = 0;
     this.resendCack = false;
-    return jsonCodec.encode({ t: 'cack', seq: this.delivered });
+    return this.delivered;
   }
 
   /**

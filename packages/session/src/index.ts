@@ -8,5 +8,5 @@ export type { ClientOptions, ResolvedClientOptions, AuthProvider, QueueLimits, O
 export type { SendOptions } from './outbox.js';
 export type { MessageMeta, ReceiveOptions, MessagesOptions } from './inbox.js';
 export type { ClientState, ClientStateChange } from './state.js';
-export { helloFrame } from './replay.js';
+export { helloFields } from './replay.js';
 export type { SessionTicket, WelcomeOutcome } from './replay.js';

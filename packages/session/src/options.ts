@@ -1,4 +1,4 @@
-import type { Json, LifelinePlugin } from '@lifeline/protocol';
+import { checkCodecs, jsonCodec, type Codec, type Json, type LifelinePlugin } from '@lifeline/protocol';
 import { checkOutboxStore, type OutboxStore } from './outbox-store.js';
 import {
   checkNumber,
@@ -79,6 +79,11 @@ export interface ClientOptions {
   outbox?: OutboxStore;
   /** Observability plugins (e.g. `@lifeline/metrics`). @default [] */
   plugins?: readonly LifelinePlugin[];
+  /**
+   * The codecs this client speaks, in preference order: offered in `hello.codecs`, and the server
+   * picks one for the session (protocol.md, "Codecs"). @default [jsonCodec]
+   */
+  codecs?: readonly Codec[];
   /** Uniform random source for reconnect jitter. @default Math.random */
   random?: () => number;
   /** Reconnect delay function. @default fullJitterBackoff */
@@ -106,6 +111,7 @@ export const clientDefaults = Object.freeze({
   receiveTimeoutMs: 30_000,
   /** Default deadline of `close({ drain: true })`. */
   closeTimeoutMs: 5_000,
+  codecs: Object.freeze([jsonCodec]) as readonly Codec[],
 });
 
 export interface ResolvedClientOptions {
@@ -121,6 +127,7 @@ export interface ResolvedClientOptions {
   readonly plugins: readonly LifelinePlugin[];
   readonly outbox: OutboxStore | undefined;
   readonly now: () => number;
+  readonly codecs: readonly Codec[];
 }
 
 const count = { min: 1, integer: true } as const;
@@ -149,5 +156,6 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     plugins,
     outbox: checkOutboxStore(options.outbox),
     now: options.now ?? (() => performance.now()),
+    codecs: checkCodecs(options.codecs ?? d.codecs, 'codecs'),
   };
 }

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, type HelloFrame, type Json, type WelcomeFrame } from '@lifeline/protocol';
+import { DEFAULT_CODEC, PROTOCOL_VERSION, type Codec, type HelloFields, type Json, type WelcomeFrame } from '@lifeline/protocol';
 import type { Inbox } from './inbox.js';
 import type { Outbox, Outgoing } from './outbox.js';
 
@@ -13,11 +13,15 @@ export interface SessionTicket {
   readonly token: string;
 }
 
-/** The first frame on every connection. No `resume` on the very first one. */
-export function helloFrame(auth: Json | undefined, win: number, ticket: SessionTicket | undefined, delivered: number): HelloFrame {
-  const hello: { -readonly [K in keyof HelloFrame]: HelloFrame[K] } = { t: 'hello', v: PROTOCOL_VERSION, win };
+/**
+ * The first frame on every connection. No `resume` on the very first one; no `codecs` when the
+ * client speaks JSON alone (their absence means just that).
+ */
+export function helloFields(auth: Json | undefined, win: number, ticket: SessionTicket | undefined, delivered: number, codecs: readonly Codec[]): HelloFields {
+  const hello: { -readonly [K in keyof HelloFields]: HelloFields[K] } = { v: PROTOCOL_VERSION, win };
   if (auth !== undefined) hello.auth = auth;
   if (ticket !== undefined) hello.resume = { sid: ticket.sid, token: ticket.token, seq: delivered };
+  if (codecs.length !== 1 || codecs[0]?.name !== DEFAULT_CODEC) hello.codecs = codecs.map((c) => c.name);
   return hello;
 }
 

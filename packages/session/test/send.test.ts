@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { AckTimeoutError, PayloadTooLargeError, QueueFullError, RemoteError, ResultEvictedError, type LifelinePlugin } from '@lifeline/protocol';
+import { AckTimeoutError, MAX_PAYLOAD_DEPTH, PayloadTooLargeError, QueueFullError, RemoteError, ResultEvictedError, type LifelinePlugin } from '@lifeline/protocol';
 import { settle } from '@lifeline/test-kit';
 import { client, fakeServer, useFixtures } from './helpers.js';
 
@@ -130,6 +130,23 @@ describe('send()', () => {
     await expect(c.send(undefined)).rejects.toBeInstanceOf(TypeError);
     await expect(c.send(10n)).rejects.toBeInstanceOf(TypeError);
     await expect(c.send(1, { id: '' })).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('rejects a payload nested deeper than 63 levels with a TypeError before queueing it; 63 levels go', async () => {
+    const nested = (levels: number): unknown => {
+      let v: unknown = 0;
+      for (let i = 0; i < levels; i++) v = i % 2 === 0 ? [v] : { k: v };
+      return v;
+    };
+    const server = await fakeServer({ handler: () => 'ok' });
+    const c = client({ url: server.url });
+    await c.connect();
+    // The server's decoder takes 64 levels per frame, the msg object being one: a deeper payload
+    // would close the link with 4400, and the retransmission after every reconnect would again.
+    await expect(c.send(nested(MAX_PAYLOAD_DEPTH + 1))).rejects.toThrow(/at most 63 levels/);
+    expect(c.pending).toBe(0);
+    await expect(c.send(nested(MAX_PAYLOAD_DEPTH))).resolves.toBe('ok');
+    expect(server.msgs).toHaveLength(1);
   });
 
   it('AckTimeoutError with maybeDelivered: false when the message never left (never connected)', async () => {

@@ -1,12 +1,14 @@
-import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError, type LifelineError } from '@lifeline/protocol';
+import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError, jsonCodec, type Codec, type LifelineError } from '@lifeline/protocol';
 import { ReadyState, clampReason, type WebSocketLike } from './socket.js';
 
 /** What the session's handshake sees of a connection that is open but not yet established. */
 export interface HandshakeLink {
-  /** Write one WebSocket message. */
+  /** Write one WebSocket message (`hello` is JSON text). */
   send(text: string): void;
-  /** The next WebSocket message from the peer; rejects when the connection closes first. */
+  /** The next WebSocket message from the peer (`welcome` is JSON text); rejects when the connection closes first. */
   receive(): Promise<string>;
+  /** The codec `welcome` chose: the transport's own frames (`ping`) and what it accepts after the handshake follow it. */
+  useCodec(codec: Codec): void;
 }
 
 /** The typed error for a connection that closed with `code` (docs/protocol.md#close-codes). */
@@ -51,6 +53,8 @@ export interface LinkHandlers {
  * ignores the socket for good (the `error` listener stays: `ws` throws on an unheard `error`).
  */
 export class Link implements HandshakeLink {
+  /** JSON until the handshake says otherwise. */
+  codec: Codec = jsonCodec;
   private phase: Phase = 'connecting';
   private early: unknown[] = [];
   /** Characters held in `early`, bounded by `maxPayloadBytes + EARLY_SLACK_CHARS`. */
@@ -83,10 +87,16 @@ export class Link implements HandshakeLink {
     });
   }
 
-  send(text: string): boolean {
+  send(message: unknown): boolean {
     if (this.phase === 'closed' || this.socket.readyState !== ReadyState.OPEN) return false;
-    this.socket.send(text);
+    this.socket.send(message as string);
     return true;
+  }
+
+  useCodec(codec: Codec): void {
+    this.codec = codec;
+    // Browsers hand binary messages over as Blobs unless told otherwise; codecs read bytes.
+    if (codec.binary && 'binaryType' in this.socket) this.socket.binaryType = 'arraybuffer';
   }
 
   receive(): Promise<string> {
@@ -143,8 +153,9 @@ export class Link implements HandshakeLink {
 
   private handleMessage(data: unknown): void {
     // Browsers have no maxPayload: the whole message is already in memory, but it goes no further.
-    if (typeof data === 'string' && data.length > this.maxPayloadBytes) {
-      this.tooBig(`a message of ${data.length} characters exceeds maxPayloadBytes (${this.maxPayloadBytes})`, false);
+    const size = typeof data === 'string' ? data.length : ((data as { byteLength?: number } | null)?.byteLength ?? 0);
+    if (size > this.maxPayloadBytes) {
+      this.tooBig(`a message of ${size} ${typeof data === 'string' ? 'characters' : 'bytes'} exceeds maxPayloadBytes (${this.maxPayloadBytes})`, false);
       return;
     }
     switch (this.phase) {
@@ -246,7 +257,7 @@ export class Link implements HandshakeLink {
   }
 }
 
-/** Protocol v1 is text only (docs/protocol.md#transport-and-framing). */
+/** The json codec is text only (docs/protocol.md#codecs); binary messages are for binary codecs. */
 export function binaryError(): ProtocolError {
-  return new ProtocolError('binary messages are not part of protocol v1', CloseCode.BadFrame);
+  return new ProtocolError('a binary message on a JSON connection (the json codec is text only)', CloseCode.BadFrame);
 }

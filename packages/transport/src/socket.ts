@@ -25,7 +25,10 @@ export interface WebSocketLike {
   readonly readyState: number;
   /** Bytes accepted by `send()` but not yet handed to the network. */
   readonly bufferedAmount: number;
-  send(data: string): void;
+  /** A string for a text message; bytes for a binary one (binary codecs only). */
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  /** Browsers: how binary messages arrive; set to `'arraybuffer'` for a binary codec. */
+  binaryType?: string;
   close(code?: number, reason?: string): void;
   /** `ws` only: destroy the socket at once, without a closing handshake. */
   terminate?(): void;

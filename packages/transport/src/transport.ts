@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ClosedError, ConnectionError, LifelineError, fatalCloseCodes, CloseCode, jsonCodec } from '@lifeline/protocol';
+import { ClosedError, ConnectionError, LifelineError, fatalCloseCodes, CloseCode } from '@lifeline/protocol';
 import { Connector } from './connector.js';
 import { Heartbeat } from './heartbeat.js';
 import { binaryError, closeError, type Link } from './link.js';
@@ -35,8 +35,8 @@ export interface TransportEvents {
   state: (state: TransportState, change: StateChange) => void;
   /** A connection passed its handshake. */
   open: () => void;
-  /** One inbound text message. */
-  message: (text: string) => void;
+  /** One inbound message: text, or bytes when the connection's codec is binary. */
+  message: (data: unknown) => void;
   /** An open connection went down (any cause, local or remote). */
   close: (info: CloseInfo) => void;
   /** A delay before a connection attempt starts. */
@@ -84,7 +84,8 @@ export class Transport extends EventEmitter<TransportEvents> {
       now: this.options.now,
       ping: () => {
         const ts = Date.now();
-        if (this.link?.send(jsonCodec.encode({ t: 'ping', ts })) === true) this.pingTs = ts;
+        const link = this.link;
+        if (link?.send(link.codec.ping(ts)) === true) this.pingTs = ts;
       },
       dead: () => this.dropLink(CloseCode.HeartbeatTimeout, 'heartbeat timeout'),
     });
@@ -124,10 +125,10 @@ export class Transport extends EventEmitter<TransportEvents> {
     }
   }
 
-  /** Write one text message. Returns false when there is no open connection (the data is dropped). */
-  send(text: string): boolean {
+  /** Write one message, encoded in the connection's codec. Returns false when there is no open connection (the data is dropped). */
+  send(message: unknown): boolean {
     const link = this.link;
-    if (link === undefined || !link.send(text)) return false;
+    if (link === undefined || !link.send(message)) return false;
     if (this.drainTimer === undefined && link.socket.bufferedAmount >= this.options.highWaterMarkBytes) {
       this.drainLow = link.socket.bufferedAmount;
       this.drainLowAt = this.options.now();
@@ -221,7 +222,7 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   private readonly onMessage = (data: unknown): void => {
     this.heartbeat.seen();
-    if (typeof data === 'string') this.emit('message', data);
+    if (typeof data === 'string' || this.link?.codec.binary === true) this.emit('message', data);
     else this.protocolFailure();
   };
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError } from '@lifeline/protocol';
+import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError, jsonCodec, type Codec } from '@lifeline/protocol';
 import type { WebSocket } from 'ws';
 import { closeAll, next, onCleanup, startSilentServer, startWsServer, until, within } from '@lifeline/test-kit';
 import { Transport, type CloseInfo, type ReconnectInfo, type TransportOptions, type TransportState, type WebSocketLike } from '../src/index.js';
@@ -51,7 +51,7 @@ describe('Transport', () => {
         seen.push(`handshake:${await link.receive()}`);
       },
     });
-    t.on('message', (text) => seen.push(text));
+    t.on('message', (text) => seen.push(String(text)));
     const first = next(t, 'message');
     await t.connect();
     await first;
@@ -110,6 +110,36 @@ describe('Transport', () => {
     expect(info).toEqual({ code: CloseCode.HeartbeatTimeout, reason: 'heartbeat timeout', willReconnect: true });
     await until(t, 'state', () => t.state === 'open');
     expect(s.sockets.length).toBe(2);
+  });
+
+  it('follows the codec the handshake chose: pings in it, and binary messages passed on as bytes for a binary codec', async () => {
+    // JSON text carried in binary messages: enough to see which frames go through the codec.
+    const bytes: Codec<Buffer> = {
+      ...(jsonCodec as unknown as Codec<Buffer>),
+      name: 'json-bytes',
+      binary: true,
+      ping: (ts) => Buffer.from(jsonCodec.ping(ts)),
+    };
+    let ping!: (seen: { binary: boolean; text: string }) => void;
+    const pinged = new Promise<{ binary: boolean; text: string }>((resolve) => (ping = resolve));
+    const s = await startWsServer((socket) => socket.on('message', (data, isBinary) => ping({ binary: isBinary, text: String(data) })));
+    const t = transport({
+      url: s.url,
+      heartbeatIntervalMs: 20,
+      handshake: async (link) => {
+        link.useCodec(bytes);
+      },
+    });
+    await t.connect();
+    const got = next(t, 'message');
+    (await s.connection(1)).send(Buffer.from('{"t":"cack","seq":0}'));
+    // Asked for as ArrayBuffer (what browsers can give), not as a Blob.
+    const [data] = await got;
+    expect(Object.prototype.toString.call(data)).toBe('[object ArrayBuffer]');
+    expect(Buffer.from(data as ArrayBuffer).toString()).toBe('{"t":"cack","seq":0}');
+    const first = await within(pinged, 'a ping');
+    expect(first.binary).toBe(true);
+    expect(JSON.parse(first.text)).toMatchObject({ t: 'ping' });
   });
 
   it('reads what arrived while the event loop was blocked before it calls the link dead', async () => {

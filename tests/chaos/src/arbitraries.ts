@@ -78,6 +78,11 @@ const member = fc
   .map(([clientId, sessionId, identity]) =>
     objectText([['clientId', j(clientId)], ['sessionId', j(sessionId)], ...(identity === undefined ? [] : [['identity', identity] as [string, string]])]),
   );
+/** Codec names, valid ones at the edges of their bounds (1 and 32 characters). */
+const codecName = fc.oneof(
+  fc.constantFrom('json', 'msgpack', 'a', 'x-1', 'z'.repeat(32)),
+  fc.stringMatching(/^[a-z0-9-]{1,32}$/),
+);
 
 type FrameArb = fc.Arbitrary<Array<[string, string]>>;
 const j = (v: unknown) => JSON.stringify(v);
@@ -95,6 +100,7 @@ export const validFrames: Record<string, FrameArb> = {
     opt('auth', payload),
     opt('resume', fc.tuple(token, token, seq(0)).map(([sid, tok, s]) => objectText([['sid', j(sid)], ['token', j(tok)], ['seq', j(s)]]))),
     opt('win', seq(1).map(j)),
+    opt('codecs', fc.array(codecName, { minLength: 1, maxLength: 8 }).map(j)),
   ),
   welcome: entries(
     fixed('t', c('"welcome"')),
@@ -106,6 +112,7 @@ export const validFrames: Record<string, FrameArb> = {
     fixed('win', seq(1).map(j)),
     fixed('hb', seq(1).map(j)),
     fixed('max', seq(1).map(j)),
+    opt('codec', codecName.map(j)),
   ),
   msg: entries(fixed('t', c('"msg"')), fixed('seq', seq(1).map(j)), fixed('id', id.map(j)), fixed('ts', time.map(j)), fixed('d', payload)),
   ack: fc.oneof(
@@ -174,6 +181,7 @@ export const anyValidFrame: FrameArb = fc.oneof(...Object.values(validFrames));
 
 const frameKeys = [
   't', 'v', 'seq', 'id', 'ts', 'd', 'r', 'e', 'at', 'code', 'reason', 'retryMs', 'sid', 'token', 'resumed', 'win', 'hb', 'max', 'resume', 'auth',
+  'codecs', 'codec',
   'ch', 'since', 'offset', 'epoch', 'recovered', 'message', 'from', 'to', 'member', 'members', 'clientId', 'sessionId', 'identity',
 ];
 const anyKey = fc.oneof(fc.constantFrom(...pollutionKeys), fc.constantFrom(...frameKeys), fc.string({ maxLength: 8 }));

@@ -40,16 +40,23 @@ const hello = fc
       auth,
       resume,
       win: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 100_000 }).map(j), weight: 5 }, { arbitrary: fc.constantFrom('0', '-1', '1.5', '"8"', 'null'), weight: 1 }),
+      // Offers with json (a session), without it (4406 from this JSON-only server), and malformed (4400).
+      codecs: fc.oneof(
+        { arbitrary: fc.constantFrom('["json"]', '["msgpack","json"]', '["json","x"]'), weight: 3 },
+        { arbitrary: fc.constantFrom('["msgpack"]', '["x","y-2"]', '["jsonx"]'), weight: 2 },
+        { arbitrary: fc.constantFrom('[]', '"json"', '["JSON"]', '[""]', 'null', `[${Array(9).fill('"json"').join(',')}]`, `["${'a'.repeat(33)}"]`), weight: 1 },
+      ),
       extra: fc.tuple(fc.constantFrom('__proto__', 'constructor', 'prototype', 'x'), hostileJson),
       extra2: fc.boolean(),
     },
     { requiredKeys: ['v'] },
   )
-  .map(({ v, auth: a, resume: r, win, extra, extra2 }) => {
+  .map(({ v, auth: a, resume: r, win, codecs, extra, extra2 }) => {
     const entries: Array<[string, string]> = [['t', '"hello"'], ['v', v]];
     if (a !== undefined) entries.push(['auth', a]);
     if (r !== undefined) entries.push(['resume', r]);
     if (win !== undefined) entries.push(['win', win]);
+    if (codecs !== undefined) entries.push(['codecs', codecs]);
     if (extra !== undefined && extra2 === true) entries.push(extra);
     return objectText(entries);
   });

@@ -9,6 +9,8 @@ import { judgeMessage } from './spec.js';
  * - No `hello` within `handshakeTimeoutMs` → 4408. Binary → 4400. Bad UTF-8 text → 1007 (the
  *   WebSocket layer; not in protocol.md's table). Larger than `max` → 1009. Undecodable → 4400,
  *   or 4406 for a `hello` of another version. Anything before `hello`, or a second `hello` → 4400.
+ * - `hello.codecs` naming no codec the server speaks (this one speaks `json`) → 4406, before
+ *   `authenticate` runs.
  * - `authenticate` refuses → 4401; `authenticate` throws → 1013 (retryable, reported through the
  *   server's `error` event, not as a protocol error). A resume of a live session by the same
  *   identity (the same identity key: string or number `sub`, else `id`, else the JSON with sorted
@@ -109,6 +111,10 @@ export function expectHandshake(first: RawMessage | undefined, second: RawMessag
   const p2 = second === undefined ? undefined : parse(second, ctx);
   const secondFails = p2 !== undefined && 'close' in p2;
   const secondHello = p2 !== undefined && 'frames' in p2 && p2.frames.some((f) => own(f, 't') === 'hello');
+
+  // "A server that speaks none of the offered codecs closes with 4406", before authenticating.
+  const codecs = own(hello, 'codecs');
+  if (Array.isArray(codecs) && !codecs.includes('json')) return { welcome: 'no', ends: new Set([4406]), why: 'no codec in common' };
 
   const resume = own(hello, 'resume') as Frame | undefined;
   const auth = own(hello, 'auth');

@@ -23,7 +23,16 @@ export const limits = {
   maxEpoch: 64,
   /** `gap.reason`: "string … 1–64" */
   maxReason: 64,
+  /** `hello.codecs`: "an array of 1 to 8 codec names" */
+  maxCodecs: 8,
 } as const;
+
+/** A codec name (`hello.codecs` entries, `welcome.codec`): "1–32 characters, each a lower-case ASCII letter, a digit or `-`". */
+function codecName(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length < 1 || v.length > 32) return false;
+  for (const ch of v) if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch === '-')) return false;
+  return true;
+}
 
 const CHANNEL_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:.-@/#=';
 /** A channel name, checked character by character against the listed set (not by the codec's regex). */
@@ -113,6 +122,10 @@ export function judgeFrame(value: unknown): Verdict | undefined {
       // "Checked before every other field"
       if (own(o, 'v') !== 1) return bad('hello.v is 1', VERSION);
       if (has(o, 'win') && !int(own(o, 'win'), 1)) return bad('hello.win ≥ 1');
+      if (has(o, 'codecs')) {
+        const c = own(o, 'codecs');
+        if (!Array.isArray(c) || c.length < 1 || c.length > limits.maxCodecs || !c.every(codecName)) return bad('hello.codecs');
+      }
       if (has(o, 'resume')) {
         const r = own(o, 'resume');
         if (!isObject(r)) return bad('hello.resume is an object');
@@ -125,6 +138,7 @@ export function judgeFrame(value: unknown): Verdict | undefined {
       if (!text(own(o, 'sid'), S) || !text(own(o, 'token'), S)) return bad('welcome sid/token');
       if (typeof own(o, 'resumed') !== 'boolean') return bad('welcome.resumed');
       if (!int(own(o, 'seq'), 0) || !int(own(o, 'win'), 1) || !int(own(o, 'hb'), 1) || !int(own(o, 'max'), 1)) return bad('welcome integers');
+      if (has(o, 'codec') && !codecName(own(o, 'codec'))) return bad('welcome.codec');
       return undefined;
     case 'msg':
       if (!int(own(o, 'seq'), 1)) return bad('msg.seq ≥ 1');

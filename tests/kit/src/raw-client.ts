@@ -14,6 +14,8 @@ export type RawAck = { seq: number; r?: unknown; e?: { code: string; message: st
  */
 export class RawClient {
   readonly messages: string[] = [];
+  /** How many of `messages` came as binary messages (their bytes are read as UTF-8 JSON). */
+  binaryMessages = 0;
   private readonly frames: AnyFrame[] = [];
   /** Called by the reader when a frame or the close arrives (see `takeFrame`). */
   wake: (() => void) | undefined;
@@ -23,7 +25,8 @@ export class RawClient {
   private constructor(readonly ws: WebSocket) {
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {
-      const text = isBinary ? '' : (data as Buffer).toString();
+      const text = (data as Buffer).toString();
+      if (isBinary) this.binaryMessages++;
       this.messages.push(text);
       const value = JSON.parse(text) as AnyFrame | AnyFrame[];
       this.frames.push(...(Array.isArray(value) ? value : [value]));
