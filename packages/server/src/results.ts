@@ -1,4 +1,4 @@
-import { Fifo } from './fifo.js';
+import { Fifo } from '@lifeline/protocol';
 
 /**
  * An error outcome, kept apart from successes so a run of successes can be coalesced into one

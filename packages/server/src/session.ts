@@ -83,7 +83,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session 
   }
 
   send(data: unknown, options?: SendOptions): Promise<void> {
-    return this.outbound.send(data, options);
+    return this.outbound.send(data, options) as Promise<unknown> as Promise<void>;
   }
 
   close(reason = 'session closed by the server'): void {
@@ -135,7 +135,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session 
       else conn.terminate(closeText);
     }
     this.inbound.end();
-    this.outbound.end(reason, closeCode);
+    this.outbound.closeAll(reason, closeCode);
     this.ctx.registry.remove(this);
     this.emitSafely('close', { reason });
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ResultCache, ackFrame, errorOutcome } from '../src/results.js';
 import { defaultIdentityKey as identityKey } from '../src/identity.js';
 import { hashToken, tokenAccepted } from '../src/handshake.js';
-import { Fifo } from '../src/fifo.js';
+import { Fifo } from '@lifeline/protocol';
 import { MemorySessionStore } from '../src/index.js';
 
 describe('ResultCache', () => {
