@@ -4,20 +4,29 @@
  * send queue, its waiting list and its in-flight list, the client's held messages, the server's
  * handler queue and result cache order.
  */
+/**
+ * A queue that empties with at most this many slots keeps them: a stream of messages each
+ * answered before the next (the common case) then costs no new backing store per message, and
+ * what a burst grew is still given back.
+ */
+const KEEP_SLOTS = 64;
+
 export class Fifo<T> {
   private items: Array<T | undefined> = [];
   private head = 0;
+  /** One past the last item: slots from here on are unused (`undefined`). */
+  private tail = 0;
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.tail - this.head;
   }
 
   push(item: T): void {
-    this.items.push(item);
+    this.items[this.tail++] = item;
   }
 
   peek(): T | undefined {
-    return this.items[this.head];
+    return this.head < this.tail ? this.items[this.head] : undefined;
   }
 
   /** The item `i` places behind the head (`i` below `length`). */
@@ -31,15 +40,16 @@ export class Fifo<T> {
   }
 
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
+    if (this.head >= this.tail) return undefined;
     const item = this.items[this.head];
     this.items[this.head] = undefined;
     this.head++;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
+    if (this.head === this.tail) {
+      this.head = this.tail = 0;
+      if (this.items.length > KEEP_SLOTS) this.items = [];
+    } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
+      this.items = this.items.slice(this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
     return item;
@@ -48,32 +58,33 @@ export class Fifo<T> {
   /** Put `items` (in order) ahead of everything. */
   prepend(items: readonly T[]): void {
     if (items.length === 0) return;
-    this.items = [...items, ...this.items.slice(this.head)];
-    this.head = 0;
+    this.reset([...items, ...this.rest()]);
   }
 
   /** Keep only the items `keep` accepts, in order. */
   retain(keep: (item: T) => boolean): void {
-    const kept: T[] = [];
-    for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i] as T;
-      if (keep(item)) kept.push(item);
-    }
-    this.items = kept;
-    this.head = 0;
+    this.reset(this.rest().filter(keep));
   }
 
   /** Remove everything. */
   clear(): void {
-    this.items = [];
-    this.head = 0;
+    this.reset([]);
   }
 
   /** Remove and return everything, in order. */
   drain(): T[] {
-    const out = this.items.slice(this.head) as T[];
-    this.items = [];
-    this.head = 0;
+    const out = this.rest();
+    this.reset([]);
     return out;
+  }
+
+  private rest(): T[] {
+    return this.items.slice(this.head, this.tail) as T[];
+  }
+
+  private reset(items: T[]): void {
+    this.items = items;
+    this.head = 0;
+    this.tail = items.length;
   }
 }

@@ -69,5 +69,5 @@ export { messageId, flatten } from './ids.js';
 // moves these behind an `internal` entry point (issue 10).
 export { Fifo } from './fifo.js';
 export { SendQueue } from './send-queue.js';
-export type { SendOptions, SendQueueOptions, SendLog, QueueBound } from './send-queue.js';
+export type { SendOptions, SendQueueOptions, SendLog, QueueBound } from './send-options.js';
 export { Outgoing } from './outgoing.js';

@@ -16,6 +16,18 @@ describe('Fifo', () => {
     expect(q.shift()).toBeUndefined();
   });
 
+  it('empties and fills again, small or large', () => {
+    const q = new Fifo<number>();
+    for (const n of [1, 100, 3]) {
+      for (let i = 0; i < n; i++) q.push(i);
+      for (let i = 0; i < n; i++) expect(q.shift()).toBe(i);
+      expect([q.length, q.peek(), q.shift()]).toEqual([0, undefined, undefined]);
+    }
+    q.push(7);
+    expect(q.drain()).toEqual([7]);
+    expect(q.length).toBe(0);
+  });
+
   it('prepends in order ahead of what is left', () => {
     const q = new Fifo<string>();
     for (const s of ['a', 'b', 'c']) q.push(s);
