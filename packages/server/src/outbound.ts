@@ -23,6 +23,8 @@ const closeText: Readonly<Record<SessionCloseReason, string>> = {
  * plus its window (issue 9). Deadlines share one server-wide timer (`ServerContext.sendDeadlines`).
  */
 export class Outbound extends SendQueue {
+  private readonly maxInFlight: number;
+
   constructor(
     private readonly session: SessionImpl,
     ctx: ServerContext,
@@ -44,6 +46,7 @@ export class Outbound extends SendQueue {
       wallClock: o.now,
       deadlines: ctx.sendDeadlines,
     });
+    this.maxInFlight = o.maxInFlight;
   }
 
   protected writable(): boolean {
@@ -64,8 +67,7 @@ export class Outbound extends SendQueue {
    * ack) goes again, within its window `win`. Returns how many messages are retransmitted.
    */
   attach(win: number | undefined, ackSeq: number): number {
-    const max = this.options.window; // maxInFlight
-    this.window = win === undefined ? max : Math.min(win, max);
+    this.window = win === undefined ? this.maxInFlight : Math.min(win, this.maxInFlight);
     this.cover(ackSeq);
     const replayed = this.retransmit();
     this.pump();
