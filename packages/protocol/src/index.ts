@@ -65,3 +65,10 @@ export type {
 export { Deadlines } from './deadlines.js';
 export type { DeadlineOptions, DeadlineSlot } from './deadlines.js';
 export { messageId, flatten } from './ids.js';
+
+// --- Internal: shared by the client session and the server, not for applications. The lead
+// moves these behind an `internal` entry point (issue 10).
+export { Fifo } from './fifo.js';
+export { SendQueue } from './send-queue.js';
+export type { SendOptions, SendQueueOptions, SendLog, QueueBound } from './send-options.js';
+export { Outgoing } from './outgoing.js';

@@ -1,6 +1,5 @@
-import type { Deadlines, PluginContext, PluginHost } from '@lifeline/protocol';
+import type { Deadlines, Outgoing, PluginContext, PluginHost } from '@lifeline/protocol';
 import type { ResolvedOptions } from './options.js';
-import type { Outgoing } from './outbound.js';
 import type { Heartbeat } from './heartbeat.js';
 import type { Limits } from './limits.js';
 import type { Registry } from './registry.js';

@@ -3,7 +3,7 @@ import { ReadPause } from './connection.js';
 import type { ServerContext } from './context.js';
 import type { HandlerContext } from './options.js';
 import { ErrorOutcome, ResultCache, ackFrame, errorOutcome, evicted, type Outcome } from './results.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '@lifeline/protocol';
 import type { SessionImpl } from './session.js';
 
 /** A run of successful acks is cut into frames of about this many characters (codec size units). */

@@ -1,5 +1,4 @@
-import { errorValue, type Codec } from '@lifeline/protocol';
-import { Fifo } from './fifo.js';
+import { Fifo, errorValue, type Codec } from '@lifeline/protocol';
 
 /**
  * An error outcome, kept apart from successes so a run of successes can be coalesced into one

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'eventemitter3';
 import { WebSocketServer } from 'ws';
 import type WebSocket from 'ws';
-import { CloseCode, Deadlines, PluginHost, now as monotonic, type PluginHook } from '@lifeline/protocol';
+import { CloseCode, Deadlines, PluginHost, now as monotonic, type Outgoing, type PluginHook } from '@lifeline/protocol';
 import { Admission } from './admission.js';
 import { Connection, type ConnectionHooks } from './connection.js';
 import type { ProtocolErrorInfo, ServerContext } from './context.js';
@@ -12,7 +12,6 @@ import { Handshakes } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { Limits, type LimitInfo } from './limits.js';
 import { resolveOptions, type ServerOptions } from './options.js';
-import type { Outgoing } from './outbound.js';
 import { Registry } from './registry.js';
 import type { Session, SessionImpl } from './session.js';
 import { MemorySessionStore } from './store.js';
@@ -105,13 +104,16 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       options: resolved,
       plugins,
       store,
-      sendDeadlines: new Deadlines<Outgoing>((item) => {
-        try {
-          item.owner.expire(item);
-        } catch (error) {
-          reportError(error);
-        }
-      }),
+      sendDeadlines: new Deadlines<Outgoing>(
+        (item) => {
+          try {
+            item.queue.expire(item);
+          } catch (error) {
+            reportError(error);
+          }
+        },
+        { inline: true },
+      ),
       heartbeat: new Heartbeat(resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError),
       registry: new Registry(resolved, store, reportError),
       limits: new Limits(resolved, plugins, this.connections, (info) => this.emitSafely('limit', info), reportError),

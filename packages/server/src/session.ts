@@ -92,7 +92,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session 
     } catch (error) {
       return Promise.reject(error instanceof TypeError ? error : new TypeError(String(error), { cause: error }));
     }
-    return this.outbound.send(data, options);
+    return this.outbound.send(data, options) as Promise<unknown> as Promise<void>;
   }
 
   close(reason = 'session closed by the server'): void {
@@ -140,7 +140,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session 
       else conn.close(closeCode, closeText);
     }
     this.inbound.end();
-    this.outbound.end(reason, closeCode);
+    this.outbound.closeAll(reason, closeCode);
     this.ctx.registry.remove(this);
     this.emitSafely('close', { reason });
   }

@@ -3,7 +3,6 @@ import { jsonCodec } from '@lifeline/protocol';
 import { ResultCache, ackFrame, errorOutcome } from '../src/results.js';
 import { defaultIdentityKey as identityKey } from '../src/identity.js';
 import { hashToken, tokenAccepted } from '../src/handshake.js';
-import { Fifo } from '../src/fifo.js';
 import { MemorySessionStore } from '../src/index.js';
 
 describe('ResultCache', () => {
@@ -76,20 +75,6 @@ describe('tokenAccepted', () => {
     expect(tokenAccepted('old', record, false)).toBe('retry');
     expect(tokenAccepted('guess', record, true)).toBe('refuse');
     expect(tokenAccepted('old', { ...record, previousTokenHash: null }, true)).toBe('refuse');
-  });
-});
-
-describe('Fifo', () => {
-  it('shifts in order across compactions and retains live items', () => {
-    const q = new Fifo<number>();
-    for (let i = 0; i < 5_000; i++) q.push(i);
-    for (let i = 0; i < 3_000; i++) expect(q.shift()).toBe(i);
-    expect(q.length).toBe(2_000);
-    expect(q.at(1)).toBe(3_001);
-    q.retain((n) => n % 2 === 0);
-    expect(q.length).toBe(1_000);
-    expect(q.drain().slice(0, 3)).toEqual([3_000, 3_002, 3_004]);
-    expect(q.shift()).toBeUndefined();
   });
 });
 

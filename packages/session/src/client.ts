@@ -239,7 +239,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   private readonly drainInbox = (): void => this.inbox.drain();
 
   private async closeSession({ drain = false, timeoutMs = clientDefaults.closeTimeoutMs, signal }: CloseOptions): Promise<void> {
-    this.outbox.refuseNew();
+    this.outbox.closing();
     let failure: unknown;
     if (drain && this.outbox.pending > 0) {
       try {
@@ -361,16 +361,14 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
     this.ticket = { sid: w.sid, token: w.token };
     if (this.ctx.sessionId !== w.sid) this.ctx = { side: 'client', sessionId: w.sid };
     const outbox = this.outbox;
-    outbox.window = Math.min(this.options.maxInFlight, w.win);
-    outbox.maxFrameBytes = w.max;
+    outbox.connected(w.win, w.max);
     if (pending.codec !== this.codec) {
       this.codec = pending.codec;
       this.writer = new FrameWriter(this.codec, this.write, MAX_BATCH, this.beforeFlush);
     }
     // A batch must fit welcome.max: in bytes, or in UTF-8 text (at most 3 bytes per UTF-16 unit).
     this.writer.maxSize = Math.min(MAX_BATCH, Math.max(1, this.codec.binary ? w.max : Math.floor(w.max / 3)));
-    const outcome = reconcile(w, previous, outbox, this.inbox, this.options.now);
-    outbox.online = true;
+    const outcome = reconcile(w, previous, outbox, this.inbox);
     this.cell.set('open', outcome.kind === 'new' ? 'welcome' : outcome.kind === 'resumed' ? 'resumed' : 'session lost');
     if (this.cell.value !== 'open') return; // a 'state' listener closed the client
     if (outcome.kind !== 'new') {
@@ -457,7 +455,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   }
 
   private readonly onClose = (info: CloseInfo): void => {
-    this.outbox.online = false;
+    this.outbox.disconnected();
     this.writer.discard();
     this.downAt = this.options.now();
     this.emit('disconnect', info);
@@ -497,7 +495,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   /** Terminal: close the transport, reject everything pending, end receivers, state 'closed'. */
   private shutdown(reason: string, closeCode: number, cause?: Error): void {
     if (this.cell.value === 'closed') return;
-    this.outbox.online = false;
+    this.outbox.disconnected();
     this.transport.close(closeCode, reason);
     this.writer.discard();
     this.outbox.closeAll(

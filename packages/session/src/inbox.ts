@@ -1,4 +1,4 @@
-import { AbortError, ClosedError, CloseCode, type Json, type MsgFrame, type PluginContext, type PluginHost } from '@lifeline/protocol';
+import { AbortError, ClosedError, CloseCode, Fifo, type Json, type MsgFrame, type PluginContext, type PluginHost } from '@lifeline/protocol';
 import { abortError, withDeadline } from './wait.js';
 
 /** What a `'message'` listener gets besides the data. */
@@ -78,8 +78,7 @@ export class Inbox {
   private uncacked = 0;
   private resendCack = false;
   private epoch = 0;
-  private held: Held[] = [];
-  private heldHead = 0;
+  private readonly held = new Fifo<Held>();
   /** Held messages of the current session (they count against the window). */
   private heldNow = 0;
   private waiters: Waiter[] = [];
@@ -103,7 +102,7 @@ export class Inbox {
 
   /** Messages accepted and waiting for `receive()` / `messages()`. */
   get buffered(): number {
-    return this.held.length - this.heldHead;
+    return this.held.length;
   }
 
   /**
@@ -117,7 +116,7 @@ export class Inbox {
     if (!duplicate) {
       if (this.heldNow + this.uncacked >= this.window) return false;
       if (this.skipping) return true;
-      const backlog = this.heldHead < this.held.length;
+      const backlog = this.held.length > 0;
       if (backlog || !(this.waiters.length > 0 || host.hasListeners())) {
         // Counted only for what will be held: a message taken at once costs nothing here.
         bytes = jsonLength(f.d);
@@ -143,7 +142,7 @@ export class Inbox {
       return true;
     }
     this.received = f.seq;
-    if (this.heldHead === this.held.length && this.handOut(f.d, f.seq, f.id, f.ts, this.epoch)) return true;
+    if (this.held.length === 0 && this.handOut(f.d, f.seq, f.id, f.ts, this.epoch)) return true;
     this.held.push({ data: f.d, seq: f.seq, id: f.id, sentAt: f.ts, bytes, epoch: this.epoch });
     this.heldNow++;
     this.heldBytes += bytes;
@@ -152,7 +151,7 @@ export class Inbox {
 
   /** Deliver held messages while someone takes them (a listener was added, a waiter arrived). */
   drain(): void {
-    while (this.heldHead < this.held.length && (this.waiters.length > 0 || this.host.hasListeners())) {
+    while (this.held.length > 0 && (this.waiters.length > 0 || this.host.hasListeners())) {
       const m = this.shift();
       this.handOut(m.data, m.seq, m.id, m.sentAt, m.epoch);
     }
@@ -217,8 +216,7 @@ export class Inbox {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.held = [];
-    this.heldHead = 0;
+    this.held.clear();
     this.heldNow = 0;
     this.heldBytes = 0;
     const waiters = this.waiters;
@@ -233,7 +231,7 @@ export class Inbox {
 
   /** Take the next held message as delivered, for `receive()` / iterators. */
   take(): Held | undefined {
-    if (this.heldHead === this.held.length) return undefined;
+    if (this.held.length === 0) return undefined;
     const m = this.shift();
     this.markDelivered(m.seq, m.id, m.sentAt, m.epoch);
     return m;
@@ -249,15 +247,7 @@ export class Inbox {
   }
 
   private shift(): Held {
-    const m = this.held[this.heldHead] as Held;
-    this.held[this.heldHead++] = undefined as unknown as Held;
-    if (this.heldHead === this.held.length) {
-      this.held = [];
-      this.heldHead = 0;
-    } else if (this.heldHead > 1024 && this.heldHead * 2 > this.held.length) {
-      this.held = this.held.slice(this.heldHead);
-      this.heldHead = 0;
-    }
+    const m = this.held.shift() as Held;
     if (m.epoch === this.epoch) this.heldNow--;
     this.heldBytes -= m.bytes;
     // Half the bound free before asking again, so a slow reader does not reconnect per message.

@@ -44,9 +44,15 @@ export interface ClientOptions {
   ackTimeoutMs?: number;
   /** Most unacknowledged messages on the wire; the effective window is min(this, welcome.win). @default 1024 */
   maxInFlight?: number;
-  /** Bound on the queue behind the window; a number bounds messages only. @default { messages: 10_000, bytes: 16 MiB } */
+  /**
+   * Bound on the queue behind the window; a number bounds messages only. A payload larger than
+   * `bytes` is refused with `PayloadTooLargeError`. @default { messages: 10_000, bytes: 16 MiB }
+   */
   maxQueued?: number | QueueLimits;
-  /** Full-queue policy. @default 'wait' */
+  /**
+   * Full-queue policy. Under `'wait'` the senders waiting for room are bounded only by their
+   * deadlines (the server's, serving many peers, bounds them by `maxQueued` again). @default 'wait'
+   */
   overflow?: OverflowPolicy;
   /**
    * Inbound messages kept for `receive()` / `messages()` when nobody is listening; announced as

@@ -1,6 +1,6 @@
 import { DEFAULT_CODEC, PROTOCOL_VERSION, type Codec, type HelloFields, type Json, type WelcomeFrame } from '@lifeline/protocol';
 import type { Inbox } from './inbox.js';
-import type { Outbox, Outgoing } from './outbox.js';
+import type { Outbox } from './outbox.js';
 
 /**
  * Resume and replay (DESIGN.md guarantee 3, docs/protocol.md#welcome-server--client-answer-to-hello):
@@ -35,40 +35,18 @@ export type WelcomeOutcome =
 
 /**
  * Apply a `welcome` to both directions. Called once per connection, after the window and size
- * limits of the welcome are set and before the queue is pumped again.
+ * limits of the welcome are set; what goes again is written by the queue's next pump.
  */
-export function reconcile(welcome: WelcomeFrame, previous: SessionTicket | undefined, outbox: Outbox, inbox: Inbox, now: () => number): WelcomeOutcome {
+export function reconcile(welcome: WelcomeFrame, previous: SessionTicket | undefined, outbox: Outbox, inbox: Inbox): WelcomeOutcome {
   // Timed-out messages are never handled late: those the server never accepted are forgotten here;
   // those it accepted are retransmitted with the rest only to fetch their acks (duplicates there).
   const resumed = previous !== undefined && welcome.resumed && welcome.sid === previous.sid;
   outbox.purgeZombies(resumed ? welcome.seq : 0);
   if (previous === undefined) return { kind: 'new' };
-  if (resumed) return { kind: 'resumed', replayed: retransmitInFlight(outbox, now()) };
+  // Resumed: every message sent without an ack goes again, in seq order, with the same seq, id
+  // and bytes. The server answers those it already processed from its result cache.
+  if (resumed) return { kind: 'resumed', replayed: outbox.retransmit() };
   inbox.resetSession();
-  const ids = restartInFlight(outbox);
+  const ids = outbox.restartInFlight();
   return { kind: 'lost', unknown: ids.length, ids };
-}
-
-/**
- * Resumed: every message sent without an ack goes again, in seq order, with the same seq, id and
- * bytes. The server answers those it already processed from its result cache.
- */
-export function retransmitInFlight(outbox: Outbox, at: number): number {
-  const wall = Date.now();
-  const again: Outgoing[] = [...outbox.inFlight.values()];
-  for (const m of again) outbox.transmit(m, wall, at);
-  return again.length;
-}
-
-/**
- * Session lost: the new session numbers from 1 again. Messages in flight (outcome unknown) go back
- * to the front of the queue in their original order and are sent again under their original ids,
- * with new seqs; their `send()` promises stay pending and settle with the new acks.
- */
-export function restartInFlight(outbox: Outbox): string[] {
-  const unknown: Outgoing[] = [...outbox.inFlight.values()];
-  outbox.inFlight.clear();
-  outbox.nextSeq = 1;
-  outbox.requeueFront(unknown);
-  return unknown.map((m) => m.id);
 }

@@ -1,6 +1,5 @@
 import { nanoid } from 'nanoid';
-import { ClosedError } from '@lifeline/protocol';
-import { Fifo } from '../fifo.js';
+import { ClosedError, Fifo } from '@lifeline/protocol';
 import {
   ChannelLimitError,
   type ChannelEvent,

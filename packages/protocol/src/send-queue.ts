@@ -1,0 +1,429 @@
+import { Deadlines } from './deadlines.js';
+import { jsonEncoder } from './encoder.js';
+import { AbortError, AckTimeoutError, PayloadTooLargeError, QueueFullError, type LifelineError } from './errors.js';
+import { Fifo } from './fifo.js';
+import type { Json } from './frames.js';
+import { flatten, messageId } from './ids.js';
+import { InFlight } from './in-flight.js';
+import { IN_FLIGHT, Outgoing, QUEUED, SETTLED, WAITING, frameOversize, idJsonOf } from './outgoing.js';
+import type { PluginContext } from './plugin.js';
+import type { SendOptions, SendQueueOptions } from './send-options.js';
+
+/** `setTimeout` clamps longer delays to 1 ms: a longer deadline is none (the queue's end still settles it). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+const ignore = (): void => {};
+
+/**
+ * The send side both peers share (DESIGN.md guarantees 1, 4, 6): a message waits for room
+ * (`overflow: 'wait'`), is *queued* (FIFO, never transmitted), then *in flight* (transmitted,
+ * awaiting its answer, by seq) — tRPC's requestManager split — until the peer answers it or it
+ * settles otherwise (deadline, abort, end). Seqs are taken at transmission, so a message
+ * abandoned in the queue leaves no gap. Every deadline shares one timer (`Deadlines`). How the
+ * peer answers is the subclass's part: per-message acks (the client's `Outbox`) or a cumulative
+ * `cack` (the server's `Outbound`).
+ */
+export abstract class SendQueue {
+  /** Most seqs awaited at once, counted from the oldest one (see `pump`). */
+  protected window: number;
+  /** The largest WebSocket message the peer accepts. */
+  protected maxFrameBytes = Infinity;
+  /** Next sequence number to take. */
+  protected nextSeq = 1;
+  protected readonly inFlight = new InFlight();
+  private readonly queue = new Fifo<Outgoing>();
+  private readonly waiting = new Fifo<Outgoing>();
+  /** Seq of the next message this connection has not been sent; `nextSeq` once it has them all. */
+  private resendSeq = 1;
+  private queuedCount = 0;
+  private queuedBytes = 0;
+  private waitingCount = 0;
+  private waitingBytes = 0;
+  /** Settled messages still sitting in `queue` or `waiting` (removed lazily). */
+  private garbage = 0;
+  private unsettled = 0;
+  private idle: Array<() => void> = [];
+  /** Why a new send is refused, once the queue stopped taking them. */
+  private refusal: (() => LifelineError) | undefined;
+  /** Set by `end`: pending messages were failed, and the log keeps them. */
+  private ended = false;
+  private readonly deadlines: Deadlines<Outgoing>;
+
+  constructor(protected readonly options: SendQueueOptions) {
+    this.window = options.window;
+    this.deadlines = options.deadlines ?? new Deadlines<Outgoing>((m) => this.expire(m), { now: options.now, inline: true });
+  }
+
+  /** Whether a frame may be written now (connected, and the socket below its high-water mark). */
+  protected abstract writable(): boolean;
+  /** Write one encoded frame (through the connection's coalescing `FrameWriter`). */
+  protected abstract write(frame: string): void;
+  protected abstract context(): PluginContext;
+
+  /** Messages whose `send()` has not settled: waiting, queued and in flight. */
+  get pending(): number {
+    return this.unsettled;
+  }
+
+  get queued(): number {
+    return this.queuedCount;
+  }
+
+  send(data: unknown, options: SendOptions | undefined): Promise<Json> {
+    const o = this.options;
+    if (this.refusal !== undefined) return this.rejected(this.refusal());
+    let dataJson: string;
+    try {
+      dataJson = jsonEncoder.value(data);
+    } catch (cause) {
+      return this.rejected(new TypeError(`${o.what} needs JSON-serialisable data: ${(cause as Error).message}`, { cause }));
+    }
+    let id: string;
+    let idJson: string | undefined;
+    if (options?.id === undefined) {
+      id = messageId(); // its alphabet needs no escaping
+    } else {
+      id = options.id;
+      if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+        return this.rejected(new TypeError(`${o.what} needs \`id\` to be a string of 1 to 128 characters`));
+      }
+      idJson = idJsonOf(id);
+    }
+    const timeoutMs = options?.timeoutMs ?? o.ackTimeoutMs;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      return this.rejected(new TypeError(`${o.what} needs \`timeoutMs\` to be a non-negative number, got ${String(timeoutMs)}`));
+    }
+    const signal = options?.signal;
+    const at = o.now();
+    if (signal?.aborted) return this.refuse(id, new AbortError(`${o.what} of ${id} was aborted before it was queued`, { cause: signal.reason }), at);
+    const bytes = dataJson.length;
+    // Larger than the queue's byte bound: it could never be queued without passing the bound.
+    if (bytes > o.maxQueued.bytes) return this.refuse(id, new PayloadTooLargeError(bytes, o.maxQueued.bytes), at, 'payload-too-large');
+    const tooBig = frameOversize(dataJson, id, idJson, this.maxFrameBytes);
+    if (tooBig > 0) return this.refuse(id, new PayloadTooLargeError(tooBig, this.maxFrameBytes), at, 'payload-too-large');
+    const fits = this.waitingCount === 0 && this.hasRoom(bytes);
+    if (!fits) {
+      if (o.overflow === 'reject') return this.refuse(id, new QueueFullError(`${o.what}: the send queue is full (maxQueued)`), at, 'queue-full');
+      // Waiting senders hold their data too: unbounded, a peer that never answers makes 'wait'
+      // buffer without limit (issue 9: 60,000 server pushes of 1 KB cost 115 MB).
+      if (this.waitingCount >= o.maxWaiting.messages || this.waitingBytes + bytes > o.maxWaiting.bytes) {
+        return this.refuse(id, new QueueFullError(`${o.what}: the send queue and its waiting list are full`), at, 'queue-full');
+      }
+    }
+    if (o.log !== undefined) {
+      const refused = o.log.add(id, dataJson);
+      if (refused !== undefined) return this.refuse(id, refused, at);
+    }
+    // Kept until the answer: one flat string, not the pieces JSON.stringify built it from.
+    const m = new Outgoing(this, id, idJson, flatten(dataJson), timeoutMs, o.plugins.active ? at : undefined, signal);
+    const promise = new Promise<Json>((resolve, reject) => {
+      m.resolve = resolve;
+      m.reject = reject;
+    });
+    if (o.handledRejections) m.promise = promise;
+    this.accept(m, at);
+    if (signal !== undefined) {
+      m.onAbort = () => this.abort(m);
+      signal.addEventListener('abort', m.onAbort, { once: true });
+    }
+    if (fits) {
+      this.enqueue(m);
+      this.pump(at);
+    } else {
+      m.stage = WAITING;
+      this.waiting.push(m);
+      this.waitingCount++;
+      this.waitingBytes += bytes;
+    }
+    return promise;
+  }
+
+  /**
+   * Write what the window and the socket allow: first what this connection has not been sent
+   * (`retransmit`), then queued messages. `now`: the monotonic clock, if just read.
+   *
+   * The window bounds the span of seqs awaited, not only their count: a message may take seq
+   * `s` only while `s < oldest awaited + window`. The server keeps the outcomes of the last
+   * `win` seqs, so a client sending further ahead could push out of that cache the outcome of a
+   * message it still waits for (chaos seed 88); the server's `cack` counts the same span.
+   */
+  pump(now?: number): void {
+    if (!this.writable()) return;
+    const o = this.options;
+    const active = o.plugins.active;
+    // The monotonic clock is read for plugins only (`sentAt`, `onTransmit`).
+    const at = active ? (now ?? o.now()) : 0;
+    // Sending only adds seqs above the oldest one awaited, so the limit holds for the whole call.
+    const limit = (this.inFlight.oldest ?? this.nextSeq) + this.window;
+    let wall = 0;
+    if (this.resendSeq < this.nextSeq) {
+      wall = o.wallClock();
+      while (this.resendSeq < this.nextSeq) {
+        const seq = this.resendSeq;
+        const m = this.inFlight.get(seq);
+        if (m !== undefined && (m.stage === IN_FLIGHT || o.retransmitSettled)) {
+          if (seq >= limit) return;
+          this.transmit(m, wall, at, active);
+        }
+        this.resendSeq = seq + 1;
+        if (!this.writable()) return;
+      }
+    }
+    if (this.nextSeq < limit && (this.queuedCount > 0 || this.waitingCount > 0)) {
+      if (wall === 0) wall = o.wallClock();
+      while (this.nextSeq < limit && this.writable()) {
+        const m = this.queue.shift();
+        if (m === undefined) {
+          if (this.waitingCount > 0 && this.admit()) continue;
+          break;
+        }
+        if (m.stage !== QUEUED) {
+          this.garbage--;
+          continue;
+        }
+        this.queuedCount--;
+        this.queuedBytes -= m.dataJson.length;
+        // The peer's frame limit may have been learnt (or lowered) since this was queued.
+        const tooBig = frameOversize(m.dataJson, m.id, m.idJson, this.maxFrameBytes);
+        if (tooBig > 0) {
+          this.settle(m);
+          this.fail(m, new PayloadTooLargeError(tooBig, this.maxFrameBytes), 'payload-too-large');
+          continue;
+        }
+        m.seq = this.nextSeq++;
+        this.resendSeq = this.nextSeq;
+        this.inFlight.add(m);
+        this.transmit(m, wall, at, active);
+      }
+    }
+    if (this.waitingCount > 0) this.admit();
+  }
+
+  /**
+   * A new connection: every message in flight goes again (in seq order, same seq, id and bytes)
+   * at the next `pump`, before anything new. Returns how many will.
+   */
+  retransmit(): number {
+    const from = this.inFlight.oldest ?? this.nextSeq;
+    this.resendSeq = from;
+    if (this.options.retransmitSettled) return this.inFlight.size;
+    let live = 0;
+    for (let seq = from; seq < this.nextSeq; seq++) if (this.inFlight.get(seq)?.stage === IN_FLIGHT) live++;
+    return live;
+  }
+
+  /** The peer answered `m` (taken out of flight by the subclass's ack rule) with `result`. `at`: when (0 without plugins). */
+  protected answered(m: Outgoing, result: Json, at: number): void {
+    this.settle(m);
+    m.resolve(result);
+    this.reportAck(m, undefined, at);
+  }
+
+  /** The peer answered `m` with a failure: the remote handler's `errorCode`, as `error`. */
+  protected answeredWithError(m: Outgoing, error: LifelineError, errorCode: string, at: number): void {
+    this.settle(m);
+    if (m.promise !== undefined) m.promise.catch(ignore);
+    m.reject(error);
+    this.reportAck(m, errorCode, at);
+  }
+
+  /**
+   * The peer forgot the sequence (a new session): messages in flight go back to the front of the
+   * queue in their order, to be sent again under their ids with seqs from 1. Returns them.
+   */
+  protected restartSequence(): Outgoing[] {
+    const unknown = this.inFlight.drain().filter((m) => m.live);
+    this.nextSeq = 1;
+    this.resendSeq = 1;
+    this.requeueFront(unknown);
+    return unknown;
+  }
+
+  /** A message the queue did not make itself (restored from a durable store), with its own callbacks. */
+  protected adopt(id: string, dataJson: string, resolve: (value: Json) => void, reject: (error: Error) => void, at: number): Outgoing {
+    const o = this.options;
+    const m = new Outgoing(this, id, idJsonOf(id), dataJson, o.ackTimeoutMs, o.plugins.active ? at : undefined, undefined);
+    m.resolve = resolve;
+    m.reject = reject;
+    this.accept(m, at);
+    return m;
+  }
+
+  /** Put `messages` (in order) at the front of the queue, as never sent under the current sequence. They count against no bound: they were accepted before. */
+  protected requeueFront(messages: readonly Outgoing[]): void {
+    for (const m of messages) {
+      m.stage = QUEUED;
+      m.seq = 0;
+      this.queuedCount++;
+      this.queuedBytes += m.dataJson.length;
+    }
+    this.queue.prepend(messages);
+  }
+
+  /** Resolves once every `send()` has settled. */
+  settled(): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Refuse new sends (closing started); those already accepted carry on. */
+  refuseNew(refusal: () => LifelineError): void {
+    this.refusal ??= refusal;
+  }
+
+  /** End for good: every pending message fails with `failure(m)`, new sends with `refusal()`. */
+  end(failure: (m: Outgoing) => LifelineError, refusal: () => LifelineError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.refusal = refusal;
+    const pending = [...this.inFlight.drain(), ...this.queue.drain(), ...this.waiting.drain()];
+    this.queuedCount = this.queuedBytes = this.waitingCount = this.waitingBytes = this.garbage = 0;
+    this.resendSeq = this.nextSeq;
+    for (const m of pending) {
+      if (!m.live) continue;
+      this.settle(m);
+      this.fail(m, failure(m));
+    }
+    if (this.options.deadlines === undefined) this.deadlines.clear();
+  }
+
+  /** `m`'s deadline passed (called by the `Deadlines`). */
+  expire(m: Outgoing): void {
+    if (m.live) this.drop(m, new AckTimeoutError(m.id, m.transmitted, m.timeoutMs));
+  }
+
+  private abort(m: Outgoing): void {
+    if (m.live) this.drop(m, new AbortError(`${this.options.what} of ${m.id} was aborted`, { cause: m.signal?.reason, maybeDelivered: m.transmitted }));
+  }
+
+  /** Settle `m` before its answer, out of wherever it is; one in flight stays there as a zombie, holding its seq. */
+  private drop(m: Outgoing, error: LifelineError): void {
+    const stage = m.stage;
+    this.settle(m);
+    if (stage === QUEUED) {
+      this.queuedCount--;
+      this.queuedBytes -= m.dataJson.length;
+      this.garbage++;
+    } else if (stage === WAITING) {
+      this.waitingCount--;
+      this.waitingBytes -= m.dataJson.length;
+      this.garbage++;
+    }
+    this.fail(m, error);
+    if (stage === QUEUED && this.waitingCount > 0) this.admit();
+    if (this.garbage > 1024 && this.garbage * 2 > this.queue.length + this.waiting.length) {
+      const live = (x: Outgoing) => x.live;
+      this.queue.retain(live);
+      this.waiting.retain(live);
+      this.garbage = 0;
+    }
+  }
+
+  /** A new message is pending from `at`: counted, given its deadline, reported to plugins. */
+  private accept(m: Outgoing, at: number): void {
+    this.unsettled++;
+    if (m.timeoutMs <= MAX_TIMER_MS) this.deadlines.add(m, at + m.timeoutMs);
+    const { plugins } = this.options;
+    if (plugins.active) plugins.onSend({ id: m.id, bytes: m.dataJson.length, at }, this.context());
+  }
+
+  private enqueue(m: Outgoing): void {
+    m.stage = QUEUED;
+    this.queue.push(m);
+    this.queuedCount++;
+    this.queuedBytes += m.dataJson.length;
+  }
+
+  private hasRoom(bytes: number): boolean {
+    const bound = this.options.maxQueued;
+    return this.queuedCount < bound.messages && this.queuedBytes + bytes <= bound.bytes;
+  }
+
+  /** Move waiting senders into the queue, in order, while there is room. True when one moved. */
+  private admit(): boolean {
+    let admitted = false;
+    for (let m = this.waiting.peek(); m !== undefined; m = this.waiting.peek()) {
+      if (m.stage === SETTLED) {
+        this.waiting.shift();
+        this.garbage--;
+        continue;
+      }
+      if (!this.hasRoom(m.dataJson.length)) break;
+      this.waiting.shift();
+      this.waitingCount--;
+      this.waitingBytes -= m.dataJson.length;
+      this.enqueue(m);
+      admitted = true;
+    }
+    return admitted;
+  }
+
+  /** Write `m` under its seq; `wall` and `at` (0 without plugins) as read once per `pump`. */
+  private transmit(m: Outgoing, wall: number, at: number, active: boolean): void {
+    const retransmit = m.transmitted;
+    if (!retransmit) m.firstSent(wall, active ? at : undefined);
+    // A zombie retransmitted to fetch its answer stays settled and is not reported to plugins:
+    // its send() already failed.
+    const zombie = m.stage === SETTLED;
+    if (!zombie) m.stage = IN_FLIGHT;
+    this.write(m.encode());
+    if (active && !zombie) {
+      this.options.plugins.onTransmit({ id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.context());
+    }
+  }
+
+  private settle(m: Outgoing): void {
+    m.stage = SETTLED;
+    // The queue's end is not an outcome: a durable log keeps the message for the next run.
+    if (!this.ended) this.options.log?.remove(m.id);
+    this.deadlines.delete(m);
+    if (m.onAbort !== undefined) {
+      m.signal?.removeEventListener('abort', m.onAbort);
+      m.onAbort = undefined;
+    }
+    if (--this.unsettled === 0 && this.idle.length > 0) {
+      const idle = this.idle;
+      this.idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  /** Reject a settled `m` with `error` and tell the plugins. */
+  private fail(m: Outgoing, error: LifelineError, drop?: 'payload-too-large'): void {
+    this.reportFail(m.id, error, m.transmitted, drop, this.options.plugins.active ? this.options.now() : 0);
+    if (m.promise !== undefined) m.promise.catch(ignore);
+    m.reject(error);
+  }
+
+  /** A send refused before it was queued: nothing was accepted, so nothing may have been delivered. */
+  private refuse(id: string, error: LifelineError, at: number, drop?: 'queue-full' | 'payload-too-large'): Promise<never> {
+    this.reportFail(id, error, false, drop, at);
+    return this.rejected(error);
+  }
+
+  private rejected(error: Error): Promise<never> {
+    const promise = Promise.reject(error);
+    if (this.options.handledRejections) promise.catch(ignore);
+    return promise;
+  }
+
+  private reportAck(m: Outgoing, errorCode: string | undefined, at: number): void {
+    const { plugins } = this.options;
+    if (!plugins.active) return;
+    // With plugins (fixed at construction) `queuedAt` and `sentAt` are always set; `??` is for the types.
+    const queuedAt = m.queuedAt ?? at;
+    const sentAt = m.sentAt ?? at;
+    plugins.onAck(
+      errorCode === undefined ? { id: m.id, seq: m.seq, queuedAt, sentAt, at } : { id: m.id, seq: m.seq, queuedAt, sentAt, at, errorCode },
+      this.context(),
+    );
+  }
+
+  private reportFail(id: string, error: LifelineError, maybeDelivered: boolean, drop: 'queue-full' | 'payload-too-large' | undefined, at: number): void {
+    const { plugins } = this.options;
+    if (!plugins.active) return;
+    const ctx = this.context();
+    if (drop !== undefined) plugins.onDrop({ reason: drop, count: 1, at }, ctx);
+    plugins.onFail({ id, code: error.code, maybeDelivered, at }, ctx);
+  }
+}

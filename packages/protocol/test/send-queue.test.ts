@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AbortError,
+  ClosedError,
+  PayloadTooLargeError,
+  PluginHost,
+  QueueFullError,
+  SendQueue,
+  type Json,
+  type LifelinePlugin,
+  type PluginContext,
+  type SendQueueOptions,
+} from '../src/index.js';
+
+const ctx: PluginContext = { side: 'client', sessionId: 's' };
+
+/** The shared queue with per-message answers, writing to an array: no socket, no peer. */
+class TestQueue extends SendQueue {
+  readonly frames: Array<{ seq: number; id: string; d: Json }> = [];
+  open = true;
+
+  constructor(options: Partial<SendQueueOptions> = {}) {
+    super({
+      what: 'send()',
+      ackTimeoutMs: 60_000,
+      window: 3,
+      maxQueued: { messages: 100, bytes: 1_000_000 },
+      maxWaiting: { messages: 100, bytes: 1_000_000 },
+      overflow: 'wait',
+      retransmitSettled: true,
+      handledRejections: true,
+      plugins: new PluginHost(undefined, () => {}),
+      now: () => performance.now(),
+      wallClock: Date.now,
+      ...options,
+    });
+  }
+
+  protected writable(): boolean {
+    return this.open;
+  }
+
+  protected write(frame: string): void {
+    this.frames.push(JSON.parse(frame) as { seq: number; id: string; d: Json });
+  }
+
+  protected context(): PluginContext {
+    return ctx;
+  }
+
+  answer(seq: number): void {
+    const m = this.inFlight.take(seq);
+    if (m?.live) this.answered(m, `r${seq}`, 0);
+    this.pump();
+  }
+
+  connected(win: number): void {
+    this.window = win;
+  }
+
+  restart(): string[] {
+    return this.restartSequence().map((m) => m.id);
+  }
+
+  sent(): number[] {
+    const seqs = this.frames.map((f) => f.seq);
+    this.frames.length = 0;
+    return seqs;
+  }
+}
+
+const outcome = (p: Promise<unknown>) => p.then((v) => v, (e: unknown) => e);
+
+describe('SendQueue', () => {
+  it('counts the window as a span of seqs from the oldest one awaited, not as a count (chaos seed 88)', async () => {
+    const q = new TestQueue({ window: 3 });
+    const sends = [1, 2, 3, 4, 5].map((d) => q.send(d, undefined));
+    expect(q.sent()).toEqual([1, 2, 3]);
+    q.answer(3);
+    q.answer(2);
+    expect(q.sent()).toEqual([]); // seq 1 is still awaited: seq 4 would pass 1 + 3
+    q.answer(1);
+    expect(q.sent()).toEqual([4, 5]);
+    q.answer(4);
+    q.answer(5);
+    expect(await Promise.all(sends)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+    expect(q.pending).toBe(0);
+  });
+
+  it('retransmits what is in flight, in seq order, before anything new; a zombie too when its own answer frees its slot', async () => {
+    const q = new TestQueue({ window: 4 });
+    const ac = new AbortController();
+    const a = q.send('a', undefined);
+    const zombie = outcome(q.send('z', { signal: ac.signal }));
+    const c = q.send('c', undefined);
+    expect(q.sent()).toEqual([1, 2, 3]);
+    ac.abort();
+    expect(await zombie).toMatchObject({ name: 'AbortError', maybeDelivered: true });
+    q.open = false;
+    const d = q.send('d', undefined);
+    expect(q.retransmit()).toBe(3);
+    q.open = true;
+    q.pump();
+    expect(q.frames.map((f) => [f.seq, f.d])).toEqual([
+      [1, 'a'],
+      [2, 'z'],
+      [3, 'c'],
+      [4, 'd'],
+    ]);
+    for (const seq of [1, 2, 3, 4]) q.answer(seq);
+    expect(await Promise.all([a, c, d])).toEqual(['r1', 'r3', 'r4']);
+
+    const cumulative = new TestQueue({ window: 4, retransmitSettled: false });
+    const ac2 = new AbortController();
+    void outcome(cumulative.send('z', { signal: ac2.signal }));
+    const live = cumulative.send('b', undefined);
+    ac2.abort();
+    cumulative.sent();
+    expect(cumulative.retransmit()).toBe(1);
+    cumulative.pump();
+    expect(cumulative.sent()).toEqual([2]);
+    cumulative.answer(2);
+    expect(await live).toBe('r2');
+  });
+
+  it('stops a retransmission at a smaller window and at backpressure, and carries on from there', () => {
+    const q = new TestQueue({ window: 4 });
+    for (const d of [1, 2, 3, 4]) void q.send(d, undefined);
+    q.sent();
+    q.retransmit();
+    q.connected(2); // a new connection announced a smaller window
+    q.pump();
+    expect(q.sent()).toEqual([1, 2]);
+    q.answer(1);
+    expect(q.sent()).toEqual([3]);
+  });
+
+  it("bounds the waiting list of overflow 'wait', and refuses a payload larger than the queue's byte bound", async () => {
+    const drops: string[] = [];
+    const plugin: LifelinePlugin = { name: 'drops', onDrop: (e) => void drops.push(e.reason) };
+    const q = new TestQueue({
+      window: 1,
+      maxQueued: { messages: 1, bytes: 10 },
+      maxWaiting: { messages: 2, bytes: 100 },
+      plugins: new PluginHost([plugin], () => {}),
+    });
+    q.open = false;
+    const accepted = [q.send(1, undefined), q.send(2, undefined), q.send(3, undefined)]; // queued, waiting, waiting
+    expect(await outcome(q.send(4, undefined))).toBeInstanceOf(QueueFullError);
+    expect(await outcome(q.send('x'.repeat(20), undefined))).toBeInstanceOf(PayloadTooLargeError);
+    expect(drops).toEqual(['queue-full', 'payload-too-large']);
+    q.open = true;
+    for (let seq = 1; seq <= 3; seq++) {
+      q.pump();
+      expect(q.sent()).toEqual([seq]);
+      q.answer(seq);
+    }
+    expect(await Promise.all(accepted)).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  it('aborts a queued message without a seq; the next one takes the seq it would have had', async () => {
+    const q = new TestQueue();
+    q.open = false;
+    const ac = new AbortController();
+    const dropped = outcome(q.send('dropped', { signal: ac.signal }));
+    const kept = q.send('kept', undefined);
+    ac.abort();
+    const error = (await dropped) as AbortError;
+    expect(error).toBeInstanceOf(AbortError);
+    expect(error.maybeDelivered).toBe(false);
+    q.open = true;
+    q.pump();
+    expect(q.frames.map((f) => [f.seq, f.d])).toEqual([[1, 'kept']]);
+    q.answer(1);
+    expect(await kept).toBe('r1');
+  });
+
+  it('after a restart of the sequence, sends what was in flight first, under its ids, with seqs from 1', () => {
+    const q = new TestQueue({ window: 8 });
+    for (const id of ['a', 'b']) void q.send(id, { id });
+    q.answer(1);
+    q.open = false;
+    void q.send('c', { id: 'c' });
+    expect(q.restart()).toEqual(['b']);
+    q.frames.length = 0;
+    q.open = true;
+    q.pump();
+    expect(q.frames.map((f) => [f.seq, f.id])).toEqual([
+      [1, 'b'],
+      [2, 'c'],
+    ]);
+  });
+
+  it('ends: everything pending fails, new sends are refused, nothing is an unhandled rejection', async () => {
+    const q = new TestQueue({ window: 1 });
+    const pending = [q.send(1, undefined), q.send(2, undefined)].map(outcome);
+    q.end(
+      (m) => new ClosedError(`closed before ${m.id}`, { maybeDelivered: m.transmitted }),
+      () => new ClosedError('closed'),
+    );
+    const [inFlight, queued] = (await Promise.all(pending)) as ClosedError[];
+    expect([inFlight?.maybeDelivered, queued?.maybeDelivered]).toEqual([true, false]);
+    expect(await outcome(q.send(3, undefined))).toBeInstanceOf(ClosedError);
+    void q.send(4, undefined); // handledRejections: vitest would fail the run on an unhandled one
+    expect(q.pending).toBe(0);
+  });
+});
