@@ -7,6 +7,8 @@ const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/inde
 /** Every `@lifeline/*` import specifier and the source file it stands for; bundlers in tests use it too. */
 export const alias: Readonly<Record<string, string>> = {
   // Subpath entries first: an alias also matches what starts with it.
+  '@lifeline/protocol/internal': fileURLToPath(new URL('./packages/protocol/src/internal.ts', import.meta.url)),
+  '@lifeline/transport/internal': fileURLToPath(new URL('./packages/transport/src/internal.ts', import.meta.url)),
   '@lifeline/session/file-outbox': fileURLToPath(new URL('./packages/session/src/file-outbox.ts', import.meta.url)),
   '@lifeline/sdk/file-outbox': fileURLToPath(new URL('./packages/sdk/src/file-outbox.ts', import.meta.url)),
   '@lifeline/protocol': pkg('protocol'),

@@ -1,4 +1,5 @@
-import { PluginHost, type LifelinePlugin } from '@lifeline/protocol';
+import type { LifelinePlugin } from '@lifeline/protocol';
+import { PluginHost } from '@lifeline/protocol/internal';
 import type { Meter } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { describe, expect, expectTypeOf, it } from 'vitest';

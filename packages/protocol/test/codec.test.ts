@@ -6,12 +6,10 @@ import {
   RESULT_EVICTED,
   RemoteError,
   ResultEvictedError,
-  decode,
-  decodeDefaults,
-  encodeMsg,
   jsonCodec,
   type Frame,
 } from '../src/index.js';
+import { decode, decodeDefaults, encodeMsg } from '../src/internal.js';
 
 function protocolError(fn: () => unknown): ProtocolError {
   try {

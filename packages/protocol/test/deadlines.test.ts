@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { manualClock } from '@lifeline/test-kit';
-import { Deadlines, type DeadlineSlot } from '../src/index.js';
+import { Deadlines, type DeadlineSlot } from '../src/internal.js';
 
 describe('Deadlines', () => {
   it('expires items whose time has come, in deadline order, with one timer', async () => {

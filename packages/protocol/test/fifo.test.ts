@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Fifo } from '../src/index.js';
+import { Fifo } from '../src/internal.js';
 import { InFlight } from '../src/in-flight.js';
 import type { Outgoing } from '../src/outgoing.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flatten, messageId } from '../src/index.js';
+import { flatten, messageId } from '../src/internal.js';
 
 describe('messageId', () => {
   it('makes 21-character URL-safe ids (nanoid’s alphabet), all different', () => {

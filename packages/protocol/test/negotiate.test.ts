@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkCodecs, chooseCodec, codecNamed, jsonCodec, offers, type Codec } from '../src/index.js';
+import { jsonCodec, type Codec } from '../src/index.js';
+import { checkCodecs, chooseCodec, codecNamed, offers } from '../src/internal.js';
 
 const other: Codec<string> = { ...jsonCodec, name: 'other' };
 

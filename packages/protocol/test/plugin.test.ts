@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PluginHost, type LifelinePlugin, type PluginContext, type PluginHook } from '../src/index.js';
+import type { LifelinePlugin, PluginContext, PluginHook } from '../src/index.js';
+import { PluginHost } from '../src/internal.js';
 
 const ctx: PluginContext = { side: 'client', sessionId: 's' };
 const send = { id: 'a', bytes: 3, at: 1 };

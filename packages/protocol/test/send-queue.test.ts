@@ -3,14 +3,12 @@ import {
   AbortError,
   ClosedError,
   PayloadTooLargeError,
-  PluginHost,
   QueueFullError,
-  SendQueue,
   type Json,
   type LifelinePlugin,
   type PluginContext,
-  type SendQueueOptions,
 } from '../src/index.js';
+import { PluginHost, SendQueue, type SendQueueOptions } from '../src/internal.js';
 
 const ctx: PluginContext = { side: 'client', sessionId: 's' };
 

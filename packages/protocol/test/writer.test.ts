@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FrameWriter, jsonCodec } from '../src/index.js';
+import { jsonCodec } from '../src/index.js';
+import { FrameWriter } from '../src/internal.js';
 
 describe('FrameWriter', () => {
   it('coalesces frames pushed in one turn into one message, flushed in a microtask', async () => {

@@ -1,7 +1,8 @@
 /**
  * @lifeline/sdk — what applications install: `createClient()` composing the transport (one
  * WebSocket, heartbeats, reconnect with full-jitter backoff) and the session (acks, deadlines,
- * replay on resume, ordered delivery), plus every public type and error class.
+ * replay on resume, ordered delivery), plus every public type and error class. Nothing else
+ * is exported: the list, with a line on each name, is docs/api.md.
  */
 import { LifelineClient, type ClientOptions } from '@lifeline/session';
 
@@ -76,9 +77,11 @@ export {
   OutboxStoreError,
   PayloadTooLargeError,
   ConnectionError,
+  jsonCodec,
 } from '@lifeline/protocol';
 export type {
   Json,
+  Codec,
   ErrorCode,
   LifelinePlugin,
   PluginContext,

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Deadlines, now as monotonic } from '@lifeline/protocol';
+import { Deadlines, now as monotonic } from '@lifeline/protocol/internal';
 import type { Connection } from './connection.js';
 
 /** What one remote address holds before its handshakes finish. */

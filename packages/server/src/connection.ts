@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
-import { CloseCode, FrameWriter, ProtocolError, jsonCodec, now as monotonic, type Codec, type Frame, type PluginContext } from '@lifeline/protocol';
+import { CloseCode, ProtocolError, jsonCodec, type Codec, type Frame, type PluginContext } from '@lifeline/protocol';
+import { FrameWriter, now as monotonic } from '@lifeline/protocol/internal';
 import { noSessionContext, type ServerContext } from './context.js';
 import type { SessionImpl } from './session.js';
 

@@ -1,4 +1,5 @@
-import type { Deadlines, Outgoing, PluginContext, PluginHost } from '@lifeline/protocol';
+import type { PluginContext } from '@lifeline/protocol';
+import type { Deadlines, Outgoing, PluginHost } from '@lifeline/protocol/internal';
 import type { ResolvedOptions } from './options.js';
 import type { Heartbeat } from './heartbeat.js';
 import type { Limits } from './limits.js';

@@ -1,18 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { nanoid } from 'nanoid';
-import {
-  CloseCode,
-  Deadlines,
-  PROTOCOL_VERSION,
-  chooseCodec,
-  jsonCodec,
-  now as monotonic,
-  offers,
-  type Codec,
-  type Frame,
-  type HelloFrame,
-  type ResumeRequest,
-} from '@lifeline/protocol';
+import { CloseCode, PROTOCOL_VERSION, jsonCodec, type Codec, type Frame, type HelloFrame, type ResumeRequest } from '@lifeline/protocol';
+import { Deadlines, chooseCodec, now as monotonic, offers } from '@lifeline/protocol/internal';
 import { ReadPause, type Connection } from './connection.js';
 import type { ServerContext } from './context.js';
 import { identityHash } from './identity.js';

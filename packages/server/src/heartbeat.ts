@@ -1,4 +1,4 @@
-import { now as monotonic } from '@lifeline/protocol';
+import { now as monotonic } from '@lifeline/protocol/internal';
 import type { Connection } from './connection.js';
 
 /**

@@ -1,9 +1,9 @@
-import { MAX_BATCHED_RESULT_DEPTH, atTurnEnd, now as monotonic, type Codec, type FrameWriter, type MsgFrame } from '@lifeline/protocol';
+import type { Codec, MsgFrame } from '@lifeline/protocol';
+import { Fifo, MAX_BATCHED_RESULT_DEPTH, atTurnEnd, now as monotonic, type FrameWriter } from '@lifeline/protocol/internal';
 import { ReadPause } from './connection.js';
 import type { ServerContext } from './context.js';
 import type { HandlerContext } from './options.js';
 import { ErrorOutcome, ResultCache, ackFrame, errorOutcome, evicted, type Outcome } from './results.js';
-import { Fifo } from '@lifeline/protocol';
 import type { SessionImpl } from './session.js';
 
 /** A run of successful acks is cut into frames of about this many characters (codec size units). */

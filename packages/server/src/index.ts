@@ -9,7 +9,8 @@ export type { SendOptions } from './outbound.js';
 export type { ProtocolErrorInfo } from './context.js';
 export { MemorySessionStore } from './store.js';
 export type { SessionStore, SessionRecord } from './store.js';
-// What session.send() rejects with, so a server needs no direct import of @lifeline/protocol.
+// What session.send() rejects with and what the options take, so a server needs no direct
+// import of @lifeline/protocol. The list, with a line on each name: docs/api.md.
 export {
   CloseCode,
   LifelineError,
@@ -18,5 +19,6 @@ export {
   ClosedError,
   QueueFullError,
   PayloadTooLargeError,
+  jsonCodec,
 } from '@lifeline/protocol';
-export type { Json, LifelinePlugin } from '@lifeline/protocol';
+export type { Json, LifelinePlugin, Codec } from '@lifeline/protocol';

@@ -1,4 +1,5 @@
-import { CloseCode, Deadlines, now as monotonic, type PluginContext, type PluginHost } from '@lifeline/protocol';
+import { CloseCode, type PluginContext } from '@lifeline/protocol';
+import { Deadlines, now as monotonic, type PluginHost } from '@lifeline/protocol/internal';
 import { HIGH_WATER_BYTES, type Connection } from './connection.js';
 import { noSessionContext } from './context.js';
 import type { ResolvedOptions } from './options.js';

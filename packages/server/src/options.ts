@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { checkCodecs, jsonCodec, type Codec, type Json, type LifelinePlugin } from '@lifeline/protocol';
+import { jsonCodec, type Codec, type Json, type LifelinePlugin } from '@lifeline/protocol';
+import { checkCodecs } from '@lifeline/protocol/internal';
 import { defaultIdentityKey } from './identity.js';
 import type { Session } from './session.js';
 import type { SessionStore } from './store.js';

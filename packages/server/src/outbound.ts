@@ -1,4 +1,5 @@
-import { ClosedError, SendQueue, now as monotonic, type Json, type PluginContext } from '@lifeline/protocol';
+import { ClosedError, type Json, type PluginContext } from '@lifeline/protocol';
+import { SendQueue, now as monotonic } from '@lifeline/protocol/internal';
 import type { ServerContext } from './context.js';
 import type { SessionCloseReason, SessionImpl } from './session.js';
 

@@ -1,4 +1,4 @@
-import { Deadlines, now as monotonic } from '@lifeline/protocol';
+import { Deadlines, now as monotonic } from '@lifeline/protocol/internal';
 import type { ResolvedOptions } from './options.js';
 import type { SessionImpl } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';

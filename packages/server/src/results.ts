@@ -1,4 +1,5 @@
-import { Fifo, errorValue, type Codec } from '@lifeline/protocol';
+import type { Codec } from '@lifeline/protocol';
+import { Fifo, errorValue } from '@lifeline/protocol/internal';
 
 /**
  * An error outcome, kept apart from successes so a run of successes can be coalesced into one

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
-import { now as monotonic, type Codec, type PluginContext } from '@lifeline/protocol';
+import type { Codec, PluginContext } from '@lifeline/protocol';
+import { now as monotonic } from '@lifeline/protocol/internal';
 import type { Connection } from './connection.js';
 import type { ServerContext } from './context.js';
 import { Inbound } from './inbound.js';

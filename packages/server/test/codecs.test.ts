@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_PAYLOAD_DEPTH, decode, jsonCodec } from '@lifeline/protocol';
+import { jsonCodec } from '@lifeline/protocol';
+import { MAX_PAYLOAD_DEPTH, decode } from '@lifeline/protocol/internal';
 import { CloseCode, type ProtocolErrorInfo } from '../src/index.js';
 import { RawClient, closeAll, nextSession, startServer, urlOf } from '@lifeline/test-kit';
 import { jsonBytes } from './json-bytes.js';

@@ -2,12 +2,9 @@ import { EventEmitter } from 'eventemitter3';
 import {
   ClosedError,
   CloseCode,
-  FrameWriter,
   LifelineError,
   OutboxStoreError,
-  PluginHost,
   ProtocolError,
-  codecNamed,
   fatalCloseCodes,
   jsonCodec,
   type Codec,
@@ -16,7 +13,9 @@ import {
   type PluginContext,
   type WelcomeFrame,
 } from '@lifeline/protocol';
-import { Transport, closeError, type CloseInfo, type HandshakeLink, type ReconnectInfo } from '@lifeline/transport';
+import { FrameWriter, PluginHost, codecNamed } from '@lifeline/protocol/internal';
+import { Transport, type CloseInfo, type HandshakeLink, type ReconnectInfo } from '@lifeline/transport';
+import { closeError } from '@lifeline/transport/internal';
 import type { ClientEvents, CloseOptions, ConnectOptions } from './events.js';
 import { Inbox, REFETCH_CLOSE_CODE, type MessagesOptions, type ReceiveOptions } from './inbox.js';
 import { clientDefaults, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';

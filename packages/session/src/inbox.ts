@@ -1,4 +1,5 @@
-import { AbortError, ClosedError, CloseCode, Fifo, type Json, type MsgFrame, type PluginContext, type PluginHost } from '@lifeline/protocol';
+import { AbortError, ClosedError, CloseCode, type Json, type MsgFrame, type PluginContext } from '@lifeline/protocol';
+import { Fifo, type PluginHost } from '@lifeline/protocol/internal';
 import { abortError, withDeadline } from './wait.js';
 
 /** What a `'message'` listener gets besides the data. */

@@ -1,4 +1,5 @@
-import { OutboxStoreError, atTurnEnd } from '@lifeline/protocol';
+import { OutboxStoreError } from '@lifeline/protocol';
+import { atTurnEnd } from '@lifeline/protocol/internal';
 
 /**
  * The durable outbox (DESIGN.md guarantee 8): an `OutboxStore` keeps every accepted `send()`

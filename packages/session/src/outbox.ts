@@ -3,15 +3,13 @@ import {
   RemoteError,
   RESULT_EVICTED,
   ResultEvictedError,
-  SendQueue,
   type Json,
   type LifelineError,
-  type Outgoing,
   type PluginContext,
-  type PluginHost,
   type RemoteErrorInfo,
   type SendOptions,
 } from '@lifeline/protocol';
+import { SendQueue, type Outgoing, type PluginHost } from '@lifeline/protocol/internal';
 import type { OverflowPolicy } from './options.js';
 import type { StoreLink, StoredMessage } from './outbox-store.js';
 

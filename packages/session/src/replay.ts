@@ -1,4 +1,5 @@
-import { DEFAULT_CODEC, PROTOCOL_VERSION, type Codec, type HelloFields, type Json, type WelcomeFrame } from '@lifeline/protocol';
+import { PROTOCOL_VERSION, type Codec, type Json, type WelcomeFrame } from '@lifeline/protocol';
+import { DEFAULT_CODEC, type HelloFields } from '@lifeline/protocol/internal';
 import type { Inbox } from './inbox.js';
 import type { Outbox } from './outbox.js';
 

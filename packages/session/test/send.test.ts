@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { AckTimeoutError, MAX_PAYLOAD_DEPTH, PayloadTooLargeError, QueueFullError, RemoteError, ResultEvictedError, type LifelinePlugin } from '@lifeline/protocol';
+import { AckTimeoutError, PayloadTooLargeError, QueueFullError, RemoteError, ResultEvictedError, type LifelinePlugin } from '@lifeline/protocol';
+import { MAX_PAYLOAD_DEPTH } from '@lifeline/protocol/internal';
 import { settle } from '@lifeline/test-kit';
 import { client, fakeServer, useFixtures } from './helpers.js';
 

@@ -1,13 +1,13 @@
+/**
+ * @lifeline/transport: one WebSocket at a time, kept alive (connect timeout, heartbeats,
+ * reconnect with full-jitter backoff, backpressure). What `@lifeline/session` needs beyond this
+ * is at `@lifeline/transport/internal`, with no compatibility promise (docs/api.md).
+ */
 export { Transport } from './transport.js';
 export type { TransportState, TransportEvents, CloseInfo, ReconnectInfo, StateChange } from './transport.js';
-export { transportDefaults, reconnectDefaults, resolveTransportOptions, resolveReconnect, checkNumber } from './options.js';
-export type { TransportOptions, ReconnectOptions, ResolvedTransportOptions, UrlProvider, Handshake } from './options.js';
+export { transportDefaults, reconnectDefaults } from './options.js';
+export type { TransportOptions, ReconnectOptions, UrlProvider, Handshake } from './options.js';
 export { fullJitterBackoff } from './backoff.js';
 export type { BackoffFunction, BackoffOptions } from './backoff.js';
-export { Heartbeat } from './heartbeat.js';
-export type { HeartbeatOptions } from './heartbeat.js';
-export { ReadyState, resolveWebSocket } from './socket.js';
 export type { WebSocketLike, WebSocketConstructor, MessageEventLike, CloseEventLike } from './socket.js';
-export { closeError } from './link.js';
 export type { HandshakeLink } from './link.js';
-export { isFatal } from './connector.js';

@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ProtocolError, decode, validateFrame } from '@lifeline/protocol';
+import { ProtocolError } from '@lifeline/protocol';
+import { decode, validateFrame } from '@lifeline/protocol/internal';
 import { anyValidFrame, hostileJson, junkMessage, mutatedMessage, objectText, validBatch, weirdValues } from '../src/arbitraries.js';
 import { fuzzParams } from '../src/fuzz-params.js';
 import { judgeMessage, limits } from '../src/spec.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_PAYLOAD_DEPTH } from '@lifeline/protocol';
+import { MAX_PAYLOAD_DEPTH } from '@lifeline/protocol/internal';
 import { RemoteError } from '@lifeline/sdk';
 import { client, closeAll, startServer } from '@lifeline/test-kit';
 

@@ -1,5 +1,6 @@
 import { nanoid } from 'nanoid';
-import { ClosedError, Fifo } from '@lifeline/protocol';
+import { ClosedError } from '@lifeline/protocol';
+import { Fifo } from '@lifeline/protocol/internal';
 import {
   ChannelLimitError,
   type ChannelEvent,
