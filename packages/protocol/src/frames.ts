@@ -4,6 +4,7 @@
  * batch), which is how Lifeline coalesces traffic under load.
  */
 
+/** The protocol version this code speaks, sent as `hello.v` and `welcome.v`. */
 export const PROTOCOL_VERSION = 1;
 
 /** A JSON value, as carried in `msg.d` and `ack.r`. */

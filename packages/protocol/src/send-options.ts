@@ -3,8 +3,7 @@ import type { LifelineError } from './errors.js';
 import type { Outgoing } from './outgoing.js';
 import type { PluginHost } from './plugin.js';
 
-/** What a `SendQueue` is given: its bounds, its policies and its clocks. */
-
+/** Options of one `send()` (client) or `session.send()` (server). */
 export interface SendOptions {
   /** Deadline of this send: answered, or rejected with `AckTimeoutError`, by then. @default the `ackTimeoutMs` option */
   timeoutMs?: number;
@@ -28,6 +27,7 @@ export interface SendLog {
   remove(id: string): void;
 }
 
+/** What a `SendQueue` is given: its bounds, its policies and its clocks. */
 export interface SendQueueOptions {
   /** Names the call in error messages: `send()`, `session.send()`. */
   readonly what: string;

@@ -17,7 +17,9 @@ import {
   AbortError,
   clientDefaults,
   createClient,
+  jsonCodec,
   type Client,
+  type Codec,
   type ClientOptions,
   type ClientState,
   type DisconnectInfo,
@@ -26,6 +28,7 @@ import {
   type MessageMeta,
   type SessionLostInfo,
 } from '../src/index.js';
+import * as sdk from '../src/index.js';
 
 afterEach(closeAll);
 
@@ -87,6 +90,23 @@ describe('public API (DESIGN.md)', () => {
       { minDelayMs?: number; maxDelayMs?: number; maxAttempts?: number; minUptimeMs?: number } | false | undefined
     >();
     expect(clientDefaults).toMatchObject({ ackTimeoutMs: 30_000, maxInFlight: 1024, maxBuffered: 1024, overflow: 'wait' });
+  });
+
+  it('takes codecs, and exports the codec they name', () => {
+    const options: ClientOptions = { url: 'ws://127.0.0.1:8080', codecs: [jsonCodec] };
+    expectTypeOf(jsonCodec).toMatchTypeOf<Codec>();
+    expectTypeOf<ClientOptions['codecs']>().toEqualTypeOf<readonly Codec[] | undefined>();
+    expect(options.codecs?.[0]?.name).toBe('json');
+  });
+
+  it('exports no internals of the layers below (docs/api.md)', () => {
+    // The send queue, writer, plugin host and option helpers are at the /internal entries.
+    expectTypeOf(sdk).not.toHaveProperty('SendQueue');
+    expectTypeOf(sdk).not.toHaveProperty('FrameWriter');
+    expectTypeOf(sdk).not.toHaveProperty('PluginHost');
+    expectTypeOf(sdk).not.toHaveProperty('Transport');
+    expectTypeOf(sdk).not.toHaveProperty('resolveClientOptions');
+    expect(Object.keys(sdk)).not.toContain('messageId');
   });
 
   it('re-exports every error class with its stable code, and CloseCode', () => {
