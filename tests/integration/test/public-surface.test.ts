@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { alias } from '../../../vitest.shared.ts';
+import { alias } from '../../../vitest.shared.js';
 
 /**
  * docs/api.md lists every name of every entry point; this keeps the page and the code the same,
