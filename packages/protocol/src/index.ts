@@ -23,6 +23,7 @@ export { DEFAULT_CODEC, chooseCodec, codecNamed, offers, checkCodecs } from './n
 export { decodeDefaults } from './limits.js';
 export type { DecodeLimits } from './limits.js';
 export { FrameWriter, atTurnEnd } from './writer.js';
+export type { FlushProducer, FrameSink } from './writer.js';
 export { CloseCode, fatalCloseCodes, isRetryableClose } from './close-codes.js';
 export {
   LifelineError,
