@@ -65,8 +65,24 @@ export class FrameWriter<W> implements FrameSink<W> {
      * Pulled at the start of every flush, so the frame it aggregated joins the batch. A function
      * instead runs there and may push what it likes (the hook form; a producer says what it is).
      */
-    private readonly producer?: FlushProducer<W> | (() => void),
+    private producer?: FlushProducer<W> | (() => void),
   ) {}
+
+  /**
+   * From now on, pull `producer`'s frame at every flush (`undefined`: pull from none). A writer
+   * that outlives what its producer serves stops pulling, or it would take frames meant for
+   * another writer.
+   */
+  pullFrom(producer: FlushProducer<W> | undefined): void {
+    this.producer = producer;
+  }
+
+  /** Pull the producer's frame into the batch now, ahead of a frame that must follow it (a `bye`). */
+  gather(): void {
+    const producer = this.producer;
+    if (typeof producer === 'function') producer();
+    else if (producer !== undefined) this.pull(producer);
+  }
 
   push(frame: W): void {
     const size = this.codec.size(frame);
@@ -76,7 +92,7 @@ export class FrameWriter<W> implements FrameSink<W> {
     this.schedule();
   }
 
-  /** Ask for a flush at the end of this turn without pushing a frame yet (see `beforeFlush`). */
+  /** Ask for a flush at the end of this turn without pushing a frame yet (a `FlushProducer` has one waiting). */
   schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
@@ -85,9 +101,7 @@ export class FrameWriter<W> implements FrameSink<W> {
   }
 
   flush(): void {
-    const producer = this.producer;
-    if (typeof producer === 'function') producer();
-    else if (producer !== undefined) this.pull(producer);
+    this.gather();
     const frames = this.frames;
     const n = frames.length;
     if (n === 0) return;
