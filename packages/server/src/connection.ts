@@ -80,7 +80,7 @@ export class Connection implements Link {
   private pluginContext: PluginContext = noSessionContext;
 
   constructor(
-    readonly ws: WebSocket,
+    private readonly ws: WebSocket,
     readonly req: IncomingMessage,
     private readonly hooks: ConnectionHooks,
   ) {
