@@ -156,8 +156,5 @@ export const jsonEncoder: FrameEncoder<string> & HandshakeEncoder = {
   size: (unit) => unit.length,
 };
 
-/**
- * A `msg` frame in JSON from its parts, the payload already JSON-encoded: kept for the two send
- * queues until they take the connection's codec (issue 10); it is `jsonEncoder.msg`.
- */
+/** A `msg` frame in JSON from its parts, the payload already JSON-encoded: `jsonEncoder.msg`. */
 export const encodeMsg: (seq: number, idJson: string, ts: number, dataJson: string) => string = jsonEncoder.msg;

@@ -13,10 +13,16 @@ export class InFlight {
   /** Seq of the head slot, while there is one. */
   private first = 0;
   private count = 0;
+  private held = 0;
 
   /** Messages awaiting their answer (zombies included). */
   get size(): number {
     return this.count;
+  }
+
+  /** Payload units they hold (`Outgoing.bytes`, zombies included: they are kept until answered too). */
+  get bytes(): number {
+    return this.held;
   }
 
   /** The oldest seq still awaited; `undefined` when none is. */
@@ -29,6 +35,7 @@ export class InFlight {
     if (this.slots.length === 0) this.first = m.seq;
     this.slots.push(m);
     this.count++;
+    this.held += m.bytes;
   }
 
   get(seq: number): Outgoing | undefined {
@@ -42,6 +49,7 @@ export class InFlight {
     if (m === undefined) return undefined;
     this.slots.set(seq - this.first, undefined);
     this.count--;
+    this.held -= m.bytes;
     this.trim();
     return m;
   }
@@ -53,6 +61,7 @@ export class InFlight {
       this.first++;
       if (m !== undefined) {
         this.count--;
+        this.held -= m.bytes;
         this.trim();
         return m;
       }
@@ -73,6 +82,7 @@ export class InFlight {
     const all: Outgoing[] = [];
     for (const m of this.slots.drain()) if (m !== undefined) all.push(m);
     this.count = 0;
+    this.held = 0;
     return all;
   }
 }

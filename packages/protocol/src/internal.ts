@@ -17,6 +17,7 @@ export { DEFAULT_CODEC, chooseCodec, codecNamed, offers, checkCodecs } from './n
 
 // The wire layer and the send queue both sides use.
 export { FrameWriter, atTurnEnd } from './writer.js';
+export type { FlushProducer, FrameSink } from './writer.js';
 export { Deadlines } from './deadlines.js';
 export type { DeadlineOptions, DeadlineSlot } from './deadlines.js';
 export { Fifo } from './fifo.js';

@@ -1,5 +1,5 @@
 import type { DeadlineSlot } from './deadlines.js';
-import { jsonEncoder } from './encoder.js';
+import type { FrameEncoder } from './encoder.js';
 import type { Json } from './frames.js';
 import type { SendQueue } from './send-queue.js';
 
@@ -17,9 +17,10 @@ const unset = (): void => {};
 
 /**
  * One `send()` (client) or `session.send()` (server), from the call to its answer. A class so
- * every message has the same shape. It keeps the payload's JSON, not the encoded frame: a
- * retransmission rebuilds the envelope (same seq, id, ts and payload bytes), so a message waiting
- * for its answer costs its payload and little more.
+ * every message has the same shape. It keeps the payload and the id as the queue's codec encoded
+ * them once (`value()`), not the frame: a retransmission rebuilds the envelope with `codec.msg`
+ * (same seq, id, ts and payload bytes), so a message waiting for its answer costs its payload
+ * and little more.
  *
  * V8 gives a number field that ever held a non-integer (or an integer past 2^31) a heap number
  * box of its own in every instance, 16 bytes each, set or not. So the time fields start out
@@ -49,9 +50,12 @@ export class Outgoing implements DeadlineSlot {
     /** The queue it belongs to: one `Deadlines` may serve many queues (the server's sessions). */
     readonly queue: SendQueue,
     readonly id: string,
-    /** `id` as JSON when it needs escaping; `undefined` when quoting it is enough. */
-    readonly idJson: string | undefined,
-    readonly dataJson: string,
+    /** `id` encoded once by the queue's codec. */
+    readonly idUnit: unknown,
+    /** The payload encoded once by the queue's codec (`value()`). */
+    readonly data: unknown,
+    /** `data`'s size in the codec's units (`size()`): what the queue's byte bounds count. */
+    readonly bytes: number,
     readonly timeoutMs: number,
     /** Monotonic time of the `send()` call (unset without plugins). */
     readonly queuedAt: number | undefined,
@@ -63,9 +67,8 @@ export class Outgoing implements DeadlineSlot {
   }
 
   /** The `msg` frame for the current transmission. */
-  encode(): string {
-    // Quoting is `jsonEncoder.value(id)` for an id that needs no escaping, without the call.
-    return jsonEncoder.msg(this.seq, this.idJson ?? `"${this.id}"`, WALL_BASE + (this.ts as number), this.dataJson);
+  encode(codec: FrameEncoder<unknown>): unknown {
+    return codec.msg(this.seq, this.idUnit, WALL_BASE + (this.ts as number), this.data);
   }
 
   /** Record the first transmission (`msg.ts` from `wall`, `sentAt` from `at` when plugins listen). */
@@ -76,27 +79,22 @@ export class Outgoing implements DeadlineSlot {
   }
 }
 
-/** JSON for a caller's id, or `undefined` when it needs no escaping (quoting it is its JSON). */
-export function idJsonOf(id: string): string | undefined {
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return jsonEncoder.value(id);
-  }
-  return undefined;
-}
-
 /** `{"t":"msg","seq":,"id":,"ts":,"d":}` plus digits: an upper bound on a frame's envelope. */
 const ENVELOPE = 64;
 
 /**
- * The size in bytes of a message's `msg` frame when it exceeds `max`, else 0. Exact UTF-8 only
- * near the limit: far below it, three bytes per UTF-16 unit is bound enough.
+ * The size in bytes of a `msg` frame carrying these encoded units when it exceeds `max`, else 0.
+ * A text codec's sizes are UTF-16 units: exact UTF-8 only near the limit, since far below it
+ * three bytes per unit is bound enough. A binary codec's sizes are bytes already.
  */
-export function frameOversize(dataJson: string, id: string, idJson: string | undefined, max: number): number {
-  const idChars = idJson === undefined ? id.length + 2 : idJson.length;
-  if ((dataJson.length + idChars + ENVELOPE) * 3 <= max) return 0;
-  const bytes = utf8Length(dataJson) + (idJson === undefined ? utf8Length(id) + 2 : utf8Length(idJson)) + ENVELOPE;
+export function frameOversize(codec: FrameEncoder<unknown>, data: unknown, idUnit: unknown, max: number): number {
+  if ((codec.size(data) + codec.size(idUnit) + ENVELOPE) * 3 <= max) return 0;
+  const bytes = byteLength(codec, data) + byteLength(codec, idUnit) + ENVELOPE;
   return bytes > max ? bytes : 0;
+}
+
+function byteLength(codec: FrameEncoder<unknown>, unit: unknown): number {
+  return typeof unit === 'string' ? utf8Length(unit) : codec.size(unit);
 }
 
 /** UTF-8 length of a string, without encoding it. */

@@ -1,4 +1,5 @@
 import type { Deadlines } from './deadlines.js';
+import type { FrameEncoder } from './encoder.js';
 import type { LifelineError } from './errors.js';
 import type { Outgoing } from './outgoing.js';
 import type { PluginHost } from './plugin.js';
@@ -13,7 +14,7 @@ export interface SendOptions {
   id?: string;
 }
 
-/** A bound in messages and in characters of JSON payload (bytes for ASCII). */
+/** A bound in messages and in payload size, in the codec's units (characters of JSON: bytes for ASCII). */
 export interface QueueBound {
   readonly messages: number;
   readonly bytes: number;
@@ -21,8 +22,8 @@ export interface QueueBound {
 
 /** Where accepted messages are kept until their outcome is known (the client's durable outbox). */
 export interface SendLog {
-  /** Keep a message; the error to refuse its `send()` with when it cannot be kept. */
-  add(id: string, dataJson: string): LifelineError | undefined;
+  /** Keep a message (`data`: the payload as the queue's codec encoded it; JSON text with `jsonEncoder`); the error to refuse its `send()` with when it cannot be kept. */
+  add(id: string, data: unknown): LifelineError | undefined;
   /** Its outcome is known: forget it. Not called for what is pending when the queue ends. */
   remove(id: string): void;
 }
@@ -31,10 +32,23 @@ export interface SendLog {
 export interface SendQueueOptions {
   /** Names the call in error messages: `send()`, `session.send()`. */
   readonly what: string;
+  /**
+   * Encodes each payload once (`value()`, its `TypeError` refuses the `send()`) and each `msg`
+   * frame at each transmission: the session's codec.
+   * @default jsonEncoder
+   */
+  readonly codec?: FrameEncoder<unknown> | undefined;
   readonly ackTimeoutMs: number;
   /** Window until the first connection announces one. */
   readonly window: number;
   readonly maxQueued: QueueBound;
+  /**
+   * Payload units in flight at most: a message leaves the queue only while those in flight and
+   * it fit, or when none is in flight (so any message the queue took can go). The window bounds
+   * the count; this bounds the bytes a peer that never answers makes us hold on the wire side.
+   * @default Infinity
+   */
+  readonly maxInFlightBytes?: number | undefined;
   /** Bound of the senders waiting for room under `overflow: 'wait'` (`Infinity`: only their deadlines bound them). */
   readonly maxWaiting: QueueBound;
   readonly overflow: 'wait' | 'reject';

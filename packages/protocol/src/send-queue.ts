@@ -1,11 +1,11 @@
 import { Deadlines } from './deadlines.js';
-import { jsonEncoder } from './encoder.js';
+import { jsonEncoder, type FrameEncoder } from './encoder.js';
 import { AbortError, AckTimeoutError, PayloadTooLargeError, QueueFullError, type LifelineError } from './errors.js';
 import { Fifo } from './fifo.js';
 import type { Json } from './frames.js';
 import { flatten, messageId } from './ids.js';
 import { InFlight } from './in-flight.js';
-import { IN_FLIGHT, Outgoing, QUEUED, SETTLED, WAITING, frameOversize, idJsonOf } from './outgoing.js';
+import { IN_FLIGHT, Outgoing, QUEUED, SETTLED, WAITING, frameOversize } from './outgoing.js';
 import type { PluginContext } from './plugin.js';
 import type { SendOptions, SendQueueOptions } from './send-options.js';
 
@@ -48,16 +48,21 @@ export abstract class SendQueue {
   /** Set by `end`: pending messages were failed, and the log keeps them. */
   private ended = false;
   private readonly deadlines: Deadlines<Outgoing>;
+  /** Encodes payloads, ids and `msg` frames (the session's codec). */
+  private readonly codec: FrameEncoder<unknown>;
+  private readonly maxInFlightBytes: number;
 
   constructor(protected readonly options: SendQueueOptions) {
     this.window = options.window;
+    this.codec = options.codec ?? jsonEncoder;
+    this.maxInFlightBytes = options.maxInFlightBytes ?? Infinity;
     this.deadlines = options.deadlines ?? new Deadlines<Outgoing>((m) => this.expire(m), { now: options.now, inline: true });
   }
 
   /** Whether a frame may be written now (connected, and the socket below its high-water mark). */
   protected abstract writable(): boolean;
-  /** Write one encoded frame (through the connection's coalescing `FrameWriter`). */
-  protected abstract write(frame: string): void;
+  /** Write one frame encoded by the queue's codec (through the connection's coalescing `FrameWriter`). */
+  protected abstract write(frame: unknown): void;
   protected abstract context(): PluginContext;
 
   /** Messages whose `send()` has not settled: waiting, queued and in flight. */
@@ -72,22 +77,22 @@ export abstract class SendQueue {
   send(data: unknown, options: SendOptions | undefined): Promise<Json> {
     const o = this.options;
     if (this.refusal !== undefined) return this.rejected(this.refusal());
-    let dataJson: string;
+    const codec = this.codec;
+    let unit: unknown;
     try {
-      dataJson = jsonEncoder.value(data);
+      // Encoded once: every transmission embeds these bytes as they are.
+      unit = codec.value(data);
     } catch (cause) {
-      return this.rejected(new TypeError(`${o.what} needs JSON-serialisable data: ${(cause as Error).message}`, { cause }));
+      return this.rejected(new TypeError(`${o.what} cannot encode its data: ${(cause as Error).message}`, { cause }));
     }
     let id: string;
-    let idJson: string | undefined;
     if (options?.id === undefined) {
-      id = messageId(); // its alphabet needs no escaping
+      id = messageId();
     } else {
       id = options.id;
       if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
         return this.rejected(new TypeError(`${o.what} needs \`id\` to be a string of 1 to 128 characters`));
       }
-      idJson = idJsonOf(id);
     }
     const timeoutMs = options?.timeoutMs ?? o.ackTimeoutMs;
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
@@ -96,10 +101,11 @@ export abstract class SendQueue {
     const signal = options?.signal;
     const at = o.now();
     if (signal?.aborted) return this.refuse(id, new AbortError(`${o.what} of ${id} was aborted before it was queued`, { cause: signal.reason }), at);
-    const bytes = dataJson.length;
+    const bytes = codec.size(unit);
     // Larger than the queue's byte bound: it could never be queued without passing the bound.
     if (bytes > o.maxQueued.bytes) return this.refuse(id, new PayloadTooLargeError(bytes, o.maxQueued.bytes), at, 'payload-too-large');
-    const tooBig = frameOversize(dataJson, id, idJson, this.maxFrameBytes);
+    const idUnit = codec.value(id);
+    const tooBig = frameOversize(codec, unit, idUnit, this.maxFrameBytes);
     if (tooBig > 0) return this.refuse(id, new PayloadTooLargeError(tooBig, this.maxFrameBytes), at, 'payload-too-large');
     const fits = this.waitingCount === 0 && this.hasRoom(bytes);
     if (!fits) {
@@ -111,11 +117,12 @@ export abstract class SendQueue {
       }
     }
     if (o.log !== undefined) {
-      const refused = o.log.add(id, dataJson);
+      const refused = o.log.add(id, unit);
       if (refused !== undefined) return this.refuse(id, refused, at);
     }
-    // Kept until the answer: one flat string, not the pieces JSON.stringify built it from.
-    const m = new Outgoing(this, id, idJson, flatten(dataJson), timeoutMs, o.plugins.active ? at : undefined, signal);
+    // Kept until the answer: a text unit as one flat string, not the pieces it was built from.
+    if (typeof unit === 'string') unit = flatten(unit);
+    const m = new Outgoing(this, id, idUnit, unit, bytes, timeoutMs, o.plugins.active ? at : undefined, signal);
     const promise = new Promise<Json>((resolve, reject) => {
       m.resolve = resolve;
       m.reject = reject;
@@ -172,19 +179,23 @@ export abstract class SendQueue {
     if (this.nextSeq < limit && (this.queuedCount > 0 || this.waitingCount > 0)) {
       if (wall === 0) wall = o.wallClock();
       while (this.nextSeq < limit && this.writable()) {
-        const m = this.queue.shift();
+        const m = this.queue.peek();
         if (m === undefined) {
           if (this.waitingCount > 0 && this.admit()) continue;
           break;
         }
         if (m.stage !== QUEUED) {
+          this.queue.shift();
           this.garbage--;
           continue;
         }
+        // Bytes on the wire are bounded as their count is; one message always goes, whatever its size.
+        if (this.inFlight.size > 0 && this.inFlight.bytes + m.bytes > this.maxInFlightBytes) break;
+        this.queue.shift();
         this.queuedCount--;
-        this.queuedBytes -= m.dataJson.length;
+        this.queuedBytes -= m.bytes;
         // The peer's frame limit may have been learnt (or lowered) since this was queued.
-        const tooBig = frameOversize(m.dataJson, m.id, m.idJson, this.maxFrameBytes);
+        const tooBig = frameOversize(this.codec, m.data, m.idUnit, this.maxFrameBytes);
         if (tooBig > 0) {
           this.settle(m);
           this.fail(m, new PayloadTooLargeError(tooBig, this.maxFrameBytes), 'payload-too-large');
@@ -240,9 +251,10 @@ export abstract class SendQueue {
   }
 
   /** A message the queue did not make itself (restored from a durable store), with its own callbacks. */
-  protected adopt(id: string, dataJson: string, resolve: (value: Json) => void, reject: (error: Error) => void, at: number): Outgoing {
+  protected adopt(id: string, data: unknown, resolve: (value: Json) => void, reject: (error: Error) => void, at: number): Outgoing {
     const o = this.options;
-    const m = new Outgoing(this, id, idJsonOf(id), dataJson, o.ackTimeoutMs, o.plugins.active ? at : undefined, undefined);
+    const codec = this.codec;
+    const m = new Outgoing(this, id, codec.value(id), data, codec.size(data), o.ackTimeoutMs, o.plugins.active ? at : undefined, undefined);
     m.resolve = resolve;
     m.reject = reject;
     this.accept(m, at);
@@ -255,7 +267,7 @@ export abstract class SendQueue {
       m.stage = QUEUED;
       m.seq = 0;
       this.queuedCount++;
-      this.queuedBytes += m.dataJson.length;
+      this.queuedBytes += m.bytes;
     }
     this.queue.prepend(messages);
   }
@@ -302,11 +314,11 @@ export abstract class SendQueue {
     this.settle(m);
     if (stage === QUEUED) {
       this.queuedCount--;
-      this.queuedBytes -= m.dataJson.length;
+      this.queuedBytes -= m.bytes;
       this.garbage++;
     } else if (stage === WAITING) {
       this.waitingCount--;
-      this.waitingBytes -= m.dataJson.length;
+      this.waitingBytes -= m.bytes;
       this.garbage++;
     }
     this.fail(m, error);
@@ -324,14 +336,14 @@ export abstract class SendQueue {
     this.unsettled++;
     if (m.timeoutMs <= MAX_TIMER_MS) this.deadlines.add(m, at + m.timeoutMs);
     const { plugins } = this.options;
-    if (plugins.active) plugins.onSend({ id: m.id, bytes: m.dataJson.length, at }, this.context());
+    if (plugins.active) plugins.onSend({ id: m.id, bytes: m.bytes, at }, this.context());
   }
 
   private enqueue(m: Outgoing): void {
     m.stage = QUEUED;
     this.queue.push(m);
     this.queuedCount++;
-    this.queuedBytes += m.dataJson.length;
+    this.queuedBytes += m.bytes;
   }
 
   private hasRoom(bytes: number): boolean {
@@ -348,10 +360,10 @@ export abstract class SendQueue {
         this.garbage--;
         continue;
       }
-      if (!this.hasRoom(m.dataJson.length)) break;
+      if (!this.hasRoom(m.bytes)) break;
       this.waiting.shift();
       this.waitingCount--;
-      this.waitingBytes -= m.dataJson.length;
+      this.waitingBytes -= m.bytes;
       this.enqueue(m);
       admitted = true;
     }
@@ -366,7 +378,7 @@ export abstract class SendQueue {
     // its send() already failed.
     const zombie = m.stage === SETTLED;
     if (!zombie) m.stage = IN_FLIGHT;
-    this.write(m.encode());
+    this.write(m.encode(this.codec));
     if (active && !zombie) {
       this.options.plugins.onTransmit({ id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.context());
     }

@@ -12,13 +12,30 @@ export function atTurnEnd(fn: () => void): void {
   void settled.then(fn);
 }
 
+/** Where a part writes its frames: a `FrameWriter` as the parts that write through it see it. */
+export interface FrameSink<W> {
+  push(frame: W): void;
+  /** Ask for a flush at the end of this turn without pushing a frame (a `FlushProducer` has one waiting). */
+  schedule(): void;
+}
+
+/**
+ * A part that aggregates what it has to say between flushes (a run of acks, a cumulative
+ * `cack`) into one frame, which the writer pulls at the start of every flush: the frame joins
+ * the batch of the turn, and the producer never needs to be called back by the writer's owner.
+ */
+export interface FlushProducer<W> {
+  /** The frame aggregated since the last pull, if any; the producer starts over empty. */
+  takeFrame(): W | undefined;
+}
+
 /**
  * Coalesces the frames written during one turn of the event loop into one WebSocket message:
  * fewer messages is the main lever on throughput (DESIGN.md), and flushing in a microtask means a
  * lone frame is never held back by a timer. Frames and the message are the codec's units (`W`):
  * a lone frame goes as it is, more are joined by `codec.batch`, sizes are `codec.size`.
  */
-export class FrameWriter<W> {
+export class FrameWriter<W> implements FrameSink<W> {
   /** The frames of the batch being built; the same array for every batch (the codec copies what it joins). */
   private readonly frames: W[] = [];
   private size = 0;
@@ -44,9 +61,28 @@ export class FrameWriter<W> {
     readonly codec: FrameEncoder<W>,
     private readonly sink: (message: W) => void,
     public maxSize = 256 * 1024,
-    /** Runs at the start of every flush, so a producer can push a frame it aggregated (a run of acks). */
-    private readonly beforeFlush?: () => void,
+    /**
+     * Pulled at the start of every flush, so the frame it aggregated joins the batch. A function
+     * instead runs there and may push what it likes (the hook form; a producer says what it is).
+     */
+    private producer?: FlushProducer<W> | (() => void),
   ) {}
+
+  /**
+   * From now on, pull `producer`'s frame at every flush (`undefined`: pull from none). A writer
+   * that outlives what its producer serves stops pulling, or it would take frames meant for
+   * another writer.
+   */
+  pullFrom(producer: FlushProducer<W> | undefined): void {
+    this.producer = producer;
+  }
+
+  /** Pull the producer's frame into the batch now, ahead of a frame that must follow it (a `bye`). */
+  gather(): void {
+    const producer = this.producer;
+    if (typeof producer === 'function') producer();
+    else if (producer !== undefined) this.pull(producer);
+  }
 
   push(frame: W): void {
     const size = this.codec.size(frame);
@@ -56,7 +92,7 @@ export class FrameWriter<W> {
     this.schedule();
   }
 
-  /** Ask for a flush at the end of this turn without pushing a frame yet (see `beforeFlush`). */
+  /** Ask for a flush at the end of this turn without pushing a frame yet (a `FlushProducer` has one waiting). */
   schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
@@ -65,13 +101,23 @@ export class FrameWriter<W> {
   }
 
   flush(): void {
-    this.beforeFlush?.();
+    this.gather();
     const frames = this.frames;
     const n = frames.length;
     if (n === 0) return;
     const message = n === 1 ? (frames[0] as W) : this.codec.batch(frames);
     this.discard();
     this.sink(message);
+  }
+
+  /** The producer's frame joins this batch (or the next one, when it would pass `maxSize`). */
+  private pull(producer: FlushProducer<W>): void {
+    const frame = producer.takeFrame();
+    if (frame === undefined) return;
+    const size = this.codec.size(frame);
+    if (this.frames.length > 0 && this.size + size > this.maxSize) this.flush();
+    this.frames.push(frame);
+    this.size += size;
   }
 
   /** Drop what has not been flushed (the socket it was meant for is gone). */

@@ -8,7 +8,7 @@ import {
   type LifelinePlugin,
   type PluginContext,
 } from '../src/index.js';
-import { PluginHost, SendQueue, type SendQueueOptions } from '../src/internal.js';
+import { PluginHost, SendQueue, jsonEncoder, type FrameEncoder, type SendQueueOptions } from '../src/internal.js';
 
 const ctx: PluginContext = { side: 'client', sessionId: 's' };
 
@@ -187,6 +187,42 @@ describe('SendQueue', () => {
       [1, 'b'],
       [2, 'c'],
     ]);
+  });
+
+  it('encodes each payload and id once with its codec, and a msg frame at each transmission', () => {
+    const calls = { value: 0, msg: 0 };
+    // Units are bytes: nothing in the queue may take them for JSON text.
+    const bytes: FrameEncoder<unknown> = {
+      ...(jsonEncoder as FrameEncoder<unknown>),
+      value: (v) => (calls.value++, Buffer.from(jsonEncoder.value(v))),
+      msg: (seq, id, ts, d) => (calls.msg++, Buffer.from(jsonEncoder.msg(seq, String(id), ts, String(d)))),
+      size: (unit) => (unit as Buffer).length,
+    };
+    const q = new TestQueue({ window: 8, codec: bytes });
+    void q.send({ a: 'é' }, { id: 'x' });
+    void q.send([1, 2], { id: 'y' });
+    expect(calls).toEqual({ value: 4, msg: 2 });
+    q.retransmit();
+    q.pump();
+    expect(calls).toEqual({ value: 4, msg: 4 });
+    expect(q.frames.map((f) => [f.seq, f.id, f.d])).toEqual([
+      [1, 'x', { a: 'é' }],
+      [2, 'y', [1, 2]],
+      [1, 'x', { a: 'é' }],
+      [2, 'y', [1, 2]],
+    ]);
+  });
+
+  it('bounds the bytes in flight by maxInFlightBytes, and lets a message larger than the bound go alone', () => {
+    const q = new TestQueue({ window: 10, maxInFlightBytes: 10 });
+    for (const d of ['aaaa', 'bbbb', 'cccccccccccc', 'dd']) void q.send(d, undefined); // 6, 6, 14 and 4 characters of JSON
+    expect(q.sent()).toEqual([1]); // 6 + 6 > 10
+    q.answer(1);
+    expect(q.sent()).toEqual([2]); // 6 + 14 > 10
+    q.answer(2);
+    expect(q.sent()).toEqual([3]); // alone, over the bound: nothing else is in flight
+    q.answer(3);
+    expect(q.sent()).toEqual([4]);
   });
 
   it('ends: everything pending fails, new sends are refused, nothing is an unhandled rejection', async () => {

@@ -46,6 +46,25 @@ describe('FrameWriter', () => {
     expect(sent).toEqual(['[{"m":1},{"acks":1}]']);
   });
 
+  it('pulls its FlushProducer at every flush; gather() takes the frame ahead of one that must follow it; pullFrom(undefined) stops it', async () => {
+    const sent: string[] = [];
+    let run: string | undefined;
+    const producer = { takeFrame: () => ((f) => ((run = undefined), f))(run) };
+    const w = new FrameWriter(jsonCodec, (m) => sent.push(m), 1024, producer);
+    run = '{"acks":1}';
+    w.push('{"m":1}');
+    await Promise.resolve();
+    run = '{"acks":2}';
+    w.gather();
+    w.push('{"bye":1}');
+    w.flush();
+    w.pullFrom(undefined);
+    run = '{"acks":3}';
+    w.flush();
+    expect(sent).toEqual(['[{"m":1},{"acks":1}]', '[{"acks":2},{"bye":1}]']);
+    expect(run).toBe('{"acks":3}');
+  });
+
   it('discard drops pending frames', async () => {
     const sent: string[] = [];
     const w = new FrameWriter(jsonCodec, (m) => sent.push(m));

@@ -2,8 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
 import { CloseCode, ProtocolError, jsonCodec, type Codec, type Frame, type PluginContext } from '@lifeline/protocol';
 import { FrameWriter, now as monotonic } from '@lifeline/protocol/internal';
-import { noSessionContext, type ServerContext } from './context.js';
-import type { SessionImpl } from './session.js';
+import { noSessionContext, type ConnectionHooks, type ServedSession } from './connection-hooks.js';
+import { ReadPause, type Link } from './link.js';
+import { StateMachine } from './state.js';
 
 /**
  * Above this many bytes waiting in the socket, new server → client messages wait (acks and
@@ -11,20 +12,6 @@ import type { SessionImpl } from './session.js';
  * the server buffer without limit, and a client that does not read must not make it answer more.
  */
 export const HIGH_WATER_BYTES = 4 * 1024 * 1024;
-
-/**
- * Why the server stopped reading a socket; several may hold at once, and reading resumes when
- * none does. Not reading is the one backpressure a peer cannot ignore: TCP stops its writes.
- */
-export const ReadPause = {
-  /** The socket buffers more than `HIGH_WATER_BYTES`: answers would only pile up. */
-  Written: 1,
-  /** Frames wait behind `hello` for `authenticate`. */
-  Held: 2,
-  /** The session's handler queue holds more than `maxInboundBytes`. */
-  Queued: 4,
-} as const;
-export type ReadPause = (typeof ReadPause)[keyof typeof ReadPause];
 
 /** `ws` closes the socket itself after these receiver errors; we only report them. */
 const wsErrorCodes: Readonly<Record<string, number>> = {
@@ -40,81 +27,124 @@ export function closeReason(reason: string): string {
   return `${cut}...`;
 }
 
+/**
+ * `handshake` (upgraded, before `welcome`), `open` (a session's frames flow), `closing` (we
+ * closed it, or it broke the protocol: nothing more is read or written for it), `closed` (the
+ * socket is gone). A peer may drop the socket in any state but the last.
+ */
 export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 
-/** What a connection needs from the server around it. */
-export interface ConnectionHooks {
-  /** Frames that arrived before the handshake completed. */
-  onHandshakeFrames(conn: Connection, frames: Frame[]): void;
-  /** The socket is gone (after `close` or `terminate`, or from the peer). */
-  onClosed(conn: Connection): void;
-}
+const transitions: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
+  handshake: ['open', 'closing', 'closed'],
+  open: ['closing', 'closed'],
+  closing: ['closed'],
+  closed: [],
+};
 
 /**
- * One WebSocket: decodes what arrives and writes through a coalescing `FrameWriter`, both in the
- * connection's codec (JSON until `welcome`, then the session's), and closes with a documented
- * code. The session it serves may outlive it.
+ * One WebSocket: decodes what arrives and hands an open session's frames to it, writes through
+ * a coalescing `FrameWriter` (JSON until `welcome`, then the session's codec, pulling the
+ * session's acks at each flush), and closes with a documented code. The session it serves may
+ * outlive it. Its state changes only through its `StateMachine`, each move with its reason.
  */
-export class Connection {
-  state: ConnectionState = 'handshake';
-  session: SessionImpl | undefined;
+export class Connection implements Link {
+  private readonly machine = new StateMachine<ConnectionState>('handshake', 'upgraded', transitions);
+  private served: ServedSession | undefined;
   /** Every frame of this connection is written by it: `hello`/`welcome` are JSON, so it starts as JSON. */
-  codec: Codec = jsonCodec;
-  /** Replaced only with the codec (`useCodec`); read it at each write, never keep it. */
-  writer: FrameWriter<unknown>;
-  /** Monotonic ms of the last sweep that found the connection alive. */
-  lastSeen = 0;
-  /** Monotonic ms of the last ping sent. */
-  lastPing = 0;
-  /** A write crossed `HIGH_WATER_BYTES`; outbound resumes in that write's callback. */
-  blocked = false;
-  helloSeen = false;
+  private codec: Codec = jsonCodec;
+  /** Replaced only with the codec (`open`). */
+  private writer: FrameWriter<unknown>;
+  /** A write crossed `HIGH_WATER_BYTES`; writing resumes in that write's callback. */
+  private blocked = false;
+  private sawHello = false;
   /** Frames that came after `hello` while `authenticate` ran; dispatched after `welcome`. */
-  held: Frame[] | undefined;
+  private held: Frame[] | undefined;
+  /** Bytes of the WebSocket messages behind `held`. */
+  private heldSize = 0;
+  /** Bytes each frame of the WebSocket message being handled stands for (its length over its frames). */
+  private frameBytes = 0;
   /** `ts` of the last ping, until a pong answers it (NaN: none outstanding). */
   private pingTs = Number.NaN;
-  /** Bytes of the WebSocket messages behind `held`. */
-  heldBytes = 0;
-  /** Bytes each frame of the WebSocket message being handled stands for (its length over its frames). */
-  frameBytes = 0;
-  /**
-   * Highest seq answered to a duplicate on this connection. A client retransmits once per
-   * connection, in seq order, so anything at or below it was answered here already: copies of
-   * one message must not multiply its answer.
-   */
-  duplicatesAnswered = 0;
   /** `ReadPause` bits in force; 0 while the socket is read. */
   private pausedFor = 0;
+  /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
   private heard = true;
   private pluginContext: PluginContext = noSessionContext;
 
   constructor(
-    readonly ws: WebSocket,
+    private readonly ws: WebSocket,
     readonly req: IncomingMessage,
-    private readonly ctx: ServerContext,
     private readonly hooks: ConnectionHooks,
   ) {
-    this.writer = new FrameWriter(this.codec, this.sink, undefined, this.beforeFlush);
+    this.writer = new FrameWriter(this.codec, this.sink);
     ws.on('message', this.onMessage);
     ws.on('close', this.onClose);
     ws.on('error', this.onError);
   }
 
+  get state(): ConnectionState {
+    return this.machine.value;
+  }
+
+  /** Why the connection is in its state. */
+  get stateReason(): string {
+    return this.machine.reason;
+  }
+
+  /** The session it serves, once open (kept after it closes, for reports). */
+  get session(): ServedSession | undefined {
+    return this.served;
+  }
+
+  get writable(): boolean {
+    return !this.blocked;
+  }
+
+  /** Bytes the socket holds unsent (the slow-client sweep reads it). */
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
   /**
-   * Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per
-   * message). True while reading is paused for the handler's backlog alone: that silence is ours.
+   * Something arrived since the heartbeat last cleared it. True while reading is paused for the
+   * handler's backlog alone: that silence is ours.
    */
   get alive(): boolean {
     return this.heard || this.pausedFor === ReadPause.Queued;
   }
 
-  set alive(value: boolean) {
-    this.heard = value;
+  /** The heartbeat took note of `alive`: from now on, only a new inbound message sets it. */
+  clearAlive(): void {
+    this.heard = false;
+  }
+
+  get helloSeen(): boolean {
+    return this.sawHello;
+  }
+
+  /** The first frame was a valid `hello`: any other is a protocol error. */
+  helloReceived(): void {
+    this.sawHello = true;
+  }
+
+  /** Frames held behind `hello`, and the bytes of the messages they came in. */
+  get heldCount(): number {
+    return this.held?.length ?? 0;
+  }
+
+  get heldBytes(): number {
+    return this.heldSize;
+  }
+
+  /** Keep `f`, which came with or after `hello`, until the session opens (`releaseHeld`). */
+  holdFrame(f: Frame): void {
+    (this.held ??= []).push(f);
+    this.heldSize += this.frameBytes;
   }
 
   /** Stop reading the socket for `reason` (see `ReadPause`). */
   pauseReading(reason: ReadPause): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (!this.machine.can('closing')) return;
     if (this.pausedFor === 0) this.ws.pause();
     this.pausedFor |= reason;
   }
@@ -126,21 +156,42 @@ export class Connection {
     if (this.pausedFor === 0) this.ws.resume();
   }
 
-  /** Bind to a session (after the handshake or a resume). */
-  bind(session: SessionImpl): void {
-    this.session = session;
+  /**
+   * handshake → open: `welcome` (JSON text) is written, then every frame in the session's codec,
+   * with the session's acks pulled at each flush. A JSON session goes on batching with the
+   * welcome; any other codec sends the welcome's text message first.
+   */
+  open(welcome: unknown, session: ServedSession): boolean {
+    if (!this.machine.set('open', 'welcome')) return false;
+    this.writer.push(welcome);
+    if (session.codec !== this.codec) {
+      this.writer.flush();
+      this.codec = session.codec;
+      this.writer = new FrameWriter(session.codec, this.sink);
+    }
+    this.writer.pullFrom(session.acks);
+    this.served = session;
     this.pluginContext = session.pluginContext;
+    return true;
   }
 
-  /**
-   * After `welcome` is written: every later frame in the session's `codec`. A JSON session goes on
-   * batching with the welcome; any other codec sends the welcome's text message first.
-   */
-  useCodec(codec: Codec): void {
-    if (codec === this.codec) return;
-    this.writer.flush();
-    this.codec = codec;
-    this.writer = new FrameWriter(codec, this.sink, undefined, this.beforeFlush);
+  /** Frames held behind `hello` are handled now, in order, and the socket is read again. */
+  releaseHeld(): void {
+    const held = this.held;
+    const frameBytes = held === undefined ? 0 : Math.ceil(this.heldSize / held.length);
+    this.dropHeld();
+    this.resumeReading(ReadPause.Held);
+    if (held !== undefined && this.state === 'open') this.dispatch(held, frameBytes);
+  }
+
+  /** Write a frame in the connection's codec (through the coalescing writer). */
+  push(frame: unknown): void {
+    this.writer.push(frame);
+  }
+
+  /** Ask for a flush at the end of this turn: the session's acks wait to be pulled. */
+  schedule(): void {
+    this.writer.schedule();
   }
 
   ping(wallNow: number): void {
@@ -153,24 +204,17 @@ export class Connection {
    * Acks first, so the client learns every outcome before it reads the goodbye.
    */
   goodbye(code: number, reason: string, retryMs?: number): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
-    const session = this.session;
-    if (session !== undefined && session.connection === this) session.inbound.flushAcks(this.writer);
+    if (!this.machine.can('closing')) return;
+    this.writer.gather();
     this.writer.push(this.codec.bye(code, reason, retryMs));
     this.close(code, reason);
   }
 
   /** Close for bad input: reported through `protocol-error` and `onProtocolError`, then closed with `code`. */
   fail(code: number, reason: string): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (!this.machine.can('closing')) return;
     this.report(code, reason);
     this.close(code, reason);
-  }
-
-  private report(code: number, reason: string): void {
-    this.ctx.reportProtocolError({ code, reason, sessionId: this.session?.id });
-    const plugins = this.ctx.plugins;
-    if (plugins.active) plugins.onProtocolError({ closeCode: code, message: reason, at: monotonic() }, this.pluginContext);
   }
 
   /**
@@ -179,24 +223,38 @@ export class Connection {
    * grace (`Limits.linger`) is destroyed, instead of holding its socket and buffers for `ws`'s 30 s.
    */
   close(code: number, reason: string): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (!this.machine.can('closing')) return;
     try {
       this.writer.flush();
     } catch (error) {
-      this.ctx.reportError(error);
+      this.hooks.reportError(error);
     }
-    this.state = 'closing';
-    this.writer.discard();
-    this.dropHeld();
+    this.machine.set('closing', `closed ${code} by the server: ${reason}`);
+    this.stopWriting();
     try {
       this.ws.close(code, closeReason(reason));
     } catch (error) {
-      this.ctx.reportError(error);
+      this.hooks.reportError(error);
       this.ws.terminate();
     }
-    this.ctx.limits.linger(this);
+    this.hooks.limits.linger(this);
     this.readToClose();
     this.detach(code, reason);
+  }
+
+  /** Drop the socket without a closing handshake (dead peer, or a deadline); also a closing one. */
+  terminate(reason: string): void {
+    if (this.state === 'closed') return;
+    this.machine.set('closing', `terminated: ${reason}`); // refused when closing already: it stays so
+    this.stopWriting();
+    this.ws.terminate();
+    this.detach(1006, reason);
+  }
+
+  private report(code: number, reason: string): void {
+    this.hooks.reportProtocolError({ code, reason, sessionId: this.served?.id });
+    const plugins = this.hooks.plugins;
+    if (plugins.active) plugins.onProtocolError({ closeCode: code, message: reason, at: monotonic() }, this.pluginContext);
   }
 
   /** A paused socket would never see the peer's close frame; what it sends now is dropped unread. */
@@ -206,22 +264,34 @@ export class Connection {
     this.ws.resume();
   }
 
-  /** Drop the socket without a closing handshake (dead peer, or shutdown deadline). */
-  terminate(reason: string): void {
-    if (this.state === 'closed') return;
-    this.state = 'closing';
+  /**
+   * Leaving `handshake` or `open`: nothing more is written, and the session's acks are no longer
+   * pulled (they belong to whichever connection takes the session next). Frames held behind
+   * `hello` are never handled now; they must not live as long as an `authenticate()` (or a
+   * session store) that hangs keeps this object reachable.
+   */
+  private stopWriting(): void {
+    this.writer.pullFrom(undefined);
     this.writer.discard();
     this.dropHeld();
-    this.ws.terminate();
-    this.detach(1006, reason);
+  }
+
+  private dropHeld(): void {
+    this.held = undefined;
+    this.heldSize = 0;
+  }
+
+  private detach(code: number, reason: string): void {
+    this.served?.detachFrom(this, code, reason);
   }
 
   /**
    * Handle frames of an open connection; stops at the first frame that closed it. `frameBytes`:
    * what each frame cost the peer on the wire (for the handler queue's byte bound).
    */
-  dispatch(frames: readonly Frame[], frameBytes: number): void {
-    const session = this.session as SessionImpl;
+  private dispatch(frames: readonly Frame[], frameBytes: number): void {
+    const session = this.served as ServedSession;
+    const plugins = this.hooks.plugins;
     // Arrival clocks for the plugins: read on the first msg frame only, as every frame of one
     // WebSocket message arrived at once.
     let wallAt = 0;
@@ -231,8 +301,8 @@ export class Connection {
       const f = frames[i] as Frame;
       switch (f.t) {
         case 'msg':
-          if (at === 0 && this.ctx.plugins.active) {
-            wallAt = this.ctx.options.now();
+          if (at === 0 && plugins.active) {
+            wallAt = this.hooks.now();
             at = monotonic();
           }
           session.inbound.receive(f, wallAt, at, frameBytes);
@@ -241,21 +311,21 @@ export class Connection {
           session.outbound.cack(f.seq);
           break;
         case 'ping':
-          this.writer.push(this.codec.pong(f.ts, this.ctx.options.now()));
+          this.writer.push(this.codec.pong(f.ts, this.hooks.now()));
           break;
         case 'pong':
           // Only the answer to our last ping counts: a forged one would set any clock offset.
           if (f.ts !== this.pingTs) break;
           this.pingTs = Number.NaN;
-          if (this.ctx.plugins.active) {
-            const rttMs = Math.max(0, this.ctx.options.now() - f.ts);
+          if (plugins.active) {
+            const rttMs = Math.max(0, this.hooks.now() - f.ts);
             const offsetMs = f.at - (f.ts + rttMs / 2);
-            this.ctx.plugins.onClock({ rttMs, offsetMs, at: monotonic() }, this.pluginContext);
+            plugins.onClock({ rttMs, offsetMs, at: monotonic() }, this.pluginContext);
           }
           break;
         case 'bye':
           // Only 1000 ends the session; any other bye just precedes a close we will see.
-          if (f.code === CloseCode.Normal) session.end('client-closed', CloseCode.Normal, undefined, 'session ended by the client');
+          if (f.code === CloseCode.Normal) session.endedByClient();
           return;
         case 'hello':
           this.fail(CloseCode.BadFrame, 'a second hello');
@@ -267,26 +337,12 @@ export class Connection {
     }
   }
 
-  /**
-   * Frames held behind `hello` are never handled once the connection closes; they must not live
-   * as long as an `authenticate()` (or a session store) that hangs keeps this object reachable.
-   */
-  private dropHeld(): void {
-    this.held = undefined;
-    this.heldBytes = 0;
-  }
-
-  private detach(code: number, reason: string): void {
-    const session = this.session;
-    if (session !== undefined) session.detachFrom(this, code, reason);
-  }
-
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (!this.machine.can('closing')) return;
     this.heard = true;
     // A binary message reaches the codec as a Buffer: JSON refuses it with 4400.
     const message: unknown = isBinary ? data : (data as Buffer).toString();
-    const plugins = this.ctx.plugins;
+    const plugins = this.hooks.plugins;
     if (plugins.active && typeof message === 'string') plugins.onBytes({ in: message.length, out: 0 }, this.pluginContext);
     let frames: Frame[];
     try {
@@ -297,14 +353,15 @@ export class Connection {
       return;
     }
     // Counted in frames, not WebSocket messages: a batch may hold 4096.
-    if (this.ctx.limits.rated && !this.ctx.limits.admitFrames(this, frames.length)) return;
+    const limits = this.hooks.limits;
+    if (limits.rated && !limits.admitFrames(this, frames.length)) return;
     this.frameBytes = Math.ceil((data as Buffer).length / frames.length);
     try {
       if (this.state === 'open') this.dispatch(frames, this.frameBytes);
       else this.hooks.onHandshakeFrames(this, frames);
     } catch (error) {
       // Our own bug, not the peer's: report it, and drop only this connection.
-      this.ctx.reportError(error);
+      this.hooks.reportError(error);
       this.close(CloseCode.InternalError, 'internal error');
     }
   };
@@ -313,7 +370,7 @@ export class Connection {
     const ws = this.ws;
     if (ws.readyState !== 1) return;
     const size = this.codec.size(message);
-    const plugins = this.ctx.plugins;
+    const plugins = this.hooks.plugins;
     if (plugins.active) plugins.onBytes({ in: 0, out: size }, this.pluginContext);
     if (!this.blocked && ws.bufferedAmount + size > HIGH_WATER_BYTES) {
       this.blocked = true;
@@ -328,43 +385,32 @@ export class Connection {
   private readonly onWritten = (): void => {
     this.blocked = false;
     this.resumeReading(ReadPause.Written);
-    const session = this.session;
-    if (session === undefined || session.connection !== this) return;
     try {
-      session.inbound.drain();
-      session.outbound.pump();
+      this.served?.drained(this);
     } catch (error) {
-      this.ctx.reportError(error);
+      this.hooks.reportError(error);
     }
   };
 
-  private readonly beforeFlush = (): void => {
-    const session = this.session;
-    if (session !== undefined && session.connection === this) session.inbound.flushAcks(this.writer);
-  };
-
   private readonly onClose = (code: number, reason: Buffer): void => {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.writer.discard();
-    this.dropHeld();
+    if (!this.machine.set('closed', `socket closed ${code}`)) return;
+    this.stopWriting();
     try {
       this.detach(code, reason.toString());
       this.hooks.onClosed(this);
     } catch (error) {
-      this.ctx.reportError(error);
+      this.hooks.reportError(error);
     }
   };
 
   private readonly onError = (error: Error & { code?: string }): void => {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (!this.machine.can('closing')) return;
     // ws emits 'error' for receiver violations (too big, bad UTF-8, bad framing) and closes
     // with the matching code itself; we report it and let go of the session.
     const code = (error.code !== undefined ? wsErrorCodes[error.code] : undefined) ?? 1002;
     this.report(code, error.message);
-    this.state = 'closing';
-    this.writer.discard();
-    this.dropHeld();
+    this.machine.set('closing', `socket error ${code}: ${error.message}`);
+    this.stopWriting();
     this.detach(code, error.message);
   };
 }

@@ -1,12 +1,35 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { nanoid } from 'nanoid';
 import { CloseCode, PROTOCOL_VERSION, jsonCodec, type Codec, type Frame, type HelloFrame, type ResumeRequest } from '@lifeline/protocol';
-import { Deadlines, chooseCodec, now as monotonic, offers } from '@lifeline/protocol/internal';
-import { ReadPause, type Connection } from './connection.js';
-import type { ServerContext } from './context.js';
+import { Deadlines, chooseCodec, now as monotonic, offers, type PluginHost } from '@lifeline/protocol/internal';
+import type { Connection } from './connection.js';
+import type { Heartbeat } from './heartbeat.js';
 import { identityHash } from './identity.js';
-import { SessionImpl } from './session.js';
-import type { SessionRecord } from './store.js';
+import type { Limits } from './limits.js';
+import { ReadPause } from './link.js';
+import type { ResolvedOptions } from './options.js';
+import type { Registry } from './registry.js';
+import type { SessionImpl } from './session.js';
+import type { SessionRecord, SessionStore } from './store.js';
+
+/** What the server gives the handshakes. */
+export interface HandshakeDeps {
+  readonly options: ResolvedOptions;
+  readonly plugins: PluginHost;
+  /** What a resume is checked against. */
+  readonly store: Pick<SessionStore, 'get'>;
+  readonly registry: Pick<Registry, 'get' | 'add' | 'live' | 'rotated' | 'recordOf' | 'size' | 'countOf' | 'oldestDetached'>;
+  readonly limits: Pick<Limits, 'admitSession' | 'linger'>;
+  /** Watches every open connection. */
+  readonly heartbeat: Pick<Heartbeat, 'add'>;
+  /** True once `server.close()` began: no new sessions start. */
+  closing(): boolean;
+  /** A new session in `codec`, for `identity`. */
+  newSession(id: string, identity: unknown, codec: Codec): SessionImpl;
+  /** A new session was opened (the server's `session` event). */
+  onSession(session: SessionImpl): void;
+  reportError(error: unknown): void;
+}
 
 /** What `authenticate` resolves to when it refused or failed (the connection is already closing). */
 const refused = Symbol('refused');
@@ -52,15 +75,12 @@ export class Handshakes {
   /** `authenticate` calls in progress: aborted when their connection closes or times out. */
   private readonly authenticating = new Map<Connection, AbortController>();
 
-  constructor(
-    private readonly ctx: ServerContext,
-    private readonly onSession: (session: SessionImpl) => void,
-  ) {
+  constructor(private readonly deps: HandshakeDeps) {
     this.deadlines = new Deadlines((conn) => this.timedOut(conn), { resolutionMs: 5 });
   }
 
   begin(conn: Connection): void {
-    this.deadlines.add(conn, monotonic() + this.ctx.options.handshakeTimeoutMs);
+    this.deadlines.add(conn, monotonic() + this.deps.options.handshakeTimeoutMs);
   }
 
   /** Connections between upgrade and `welcome` (for `maxPendingHandshakes`). */
@@ -99,22 +119,20 @@ export class Handshakes {
         conn.fail(CloseCode.BadFrame, `expected hello, got ${first.t}`);
         return;
       }
-      conn.helloSeen = true;
+      conn.helloReceived();
       hello = first;
       i = 1;
     }
-    const limit = this.ctx.options.maxInFlight + 64;
-    const maxBytes = this.ctx.options.maxInboundBytes;
+    const limit = this.deps.options.maxInFlight + 64;
+    const maxBytes = this.deps.options.maxInboundBytes;
     for (; i < frames.length; i++) {
       const f = frames[i] as Frame;
       if (f.t === 'hello') {
         conn.fail(CloseCode.BadFrame, 'a second hello');
         return;
       }
-      const held = (conn.held ??= []);
-      held.push(f);
-      conn.heldBytes += conn.frameBytes;
-      if (held.length > limit) {
+      conn.holdFrame(f);
+      if (conn.heldCount > limit) {
         conn.fail(CloseCode.BadFrame, 'too many frames before welcome');
         return;
       }
@@ -123,40 +141,40 @@ export class Handshakes {
         return;
       }
     }
-    if (conn.held !== undefined) conn.pauseReading(ReadPause.Held);
+    if (conn.heldCount > 0) conn.pauseReading(ReadPause.Held);
     // Started last, so the frames that came with hello are held before the session can open.
     if (hello !== undefined) void this.accept(conn, hello);
   }
 
   private timedOut(conn: Connection): void {
     // Refused during its handshake and the peer has not answered the close frame since: a last second.
-    if (conn.state === 'closing') this.ctx.limits.linger(conn);
+    if (conn.state === 'closing') this.deps.limits.linger(conn);
     if (conn.state !== 'handshake') return;
-    const ms = this.ctx.options.handshakeTimeoutMs;
+    const ms = this.deps.options.handshakeTimeoutMs;
     this.abortAuthenticate(conn, `handshake not finished within ${ms} ms`);
     conn.fail(CloseCode.HandshakeTimeout, conn.helloSeen ? `handshake not finished within ${ms} ms` : `no hello within ${ms} ms`);
-    this.ctx.limits.linger(conn);
+    this.deps.limits.linger(conn);
   }
 
   private async accept(conn: Connection, hello: HelloFrame): Promise<void> {
     // Before authenticate: peers that share no codec cannot talk, whoever they are.
-    const codec = chooseCodec(hello.codecs, this.ctx.options.codecs);
+    const codec = chooseCodec(hello.codecs, this.deps.options.codecs);
     if (codec === undefined) {
-      const names = this.ctx.options.codecs.map((c) => c.name).join(', ');
+      const names = this.deps.options.codecs.map((c) => c.name).join(', ');
       conn.fail(CloseCode.UnsupportedVersion, `none of the codecs offered is supported (this server speaks ${names})`);
       return;
     }
     try {
       const identity = await this.authenticate(conn, hello);
       if (identity === refused || conn.state !== 'handshake') return;
-      const key = this.ctx.options.identityKey(identity);
+      const key = this.deps.options.identityKey(identity);
       if (typeof key !== 'string') throw new TypeError(`identityKey must return a string, got ${typeof key}`);
       const identityOf = identityHash(key);
       const resume = hello.resume;
       if (resume !== undefined) {
-        const record = await this.ctx.store.get(resume.sid);
+        const record = await this.deps.store.get(resume.sid);
         if (conn.state !== 'handshake') return;
-        const live = this.ctx.registry.get(resume.sid);
+        const live = this.deps.registry.get(resume.sid);
         // Another identity's session is, to this client, an unknown one: it gets a new session
         // and learns nothing of the other (not even that the sid exists), which stays untouched.
         // The live record is checked, not the one read: a resume may have rotated the token meanwhile.
@@ -166,11 +184,11 @@ export class Handshakes {
           record !== undefined &&
           live !== undefined &&
           live.state !== 'closed' &&
-          this.ctx.registry.live(record) &&
-          sameDigest(identityOf, live.record.identityHash) &&
+          this.deps.registry.live(record) &&
+          sameDigest(identityOf, this.deps.registry.recordOf(live).identityHash) &&
           offers(hello.codecs, live.codec)
         ) {
-          const verdict = tokenAccepted(resume.token, live.record, live.state === 'detached');
+          const verdict = tokenAccepted(resume.token, this.deps.registry.recordOf(live), live.state === 'detached');
           if (verdict === 'refuse') {
             conn.fail(CloseCode.Forbidden, 'resume refused: the token does not match');
             return;
@@ -185,17 +203,17 @@ export class Handshakes {
         }
       }
       if (this.refuseWhileClosing(conn)) return;
-      const perIdentity = this.ctx.options.authenticate !== undefined ? identityOf : undefined;
-      if (!this.ctx.limits.admitSession(conn, this.ctx.registry, perIdentity)) return;
+      const perIdentity = this.deps.options.authenticate !== undefined ? identityOf : undefined;
+      if (!this.deps.limits.admitSession(conn, this.deps.registry, perIdentity)) return;
       this.start(conn, hello, identity, identityOf, codec);
     } catch (error) {
-      this.ctx.reportError(error);
+      this.deps.reportError(error);
       if (conn.state === 'handshake') conn.close(CloseCode.InternalError, 'internal error');
     }
   }
 
   private async authenticate(conn: Connection, hello: HelloFrame): Promise<unknown> {
-    const authenticate = this.ctx.options.authenticate;
+    const authenticate = this.deps.options.authenticate;
     if (authenticate === undefined) return null;
     let identity: unknown;
     try {
@@ -211,7 +229,7 @@ export class Handshakes {
     } catch (error) {
       // The check could not be made (an auth backend down): the server's problem, not a refusal.
       // 4401 would be final for the client; 1013 with retryMs makes it back off and resume.
-      this.ctx.reportError(new Error('authenticate() threw; the client was told to retry (1013)', { cause: error }));
+      this.deps.reportError(new Error('authenticate() threw; the client was told to retry (1013)', { cause: error }));
       if (conn.state === 'handshake') this.tryAgainLater(conn, 'authentication unavailable, try again later');
       return refused;
     }
@@ -224,11 +242,11 @@ export class Handshakes {
 
   /** `bye` 1013 with `overloadRetryMs`, then close: the client backs off and tries again. */
   private tryAgainLater(conn: Connection, reason: string): void {
-    conn.goodbye(CloseCode.TryAgainLater, reason, this.ctx.options.overloadRetryMs);
+    conn.goodbye(CloseCode.TryAgainLater, reason, this.deps.options.overloadRetryMs);
   }
 
   private refuseWhileClosing(conn: Connection): boolean {
-    if (!this.ctx.closing) return false;
+    if (!this.deps.closing()) return false;
     conn.goodbye(CloseCode.GoingAway, 'server shutting down');
     return true;
   }
@@ -237,26 +255,25 @@ export class Handshakes {
     const token = newToken();
     const id = nanoid();
     const record: SessionRecord = { id, tokenHash: hashToken(token), previousTokenHash: null, identityHash: identityOf, expiresAt: null };
-    const session = new SessionImpl(id, identity, record, this.ctx, codec);
-    this.ctx.registry.add(session);
+    const session = this.deps.newSession(id, identity, codec);
+    this.deps.registry.add(session, record);
     this.open(conn, session, hello, token, false, 0);
-    this.onSession(session);
-    this.release(conn);
+    this.deps.onSession(session);
+    conn.releaseHeld();
   }
 
   private resume(conn: Connection, session: SessionImpl, hello: HelloFrame, resume: ResumeRequest): void {
-    const previous = session.connection;
-    const downtimeMs = previous === undefined ? monotonic() - session.detachedAt : 0;
-    if (previous !== undefined) previous.close(CloseCode.Replaced, 'replaced by a newer connection');
+    const downtimeMs = session.connected ? 0 : monotonic() - session.detachedAt;
+    session.closeConnection(CloseCode.Replaced, 'replaced by a newer connection');
     // A new token on every resume: a copy of the old one stops working as soon as the client
     // presents the new one. The presented token stays acceptable while the session is detached,
     // in case this welcome never reaches the client.
     const token = newToken();
-    this.ctx.registry.rotated(session, hashToken(token), hashToken(resume.token));
+    this.deps.registry.rotated(session, hashToken(token), hashToken(resume.token));
     const replayed = this.open(conn, session, hello, token, true, resume.seq);
-    const plugins = this.ctx.plugins;
+    const plugins = this.deps.plugins;
     if (plugins.active) plugins.onResume({ resumed: true, replayed, downtimeMs, at: monotonic() }, session.pluginContext);
-    this.release(conn);
+    conn.releaseHeld();
   }
 
   /**
@@ -265,32 +282,20 @@ export class Handshakes {
    */
   private open(conn: Connection, session: SessionImpl, hello: HelloFrame, token: string, resumed: boolean, ackSeq: number): number {
     this.deadlines.delete(conn);
-    conn.state = 'open';
-    const o = this.ctx.options;
-    conn.writer.push(
-      jsonCodec.welcome({
-        v: PROTOCOL_VERSION,
-        sid: session.id,
-        token,
-        resumed,
-        seq: session.inbound.accepted,
-        win: o.maxInFlight,
-        hb: o.heartbeatIntervalMs,
-        max: o.maxPayloadBytes,
-        codec: hello.codecs === undefined ? undefined : session.codec.name,
-      }),
-    );
-    conn.useCodec(session.codec);
-    return session.attach(conn, hello.win, ackSeq);
-  }
-
-  /** Frames that arrived with or after `hello` are handled now, in order, and the socket is read again. */
-  private release(conn: Connection): void {
-    const held = conn.held;
-    const frameBytes = held === undefined ? 0 : Math.ceil(conn.heldBytes / held.length);
-    conn.held = undefined;
-    conn.heldBytes = 0;
-    conn.resumeReading(ReadPause.Held);
-    if (held !== undefined && conn.state === 'open') conn.dispatch(held, frameBytes);
+    const o = this.deps.options;
+    const welcome = jsonCodec.welcome({
+      v: PROTOCOL_VERSION,
+      sid: session.id,
+      token,
+      resumed,
+      seq: session.inbound.acceptedSeq,
+      win: o.maxInFlight,
+      hb: o.heartbeatIntervalMs,
+      max: o.maxPayloadBytes,
+      codec: hello.codecs === undefined ? undefined : session.codec.name,
+    });
+    if (!conn.open(welcome, session)) return 0;
+    this.deps.heartbeat.add(conn);
+    return session.attach(conn, hello.win, ackSeq, resumed ? 'resumed' : 'new session');
   }
 }

@@ -1,5 +1,21 @@
 import { now as monotonic } from '@lifeline/protocol/internal';
-import type { Connection } from './connection.js';
+import type { ConnectionState } from './connection.js';
+
+/** What the heartbeat needs of a connection (a `Connection`). */
+export interface HeartbeatPeer {
+  readonly state: ConnectionState;
+  /** Something arrived since `clearAlive()`. */
+  readonly alive: boolean;
+  clearAlive(): void;
+  ping(wallNow: number): void;
+  terminate(reason: string): void;
+}
+
+/** When a peer was last found alive, and last pinged (monotonic ms). */
+interface Beat {
+  lastSeen: number;
+  lastPing: number;
+}
 
 /**
  * Pings every open connection each `intervalMs` and drops the ones silent for `timeoutMs`
@@ -12,7 +28,7 @@ import type { Connection } from './connection.js';
  * during the block would otherwise count as silence.
  */
 export class Heartbeat {
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new Map<HeartbeatPeer, Beat>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly tickMs: number;
 
@@ -29,12 +45,11 @@ export class Heartbeat {
     return this.connections.size;
   }
 
-  add(conn: Connection): void {
+  /** Watch an open connection: pinged each `intervalMs`, dropped after `timeoutMs` of silence. */
+  add(conn: HeartbeatPeer): void {
     const t = monotonic();
-    conn.alive = false;
-    conn.lastSeen = t;
-    conn.lastPing = t;
-    this.connections.add(conn);
+    conn.clearAlive();
+    this.connections.set(conn, { lastSeen: t, lastPing: t });
     if (this.timer === undefined) {
       this.timer = setInterval(this.sweep, this.tickMs);
       // Heartbeats alone must not keep the process alive.
@@ -42,7 +57,7 @@ export class Heartbeat {
     }
   }
 
-  delete(conn: Connection): void {
+  delete(conn: HeartbeatPeer): void {
     this.connections.delete(conn);
     if (this.connections.size === 0) this.stop();
   }
@@ -55,19 +70,19 @@ export class Heartbeat {
   private readonly sweep = (): void => {
     const t = monotonic();
     const wall = this.wallNow();
-    let suspects: Connection[] | undefined;
-    for (const conn of this.connections) {
+    let suspects: HeartbeatPeer[] | undefined;
+    for (const [conn, beat] of this.connections) {
       try {
         if (conn.state !== 'open') continue;
         if (conn.alive) {
-          conn.alive = false;
-          conn.lastSeen = t;
-        } else if (t - conn.lastSeen >= this.timeoutMs) {
+          conn.clearAlive();
+          beat.lastSeen = t;
+        } else if (t - beat.lastSeen >= this.timeoutMs) {
           (suspects ??= []).push(conn);
           continue;
         }
-        if (t - conn.lastPing >= this.intervalMs) {
-          conn.lastPing = t;
+        if (t - beat.lastPing >= this.intervalMs) {
+          beat.lastPing = t;
           conn.ping(wall);
         }
       } catch (error) {
@@ -77,7 +92,7 @@ export class Heartbeat {
     if (suspects !== undefined) setImmediate(this.drop, suspects);
   };
 
-  private readonly drop = (suspects: Connection[]): void => {
+  private readonly drop = (suspects: HeartbeatPeer[]): void => {
     for (const conn of suspects) {
       try {
         if (conn.state !== 'open' || conn.alive || !this.connections.has(conn)) continue;

@@ -1,13 +1,20 @@
-import type { Codec, MsgFrame } from '@lifeline/protocol';
-import { Fifo, MAX_BATCHED_RESULT_DEPTH, atTurnEnd, now as monotonic, type FrameWriter } from '@lifeline/protocol/internal';
-import { ReadPause } from './connection.js';
-import type { ServerContext } from './context.js';
-import type { HandlerContext } from './options.js';
-import { ErrorOutcome, ResultCache, ackFrame, errorOutcome, evicted, type Outcome } from './results.js';
-import type { SessionImpl } from './session.js';
+import { CloseCode, type Codec, type MsgFrame, type PluginContext } from '@lifeline/protocol';
+import { Fifo, atTurnEnd, now as monotonic, type PluginHost } from '@lifeline/protocol/internal';
+import { AckRun } from './ack-run.js';
+import { ReadPause, type InboundLink } from './link.js';
+import type { HandlerContext, ResolvedOptions } from './options.js';
+import { ResultCache, errorOutcome, evicted, type Outcome } from './results.js';
+import type { Session } from './session.js';
 
-/** A run of successful acks is cut into frames of about this many characters (codec size units). */
-const MAX_RUN_CHARS = 64 * 1024;
+/** What the server gives each session's inbound part. */
+export interface InboundDeps {
+  readonly options: Pick<ResolvedOptions, 'handler' | 'maxInFlight' | 'maxInboundBytes' | 'maxResultCacheBytes' | 'now'>;
+  readonly plugins: PluginHost;
+  /** True once `server.close()` began: no new message is accepted (the client keeps it and retransmits). */
+  closing(): boolean;
+  /** An unexpected failure: reported through the server's `error` event, never thrown. */
+  reportError(error: unknown): void;
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -26,10 +33,15 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * small requests, not our large answers). The queue is bounded in messages (the window: a
  * violation) and in bytes (backpressure: the socket is not read while it holds more than
  * `maxInboundBytes`).
+ *
+ * The path of one message: `receive` → `handle` (the handler) → `finish` (the outcome, cached
+ * for retransmissions) → `answer` → `acks` (the `AckRun` the connection's writer pulls at its
+ * flush) → the socket.
  */
 export class Inbound {
-  /** Highest client seq accepted (handed, or queued, to the handler). */
-  accepted = 0;
+  /** Successful outcomes not yet written, pulled by the connection's writer at each flush. */
+  readonly acks: AckRun;
+  private accepted = 0;
   /** Highest seq whose outcome is known: handling is in order, so every accepted seq up to here is done. */
   private done = 0;
   private readonly queue = new Fifo<MsgFrame>();
@@ -40,23 +52,47 @@ export class Inbound {
   private busy = false;
   private current = 0;
   private ended = false;
-  /** Consecutive successful outcomes not yet written: one `acks` frame at the next flush. */
-  private runFirst = 0;
-  /** Results encoded in the session's codec, each within `acks.r`'s nesting bound. */
-  private run: unknown[] = [];
-  private runChars = 0;
   private idleWaiter: (() => void) | undefined;
   private readonly results: ResultCache;
-  private readonly handler: ServerContext['options']['handler'];
-  private readonly codec: Codec;
+  /** The connection holding the session; undefined while it is detached. */
+  private link: InboundLink | undefined;
+  /**
+   * Highest seq answered to a duplicate on this connection. A client retransmits once per
+   * connection, in seq order, so anything at or below it was answered here already: copies of
+   * one message must not multiply its answer.
+   */
+  private duplicatesAnswered = 0;
 
   constructor(
-    private readonly session: SessionImpl,
-    private readonly ctx: ServerContext,
+    /** Handed to the handler (`ctx.session`). */
+    private readonly session: Session,
+    private readonly pluginContext: PluginContext,
+    private readonly codec: Codec,
+    private readonly deps: InboundDeps,
   ) {
-    this.codec = session.codec;
-    this.results = new ResultCache(this.codec, ctx.options.maxInFlight, ctx.options.maxResultCacheBytes);
-    this.handler = ctx.options.handler;
+    this.acks = new AckRun(codec);
+    this.results = new ResultCache(codec, deps.options.maxInFlight, deps.options.maxResultCacheBytes);
+  }
+
+  /** Highest client seq accepted (handed, or queued, to the handler): `welcome.seq`. */
+  get acceptedSeq(): number {
+    return this.accepted;
+  }
+
+  /** A connection took the session: acks and the window are answered on it. */
+  attach(link: InboundLink): void {
+    this.link = link;
+    this.duplicatesAnswered = 0;
+  }
+
+  /**
+   * The connection is gone: unsent acks go with it (the outcomes stay cached for retransmissions),
+   * and messages that waited for its socket to drain are handled now (outside its close).
+   */
+  detach(): void {
+    this.link = undefined;
+    this.acks.clear();
+    if (!this.busy && this.queue.length > 0) atTurnEnd(this.drainSafely);
   }
 
   /**
@@ -65,47 +101,28 @@ export class Inbound {
    */
   receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void {
     const duplicate = f.seq <= this.accepted;
-    const plugins = this.ctx.plugins;
+    const plugins = this.deps.plugins;
     if (plugins.active) {
-      plugins.onReceive({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at, duplicate }, this.session.pluginContext);
+      plugins.onReceive({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at, duplicate }, this.pluginContext);
     }
     if (duplicate) {
       this.answerDuplicate(f.seq);
       return;
     }
     // While the server shuts down nothing new is accepted: the client keeps it and retransmits.
-    if (this.ended || this.ctx.closing) return;
-    const wait = this.busy || this.queue.length > 0 || this.session.connection?.blocked === true;
+    if (this.ended || this.deps.closing()) return;
+    const wait = this.busy || this.queue.length > 0 || this.link?.writable === false;
     // Running + queued + this one may not pass welcome.win: the client ignored the window
     // (protocol.md, `msg`; a client keeps even its timed-out messages in the window until acked).
-    if (wait && (this.busy ? 1 : 0) + this.queue.length + 1 > this.ctx.options.maxInFlight) {
-      this.ctx.limits.brokeWindow(this.session);
+    // A slow async handler behind such a client: close 4400, a protocol error.
+    const max = this.deps.options.maxInFlight;
+    if (wait && (this.busy ? 1 : 0) + this.queue.length + 1 > max) {
+      this.link?.fail(CloseCode.BadFrame, `more than ${max} messages without an ack: the client broke the window (welcome.win)`);
       return;
     }
     this.accepted = f.seq;
     if (wait) this.enqueue(f, bytes);
     else this.handle(f, wallAt, at);
-  }
-
-  /** Write the pending run of successful acks as one frame (the writer's `beforeFlush` hook). */
-  flushAcks(writer: FrameWriter<unknown>): void {
-    const n = this.run.length;
-    if (n === 0) return;
-    const frame = n === 1 ? this.codec.ack(this.runFirst, this.run[0]) : this.codec.acks(this.runFirst, this.run);
-    // Reset before pushing: the push may flush, and the flush calls back here.
-    this.run = [];
-    this.runChars = 0;
-    writer.push(frame);
-  }
-
-  /**
-   * The connection is gone: unsent acks go with it (the outcomes stay cached for retransmissions),
-   * and messages that waited for its socket to drain are handled now (outside its close).
-   */
-  connectionLost(): void {
-    this.run = [];
-    this.runChars = 0;
-    if (!this.busy && this.queue.length > 0) atTurnEnd(this.drainSafely);
   }
 
   /** No handler running and nothing queued. */
@@ -131,8 +148,7 @@ export class Inbound {
     this.queue.clear();
     this.costs.clear();
     this.queuedBytes = 0;
-    this.run = [];
-    this.runChars = 0;
+    this.acks.clear();
     this.results.clear();
     this.notifyIdle();
   }
@@ -140,18 +156,18 @@ export class Inbound {
   /** `wallAt` / `at`: the clocks as read on arrival when handled at once (0: read them now). */
   private handle(f: MsgFrame, wallAt = 0, at = 0): void {
     this.busy = true;
-    const plugins = this.ctx.plugins;
+    const plugins = this.deps.plugins;
     if (plugins.active) {
       if (at === 0) {
-        wallAt = this.ctx.options.now();
+        wallAt = this.deps.options.now();
         at = monotonic();
       }
-      plugins.onDeliver({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at }, this.session.pluginContext);
+      plugins.onDeliver({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at }, this.pluginContext);
     }
     let value: unknown;
     try {
       const ctx: HandlerContext = { session: this.session, id: f.id, seq: f.seq };
-      value = this.handler(f.d, ctx);
+      value = this.deps.options.handler(f.d, ctx);
       if (isThenable(value)) {
         this.current = f.seq;
         value.then(this.onFulfilled, this.onRejected);
@@ -174,7 +190,7 @@ export class Inbound {
       this.drain();
     } catch (error) {
       // Runs in a promise callback: a throw here would be an unhandled rejection.
-      this.ctx.reportError(error);
+      this.deps.reportError(error);
     }
   };
 
@@ -185,7 +201,7 @@ export class Inbound {
       this.finish(this.current, errorOutcome(this.codec, error));
       this.drain();
     } catch (failure) {
-      this.ctx.reportError(failure);
+      this.deps.reportError(failure);
     }
   };
 
@@ -195,20 +211,20 @@ export class Inbound {
     this.queuedBytes += bytes;
     // Over the bound: stop reading until the handler catches up. What was read already (the rest
     // of one socket read) still queues, so the bound is exceeded by at most that.
-    if (this.queuedBytes > this.ctx.options.maxInboundBytes) this.session.connection?.pauseReading(ReadPause.Queued);
+    if (this.queuedBytes > this.deps.options.maxInboundBytes) this.link?.pauseReading(ReadPause.Queued);
   }
 
   /** Hand queued messages to the handler while it is free and the socket takes writes (called again when it drains). */
   drain(): void {
     while (!this.busy && !this.ended) {
-      if (this.session.connection?.blocked === true) return;
+      if (this.link?.writable === false) return;
       const f = this.queue.shift();
       if (f === undefined) break;
       this.queuedBytes -= this.costs.shift() as number;
       this.handle(f);
     }
     // Half the bound, so one message more does not pause the socket again at once.
-    if (this.queuedBytes <= this.ctx.options.maxInboundBytes / 2) this.session.connection?.resumeReading(ReadPause.Queued);
+    if (this.queuedBytes <= this.deps.options.maxInboundBytes / 2) this.link?.resumeReading(ReadPause.Queued);
     if (!this.busy) this.notifyIdle();
   }
 
@@ -216,7 +232,7 @@ export class Inbound {
     try {
       this.drain();
     } catch (error) {
-      this.ctx.reportError(error);
+      this.deps.reportError(error);
     }
   };
 
@@ -246,39 +262,20 @@ export class Inbound {
     if (this.ended) return;
     this.done = seq;
     this.results.set(seq, outcome);
-    this.sendOutcome(seq, outcome);
+    this.answer(seq, outcome);
   }
 
   private answerDuplicate(seq: number): void {
     // Still queued or running: its ack follows when the handler finishes.
     if (seq > this.done || this.ended) return;
-    const conn = this.session.connection;
     // Answered on this connection already: 4096 copies of one message get one answer, not 4096.
-    if (conn === undefined || seq <= conn.duplicatesAnswered) return;
-    conn.duplicatesAnswered = seq;
-    this.sendOutcome(seq, this.results.get(seq) ?? evicted(this.codec));
+    if (this.link === undefined || seq <= this.duplicatesAnswered) return;
+    this.duplicatesAnswered = seq;
+    this.answer(seq, this.results.get(seq) ?? evicted(this.codec));
   }
 
-  /**
-   * Successes join the run (one `acks` frame per flush); an error cuts the run and goes alone, and
-   * so does a result nested too deep for `acks.r` (62 levels; `ack.r` takes 63).
-   */
-  private sendOutcome(seq: number, outcome: Outcome): void {
-    const conn = this.session.connection;
-    // Detached: the outcome waits in the cache for the client's retransmission.
-    if (conn === undefined) return;
-    const writer = conn.writer;
-    const codec = this.codec;
-    if (outcome instanceof ErrorOutcome || !codec.nestsWithin(outcome, MAX_BATCHED_RESULT_DEPTH)) {
-      this.flushAcks(writer);
-      writer.push(ackFrame(codec, seq, outcome));
-      return;
-    }
-    if (this.run.length > 0 && seq !== this.runFirst + this.run.length) this.flushAcks(writer);
-    if (this.run.length === 0) this.runFirst = seq;
-    this.run.push(outcome);
-    this.runChars += codec.size(outcome);
-    if (this.runChars >= MAX_RUN_CHARS) this.flushAcks(writer);
-    else writer.schedule();
+  /** Into the run of acks on the connection; detached, the outcome waits in the cache for the client's retransmission. */
+  private answer(seq: number, outcome: Outcome): void {
+    if (this.link !== undefined) this.acks.add(seq, outcome, this.link);
   }
 }

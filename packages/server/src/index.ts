@@ -4,9 +4,9 @@ export { serverDefaults, rateLimitDefaults } from './options.js';
 export { defaultIdentityKey } from './identity.js';
 export type { ServerOptions, HandlerContext, AuthenticateOptions, QueueLimits, OverflowPolicy, RateLimit } from './options.js';
 export type { LimitInfo, LimitKind } from './limits.js';
-export type { Session, SessionEvents, SessionState, SessionCloseReason, SessionCloseEvent, SessionDetachEvent } from './session.js';
+export type { Session, SessionEvents, SessionState, SessionStateChange, SessionCloseReason, SessionCloseEvent, SessionDetachEvent } from './session.js';
 export type { SendOptions } from './outbound.js';
-export type { ProtocolErrorInfo } from './context.js';
+export type { ProtocolErrorInfo } from './connection-hooks.js';
 export { MemorySessionStore } from './store.js';
 export type { SessionStore, SessionRecord } from './store.js';
 // What session.send() rejects with and what the options take, so a server needs no direct

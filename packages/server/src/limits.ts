@@ -1,11 +1,10 @@
 import { CloseCode, type PluginContext } from '@lifeline/protocol';
 import { Deadlines, now as monotonic, type PluginHost } from '@lifeline/protocol/internal';
 import { HIGH_WATER_BYTES, type Connection } from './connection.js';
-import { noSessionContext } from './context.js';
+import { noSessionContext, type ConnectionLimits, type ServedSession } from './connection-hooks.js';
 import type { ResolvedOptions } from './options.js';
 import { TokenBucket } from './rate-limit.js';
 import type { SessionCounts } from './registry.js';
-import type { SessionImpl } from './session.js';
 
 /** Which limit a connection broke (the server's `limit` event). */
 export type LimitKind = 'pending-handshakes' | 'sessions' | 'identity-sessions' | 'rate' | 'slow-client';
@@ -39,14 +38,14 @@ const CLOSE_GRACE_MS = 1_000;
 
 /**
  * The server's abuse limits (docs/reliability.md, "Abuse and soak"): admission of connections
- * and sessions, a rate limit per connection and per session, the client window, and shedding of
- * clients that do not read. Everything here runs on timers shared by all connections: one
+ * and sessions, a rate limit per connection and per session, and shedding of clients that do
+ * not read (the client window is the inbound part's). Everything here runs on timers shared by all connections: one
  * sweep for slow clients, one deadline set for close handshakes.
  */
-export class Limits {
+export class Limits implements ConnectionLimits {
   /** Whether frames are counted at all (`rateLimit` is not `false`). */
   readonly rated: boolean;
-  private readonly sessionBuckets = new WeakMap<SessionImpl, TokenBucket>();
+  private readonly sessionBuckets = new WeakMap<ServedSession, TokenBucket>();
   private readonly connectionBuckets = new WeakMap<Connection, TokenBucket>();
   /** Monotonic ms since when a connection has been over the high-water mark (the sweep's samples). */
   private readonly overSince = new WeakMap<Connection, number>();
@@ -133,15 +132,6 @@ export class Limits {
   }
 
   /**
-   * The client has more accepted-but-unanswered messages than `welcome.win` allows (a slow
-   * async handler behind a client that ignores the window): close 4400, a protocol error.
-   */
-  brokeWindow(session: SessionImpl): void {
-    const max = this.options.maxInFlight;
-    session.connection?.fail(CloseCode.BadFrame, `more than ${max} messages without an ack: the client broke the window (welcome.win)`);
-  }
-
-  /**
    * `conn` was closed by us (`Connection.close` calls this for every close the server starts):
    * if the peer has not finished the close handshake within `CLOSE_GRACE_MS`, destroy the socket.
    */
@@ -191,7 +181,7 @@ export class Limits {
     for (const conn of this.connections) {
       try {
         if (conn.state !== 'open') continue;
-        const buffered = conn.ws.bufferedAmount;
+        const buffered = conn.bufferedBytes;
         if (buffered <= HIGH_WATER_BYTES) {
           this.overSince.delete(conn);
           continue;

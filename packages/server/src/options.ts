@@ -25,7 +25,7 @@ export interface HandlerContext {
 export interface QueueLimits {
   /** @default 10_000 */
   messages: number;
-  /** Characters of encoded JSON (bytes for ASCII payloads). @default 16 MiB */
+  /** Size of the encoded payloads in the session's codec: characters of JSON (bytes for ASCII), bytes for a binary codec. @default 16 MiB */
   bytes: number;
 }
 
@@ -120,13 +120,18 @@ export interface ServerOptions {
    * @default 8 MiB
    */
   maxInboundBytes?: number;
-  /** Per-session bound of server → client messages queued behind the window; a number bounds messages only. @default { messages: 10_000, bytes: 16 MiB } */
+  /**
+   * Per-session bound of server → client messages queued behind the window; a number bounds
+   * messages only. Its `bytes` also bound the messages in flight (sent, not yet acknowledged): a
+   * message is sent only while those and it fit, or when none is in flight.
+   * @default { messages: 10_000, bytes: 16 MiB }
+   */
   maxQueued?: number | Partial<QueueLimits>;
   /**
    * What `session.send()` does when the queue is full: wait for room (within its deadline) or
    * reject with `QueueFullError`. The waiting senders are bounded too, by `maxQueued` again
    * (messages and bytes): past that even `'wait'` rejects with `QueueFullError`, so a client that
-   * never acknowledges costs at most twice `maxQueued` plus its window.
+   * never acknowledges costs at most three times `maxQueued.bytes` (queued, waiting, in flight).
    * @default 'wait'
    */
   overflow?: OverflowPolicy;

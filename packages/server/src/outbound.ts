@@ -1,7 +1,8 @@
-import { ClosedError, type Json, type PluginContext } from '@lifeline/protocol';
-import { SendQueue, now as monotonic } from '@lifeline/protocol/internal';
-import type { ServerContext } from './context.js';
-import type { SessionCloseReason, SessionImpl } from './session.js';
+import { ClosedError, type Codec, type Json, type PluginContext } from '@lifeline/protocol';
+import { SendQueue, now as monotonic, type Deadlines, type Outgoing, type PluginHost } from '@lifeline/protocol/internal';
+import type { OutboundLink } from './link.js';
+import type { ResolvedOptions } from './options.js';
+import type { SessionCloseReason } from './session.js';
 
 export type { SendOptions } from '@lifeline/protocol';
 
@@ -16,63 +17,83 @@ const closeText: Readonly<Record<SessionCloseReason, string>> = {
   'client-closed': 'the client ended the session',
 };
 
+/** What the server gives each session's outbound queue. */
+export interface OutboundDeps {
+  readonly options: Pick<ResolvedOptions, 'ackTimeoutMs' | 'maxInFlight' | 'maxQueued' | 'overflow' | 'now'>;
+  readonly plugins: PluginHost;
+  /** One deadline timer for the pushes of every session; its callback calls `m.queue.expire(m)`. */
+  readonly sendDeadlines: Deadlines<Outgoing>;
+}
+
 /**
  * Server → client, at least once and in order (protocol.md, `msg` and `cack`): the shared
  * `SendQueue` plus what is the server's own — the cumulative `cack` that settles every message up
- * to a seq, and the resend after a connection takes the session. Its waiting list is bounded by
- * `maxQueued` a second time, so a client that never acknowledges costs at most twice `maxQueued`
- * plus its window (issue 9). Deadlines share one server-wide timer (`ServerContext.sendDeadlines`).
+ * to a seq, and the resend after a connection takes the session. Payloads are encoded once in the
+ * session's codec, each `msg` frame at each transmission. Its waiting list is bounded by
+ * `maxQueued` a second time, and the bytes in flight by `maxQueued.bytes`, so a client that never
+ * acknowledges costs at most three times `maxQueued.bytes` (issue 9). Deadlines share one
+ * server-wide timer (`OutboundDeps.sendDeadlines`).
  */
 export class Outbound extends SendQueue {
   private readonly maxInFlight: number;
+  /** The connection holding the session; undefined while it is detached. */
+  private link: OutboundLink | undefined;
 
   constructor(
-    private readonly session: SessionImpl,
-    ctx: ServerContext,
+    codec: Codec,
+    private readonly pluginContext: PluginContext,
+    deps: OutboundDeps,
   ) {
-    const o = ctx.options;
+    const o = deps.options;
     super({
       what: 'session.send()',
+      codec,
       ackTimeoutMs: o.ackTimeoutMs,
       window: o.maxInFlight,
       maxQueued: o.maxQueued,
       maxWaiting: o.maxQueued,
+      maxInFlightBytes: o.maxQueued.bytes,
       overflow: o.overflow,
       retransmitSettled: false,
       // Pushes are often fire-and-forget (`session.send(x)` in a listener): a rejection nobody
       // awaits must not end the process. Whoever awaits still gets the error.
       handledRejections: true,
-      plugins: ctx.plugins,
+      plugins: deps.plugins,
       now: monotonic,
       wallClock: o.now,
-      deadlines: ctx.sendDeadlines,
+      deadlines: deps.sendDeadlines,
     });
     this.maxInFlight = o.maxInFlight;
   }
 
   protected writable(): boolean {
-    const conn = this.session.connection;
-    return conn !== undefined && !conn.blocked;
+    return this.link?.writable === true;
   }
 
-  protected write(frame: string): void {
-    this.session.connection?.writer.push(frame);
+  protected write(frame: unknown): void {
+    this.link?.push(frame);
   }
 
   protected context(): PluginContext {
-    return this.session.pluginContext;
+    return this.pluginContext;
   }
 
   /**
    * A new connection took the session: everything unacknowledged after `ackSeq` (its cumulative
    * ack) goes again, within its window `win`. Returns how many messages are retransmitted.
    */
-  attach(win: number | undefined, ackSeq: number): number {
+  attach(link: OutboundLink, win: number | undefined, ackSeq: number): number {
+    this.link = link;
     this.window = win === undefined ? this.maxInFlight : Math.min(win, this.maxInFlight);
     this.cover(ackSeq);
     const replayed = this.retransmit();
     this.pump();
     return replayed;
+  }
+
+  /** The connection is gone: nothing is written until the next one attaches. */
+  detach(): void {
+    this.link = undefined;
   }
 
   /** The client delivered every message up to `seq`. */

@@ -1,6 +1,6 @@
 import { Deadlines, now as monotonic } from '@lifeline/protocol/internal';
 import type { ResolvedOptions } from './options.js';
-import type { SessionImpl } from './session.js';
+import type { SessionImpl, SessionLifecycle } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
 
 /** What admission needs to know of the sessions held (limits.ts, `admitSession`). */
@@ -16,11 +16,13 @@ export interface SessionCounts {
  * The live sessions of this process, and their expiry: a detached session ends
  * `resumeWindowMs` after its connection went (session `close` with reason `expired`). All
  * expiries share one timer (protocol `Deadlines`), unref'd. Every change is mirrored to the
- * `SessionStore`, which is what a resume is checked against. With `authenticate`, sessions are
- * also indexed by identity hash, for `maxSessionsPerIdentity`.
+ * `SessionStore`, which is what a resume is checked against; the registry keeps each session's
+ * record as last written. With `authenticate`, sessions are also indexed by identity hash, for
+ * `maxSessionsPerIdentity`.
  */
-export class Registry implements SessionCounts {
+export class Registry implements SessionCounts, SessionLifecycle {
   readonly sessions = new Map<string, SessionImpl>();
+  private readonly records = new Map<SessionImpl, SessionRecord>();
   private readonly byIdentity = new Map<string, Set<SessionImpl>>();
   private readonly expiry: Deadlines<SessionImpl>;
 
@@ -54,15 +56,20 @@ export class Registry implements SessionCounts {
     return oldest;
   }
 
-  add(session: SessionImpl): void {
+  /** The record of a live session as last written to the store. */
+  recordOf(session: SessionImpl): SessionRecord {
+    return this.records.get(session) as SessionRecord;
+  }
+
+  add(session: SessionImpl, record: SessionRecord): void {
     this.sessions.set(session.id, session);
     if (this.options.authenticate !== undefined) {
-      const hash = session.record.identityHash;
+      const hash = record.identityHash;
       let mine = this.byIdentity.get(hash);
       if (mine === undefined) this.byIdentity.set(hash, (mine = new Set()));
       mine.add(session);
     }
-    this.write(session, session.record);
+    this.write(session, record);
   }
 
   /**
@@ -70,25 +77,29 @@ export class Registry implements SessionCounts {
    * attached (`attached()` then has nothing to write).
    */
   rotated(session: SessionImpl, tokenHash: string, previousTokenHash: string): void {
-    this.write(session, { ...session.record, tokenHash, previousTokenHash, expiresAt: null });
+    this.write(session, { ...this.recordOf(session), tokenHash, previousTokenHash, expiresAt: null });
   }
 
   attached(session: SessionImpl): void {
     this.expiry.delete(session);
-    if (session.record.expiresAt !== null) this.write(session, { ...session.record, expiresAt: null });
+    const record = this.recordOf(session);
+    if (record.expiresAt !== null) this.write(session, { ...record, expiresAt: null });
   }
 
   detached(session: SessionImpl): void {
     const window = this.options.resumeWindowMs;
     this.expiry.add(session, monotonic() + window);
-    this.write(session, { ...session.record, expiresAt: this.options.now() + window });
+    this.write(session, { ...this.recordOf(session), expiresAt: this.options.now() + window });
   }
 
-  remove(session: SessionImpl): void {
+  /** The session ended: forgotten here and in the store. */
+  ended(session: SessionImpl): void {
     this.expiry.delete(session);
+    const record = this.recordOf(session);
+    this.records.delete(session);
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
-    const hash = session.record.identityHash;
+    const hash = record.identityHash;
     const mine = this.byIdentity.get(hash);
     if (mine !== undefined && mine.delete(session) && mine.size === 0) this.byIdentity.delete(hash);
     this.guard(() => this.store.delete(session.id));
@@ -112,7 +123,7 @@ export class Registry implements SessionCounts {
   }
 
   private write(session: SessionImpl, record: SessionRecord): void {
-    session.record = record;
+    this.records.set(session, record);
     this.guard(() => this.store.set(record));
   }
 

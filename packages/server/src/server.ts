@@ -7,14 +7,14 @@ import type WebSocket from 'ws';
 import { CloseCode, type PluginHook } from '@lifeline/protocol';
 import { Deadlines, PluginHost, now as monotonic, type Outgoing } from '@lifeline/protocol/internal';
 import { Admission } from './admission.js';
-import { Connection, type ConnectionHooks } from './connection.js';
-import type { ProtocolErrorInfo, ServerContext } from './context.js';
+import { Connection } from './connection.js';
+import type { ConnectionHooks, ProtocolErrorInfo } from './connection-hooks.js';
 import { Handshakes } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { Limits, type LimitInfo } from './limits.js';
-import { resolveOptions, type ServerOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { Registry } from './registry.js';
-import type { Session, SessionImpl } from './session.js';
+import { SessionImpl, type Session, type SessionDeps } from './session.js';
 import { MemorySessionStore } from './store.js';
 
 /** A plugin hook threw; the plugin host isolated it. */
@@ -80,8 +80,21 @@ const pathOf = (url: string | undefined): string => {
   return q === -1 ? url : url.slice(0, q);
 };
 
+/**
+ * The composition root: it builds the parts and gives each one the narrow view of the others it
+ * needs (`ConnectionHooks`, `HandshakeDeps`, `SessionDeps`), and owns what they share — the
+ * connections, the one deadline timer for every `session.send()`, and whether it is closing.
+ */
 class Server extends EventEmitter<ServerEvents> implements LifelineServer {
-  private readonly ctx: ServerContext;
+  private readonly options: ResolvedOptions;
+  private readonly plugins: PluginHost;
+  private readonly sendDeadlines: Deadlines<Outgoing>;
+  private readonly heartbeat: Heartbeat;
+  private readonly registry: Registry;
+  private readonly limits: Limits;
+  private readonly reportError: (error: unknown) => void;
+  /** True once `close()` began: no new messages are accepted, no new sessions start. */
+  private closing = false;
   private readonly handshakes: Handshakes;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
@@ -98,41 +111,61 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
   constructor(options: ServerOptions) {
     super();
     const resolved = resolveOptions(options);
+    this.options = resolved;
     const reportError = (error: unknown) => this.emitSafely('error', error);
+    this.reportError = reportError;
     const store = options.store ?? new MemorySessionStore();
     const plugins = new PluginHost(resolved.plugins, (error, plugin, hook) => this.emitSafely('plugin-error', { error, plugin, hook }));
-    this.ctx = {
+    this.plugins = plugins;
+    this.sendDeadlines = new Deadlines<Outgoing>(
+      (item) => {
+        try {
+          item.queue.expire(item);
+        } catch (error) {
+          reportError(error);
+        }
+      },
+      { inline: true },
+    );
+    this.heartbeat = new Heartbeat(resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError);
+    this.registry = new Registry(resolved, store, reportError);
+    this.limits = new Limits(resolved, plugins, this.connections, (info) => this.emitSafely('limit', info), reportError);
+    const closing = () => this.closing;
+    const sessionDeps: SessionDeps = {
+      options: resolved,
+      plugins,
+      sendDeadlines: this.sendDeadlines,
+      lifecycle: this.registry,
+      closing,
+      reportError,
+    };
+    this.handshakes = new Handshakes({
       options: resolved,
       plugins,
       store,
-      sendDeadlines: new Deadlines<Outgoing>(
-        (item) => {
-          try {
-            item.queue.expire(item);
-          } catch (error) {
-            reportError(error);
-          }
-        },
-        { inline: true },
-      ),
-      heartbeat: new Heartbeat(resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError),
-      registry: new Registry(resolved, store, reportError),
-      limits: new Limits(resolved, plugins, this.connections, (info) => this.emitSafely('limit', info), reportError),
-      closing: false,
+      registry: this.registry,
+      limits: this.limits,
+      heartbeat: this.heartbeat,
+      closing,
+      newSession: (id, identity, codec) => new SessionImpl(id, identity, codec, sessionDeps),
+      onSession: (session) => this.emitSafely('session', session),
       reportError,
-      reportProtocolError: (info) => this.emitSafely('protocol-error', info),
-    };
-    this.handshakes = new Handshakes(this.ctx, (session) => this.emitSafely('session', session));
+    });
     this.admission = new Admission(resolved.handshakeTimeoutMs, resolved.maxPendingHandshakesPerAddress);
     this.hooks = {
+      plugins,
+      now: resolved.now,
+      limits: this.limits,
       onHandshakeFrames: (conn, frames) => this.handshakes.onFrames(conn, frames),
       onClosed: (conn) => {
         this.connections.delete(conn);
         this.handshakes.forget(conn);
         this.admission.closed(conn);
-        this.ctx.heartbeat.delete(conn);
+        this.heartbeat.delete(conn);
         if (this.connections.size === 0) this.onAllClosed?.();
       },
+      reportError,
+      reportProtocolError: (info: ProtocolErrorInfo) => this.emitSafely('protocol-error', info),
     };
     // maxPayload makes ws itself close oversized messages with 1009; compression costs more CPU than it saves here.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: resolved.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
@@ -148,7 +181,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
   }
 
   get sessions(): ReadonlyMap<string, Session> {
-    return this.ctx.registry.sessions;
+    return this.registry.sessions;
   }
 
   listen(): Promise<void> {
@@ -165,8 +198,8 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
   }
 
   private async start(): Promise<void> {
-    if (this.ctx.closing) throw new Error('the server was closed');
-    const { server, port, host } = this.ctx.options;
+    if (this.closing) throw new Error('the server was closed');
+    const { server, port, host } = this.options;
     const http = server ?? createHttpServer(this.onRequest);
     this.ownsHttp = server === undefined;
     this.http = http;
@@ -193,7 +226,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       this.http = undefined;
       throw error;
     }
-    http.on('error', this.ctx.reportError);
+    http.on('error', this.reportError);
   }
 
   private readonly onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
@@ -207,21 +240,21 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
    */
   private readonly onSocket = (socket: Socket): void => {
     try {
-      const o = this.ctx.options;
+      const o = this.options;
       if (this.admission.raw >= o.maxPendingHandshakes) {
         this.refuseSocket(socket, `server busy: ${o.maxPendingHandshakes} connections pending`);
       } else if (!this.admission.accept(socket)) {
         this.refuseSocket(socket, `server busy: ${o.maxPendingHandshakesPerAddress} handshakes pending from this address`);
       }
     } catch (error) {
-      this.ctx.reportError(error);
+      this.reportError(error);
       socket.destroy();
     }
   };
 
   /** HTTP 503 before the request is read, then the socket is destroyed once that is written: one write. */
   private refuseSocket(socket: Socket, reason: string): void {
-    const retryMs = this.ctx.options.overloadRetryMs;
+    const retryMs = this.options.overloadRetryMs;
     this.refusedSockets.add(socket);
     socket.on('error', () => {});
     const retryAfter = Math.max(1, Math.ceil(retryMs / 1000));
@@ -236,43 +269,42 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
         return;
       }
       this.admission.release(socket as Socket);
-      const path = this.ctx.options.path;
+      const path = this.options.path;
       if (path !== undefined && pathOf(req.url) !== path) {
         // On a shared http.Server another upgrade listener may own this path.
         if (this.ownsHttp) refuseUpgrade(socket, 404, 'Not Found');
         return;
       }
-      if (this.ctx.closing) {
+      if (this.closing) {
         refuseUpgrade(socket, 503, 'Service Unavailable');
         return;
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
     } catch (error) {
-      this.ctx.reportError(error);
+      this.reportError(error);
       socket.destroy();
     }
   };
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const conn = new Connection(ws, req, this.ctx, this.hooks);
+    const conn = new Connection(ws, req, this.hooks);
     this.connections.add(conn);
-    if (this.ctx.closing) {
+    if (this.closing) {
       conn.close(CloseCode.GoingAway, 'server shutting down');
       return;
     }
-    if (this.admission.pendingOf(req.socket) >= this.ctx.options.maxPendingHandshakesPerAddress) {
-      this.ctx.limits.refuseAddress(conn);
+    if (this.admission.pendingOf(req.socket) >= this.options.maxPendingHandshakesPerAddress) {
+      this.limits.refuseAddress(conn);
       return;
     }
     // Raw sockets still sending their request hold slots too.
-    if (!this.ctx.limits.admitConnection(conn, this.handshakes.pending + this.admission.raw)) return;
+    if (!this.limits.admitConnection(conn, this.handshakes.pending + this.admission.raw)) return;
     this.admission.upgraded(conn, req.socket);
     this.handshakes.begin(conn);
   }
 
   private async shutdown(timeoutMs: number, retryMs: number): Promise<void> {
-    const ctx = this.ctx;
-    ctx.closing = true;
+    this.closing = true;
     const deadline = monotonic() + timeoutMs;
     const http = this.http;
     try {
@@ -287,8 +319,8 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
         if (conn.state === 'handshake') conn.goodbye(CloseCode.GoingAway, reason, retryMs);
       }
 
-      const sessions: SessionImpl[] = [...ctx.registry.sessions.values()];
-      const busy = sessions.filter((s) => !s.inbound.idle).map((s) => s.inbound.whenIdle());
+      const sessions: SessionImpl[] = [...this.registry.sessions.values()];
+      const busy = sessions.filter((s) => !s.idle).map((s) => s.whenIdle());
       if (busy.length > 0) await within(Promise.all(busy), deadline - monotonic());
       for (const session of sessions) session.end('server-closed', CloseCode.GoingAway, { retryMs }, reason);
       for (const conn of this.connections) conn.close(CloseCode.GoingAway, reason);
@@ -298,19 +330,19 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
         await within(new Promise<void>((resolve) => (this.onAllClosed = resolve)), Math.max(20, deadline - monotonic()));
       }
       for (const conn of [...this.connections]) conn.terminate('shutdown deadline');
-      ctx.heartbeat.stop();
-      ctx.limits.stop();
+      this.heartbeat.stop();
+      this.limits.stop();
       this.handshakes.stop();
       this.admission.stop();
-      ctx.registry.stop();
-      ctx.sendDeadlines.clear();
+      this.registry.stop();
+      this.sendDeadlines.clear();
       this.wss.close();
       if (http !== undefined && this.ownsHttp) {
         http.closeAllConnections();
         await within(httpClosed, Math.max(20, deadline - monotonic()));
       }
     } catch (error) {
-      ctx.reportError(error);
+      this.reportError(error);
     }
   }
 

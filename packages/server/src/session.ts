@@ -1,11 +1,11 @@
 import { EventEmitter } from 'eventemitter3';
-import type { Codec, PluginContext } from '@lifeline/protocol';
-import { now as monotonic } from '@lifeline/protocol/internal';
-import type { Connection } from './connection.js';
-import type { ServerContext } from './context.js';
-import { Inbound } from './inbound.js';
-import { Outbound, type SendOptions } from './outbound.js';
-import type { SessionRecord } from './store.js';
+import { CloseCode, type Codec, type PluginContext } from '@lifeline/protocol';
+import { now as monotonic, type FlushProducer, type PluginHost } from '@lifeline/protocol/internal';
+import type { ServedSession } from './connection-hooks.js';
+import { Inbound, type InboundDeps } from './inbound.js';
+import type { Link } from './link.js';
+import { Outbound, type OutboundDeps, type SendOptions } from './outbound.js';
+import { StateMachine, type StateChange } from './state.js';
 
 /**
  * Why a session ended. `evicted`: a newer session of the same identity took its place while it
@@ -24,7 +24,16 @@ export interface SessionDetachEvent {
   readonly reason: string;
 }
 
+/** A change of `session.state`: the state it left, and why it moved. */
+export interface SessionStateChange {
+  readonly from: SessionState;
+  /** Why: `new session`, `resumed`, the close code and reason of the connection that went, or why the session ended. */
+  readonly reason: string;
+}
+
 export interface SessionEvents {
+  /** `session.state` changed (before `attach`, `detach` or `close` for the same change). */
+  state: (state: SessionState, change: SessionStateChange) => void;
   /** The session ended; every pending `send()` has been rejected with `ClosedError`. */
   close: (event: SessionCloseEvent) => void;
   /** A connection took the session (the first one, or a resume). */
@@ -34,6 +43,27 @@ export interface SessionEvents {
 
 /** `attached` (a connection holds it), `detached` (resumable), `closed` (ended for good). */
 export type SessionState = 'attached' | 'detached' | 'closed';
+
+/** A session starts detached, for the instant before its first connection takes it. */
+const transitions: Readonly<Record<SessionState, readonly SessionState[]>> = {
+  detached: ['attached', 'closed'],
+  attached: ['detached', 'closed'],
+  closed: [],
+};
+
+/** What the registry of sessions is told of each one's life: it mirrors it in the store and runs the expiry. */
+export interface SessionLifecycle {
+  attached(session: SessionImpl): void;
+  detached(session: SessionImpl): void;
+  ended(session: SessionImpl): void;
+}
+
+/** What the server gives each session. */
+export interface SessionDeps extends Omit<InboundDeps, 'options'>, Omit<OutboundDeps, 'options'> {
+  readonly options: InboundDeps['options'] & OutboundDeps['options'];
+  readonly lifecycle: SessionLifecycle;
+  readonly plugins: PluginHost;
+}
 
 /** One logical conversation with a client; the same object lives across resumes. */
 export interface Session extends EventEmitter<SessionEvents> {
@@ -48,7 +78,8 @@ export interface Session extends EventEmitter<SessionEvents> {
    * across drops inside the resume window. Rejects with `AckTimeoutError` past its deadline,
    * `AbortError` when `signal` fires, `QueueFullError` when the queue is full with
    * `overflow: 'reject'` (with `'wait'`, once the waiting senders fill `maxQueued` a second
-   * time), `ClosedError` when the session ends, and `TypeError` for data JSON cannot encode. A
+   * time), `ClosedError` when the session ends, and `TypeError` for data the session's codec cannot
+   * encode (a cycle, a BigInt, nesting past 63 levels). A
    * rejection nobody awaits is never reported as unhandled, so fire-and-forget pushes are safe.
    */
   send(data: unknown, options?: SendOptions): Promise<void>;
@@ -56,75 +87,119 @@ export interface Session extends EventEmitter<SessionEvents> {
   close(reason?: string): void;
 }
 
-/** The server's side of a session; only the `Session` interface is public. */
-export class SessionImpl extends EventEmitter<SessionEvents> implements Session {
+/**
+ * The server's side of a session; only the `Session` interface is public. It owns its state
+ * (changed only by `setState`, with a reason, reported as the `state` event and to plugins'
+ * `onState`), its inbound part (client → server: handler, outcomes, acks) and its outbound queue
+ * (server → client), and holds the connection attached to it as a `Link`.
+ */
+export class SessionImpl extends EventEmitter<SessionEvents> implements Session, ServedSession {
   readonly pluginContext: PluginContext;
   readonly inbound: Inbound;
   readonly outbound: Outbound;
-  connection: Connection | undefined;
-  state: SessionState = 'detached';
+  private readonly machine: StateMachine<SessionState>;
+  private link: Link | undefined;
   /** Monotonic ms when the last connection let go (for `onResume.downtimeMs`). */
-  detachedAt = monotonic();
+  private lastDetach = monotonic();
 
   constructor(
     readonly id: string,
     readonly identity: unknown,
-    /** The record as last written to the store. */
-    public record: SessionRecord,
-    private readonly ctx: ServerContext,
     /** Chosen in the first handshake and kept for life: cached results and queued pushes are encoded in it. */
     readonly codec: Codec,
+    private readonly deps: SessionDeps,
   ) {
     super();
     this.pluginContext = Object.freeze({ side: 'server', sessionId: id });
-    this.inbound = new Inbound(this, ctx);
-    this.outbound = new Outbound(this, ctx);
+    this.machine = new StateMachine<SessionState>('detached', 'created', transitions, this.changed);
+    this.inbound = new Inbound(this, this.pluginContext, codec, deps);
+    this.outbound = new Outbound(codec, this.pluginContext, deps);
+  }
+
+  get state(): SessionState {
+    return this.machine.value;
   }
 
   get connected(): boolean {
-    return this.connection !== undefined;
+    return this.link !== undefined;
+  }
+
+  /** Monotonic ms when the last connection let go. */
+  get detachedAt(): number {
+    return this.lastDetach;
+  }
+
+  /** The run of acks the attached connection's writer pulls at each flush. */
+  get acks(): FlushProducer<unknown> {
+    return this.inbound.acks;
+  }
+
+  /** No handler running and nothing queued for one. */
+  get idle(): boolean {
+    return this.inbound.idle;
+  }
+
+  /** Resolves when no handler runs and none is queued (a graceful shutdown waits for it). */
+  whenIdle(): Promise<void> {
+    return this.inbound.whenIdle();
   }
 
   send(data: unknown, options?: SendOptions): Promise<void> {
-    // Checked here until the send queue encodes with `codec.value()`, which refuses it itself
-    // (issue 10): a payload the client's decoder would refuse must fail this call, not the link.
-    try {
-      this.codec.value(data);
-    } catch (error) {
-      return Promise.reject(error instanceof TypeError ? error : new TypeError(String(error), { cause: error }));
-    }
     return this.outbound.send(data, options) as Promise<unknown> as Promise<void>;
   }
 
   close(reason = 'session closed by the server'): void {
-    this.end('closed', 4410, {}, reason);
+    this.end('closed', CloseCode.SessionEnded, {}, reason);
   }
 
   /**
-   * Take `conn`: announce, replay what the client has not acknowledged (after `ackSeq`, its
-   * cumulative ack) within its window `win`. Returns how many messages were retransmitted.
+   * Take `link` (its welcome is written): announce, and replay what the client has not
+   * acknowledged (after `ackSeq`, its cumulative ack) within its window `win`. Returns how many
+   * messages were retransmitted.
    */
-  attach(conn: Connection, win: number | undefined, ackSeq: number): number {
-    this.connection = conn;
-    this.state = 'attached';
-    conn.bind(this);
-    this.ctx.registry.attached(this);
-    this.ctx.heartbeat.add(conn);
-    const replayed = this.outbound.attach(win, ackSeq);
+  attach(link: Link, win: number | undefined, ackSeq: number, reason: string): number {
+    this.link = link;
+    if (!this.setState('attached', reason)) {
+      // Ended meanwhile (the handshake checks, so this is a bug): the connection gets the end, not the session.
+      this.link = undefined;
+      link.close(CloseCode.SessionEnded, 'the session has ended');
+      return 0;
+    }
+    this.deps.lifecycle.attached(this);
+    this.inbound.attach(link);
+    const replayed = this.outbound.attach(link, win, ackSeq);
     this.emitSafely('attach');
     return replayed;
   }
 
+  /** Close the connection holding the session, if any (a newer one takes it over). */
+  closeConnection(code: number, reason: string): void {
+    this.link?.close(code, reason);
+  }
+
   /** `conn` closed or was replaced; a no-op when it no longer holds the session. */
-  detachFrom(conn: Connection, code: number, reason: string): void {
-    if (this.connection !== conn) return;
-    this.connection = undefined;
-    this.inbound.connectionLost();
+  detachFrom(conn: Link, code: number, reason: string): void {
+    if (this.link !== conn) return;
+    this.link = undefined;
+    this.inbound.detach();
+    this.outbound.detach();
     if (this.state === 'closed') return;
-    this.state = 'detached';
-    this.detachedAt = monotonic();
-    this.ctx.registry.detached(this);
+    this.lastDetach = monotonic();
+    this.setState('detached', `connection closed ${code}: ${reason}`);
+    this.deps.lifecycle.detached(this);
     this.emitSafely('detach', { code, reason });
+  }
+
+  /** The attached connection's socket took what it had buffered: handle what waited for it, then send more. */
+  drained(conn: Link): void {
+    if (this.link !== conn) return;
+    this.inbound.drain();
+    this.outbound.pump();
+  }
+
+  /** The client's `bye` 1000. */
+  endedByClient(): void {
+    this.end('client-closed', CloseCode.Normal, undefined, 'session ended by the client');
   }
 
   /**
@@ -132,26 +207,36 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session 
    * `closeText` when `bye` is given), reject every pending send, forget the session, and emit `close`.
    */
   end(reason: SessionCloseReason, closeCode: number | undefined, bye?: { readonly retryMs?: number }, closeText: string = reason): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    const conn = this.connection;
-    if (conn !== undefined) {
-      if (closeCode === undefined) conn.terminate(closeText);
-      else if (bye !== undefined) conn.goodbye(closeCode, closeText, bye.retryMs);
-      else conn.close(closeCode, closeText);
+    if (!this.setState('closed', closeText === reason ? reason : `${reason}: ${closeText}`)) return;
+    const link = this.link;
+    if (link !== undefined) {
+      if (closeCode === undefined) link.terminate(closeText);
+      else if (bye !== undefined) link.goodbye(closeCode, closeText, bye.retryMs);
+      else link.close(closeCode, closeText);
     }
     this.inbound.end();
     this.outbound.closeAll(reason, closeCode);
-    this.ctx.registry.remove(this);
+    this.deps.lifecycle.ended(this);
     this.emitSafely('close', { reason });
   }
+
+  /** The one writer of the state; false when the move is not allowed (a second end, a detach after it). */
+  private setState(next: SessionState, reason: string): boolean {
+    return this.machine.set(next, reason);
+  }
+
+  private readonly changed = (change: StateChange<SessionState>): void => {
+    const plugins = this.deps.plugins;
+    if (plugins.active) plugins.onState({ from: change.from, to: change.to, reason: change.reason, at: monotonic() }, this.pluginContext);
+    this.emitSafely('state', change.to, { from: change.from, reason: change.reason });
+  };
 
   private emitSafely<K extends keyof SessionEvents>(event: K, ...args: Parameters<SessionEvents[K]>): void {
     try {
       (this.emit as (e: K, ...a: Parameters<SessionEvents[K]>) => boolean)(event, ...args);
     } catch (error) {
       // A throwing listener is the application's bug; it must not break the session machinery.
-      this.ctx.reportError(error);
+      this.deps.reportError(error);
     }
   }
 }

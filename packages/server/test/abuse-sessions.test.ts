@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MiB, RawClient, closeAll, memory, nextEvent, nextSession, poll, report, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
+import { MiB, RawClient, closeAll, memory, nextEvent, nextSession, onCleanup, poll, report, startServer, urlOf, within, type AnyFrame } from '@lifeline/test-kit';
 import {
   ClosedError,
   CloseCode,
@@ -60,6 +60,66 @@ function helloAndDrop(url: string, hello: AnyFrame, timeoutMs = 5_000): Promise<
     });
     ws.on('close', (code) => done(code));
   });
+}
+
+/**
+ * A peer that reads every frame and keeps only counts (a RawClient would hold every payload it
+ * received, and the test measures the heap): how many `msg` frames came, their payload bytes.
+ * It never sends a `cack` unless told.
+ */
+class CountingPeer {
+  received = 0;
+  bytes = 0;
+  private pongs = 0;
+  private onPong: (() => void) | undefined;
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const parsed = JSON.parse(String(data)) as AnyFrame | AnyFrame[];
+      for (const f of Array.isArray(parsed) ? parsed : [parsed]) {
+        if (f.t === 'msg') {
+          this.received++;
+          this.bytes += JSON.stringify(f.d).length;
+        } else if (f.t === 'pong') {
+          this.pongs++;
+          this.onPong?.();
+        }
+      }
+    });
+  }
+
+  static connect(url: string, timeoutMs = 5_000): Promise<CountingPeer> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      onCleanup(() => ws.terminate());
+      const timer = setTimeout(() => reject(new Error(`no welcome within ${timeoutMs} ms`)), timeoutMs);
+      ws.on('error', reject);
+      ws.once('open', () => ws.send(JSON.stringify({ t: 'hello', v: 1 })));
+      ws.once('message', () => {
+        clearTimeout(timer);
+        resolve(new CountingPeer(ws));
+      });
+    });
+  }
+
+  cack(seq: number): void {
+    this.ws.send(JSON.stringify({ t: 'cack', seq }));
+  }
+
+  /** A ping, answered: everything the server wrote before its pong has been read. */
+  roundTrip(timeoutMs = 10_000): Promise<void> {
+    const want = this.pongs + 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no pong within ${timeoutMs} ms`)), timeoutMs);
+      this.onPong = () => {
+        if (this.pongs < want) return;
+        clearTimeout(timer);
+        this.onPong = undefined;
+        resolve();
+      };
+      this.ws.send(JSON.stringify({ t: 'ping', ts: 1 }));
+    });
+  }
 }
 
 /** Connect, hello, drop: `count` times, `parallel` at a time. Returns the welcome and close counts. */
@@ -351,5 +411,43 @@ describe('a client that never acknowledges', () => {
     session.close('done');
     const settled = await Promise.all(results.slice(0, 21_024));
     expect(settled.every((e) => e === 'closed')).toBe(true);
+  }, 60_000);
+  it('1,000 pushes of 64 KiB: the bytes in flight stay within maxQueued.bytes, not only their count within the window', async () => {
+    const bound = MiB;
+    const server = await startServer({ maxQueued: { messages: 10_000, bytes: bound } });
+    const sessionP = nextSession(server);
+    const peer = await CountingPeer.connect(urlOf(server)); // reads everything, keeps only counts, never sends a cack
+    const session = await sessionP;
+    const payload = 'x'.repeat(64 * 1024);
+    const size = JSON.stringify(payload).length;
+    const fits = Math.floor(bound / size); // 15
+    const before = memory();
+    const outcome = (e: unknown): string => (e instanceof QueueFullError ? 'full' : e instanceof ClosedError ? 'closed' : String(e));
+    const results = Array.from({ length: 1_000 }, () => session.send(payload).then(() => 'acked', outcome));
+    await peer.roundTrip(); // every msg written before the pong has arrived
+    const after = memory();
+    report(
+      '1,000 pushes of 64 KiB, never acknowledged (maxQueued.bytes 1 MiB)',
+      before,
+      after,
+      `${peer.received} in flight (${peer.bytes} bytes of payload); without the byte bound 154 went (10 MB, heap +10 MiB), up to the window's 1,024 (64 MiB) for a client that reads fast enough`,
+    );
+    // In flight, queued and waiting: `fits` each; the rest is refused.
+    expect(peer.bytes).toBeLessThanOrEqual(bound);
+    expect(peer.received).toBe(fits);
+    const refused = await within(Promise.all(results.slice(3 * fits)), 'the refusals', 5_000);
+    expect(refused.every((r) => r === 'full')).toBe(true);
+    // ~45 pushes of 64 KiB held (~3 MiB); without the bound only the window (64 MiB) and the socket's drain stopped them.
+    expect(after.heap - before.heap).toBeLessThan(32 * MiB);
+
+    // A cack frees its bytes: the next ones go, and still no more than the bound is in flight.
+    peer.cack(fits);
+    await peer.roundTrip();
+    expect(peer.received).toBe(2 * fits);
+    expect(peer.bytes - fits * size).toBeLessThanOrEqual(bound);
+    session.close('done');
+    const pending = await Promise.all(results.slice(0, 3 * fits));
+    expect(pending.filter((r) => r === 'acked')).toHaveLength(fits);
+    expect(pending.filter((r) => r === 'closed')).toHaveLength(2 * fits);
   }, 60_000);
 });

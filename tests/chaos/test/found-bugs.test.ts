@@ -145,7 +145,7 @@ describe('FIXED: the result cache could evict the outcome of a message the clien
 
 describe('FIXED: a client that respects the window was closed with 4400 after a few resumes (same root cause)', () => {
   // The server closes a connection when its handler queue would pass `maxInFlight`
-  // (packages/server/src/inbound.ts, receive → limits.brokeWindow; while the bug stood it had
+  // (packages/server/src/inbound.ts, receive → limits.brokeWindow, now Inbound closing its link; while the bug stood it had
   // been loosened to twice that). A slow handler plus sends whose deadline passes after
   // transmission: on every resume the client forgot those messages (outbox.purgeZombies) and
   // filled their window slots with new ones, while the server still queued the forgotten ones
