@@ -1,5 +1,7 @@
 export { Transport } from './transport.js';
-export type { TransportState, TransportEvents, CloseInfo, ReconnectInfo, StateChange } from './transport.js';
+export type { TransportState, TransportEvents, CloseInfo, ReconnectInfo } from './transport.js';
+export { canTransition } from './state.js';
+export type { ConnectionState, StateChange } from './state.js';
 export { transportDefaults, reconnectDefaults, resolveTransportOptions, resolveReconnect, checkNumber } from './options.js';
 export type { TransportOptions, ReconnectOptions, ResolvedTransportOptions, UrlProvider, Handshake } from './options.js';
 export { fullJitterBackoff } from './backoff.js';
