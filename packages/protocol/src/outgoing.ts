@@ -1,5 +1,5 @@
 import type { DeadlineSlot } from './deadlines.js';
-import { jsonEncoder } from './encoder.js';
+import { jsonEncoder, type FrameEncoder } from './encoder.js';
 import type { Json } from './frames.js';
 import type { SendQueue } from './send-queue.js';
 
@@ -62,10 +62,15 @@ export class Outgoing implements DeadlineSlot {
     return this.stage !== SETTLED;
   }
 
-  /** The `msg` frame for the current transmission. */
-  encode(): string {
-    // Quoting is `jsonEncoder.value(id)` for an id that needs no escaping, without the call.
-    return jsonEncoder.msg(this.seq, this.idJson ?? `"${this.id}"`, WALL_BASE + (this.ts as number), this.dataJson);
+  /**
+   * The `msg` frame for the current transmission, in `codec`; `d` is the payload as that codec
+   * encoded it (by default the one `value()` gave at `send()`).
+   */
+  encode<W = string>(codec: FrameEncoder<W> = jsonEncoder as unknown as FrameEncoder<W>, d: W = this.dataJson as W): W {
+    // The JSON writer takes the id as JSON text, which for an id that needs no escaping is the
+    // id quoted: no `value()` call per transmission.
+    const id = (codec.msg as unknown) === jsonEncoder.msg ? ((this.idJson ?? `"${this.id}"`) as W) : codec.value(this.id);
+    return codec.msg(this.seq, id, WALL_BASE + (this.ts as number), d);
   }
 
   /** Record the first transmission (`msg.ts` from `wall`, `sentAt` from `at` when plugins listen). */

@@ -1,5 +1,5 @@
 import { Deadlines } from './deadlines.js';
-import { jsonEncoder } from './encoder.js';
+import { jsonEncoder, type FrameEncoder } from './encoder.js';
 import { AbortError, AckTimeoutError, PayloadTooLargeError, QueueFullError, type LifelineError } from './errors.js';
 import { Fifo } from './fifo.js';
 import type { Json } from './frames.js';
@@ -31,6 +31,11 @@ export abstract class SendQueue {
   /** Next sequence number to take. */
   protected nextSeq = 1;
   protected readonly inFlight = new InFlight();
+  /**
+   * Encodes each payload once, at `send()` (`value()`), and each transmission's `msg` frame
+   * (`frameOf`): JSON unless the subclass takes its peer's codec (the client's `Outbox`).
+   */
+  protected codec: FrameEncoder<string> = jsonEncoder;
   private readonly queue = new Fifo<Outgoing>();
   private readonly waiting = new Fifo<Outgoing>();
   /** Seq of the next message this connection has not been sent; `nextSeq` once it has them all. */
@@ -74,7 +79,7 @@ export abstract class SendQueue {
     if (this.refusal !== undefined) return this.rejected(this.refusal());
     let dataJson: string;
     try {
-      dataJson = jsonEncoder.value(data);
+      dataJson = this.codec.value(data);
     } catch (cause) {
       return this.rejected(new TypeError(`${o.what} needs JSON-serialisable data: ${(cause as Error).message}`, { cause }));
     }
@@ -260,6 +265,11 @@ export abstract class SendQueue {
     this.queue.prepend(messages);
   }
 
+  /** The `msg` frame of `m`'s transmission under its current seq. */
+  protected frameOf(m: Outgoing): string {
+    return m.encode(this.codec);
+  }
+
   /** Resolves once every `send()` has settled. */
   settled(): Promise<void> {
     if (this.unsettled === 0) return Promise.resolve();
@@ -366,7 +376,7 @@ export abstract class SendQueue {
     // its send() already failed.
     const zombie = m.stage === SETTLED;
     if (!zombie) m.stage = IN_FLIGHT;
-    this.write(m.encode());
+    this.write(this.frameOf(m));
     if (active && !zombie) {
       this.options.plugins.onTransmit({ id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.context());
     }
