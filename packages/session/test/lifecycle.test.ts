@@ -27,6 +27,32 @@ describe('lifecycle', () => {
     expect(states[2]?.[2]).toBe('closed 1011: oops');
   });
 
+  it('says why on every transition: what the transport decided, and how the welcome found the session', async () => {
+    const reasons = async (resume: boolean): Promise<string[]> => {
+      const server = await fakeServer({ resume });
+      const c = client({ url: server.url });
+      const seen: string[] = [];
+      c.on('state', (state, { reason }) => seen.push(`${state}: ${reason}`));
+      await c.connect();
+      (await server.conn(1)).socket.close(1011, 'oops');
+      await reach(c, 'reconnecting');
+      await reach(c, 'open');
+      return seen;
+    };
+    expect(await reasons(true)).toEqual(['connecting: connect()', 'open: welcome', 'reconnecting: closed 1011: oops', 'open: resumed']);
+    expect(await reasons(false)).toEqual(['connecting: connect()', 'open: welcome', 'reconnecting: closed 1011: oops', 'open: session lost']);
+  });
+
+  it('a first connect that fails goes back to idle with the reason, and connect() rejects with the typed error', async () => {
+    const server = await fakeServer({ onHello: (_hello, socket) => (socket.close(4403, 'not you'), false) });
+    const c = client({ url: server.url });
+    const seen: string[] = [];
+    c.on('state', (state, { reason }) => seen.push(`${state}: ${reason}`));
+    const error = await c.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect(seen).toEqual(['connecting: connect()', 'idle: connect failed: not you']);
+  });
+
   it('sends hello with auth (a function is called on every connection) and win = maxBuffered', async () => {
     const server = await fakeServer();
     let n = 0;
