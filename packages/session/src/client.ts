@@ -46,6 +46,8 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   private loading: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private ending: Ending | undefined;
+  /** The last protocol error reported: a handshake's is reported where it is found, not again when it stops the transport. */
+  private reported: ProtocolError | undefined;
 
   constructor(options: ClientOptions) {
     super();
@@ -311,6 +313,8 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   }
 
   private reportProtocolError(error: ProtocolError): ProtocolError {
+    if (error === this.reported) return error;
+    this.reported = error;
     if (this.plugins.active) this.plugins.onProtocolError({ closeCode: error.closeCode, message: error.message, at: this.options.now() }, this.handshake.ctx);
     this.emit('protocol-error', error);
     return error;
