@@ -105,18 +105,33 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       ctx,
       store,
     });
-    const host = {
-      plugins: this.plugins,
-      ctx,
-      now: o.now,
-      isOpen: () => this.transport.state === 'open',
-      protocolError: (error: ProtocolError) => this.protocolError(error),
-      reportProtocolError: (error: ProtocolError) => this.reportProtocolError(error),
-      resumed: (info: { replayed: number }) => this.emit('resumed', info),
-      sessionLost: (info: { unknown: number; ids: readonly string[] }) => this.emit('session-lost', info),
-    };
-    this.dispatch = new Dispatch(host, this.transport, this.wire, this.inbox, this.outbox);
-    this.handshake = new SessionHandshake(o, host, this.transport, this.wire, this.inbox, this.outbox, meter);
+    this.dispatch = new Dispatch(
+      {
+        plugins: this.plugins,
+        ctx,
+        now: o.now,
+        isOpen: () => this.transport.state === 'open',
+        protocolError: (error) => this.protocolError(error),
+      },
+      this.transport,
+      this.wire,
+      this.inbox,
+      this.outbox,
+    );
+    this.handshake = new SessionHandshake(
+      o,
+      {
+        plugins: this.plugins,
+        reportProtocolError: (error) => this.reportProtocolError(error),
+        resumed: (info) => this.emit('resumed', info),
+        sessionLost: (info) => this.emit('session-lost', info),
+      },
+      this.transport,
+      this.wire,
+      this.inbox,
+      this.outbox,
+      meter,
+    );
     const t = this.transport;
     t.on('state', this.follow);
     t.on('open', this.onOpen);

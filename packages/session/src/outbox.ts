@@ -125,7 +125,7 @@ export class Outbox extends SendQueue {
   connected(win: number, maxFrameBytes: number, codec: Codec): void {
     this.window = Math.min(this.config.maxInFlight, win);
     this.maxFrameBytes = maxFrameBytes;
-    this.other = codec === this.config.codec ? undefined : codec;
+    this.other = sameUnits(codec, this.config.codec) ? undefined : codec;
     this.online = true;
   }
 
@@ -212,6 +212,11 @@ export class Outbox extends SendQueue {
 /** Whether a codec's payload units are JSON text (the JSON codec, or one that only renames it). */
 function speaksJson(codec: Codec): boolean {
   return codec.value === jsonEncoder.value && codec.msg === jsonEncoder.msg;
+}
+
+/** Whether two codecs encode payloads alike, so a payload of one goes as it is in the other. */
+function sameUnits(a: Codec, b: Codec): boolean {
+  return a === b || (speaksJson(a) && speaksJson(b));
 }
 
 /** The durable store keeps JSON text (DESIGN.md guarantee 8), whatever codec the queue encodes payloads with. */
