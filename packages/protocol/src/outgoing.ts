@@ -66,9 +66,12 @@ export class Outgoing implements DeadlineSlot {
     return this.stage !== SETTLED;
   }
 
-  /** The `msg` frame for the current transmission. */
-  encode(codec: FrameEncoder<unknown>): unknown {
-    return codec.msg(this.seq, this.idUnit, WALL_BASE + (this.ts as number), this.data);
+  /**
+   * The `msg` frame for the current transmission. `d` and `id` default to the units the queue's
+   * codec made at `send()`; a client whose session took another codec passes them re-encoded.
+   */
+  encode(codec: FrameEncoder<unknown>, d: unknown = this.data, id: unknown = this.idUnit): unknown {
+    return codec.msg(this.seq, id, WALL_BASE + (this.ts as number), d);
   }
 
   /** Record the first transmission (`msg.ts` from `wall`, `sentAt` from `at` when plugins listen). */

@@ -49,7 +49,7 @@ export abstract class SendQueue {
   private ended = false;
   private readonly deadlines: Deadlines<Outgoing>;
   /** Encodes payloads, ids and `msg` frames (the session's codec). */
-  private readonly codec: FrameEncoder<unknown>;
+  protected readonly codec: FrameEncoder<unknown>;
   private readonly maxInFlightBytes: number;
 
   constructor(protected readonly options: SendQueueOptions) {
@@ -57,6 +57,11 @@ export abstract class SendQueue {
     this.codec = options.codec ?? jsonEncoder;
     this.maxInFlightBytes = options.maxInFlightBytes ?? Infinity;
     this.deadlines = options.deadlines ?? new Deadlines<Outgoing>((m) => this.expire(m), { now: options.now, inline: true });
+  }
+
+  /** The `msg` frame of `m`'s current transmission; a side may re-encode (the client's `Outbox`). */
+  protected frameOf(m: Outgoing): unknown {
+    return m.encode(this.codec);
   }
 
   /** Whether a frame may be written now (connected, and the socket below its high-water mark). */
@@ -378,7 +383,7 @@ export abstract class SendQueue {
     // its send() already failed.
     const zombie = m.stage === SETTLED;
     if (!zombie) m.stage = IN_FLIGHT;
-    this.write(m.encode(this.codec));
+    this.write(this.frameOf(m));
     if (active && !zombie) {
       this.options.plugins.onTransmit({ id: m.id, seq: m.seq, queuedAt: m.queuedAt ?? at, at, retransmit }, this.context());
     }

@@ -1,68 +1,54 @@
 import { EventEmitter } from 'eventemitter3';
-import {
-  ClosedError,
-  CloseCode,
-  LifelineError,
-  OutboxStoreError,
-  ProtocolError,
-  fatalCloseCodes,
-  jsonCodec,
-  type Codec,
-  type Frame,
-  type Json,
-  type PluginContext,
-  type WelcomeFrame,
-} from '@lifeline/protocol';
-import { FrameWriter, PluginHost, codecNamed } from '@lifeline/protocol/internal';
-import { Transport, type CloseInfo, type HandshakeLink, type ReconnectInfo } from '@lifeline/transport';
-import { closeError } from '@lifeline/transport/internal';
+import { ClosedError, CloseCode, ProtocolError, type Codec, type Json, type LifelineError } from '@lifeline/protocol';
+import { PluginHost } from '@lifeline/protocol/internal';
+import { Transport, type CloseInfo, type ReconnectInfo, type StateChange } from '@lifeline/transport';
+import { Dispatch } from './dispatch.js';
 import type { ClientEvents, CloseOptions, ConnectOptions } from './events.js';
+import { SessionHandshake } from './handshake.js';
 import { Inbox, REFETCH_CLOSE_CODE, type MessagesOptions, type ReceiveOptions } from './inbox.js';
 import { clientDefaults, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox, type SendOptions } from './outbox.js';
-import { StoreLink, type LoadedOutbox } from './outbox-store.js';
-import { helloFields, reconcile, type SessionTicket } from './replay.js';
-import { StateCell, type ClientState, type ClientStateChange } from './state.js';
-import { withDeadline } from './wait.js';
+import { StoreLink } from './outbox-store.js';
+import { restoreOutbox } from './restore.js';
+import type { ClientState } from './state.js';
+import { OpenWaiters, withDeadline } from './wait.js';
+import { Wire } from './wire.js';
 
-/** The most one WebSocket message carries, in codec size units, whatever `welcome.max` allows. */
-const MAX_BATCH = 256 * 1024;
-
-interface Pending {
-  resolve(): void;
-  reject(error: Error): void;
+/** How the client itself ended the session (`close()`, a protocol error): what pending sends are told. */
+interface Ending {
+  readonly reason: string;
+  readonly closeCode: number;
+  readonly cause: Error | undefined;
 }
 
 /**
  * A Lifeline client session over a `Transport`: every `send()` is numbered, acknowledged with
  * the server handler's result, retransmitted across reconnects and settled by its deadline;
- * server messages are deduplicated and delivered in order. See DESIGN.md guarantees 1–6.
+ * server messages are deduplicated and delivered in order. See DESIGN.md guarantees 1–6, 8.
+ *
+ * The layers, top down: `send()` → `Outbox` (the shared `SendQueue`: waiting, queued, in flight,
+ * deadlines) → `Wire` (the session's codec, one WebSocket message per turn) → `Transport` (the
+ * socket, heartbeat, reconnect) → socket. Back: transport message → `Wire.decode` → `Dispatch`
+ * → `Outbox.ack` → the `send()` promise. `SessionHandshake` runs hello/welcome on each
+ * connection; the state is the transport's one state machine, which this class follows.
  */
 export class LifelineClient extends EventEmitter<ClientEvents> {
   private readonly options: ResolvedClientOptions;
-  private readonly transport: Transport;
-  /** The session's codec (JSON until a `welcome` names another): every frame this client writes goes through it. */
-  private codec: Codec = jsonCodec;
-  /** Replaced with the codec; read it at each write, never keep it. */
-  private writer: FrameWriter<unknown>;
-  private readonly outbox: Outbox;
-  private readonly inbox: Inbox;
   private readonly plugins: PluginHost;
   private readonly store: StoreLink | undefined;
+  private readonly transport: Transport;
+  private readonly inbox: Inbox;
+  private readonly wire: Wire;
+  private readonly outbox: Outbox;
+  private readonly dispatch: Dispatch;
+  private readonly handshake: SessionHandshake;
+  private readonly waiters = new OpenWaiters();
   /** The first `connect()` loading the durable outbox, while it does. */
   private loading: Promise<void> | undefined;
-  private readonly cell: StateCell;
-  private ctx: PluginContext = { side: 'client', sessionId: undefined };
-  private ticket: SessionTicket | undefined;
-  /** The welcome of the connection being established (frames batched with it, the codec it chose). */
-  private welcome: { frame: WelcomeFrame; rest: Frame[]; codec: Codec } | undefined;
-  private openWaiters: Pending[] = [];
-  private lastError: Error | undefined;
   private closing: Promise<void> | undefined;
-  private downAt = 0;
-  private needPump = false;
-  private rtt = Number.NaN;
-  private offset = Number.NaN;
+  private ending: Ending | undefined;
+  /** The last protocol error reported: a handshake's is reported where it is found, not again when it stops the transport. */
+  private reported: ProtocolError | undefined;
 
   constructor(options: ClientOptions) {
     super();
@@ -71,7 +57,8 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
     this.plugins = new PluginHost(o.plugins, (error, plugin, hook) => {
       this.emit('error', new Error(`plugin ${plugin} threw in ${hook}`, { cause: error }));
     });
-    this.cell = new StateCell((next, change) => this.stateChanged(next, change));
+    const store = o.outbox === undefined ? undefined : new StoreLink(o.outbox, (error) => this.emitSafely('error', error));
+    this.store = store;
     this.transport = new Transport({
       url: options.url,
       WebSocket: options.WebSocket,
@@ -84,29 +71,19 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       random: options.random,
       backoff: options.backoff,
       now: o.now,
-      handshake: this.handshake,
+      prepare: store === undefined ? undefined : () => this.load(store),
+      handshake: (link, signal) => this.handshake.run(link, signal),
+      established: () => this.handshake.establish(),
     });
-    this.writer = new FrameWriter(this.codec, this.write, MAX_BATCH, this.beforeFlush);
-    this.store = o.outbox === undefined ? undefined : new StoreLink(o.outbox, (error) => this.emitSafely('error', error));
-    const ctx = () => this.ctx;
-    this.outbox = new Outbox({
-      ackTimeoutMs: o.ackTimeoutMs,
-      maxInFlight: o.maxInFlight,
-      maxQueuedMessages: o.maxQueuedMessages,
-      maxQueuedBytes: o.maxQueuedBytes,
-      overflow: o.overflow,
-      now: o.now,
-      push: (frame) => this.writer.push(frame),
-      writable: () => this.transport.writable,
-      plugins: this.plugins,
-      ctx,
-      store: this.store,
-    });
+    const ctx = () => this.handshake.ctx;
+    const meter = (inbound: number, outbound: number): void => {
+      if (this.plugins.active) this.plugins.onBytes({ in: inbound, out: outbound }, ctx());
+    };
     this.inbox = new Inbox(
       {
         hasListeners: () => this.listenerCount('message') > 0,
         emit: (data, meta) => this.emitSafely('message', data, meta),
-        cackDue: () => this.writer.schedule(),
+        cackDue: () => this.wire.schedule(),
         refetch: () => this.transport.drop(REFETCH_CLOSE_CODE, 'resuming to fetch the messages a full receive buffer skipped'),
         plugins: this.plugins,
         ctx,
@@ -115,22 +92,63 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       o.maxBuffered,
       o.maxBufferedBytes,
     );
+    this.wire = new Wire(this.transport, this.inbox, meter);
+    this.outbox = new Outbox({
+      ackTimeoutMs: o.ackTimeoutMs,
+      maxInFlight: o.maxInFlight,
+      maxQueuedMessages: o.maxQueuedMessages,
+      maxQueuedBytes: o.maxQueuedBytes,
+      overflow: o.overflow,
+      now: o.now,
+      wire: this.wire,
+      codec: o.codecs[0] as Codec,
+      plugins: this.plugins,
+      ctx,
+      store,
+    });
+    this.dispatch = new Dispatch(
+      {
+        plugins: this.plugins,
+        ctx,
+        now: o.now,
+        isOpen: () => this.transport.state === 'open',
+        protocolError: (error) => this.protocolError(error),
+      },
+      this.transport,
+      this.wire,
+      this.inbox,
+      this.outbox,
+    );
+    this.handshake = new SessionHandshake(
+      o,
+      {
+        plugins: this.plugins,
+        reportProtocolError: (error) => this.reportProtocolError(error),
+        resumed: (info) => this.emit('resumed', info),
+        sessionLost: (info) => this.emit('session-lost', info),
+      },
+      this.transport,
+      this.wire,
+      this.inbox,
+      this.outbox,
+      meter,
+    );
     const t = this.transport;
+    t.on('state', this.follow);
     t.on('open', this.onOpen);
-    t.on('message', this.onMessage);
+    t.on('message', this.dispatch.message);
     t.on('close', this.onClose);
-    t.on('error', this.onTransportError);
     t.on('reconnecting', this.onReconnecting);
     t.on('drain', () => this.outbox.pump());
   }
 
   get state(): ClientState {
-    return this.cell.value;
+    return this.transport.state;
   }
 
   /** The server's session id, once a `welcome` arrived. */
   get sessionId(): string | undefined {
-    return this.ticket?.sid;
+    return this.handshake.ticket?.sid;
   }
 
   /** `send()` calls not yet settled. */
@@ -145,12 +163,12 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
 
   /** Last heartbeat round trip, ms (NaN before the first pong). */
   get rttMs(): number {
-    return this.rtt;
+    return this.dispatch.rttMs;
   }
 
   /** Estimated server clock minus local clock, ms (NaN before the first pong). */
   get clockOffsetMs(): number {
-    return this.offset;
+    return this.dispatch.clockOffsetMs;
   }
 
   /**
@@ -160,20 +178,20 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
    * and queued sends keep waiting within their own deadlines.
    */
   connect(options: ConnectOptions = {}): Promise<void> {
-    const state = this.cell.value;
+    const state = this.transport.state;
     if (state === 'closed' || this.closing !== undefined) return Promise.reject(new ClosedError('the client is closed'));
     if (state === 'open') return Promise.resolve();
-    let waiter!: Pending;
-    const opened = new Promise<void>((resolve, reject) => {
-      waiter = { resolve, reject };
-    });
-    this.openWaiters.push(waiter);
-    if (state === 'idle') this.start();
+    const { opened, waiter } = this.waiters.add();
+    // Its outcome reaches the waiters through the state it leads to ('open', or 'idle' with the error).
+    if (state === 'idle') this.transport.connect().catch(() => {});
     return withDeadline(opened, {
       timeoutMs: options.timeoutMs ?? this.options.connectTimeoutMs * clientDefaults.connectDeadlineFactor,
       signal: options.signal,
       what: 'connect()',
-      cancel: () => this.abandonConnect(waiter),
+      cancel: () => {
+        // The last caller gave up: stop connecting (a reconnect goes on: the session needs it).
+        if (this.waiters.remove(waiter) === 0 && this.transport.state === 'connecting') this.transport.cancel('connect() timed out or was aborted');
+      },
     });
   }
 
@@ -181,17 +199,11 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
    * Send `data` (any JSON-serialisable value); resolves with the server handler's result, rejects
    * with `RemoteError` (the handler threw), `ResultEvictedError` (processed earlier, result no
    * longer cached: outcome unknown), `AckTimeoutError` (deadline; see `maybeDelivered`),
-   * `AbortError`, `QueueFullError`, `PayloadTooLargeError`, `ClosedError` or `TypeError`.
+   * `AbortError`, `QueueFullError`, `PayloadTooLargeError`, `ClosedError` or `TypeError` (data
+   * the codec cannot encode, or nested deeper than 63 levels).
    * Before `connect()` the message queues and goes out once connected.
    */
   send<R = Json>(data: unknown, options?: SendOptions): Promise<R> {
-    // Checked here until the send queue encodes with `codec.value()`, which refuses it itself
-    // (issue 10): a payload the server's decoder would refuse must fail this call, not the link.
-    try {
-      this.codec.value(data);
-    } catch (error) {
-      return Promise.reject(error instanceof TypeError ? error : new TypeError(String(error), { cause: error }));
-    }
     return this.outbox.send(data, options) as Promise<R>;
   }
 
@@ -214,7 +226,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   close(options: CloseOptions = {}): Promise<void> {
     // Only the call that started closing reports a drain failure; later calls resolve once closed.
     if (this.closing !== undefined) return this.closing.catch(() => {});
-    if (this.cell.value === 'closed') return Promise.resolve();
+    if (this.transport.state === 'closed') return Promise.resolve();
     this.closing = this.closeSession(options);
     return this.closing;
   }
@@ -247,51 +259,26 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
         failure = error;
       }
     }
-    if (this.cell.value === 'open') {
-      this.writer.push(this.codec.bye(CloseCode.Normal, 'client closed'));
-      this.writer.flush();
+    if (this.transport.state === 'open') {
+      this.wire.push(this.wire.codec.bye(CloseCode.Normal, 'client closed'));
+      this.wire.flush();
     }
     this.shutdown('client closed', CloseCode.Normal);
     if (failure !== undefined) throw failure;
   }
 
-  private start(): void {
-    this.lastError = undefined;
-    this.cell.set('connecting', 'connect()');
-    const store = this.store;
-    if (store === undefined || store.loaded) {
-      this.openTransport();
-      return;
-    }
-    // What an earlier run left is queued before the first connection, ahead of anything new.
-    this.loading ??= this.restoreOutbox(store).finally(() => {
+  /** The transport's `prepare` step of a first `connect()`: what an earlier run left goes first. */
+  private load(store: StoreLink): Promise<void> {
+    if (store.loaded) return Promise.resolve();
+    this.loading ??= restoreOutbox(store, this.outbox, {
+      stopped: () => this.transport.state === 'closed' || this.closing !== undefined,
+      error: (error) => this.emitSafely('error', error),
+      restored: (info) => this.emitSafely('restored', info),
+      settled: (outcome) => this.emitSafely('restored-settled', outcome),
+    }).finally(() => {
       this.loading = undefined;
     });
-    void this.loading.then(() => {
-      if (this.cell.value === 'connecting' && store.loaded) this.openTransport();
-    });
-  }
-
-  private async restoreOutbox(store: StoreLink): Promise<void> {
-    let loaded: LoadedOutbox;
-    try {
-      loaded = await store.load();
-    } catch (error) {
-      if (this.cell.value === 'connecting') {
-        this.lastError = error as Error;
-        this.cell.set('idle', 'the outbox store failed to load');
-      }
-      return;
-    }
-    if (this.cell.value === 'closed' || this.closing !== undefined) return; // they stay in the store
-    if (loaded.skipped > 0) {
-      this.emitSafely('error', new OutboxStoreError(`skipped ${loaded.skipped} entries of the outbox store that could not be sent (bad id or data)`));
-    }
-    if (loaded.messages.length === 0) return;
-    this.outbox.restore(loaded.messages, (id, result, error) =>
-      this.emitSafely('restored-settled', error === undefined ? { id, result: result as Json } : { id, error }),
-    );
-    this.emitSafely('restored', { ids: loaded.messages.map((m) => m.id) });
+    return this.loading;
   }
 
   /** Emit without letting a throwing listener break the caller; the throw goes to 'error'. */
@@ -303,245 +290,87 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  private openTransport(): void {
-    this.transport.connect().catch((error: unknown) => {
-      if (this.cell.value !== 'connecting') return; // cancelled or closed meanwhile
-      this.lastError = error instanceof Error ? error : new Error(String(error));
-      this.cell.set('idle', `connect failed: ${this.lastError.message}`);
-    });
-  }
-
-  /** A `connect()` gave up (deadline or abort): stop connecting when nobody else waits. */
-  private abandonConnect(waiter: Pending): void {
-    const i = this.openWaiters.indexOf(waiter);
-    if (i >= 0) this.openWaiters.splice(i, 1);
-    if (this.openWaiters.length === 0 && this.cell.value === 'connecting') {
-      this.transport.cancel('connect() gave up');
-      this.cell.set('idle', 'connect() timed out or was aborted');
-    }
-  }
-
-  /** Transport hook, once per connection: send `hello`, await `welcome`. */
-  private readonly handshake = async (link: HandshakeLink, signal: AbortSignal): Promise<void> => {
-    const { auth } = this.options;
-    const credentials = typeof auth === 'function' ? await auth() : auth;
-    signal.throwIfAborted();
-    const ticket = this.ticket;
-    const delivered = ticket === undefined ? 0 : this.inbox.presentDelivered();
-    const hello = jsonCodec.hello(helloFields(credentials, this.options.maxBuffered, ticket, delivered, this.options.codecs));
-    this.countBytes(0, hello.length);
-    link.send(hello);
-    const reply = await link.receive();
-    this.countBytes(reply.length, 0);
-    let frames: Frame[];
-    try {
-      frames = jsonCodec.decode(reply);
-    } catch (error) {
-      throw this.reportProtocolError(toProtocolError(error));
-    }
-    const first = frames[0] as Frame;
-    if (first.t === 'bye') {
-      if (first.retryMs !== undefined) this.transport.retryAfter(first.retryMs);
-      throw closeError(first.code, first.reason);
-    }
-    if (first.t !== 'welcome') throw this.reportProtocolError(new ProtocolError(`expected a welcome frame, got ${first.t}`));
-    const codec = codecNamed(first.codec, this.options.codecs);
-    if (codec === undefined) throw this.reportProtocolError(new ProtocolError(`the server chose the codec ${first.codec}, which this client did not offer`));
-    link.useCodec(codec);
-    this.welcome = { frame: first, rest: frames.length > 1 ? frames.slice(1) : [], codec };
-  };
-
+  /** The transport adopted a connection and the state is 'open': resume events, welcome's batch, then the queue. */
   private readonly onOpen = (): void => {
-    const pending = this.welcome;
-    this.welcome = undefined;
-    if (pending === undefined) return;
-    const w = pending.frame;
-    const previous = this.ticket;
-    this.ticket = { sid: w.sid, token: w.token };
-    if (this.ctx.sessionId !== w.sid) this.ctx = { side: 'client', sessionId: w.sid };
-    const outbox = this.outbox;
-    outbox.connected(w.win, w.max);
-    if (pending.codec !== this.codec) {
-      this.codec = pending.codec;
-      this.writer = new FrameWriter(this.codec, this.write, MAX_BATCH, this.beforeFlush);
-    }
-    // A batch must fit welcome.max: in bytes, or in UTF-8 text (at most 3 bytes per UTF-16 unit).
-    this.writer.maxSize = Math.min(MAX_BATCH, Math.max(1, this.codec.binary ? w.max : Math.floor(w.max / 3)));
-    const outcome = reconcile(w, previous, outbox, this.inbox);
-    this.cell.set('open', outcome.kind === 'new' ? 'welcome' : outcome.kind === 'resumed' ? 'resumed' : 'session lost');
-    if (this.cell.value !== 'open') return; // a 'state' listener closed the client
-    if (outcome.kind !== 'new') {
-      const at = this.options.now();
-      const plugins = this.plugins;
-      if (plugins.active) {
-        const replayed = outcome.kind === 'resumed' ? outcome.replayed : outcome.unknown;
-        plugins.onResume({ resumed: outcome.kind === 'resumed', replayed, downtimeMs: at - this.downAt, at }, this.ctx);
-        if (outcome.kind === 'lost') plugins.onSessionLost({ unknown: outcome.unknown, at }, this.ctx);
-      }
-      if (outcome.kind === 'resumed') this.emit('resumed', { replayed: outcome.replayed });
-      else this.emit('session-lost', { unknown: outcome.unknown, ids: outcome.ids });
-    }
-    for (const frame of pending.rest) {
-      if (this.cell.value !== 'open') return;
-      this.handleFrame(frame);
-    }
-    if (this.cell.value !== 'open') return;
-    this.needPump = false;
-    outbox.pump();
+    this.dispatch.frames(this.handshake.announce());
+    if (this.transport.state === 'open') this.outbox.pump();
   };
 
-  private readonly onMessage = (data: unknown): void => {
-    this.countBytes(this.codec.size(data), 0);
-    let frames: Frame[];
-    try {
-      frames = this.codec.decode(data);
-    } catch (error) {
-      this.protocolError(toProtocolError(error));
-      return;
-    }
-    for (let i = 0; i < frames.length; i++) {
-      this.handleFrame(frames[i] as Frame);
-      if (this.cell.value !== 'open') return;
-    }
-    if (this.needPump) {
-      this.needPump = false;
-      this.outbox.pump();
-    }
-  };
-
-  private handleFrame(f: Frame): void {
-    switch (f.t) {
-      case 'msg':
-        if (!this.inbox.accept(f)) {
-          this.protocolError(new ProtocolError(`the server sent more than the receive window of ${this.options.maxBuffered} unacknowledged messages`));
-        }
-        return;
-      case 'ack': {
-        const at = this.plugins.active ? this.options.now() : 0;
-        if ('e' in f) this.outbox.nack(f.seq, f.e, at);
-        else this.outbox.ack(f.seq, f.r, at);
-        this.needPump = true;
-        return;
-      }
-      case 'acks': {
-        // One clock read for the whole run (plugins' `onAck.at`), not one per message.
-        const at = this.plugins.active ? this.options.now() : 0;
-        for (let i = 0; i < f.r.length; i++) this.outbox.ack(f.seq + i, f.r[i] as Json, at);
-        this.needPump = true;
-        return;
-      }
-      case 'ping':
-        // Over the high-water mark the server is not reading what we write (or cannot yet): a pong
-        // would only grow our buffer, 40 bytes for each 20 it sent. Any frame it gets proves us alive.
-        if (!this.transport.writable) return;
-        this.writer.push(this.codec.pong(f.ts, Date.now()));
-        return;
-      case 'pong': {
-        if (!this.transport.acceptPong(f.ts)) return; // answers no ping of ours
-        const rttMs = Math.max(0, Date.now() - f.ts);
-        this.rtt = rttMs;
-        this.offset = f.at - (f.ts + rttMs / 2);
-        if (this.plugins.active) this.plugins.onClock({ rttMs, offsetMs: this.offset, at: this.options.now() }, this.ctx);
-        return;
-      }
-      case 'bye':
-        // The server closes next; its close code decides whether we reconnect.
-        if (f.retryMs !== undefined) this.transport.retryAfter(f.retryMs);
-        return;
-      default:
-        this.protocolError(new ProtocolError(`unexpected ${f.t} frame from the server`));
-    }
-  }
-
+  /** A connection went down; the transport has decided what comes next and says so through 'state'. */
   private readonly onClose = (info: CloseInfo): void => {
     this.outbox.disconnected();
-    this.writer.discard();
-    this.downAt = this.options.now();
+    this.wire.discard();
+    this.handshake.down(this.options.now());
     this.emit('disconnect', info);
-    if (this.closing !== undefined || this.cell.value === 'closed') return;
-    const reason = `closed ${info.code}${info.reason ? `: ${info.reason}` : ''}`;
-    if (info.willReconnect) this.cell.set('reconnecting', reason);
-    else if (this.transport.options.reconnect === false && !fatalCloseCodes.has(info.code)) this.cell.set('idle', reason);
-    // Otherwise the transport stops for good and reports why through 'error' (onTransportError).
-  };
-
-  private readonly onTransportError = (error: LifelineError): void => {
-    if (this.cell.value === 'closed') return;
-    if (error instanceof ProtocolError) this.reportProtocolError(error);
-    this.lastError = error;
-    this.emit('error', error);
-    this.shutdown(error.message, closeCodeOf(error), error);
   };
 
   private readonly onReconnecting = (info: ReconnectInfo): void => {
-    if (this.plugins.active) this.plugins.onReconnect({ attempt: info.attempt, delayMs: info.delayMs, at: this.options.now() }, this.ctx);
+    if (this.plugins.active) this.plugins.onReconnect({ attempt: info.attempt, delayMs: info.delayMs, at: this.options.now() }, this.handshake.ctx);
     this.emit('reconnecting', info);
+  };
+
+  /**
+   * Every transition of the one state machine (the transport's), as it happens: a terminal one
+   * settles everything pending first; then plugins, `connect()` callers and 'state' listeners.
+   */
+  private readonly follow = (next: ClientState, change: StateChange): void => {
+    const { from, reason } = change;
+    const cause = next === 'closed' ? this.finish(change) : change.error;
+    if (this.plugins.active) this.plugins.onState({ from, to: next, reason, at: this.options.now() }, this.handshake.ctx);
+    if (next === 'open') this.waiters.resolve();
+    else if (next === 'idle' || next === 'closed') this.waiters.reject(cause ?? new ClosedError(`the client is ${next} (${reason})`));
+    this.emitSafely('state', next, { from, reason });
   };
 
   /** The server broke the protocol: close with its code (4400) and end the session. */
   private protocolError(error: ProtocolError): void {
     this.reportProtocolError(error);
-    this.lastError = error;
     this.shutdown(error.message, error.closeCode, error);
   }
 
   private reportProtocolError(error: ProtocolError): ProtocolError {
-    if (this.plugins.active) this.plugins.onProtocolError({ closeCode: error.closeCode, message: error.message, at: this.options.now() }, this.ctx);
+    if (error === this.reported) return error;
+    this.reported = error;
+    if (this.plugins.active) this.plugins.onProtocolError({ closeCode: error.closeCode, message: error.message, at: this.options.now() }, this.handshake.ctx);
     this.emit('protocol-error', error);
     return error;
   }
 
-  /** Terminal: close the transport, reject everything pending, end receivers, state 'closed'. */
+  /** The client ends the session: the transport closes the socket and turns 'closed', which `finish` follows. */
   private shutdown(reason: string, closeCode: number, cause?: Error): void {
-    if (this.cell.value === 'closed') return;
-    this.outbox.disconnected();
+    if (this.transport.state === 'closed') return;
+    this.ending = { reason, closeCode, cause };
     this.transport.close(closeCode, reason);
-    this.writer.discard();
+  }
+
+  /**
+   * The state turned 'closed': reject everything pending, end receivers, close the store.
+   * Returns the error `connect()` callers get. When the transport stopped on its own (a fatal
+   * close code, attempts exhausted), its error is reported first, as the reason of it all.
+   */
+  private finish(change: StateChange): Error | undefined {
+    let ending = this.ending;
+    if (ending === undefined) {
+      const error = change.error;
+      ending = { reason: change.reason, closeCode: closeCodeOf(error), cause: error };
+      if (error !== undefined) {
+        if (error instanceof ProtocolError) this.reportProtocolError(error);
+        this.emitSafely('error', error);
+      }
+    }
+    const { reason, closeCode, cause } = ending;
+    this.outbox.disconnected();
+    this.wire.discard();
     this.outbox.closeAll(
       (m) => new ClosedError(`the session closed before message ${m.id} was acknowledged (${reason})`, { maybeDelivered: m.transmitted, closeCode, cause }),
     );
     this.inbox.close();
     this.store?.close();
-    this.cell.set('closed', reason);
-  }
-
-  private stateChanged(next: ClientState, change: ClientStateChange): void {
-    if (this.plugins.active) this.plugins.onState({ from: change.from, to: next, reason: change.reason, at: this.options.now() }, this.ctx);
-    if (next === 'open' || next === 'idle' || next === 'closed') {
-      const waiters = this.openWaiters;
-      if (waiters.length > 0) {
-        this.openWaiters = [];
-        if (next === 'open') for (const w of waiters) w.resolve();
-        else {
-          const error = this.lastError ?? new ClosedError(`the client is ${next} (${change.reason})`);
-          for (const w of waiters) w.reject(error);
-        }
-      }
-    }
-    this.emit('state', next, change);
-  }
-
-  private readonly write = (message: unknown): void => {
-    this.countBytes(0, this.codec.size(message));
-    this.transport.send(message);
-  };
-
-  /** One cumulative `cack` per flush (per tick), whatever was delivered meanwhile. */
-  private readonly beforeFlush = (): void => {
-    const seq = this.inbox.takeCack();
-    if (seq !== undefined) this.writer.push(this.codec.cack(seq));
-  };
-
-  private countBytes(inbound: number, outbound: number): void {
-    if (this.plugins.active) this.plugins.onBytes({ in: inbound, out: outbound }, this.ctx);
+    return cause;
   }
 }
 
-function toProtocolError(error: unknown): ProtocolError {
-  return error instanceof ProtocolError ? error : new ProtocolError(String(error), CloseCode.BadFrame, { cause: error });
-}
-
-function closeCodeOf(error: LifelineError): number {
-  const code = (error as { closeCode?: unknown }).closeCode;
+function closeCodeOf(error: LifelineError | undefined): number {
+  const code = (error as { closeCode?: unknown } | undefined)?.closeCode;
   return typeof code === 'number' ? code : CloseCode.Normal;
 }

@@ -1,14 +1,7 @@
 import { jsonCodec, type Codec, type Json, type LifelinePlugin } from '@lifeline/protocol';
 import { checkCodecs } from '@lifeline/protocol/internal';
 import { checkOutboxStore, type OutboxStore } from './outbox-store.js';
-import {
-  reconnectDefaults,
-  transportDefaults,
-  type BackoffFunction,
-  type ReconnectOptions,
-  type UrlProvider,
-  type WebSocketConstructor,
-} from '@lifeline/transport';
+import { reconnectDefaults, transportDefaults, type BackoffFunction, type ReconnectOptions, type UrlProvider, type WebSocketConstructor } from '@lifeline/transport';
 import { checkNumber, resolveReconnect } from '@lifeline/transport/internal';
 
 /** Credentials for `hello.auth`: a JSON value, or a function called before every connection attempt. */

@@ -1,14 +1,5 @@
-import {
-  ClosedError,
-  RemoteError,
-  RESULT_EVICTED,
-  ResultEvictedError,
-  type Json,
-  type LifelineError,
-  type PluginContext,
-  type RemoteErrorInfo,
-  type SendOptions,
-} from '@lifeline/protocol';
+import { ClosedError, RemoteError, RESULT_EVICTED, ResultEvictedError, jsonCodec, type Codec, type Json, type MsgFrame, type LifelineError, type PluginContext, type RemoteErrorInfo, type SendOptions } from '@lifeline/protocol';
+import { jsonEncoder, type FrameEncoder, type SendLog } from '@lifeline/protocol/internal';
 import { SendQueue, type Outgoing, type PluginHost } from '@lifeline/protocol/internal';
 import type { OverflowPolicy } from './options.js';
 import type { StoreLink, StoredMessage } from './outbox-store.js';
@@ -22,14 +13,22 @@ export interface OutboxConfig {
   maxQueuedBytes: number;
   overflow: OverflowPolicy;
   now: () => number;
-  /** Write one encoded frame (through the coalescing FrameWriter). */
-  push: (frame: string) => void;
-  /** Transport backpressure: false stops the pump until 'drain'. */
-  writable: () => boolean;
+  /** The wire the queue writes its `msg` frames to (batched per turn), and its backpressure. */
+  wire: FrameSink;
+  /** Payloads are encoded with this codec at `send()`: the first the client offers (see `connected`). */
+  codec: Codec;
   plugins: PluginHost;
   ctx: () => PluginContext;
   /** The durable outbox, when one is configured (`outbox` option). */
   store: StoreLink | undefined;
+}
+
+/** Where the outbox writes: the session's wire, over the transport. */
+export interface FrameSink {
+  /** Write one frame in the session's codec; it leaves at the end of the turn, batched. */
+  push(frame: unknown): void;
+  /** Transport backpressure: false stops the pump until the transport's 'drain'. */
+  readonly writable: boolean;
 }
 
 /** The waiting list of `overflow: 'wait'` is bounded only by each sender's deadline (see `Outbox`). */
@@ -50,6 +49,11 @@ const UNBOUNDED = Object.freeze({ messages: Infinity, bytes: Infinity });
 export class Outbox extends SendQueue {
   /** True while a connection is established: the queue transmits only then. */
   private online = false;
+  /**
+   * The session's codec, when it is not the one payloads are encoded with (`codec`): the server
+   * chose another of those offered. Each transmission then re-encodes its payload (see `frameOf`).
+   */
+  private other: Codec | undefined;
 
   constructor(private readonly config: OutboxConfig) {
     super({
@@ -64,26 +68,47 @@ export class Outbox extends SendQueue {
       plugins: config.plugins,
       now: config.now,
       wallClock: Date.now,
-      log: config.store,
+      log: config.store === undefined || speaksJson(config.codec) ? config.store : keptAsJson(config.store, config.codec),
+      // Encoded once, before the server has named the session's codec: with the client's first
+      // choice, the one a server that speaks it takes (protocol.md, "Codecs"). The durable store
+      // keeps them as JSON text.
+      codec: config.codec,
     });
   }
 
   protected writable(): boolean {
-    return this.online && this.config.writable();
+    return this.online && this.config.wire.writable;
   }
 
-  protected write(frame: string): void {
-    this.config.push(frame);
+  protected write(frame: unknown): void {
+    this.config.wire.push(frame);
+  }
+
+  /**
+   * A session whose codec is not the payloads' (the server did not take the client's first
+   * choice): the payload is decoded from its codec and encoded in the session's, at every
+   * transmission. That costs a decode and an encode per `msg`, only on such a session, and keeps
+   * every queued payload, the durable store's included, in one encoding whatever a later
+   * session chooses.
+   */
+  protected override frameOf(m: Outgoing): unknown {
+    const other = this.other;
+    if (other === undefined) return super.frameOf(m);
+    return m.encode(other as FrameEncoder<unknown>, recode(m.data, this.config.codec, other), other.value(m.id));
   }
 
   protected context(): PluginContext {
     return this.config.ctx();
   }
 
-  /** A connection was established: its window is min(maxInFlight, `welcome.win`), its frame limit `welcome.max`. */
-  connected(win: number, maxFrameBytes: number): void {
+  /**
+   * A connection was established: its window is min(maxInFlight, `welcome.win`), its frame limit
+   * `welcome.max`, its codec `welcome.codec`.
+   */
+  connected(win: number, maxFrameBytes: number, codec: Codec): void {
     this.window = Math.min(this.config.maxInFlight, win);
     this.maxFrameBytes = maxFrameBytes;
+    this.other = sameUnits(codec, this.config.codec) ? undefined : codec;
     this.online = true;
   }
 
@@ -145,10 +170,12 @@ export class Outbox extends SendQueue {
    */
   restore(messages: readonly StoredMessage[], settled: (id: string, result: Json | undefined, error: LifelineError | undefined) => void): void {
     const at = this.config.now();
+    const { codec } = this.config;
     const restored: Outgoing[] = messages.map(({ id, data }) =>
       this.adopt(
         id,
-        data,
+        // The store keeps JSON text; the queue holds payloads in its codec.
+        speaksJson(codec) ? data : (recode(data, jsonCodec, codec) as string),
         (result) => settled(id, result, undefined),
         (error) => settled(id, undefined, error as LifelineError),
         at,
@@ -163,4 +190,28 @@ export class Outbox extends SendQueue {
     this.online = false;
     this.end(error, () => new ClosedError('the client is closed'));
   }
+}
+
+/** Whether a codec's payload units are JSON text (the JSON codec, or one that only renames it). */
+function speaksJson(codec: Codec): boolean {
+  return codec.value === jsonEncoder.value && codec.msg === jsonEncoder.msg;
+}
+
+/** Whether two codecs encode payloads alike, so a payload of one goes as it is in the other. */
+function sameUnits(a: Codec, b: Codec): boolean {
+  return a === b || (speaksJson(a) && speaksJson(b));
+}
+
+/** The durable store keeps JSON text (DESIGN.md guarantee 8), whatever codec the queue encodes payloads with. */
+function keptAsJson(store: StoreLink, codec: Codec): SendLog {
+  return {
+    add: (id, unit) => store.add(id, recode(unit, codec, jsonCodec) as string),
+    remove: (id) => store.remove(id),
+  };
+}
+
+/** A payload encoded by `from`, encoded by `to`: read back through `from`'s own decoder, as the `d` of a `msg`. */
+function recode(unit: unknown, from: Codec, to: Codec): unknown {
+  const frame = from.decode(from.msg(1, from.value('-'), 0, unit))[0] as MsgFrame;
+  return to.value(frame.d);
 }

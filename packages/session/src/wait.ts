@@ -49,3 +49,43 @@ export function withDeadline<T>(promise: Promise<T>, { timeoutMs, signal, what, 
 export function abortError(what: string, signal: AbortSignal, maybeDelivered = false): AbortError {
   return new AbortError(`${what} was aborted`, { cause: signal.reason, maybeDelivered });
 }
+
+interface OpenWaiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** The `connect()` calls waiting for the state to turn 'open' (or to fail: 'idle', 'closed'). */
+export class OpenWaiters {
+  private waiting: OpenWaiter[] = [];
+
+  add(): { opened: Promise<void>; waiter: OpenWaiter } {
+    let waiter!: OpenWaiter;
+    const opened = new Promise<void>((resolve, reject) => {
+      waiter = { resolve, reject };
+    });
+    this.waiting.push(waiter);
+    return { opened, waiter };
+  }
+
+  /** A caller gave up (deadline, abort); returns how many still wait. */
+  remove(waiter: OpenWaiter): number {
+    const i = this.waiting.indexOf(waiter);
+    if (i >= 0) this.waiting.splice(i, 1);
+    return this.waiting.length;
+  }
+
+  resolve(): void {
+    for (const w of this.take()) w.resolve();
+  }
+
+  reject(error: Error): void {
+    for (const w of this.take()) w.reject(error);
+  }
+
+  private take(): OpenWaiter[] {
+    const waiting = this.waiting;
+    if (waiting.length > 0) this.waiting = [];
+    return waiting;
+  }
+}

@@ -27,6 +27,54 @@ describe('lifecycle', () => {
     expect(states[2]?.[2]).toBe('closed 1011: oops');
   });
 
+  it('says why on every transition: what the transport decided, and how the welcome found the session', async () => {
+    const reasons = async (resume: boolean): Promise<string[]> => {
+      const server = await fakeServer({ resume });
+      const c = client({ url: server.url });
+      const seen: string[] = [];
+      c.on('state', (state, { reason }) => seen.push(`${state}: ${reason}`));
+      await c.connect();
+      (await server.conn(1)).socket.close(1011, 'oops');
+      await reach(c, 'reconnecting');
+      await reach(c, 'open');
+      return seen;
+    };
+    expect(await reasons(true)).toEqual(['connecting: connect()', 'open: welcome', 'reconnecting: closed 1011: oops', 'open: resumed']);
+    expect(await reasons(false)).toEqual(['connecting: connect()', 'open: welcome', 'reconnecting: closed 1011: oops', 'open: session lost']);
+  });
+
+  it('a first connect that fails goes back to idle with the reason, and connect() rejects with the typed error', async () => {
+    const server = await fakeServer({ onHello: (_hello, socket) => (socket.close(4403, 'not you'), false) });
+    const c = client({ url: server.url });
+    const seen: string[] = [];
+    c.on('state', (state, { reason }) => seen.push(`${state}: ${reason}`));
+    const error = await c.connect().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnauthorizedError);
+    expect(seen).toEqual(['connecting: connect()', 'idle: connect failed: not you']);
+  });
+
+  it('a reconnect refused by a protocol error closes the client, reporting the error once', async () => {
+    let hellos = 0;
+    const server = await fakeServer({
+      onHello: (_hello, socket) => {
+        if (++hellos === 1) return true;
+        socket.send(JSON.stringify({ t: 'welcome', v: 1, sid: 's', token: 't', resumed: false, seq: 0, win: 8, hb: 1000, max: 4096, codec: 'other' }));
+        return false;
+      },
+    });
+    const c = client({ url: server.url });
+    const reported: string[] = [];
+    c.on('protocol-error', (e) => reported.push(`protocol-error: ${e.message}`));
+    c.on('error', (e) => reported.push(`error: ${e.message}`));
+    await c.connect();
+    const pending = c.send('x', { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    (await server.conn(1)).socket.terminate();
+    await reach(c, 'closed');
+    const other = 'protocol-error: the server chose the codec other, which this client did not offer';
+    expect(reported).toEqual([other, `error: ${other.slice('protocol-error: '.length)}`]);
+    expect(await pending).toBeInstanceOf(ClosedError);
+  });
+
   it('sends hello with auth (a function is called on every connection) and win = maxBuffered', async () => {
     const server = await fakeServer();
     let n = 0;

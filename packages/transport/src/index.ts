@@ -4,7 +4,8 @@
  * is at `@lifeline/transport/internal`, with no compatibility promise (docs/api.md).
  */
 export { Transport } from './transport.js';
-export type { TransportState, TransportEvents, CloseInfo, ReconnectInfo, StateChange } from './transport.js';
+export type { TransportState, TransportEvents, CloseInfo, ReconnectInfo } from './transport.js';
+export type { StateChange } from './state.js';
 export { transportDefaults, reconnectDefaults } from './options.js';
 export type { TransportOptions, ReconnectOptions, UrlProvider, Handshake } from './options.js';
 export { fullJitterBackoff } from './backoff.js';

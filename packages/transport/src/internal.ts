@@ -10,3 +10,5 @@ export type { HeartbeatOptions } from './heartbeat.js';
 export { ReadyState, resolveWebSocket } from './socket.js';
 export { closeError } from './link.js';
 export { isFatal } from './connector.js';
+export { canTransition } from './state.js';
+export type { ConnectionState } from './state.js';

@@ -64,6 +64,20 @@ export interface TransportOptions {
   maxPayloadBytes?: number;
   /** Per-connection handshake (see `Handshake`). @default none: a connection is open once the socket is */
   handshake?: Handshake;
+  /**
+   * Runs once per `connect()` from 'idle', before its first attempt and while the state is
+   * 'connecting' (the session loads its durable outbox here). A rejection fails that `connect()`
+   * with the error it gave: the state goes back to 'idle'. Reconnects do not run it.
+   * @default none
+   */
+  prepare?: () => Promise<void>;
+  /**
+   * Called when a connection passed its handshake, just before the state turns 'open': the
+   * session applies the `welcome` here, so 'state' listeners see the session as it is. Returns
+   * the reason of the transition (`welcome`, `resumed`, `session lost`).
+   * @default none: the reason is `connected`
+   */
+  established?: () => string;
   /** Uniform random source for jitter. @default Math.random */
   random?: () => number;
   /** Reconnect delay function. @default fullJitterBackoff */
@@ -99,6 +113,8 @@ export interface ResolvedTransportOptions {
   readonly highWaterMarkBytes: number;
   readonly maxPayloadBytes: number;
   readonly handshake: Handshake | undefined;
+  readonly prepare: (() => Promise<void>) | undefined;
+  readonly established: (() => string) | undefined;
   readonly random: () => number;
   readonly backoff: BackoffFunction;
   readonly now: () => number;
@@ -123,6 +139,11 @@ export function checkNumber(name: string, value: number, rule: NumberRule): numb
       `Expected \`${name}\` to be ${kind} >= ${rule.min}${rule.infinity ? ' (or Infinity)' : ''}, got ${String(value)}`,
     );
   }
+  return value;
+}
+
+function optionalFunction<F>(name: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new TypeError(`Expected \`${name}\` to be a function`);
   return value;
 }
 
@@ -167,7 +188,9 @@ export function resolveTransportOptions(options: TransportOptions): ResolvedTran
       infinity: true,
     }),
     maxPayloadBytes: checkNumber('maxPayloadBytes', options.maxPayloadBytes ?? d.maxPayloadBytes, { min: 1, integer: true, infinity: true }),
-    handshake: options.handshake,
+    handshake: optionalFunction('handshake', options.handshake),
+    prepare: optionalFunction('prepare', options.prepare),
+    established: optionalFunction('established', options.established),
     random: options.random ?? Math.random,
     backoff: options.backoff ?? fullJitterBackoff,
     now: options.now ?? (() => performance.now()),

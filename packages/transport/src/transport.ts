@@ -4,14 +4,10 @@ import { Connector } from './connector.js';
 import { Heartbeat } from './heartbeat.js';
 import { binaryError, closeError, type Link } from './link.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
+import { StateMachine, type ConnectionState, type StateChange } from './state.js';
 
-/**
- * `idle`: not connected and not trying (before `connect()`, after a failed first connect, or after
- * a drop with `reconnect: false`); `connecting`: the first connect; `open`: a connection passed
- * its handshake; `reconnecting`: the connection was lost and the loop is retrying; `closed`:
- * terminal (`close()`, a fatal close code, or reconnect attempts exhausted).
- */
-export type TransportState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** The transport's state is the connection's (see `ConnectionState`). */
+export type TransportState = ConnectionState;
 
 export interface CloseInfo {
   readonly code: number;
@@ -26,11 +22,6 @@ export interface ReconnectInfo {
   readonly delayMs: number;
 }
 
-export interface StateChange {
-  readonly from: TransportState;
-  readonly reason: string;
-}
-
 export interface TransportEvents {
   state: (state: TransportState, change: StateChange) => void;
   /** A connection passed its handshake. */
@@ -43,7 +34,7 @@ export interface TransportEvents {
   reconnecting: (info: ReconnectInfo) => void;
   /** Socket writes fell back under `highWaterMarkBytes`. */
   drain: () => void;
-  /** The transport stopped for good on its own (fatal close code, attempts exhausted); state is 'closed'. */
+  /** The transport stopped for good on its own (fatal close code, attempts exhausted); state is 'closed' (its change carries the same error). */
   error: (error: LifelineError) => void;
 }
 
@@ -59,7 +50,8 @@ const DRAIN_POLL_MS = 10;
  */
 export class Transport extends EventEmitter<TransportEvents> {
   readonly options: ResolvedTransportOptions;
-  private current: TransportState = 'idle';
+  /** The one state machine of the connection: `setState` is the only writer. */
+  private readonly machine = new StateMachine((state, change) => this.emit('state', state, change));
   private link: Link | undefined;
   private openedAt = 0;
   /** The running connect loop; replaced (and the old one aborted) on stop. */
@@ -92,7 +84,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   get state(): TransportState {
-    return this.current;
+    return this.machine.value;
   }
 
   /** False while the socket buffers more than `highWaterMarkBytes` (or there is no open socket). */
@@ -111,14 +103,14 @@ export class Transport extends EventEmitter<TransportEvents> {
    * when `cancel()` or `close()` stopped it. From 'connecting' it joins the running attempt.
    */
   connect(): Promise<void> {
-    switch (this.current) {
+    switch (this.state) {
       case 'open':
         return Promise.resolve();
       case 'closed':
         return Promise.reject(new ClosedError('the transport is closed'));
       case 'idle':
         this.connector.reset();
-        this.setState('connecting', 'connect');
+        this.setState('connecting', 'connect()');
         return this.start(false);
       default:
         return this.running ?? Promise.reject(new ConnectionError(CloseCode.ConnectTimeout, 'not connecting'));
@@ -163,14 +155,14 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   /** Stop a connect or reconnect in progress and go back to 'idle'. No effect when open or closed. */
   cancel(reason = 'cancelled'): void {
-    if (this.current !== 'connecting' && this.current !== 'reconnecting') return;
+    if (this.state !== 'connecting' && this.state !== 'reconnecting') return;
     this.abortLoop(new ClosedError(`connect cancelled (${reason})`));
     this.setState('idle', reason);
   }
 
   /** Close for good: stop any connect loop, close the socket with `code`. Idempotent. */
   close(code: number = CloseCode.Normal, reason = ''): void {
-    if (this.current === 'closed') return;
+    if (this.state === 'closed') return;
     this.abortLoop(new ClosedError('the transport was closed'));
     const link = this.detach();
     if (link !== undefined) {
@@ -183,7 +175,15 @@ export class Transport extends EventEmitter<TransportEvents> {
   private start(delayFirst: boolean): Promise<void> {
     const loop = new AbortController();
     this.loop = loop;
-    const running = this.connector.run(loop.signal, delayFirst).then(
+    const { prepare } = this.options;
+    const attempts =
+      delayFirst || prepare === undefined
+        ? this.connector.run(loop.signal, delayFirst)
+        : prepare().then(() => {
+            loop.signal.throwIfAborted();
+            return this.connector.run(loop.signal, false);
+          });
+    const running = attempts.then(
       (link) => {
         if (this.loop !== loop) {
           link.drop(CloseCode.ConnectTimeout, 'connect cancelled');
@@ -199,7 +199,7 @@ export class Transport extends EventEmitter<TransportEvents> {
         this.running = undefined;
         const typed = asLifelineError(error);
         if (delayFirst) this.fail(typed);
-        else this.setState('idle', `connect failed: ${typed.message}`);
+        else this.setState('idle', `connect failed: ${typed.message}`, typed);
         throw typed;
       },
     );
@@ -215,7 +215,10 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.openedAt = this.options.now();
     link.activate({ message: this.onMessage, close: this.onClose });
     this.heartbeat.start();
-    this.setState('open', 'connected');
+    // The session applies what the handshake brought before anyone hears 'open'.
+    this.setState('open', this.options.established?.() ?? 'connected');
+    // A 'state' listener may have closed or dropped it already.
+    if (this.link !== link) return;
     this.emit('open');
     link.flush();
   }
@@ -256,7 +259,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     const fatal = fatalCloseCodes.has(code);
     const willReconnect = this.options.reconnect !== false && !fatal && !this.connector.exhausted;
     this.emit('close', { code, reason, willReconnect });
-    if (this.current !== 'open') return; // a 'close' listener moved the state on
+    if (this.state !== 'open') return; // a 'close' listener moved the state on
     if (willReconnect) {
       this.setState('reconnecting', `closed ${code}${reason ? `: ${reason}` : ''}`);
       void this.start(true);
@@ -270,8 +273,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   private fail(error: LifelineError): void {
-    if (this.current === 'closed') return;
-    this.setState('closed', error.message);
+    if (this.state === 'closed') return;
+    this.setState('closed', error.message, error);
     this.emit('error', error);
   }
 
@@ -319,12 +322,9 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.drainTimer = undefined;
   }
 
-  /** The one place the state changes; emits only on change. */
-  private setState(next: TransportState, reason: string): void {
-    const from = this.current;
-    if (from === next) return;
-    this.current = next;
-    this.emit('state', next, { from, reason });
+  /** The one place the state changes (through the table of `StateMachine`); emits 'state' only on change. */
+  private setState(next: TransportState, reason: string, error?: LifelineError): void {
+    this.machine.set(next, reason, error);
   }
 }
 

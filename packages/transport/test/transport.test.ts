@@ -304,5 +304,7 @@ describe('Transport', () => {
     expect(() => new Transport({ url: 'ws://x', heartbeatIntervalMs: Number.NaN })).toThrow(/heartbeatIntervalMs/);
     expect(() => new Transport({ url: 'ws://x', reconnect: { minDelayMs: 100, maxDelayMs: 50 } })).toThrow(/maxDelayMs/);
     expect(() => new Transport({ url: 'ws://x', reconnect: { maxAttempts: 1.5 } })).toThrow(/maxAttempts/);
+    expect(() => new Transport({ url: 'ws://x', prepare: 'load' as never })).toThrow(/prepare/);
+    expect(() => new Transport({ url: 'ws://x', established: {} as never })).toThrow(/established/);
   });
 });

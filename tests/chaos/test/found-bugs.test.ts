@@ -67,7 +67,8 @@ describe('FIXED: identityKey ignored `__proto__` keys (packages/server/src/ident
     const { server, client, url } = await serverAndClient();
     const drops: number[] = [];
     client.on('disconnect', ({ code }) => drops.push(code));
-    const { sid, token } = (client as unknown as { ticket: { sid: string; token: string } }).ticket;
+    // The resume token is the handshake's secret; the test reads it where the client keeps it.
+    const { sid, token } = (client as unknown as { handshake: { ticket: { sid: string; token: string } } }).handshake.ticket;
     const resume = `"resume":{"sid":${JSON.stringify(sid)},"token":${JSON.stringify(token)},"seq":0}`;
 
     // Control: a different identity with the right token gets a session of its own.
