@@ -14,7 +14,10 @@ export type ErrorCode =
   | 'ERR_UNAUTHORIZED'
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_CONNECTION'
-  | 'ERR_OUTBOX_STORE';
+  | 'ERR_OUTBOX_STORE'
+  | 'ERR_CHANNEL_LIMIT'
+  | 'ERR_ALREADY_SUBSCRIBED'
+  | 'ERR_CHANNEL_UNAVAILABLE';
 
 export interface LifelineErrorOptions {
   cause?: unknown;

@@ -21,6 +21,21 @@ export type {
   ByeFrame,
   ResumeRequest,
   RemoteErrorInfo,
+  StreamPosition,
+  ChannelMember,
+  ChannelClientFrame,
+  ChannelServerFrame,
+  SubFrame,
+  UnsubFrame,
+  PackFrame,
+  PresenceFrame,
+  SubOkFrame,
+  SubErrFrame,
+  PubFrame,
+  GapFrame,
+  JoinFrame,
+  LeaveFrame,
+  MembersFrame,
 } from './frames.js';
 export { jsonCodec } from './codec.js';
 export type { Codec } from './codec.js';

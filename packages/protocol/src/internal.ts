@@ -9,6 +9,7 @@
 export { clientFrameTypes, serverFrameTypes } from './frames.js';
 export { decode, validateFrame, checkDepth } from './codec.js';
 export { decodeDefaults } from './limits.js';
+export { isChannelName, maxChannelNameLength, maxEpochLength, maxGapReasonLength } from './channels.js';
 export { jsonEncoder, errorValue, encodeMsg, payloadDepthOk, MAX_PAYLOAD_DEPTH, MAX_BATCHED_RESULT_DEPTH } from './encoder.js';
 export type { FrameEncoder, HandshakeEncoder, HelloFields, WelcomeFields } from './encoder.js';
 

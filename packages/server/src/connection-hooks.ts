@@ -1,5 +1,6 @@
 import type { Codec, Frame, MsgFrame, PluginContext } from '@lifeline/protocol';
 import type { FlushProducer, PluginHost } from '@lifeline/protocol/internal';
+import type { ChannelFrames } from './channels/subscriptions.js';
 import type { Connection } from './connection.js';
 import type { Link } from './link.js';
 
@@ -54,6 +55,8 @@ export interface ConnectionHooks {
   readonly limits: ConnectionLimits;
   /** Frames that arrived before the handshake completed. */
   onHandshakeFrames(conn: Connection, frames: Frame[]): void;
+  /** The connection opened for `session`: where its channel frames go (its subscriptions end with it). */
+  openChannels(conn: Connection, session: ServedSession): ChannelFrames;
   /** The socket is gone (after `close` or `terminate`, or from the peer). */
   onClosed(conn: Connection): void;
   /** An unexpected failure: reported through the server's `error` event, never thrown. */

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
 import { CloseCode, ProtocolError, jsonCodec, type Codec, type Frame, type PluginContext } from '@lifeline/protocol';
 import { FrameWriter, now as monotonic } from '@lifeline/protocol/internal';
+import type { ChannelFrames } from './channels/subscriptions.js';
 import { noSessionContext, type ConnectionHooks, type ServedSession } from './connection-hooks.js';
 import { ReadPause, type Link } from './link.js';
 import { StateMachine } from './state.js';
@@ -70,6 +71,8 @@ export class Connection implements Link {
   /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
   private heard = true;
   private pluginContext: PluginContext = noSessionContext;
+  /** This connection's channel subscriptions, once open; they end with it. */
+  private channels: ChannelFrames | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -172,6 +175,7 @@ export class Connection implements Link {
     this.writer.pullFrom(session.acks);
     this.served = session;
     this.pluginContext = session.pluginContext;
+    this.channels = this.hooks.openChannels(this, session);
     return true;
   }
 
@@ -274,6 +278,9 @@ export class Connection implements Link {
     this.writer.pullFrom(undefined);
     this.writer.discard();
     this.dropHeld();
+    const channels = this.channels;
+    this.channels = undefined;
+    channels?.close();
   }
 
   private dropHeld(): void {
@@ -327,6 +334,12 @@ export class Connection implements Link {
           // Only 1000 ends the session; any other bye just precedes a close we will see.
           if (f.code === CloseCode.Normal) session.endedByClient();
           return;
+        case 'sub':
+        case 'unsub':
+        case 'pack':
+        case 'presence':
+          this.channels?.frame(f);
+          break;
         case 'hello':
           this.fail(CloseCode.BadFrame, 'a second hello');
           return;
@@ -387,6 +400,7 @@ export class Connection implements Link {
     this.resumeReading(ReadPause.Written);
     try {
       this.served?.drained(this);
+      this.channels?.drained();
     } catch (error) {
       this.hooks.reportError(error);
     }

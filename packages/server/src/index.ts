@@ -8,6 +8,26 @@ export type { Session, SessionEvents, SessionState, SessionStateChange, SessionC
 export type { SendOptions } from './outbound.js';
 export type { ProtocolErrorInfo } from './connection-hooks.js';
 export { MemorySessionStore } from './store.js';
+export { channelDefaults } from './channels/options.js';
+export type { ChannelOptions } from './channels/options.js';
+export type { ChannelPublishOptions, ChannelPublishResult, ChannelHistoryOptions, ChannelHistory, ChannelPublication } from './channels/channels.js';
+export { memoryEngine, memoryEngineDefaults } from './engine/memory-engine.js';
+export type { MemoryEngine, MemoryEngineOptions } from './engine/memory-engine.js';
+export { ChannelLimitError } from './engine/engine.js';
+export type {
+  Engine,
+  PublishOptions,
+  PublishResult,
+  HistoryOptions,
+  HistoryPage,
+  Publication,
+  ChannelPosition,
+  PresenceMember,
+  ChannelEvent,
+  ChannelListener,
+  Unlisten,
+  ChannelLimit,
+} from './engine/engine.js';
 export type { SessionStore, SessionRecord } from './store.js';
 // What session.send() rejects with and what the options take, so a server needs no direct
 // import of @lifeline/protocol. The list, with a line on each name: docs/api.md.

@@ -1,6 +1,8 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { jsonCodec, type Codec, type Json, type LifelinePlugin } from '@lifeline/protocol';
 import { checkCodecs } from '@lifeline/protocol/internal';
+import { resolveChannelOptions, type ChannelOptions, type ResolvedChannelOptions } from './channels/options.js';
+import type { Engine } from './engine/engine.js';
 import { defaultIdentityKey } from './identity.js';
 import type { Session } from './session.js';
 import type { SessionStore } from './store.js';
@@ -201,6 +203,21 @@ export interface ServerOptions {
    * @default [jsonCodec]
    */
   codecs?: readonly Codec[];
+  /**
+   * Publish/subscribe with history (DESIGN.md "Channels", guarantee 9): who may subscribe
+   * (`authorize`), what presence shows (`presence`), the history kept per channel
+   * (`historySize`, `historyTtlMs`), and the bounds per connection (`maxSubscriptions`, `window`).
+   * Each field has its own default (`channelDefaults`).
+   * @default {} (every subscription allowed, 1,000 publications kept for 10 minutes)
+   */
+  channels?: ChannelOptions;
+  /**
+   * Where channel logs and presence live, and how publications reach the other nodes
+   * (DESIGN.md "Engines"). The default keeps them in this process (closed with the server); a
+   * given engine is the caller's to close.
+   * @default memoryEngine()
+   */
+  engine?: Engine;
 }
 
 export const serverDefaults = Object.freeze({
@@ -260,6 +277,8 @@ export interface ResolvedOptions {
   readonly slowClientTimeoutMs: number;
   readonly maxPendingHandshakesPerAddress: number;
   readonly codecs: readonly Codec[];
+  readonly channels: ResolvedChannelOptions;
+  readonly engine: Engine | undefined;
 }
 
 /** setTimeout clamps longer delays to 1 ms, so no finite duration may exceed this. */
@@ -300,6 +319,15 @@ function rateLimit(value: ServerOptions['rateLimit']): false | Readonly<RateLimi
   }
   const burst = integer('rateLimit.burst', value.burst ?? Math.max(1, Math.ceil(perSecond * 2)), 1);
   return Object.freeze({ messagesPerSecond: perSecond, burst });
+}
+
+const engineMethods = ['publish', 'history', 'position', 'listen', 'presenceAdd', 'presenceRemove', 'presence', 'close'] as const;
+
+function engineOption(engine: Engine | undefined): Engine | undefined {
+  if (engine === undefined) return undefined;
+  const missing = typeof engine === 'object' && engine !== null ? engineMethods.filter((m) => typeof engine[m] !== 'function') : engineMethods;
+  if (missing.length > 0) throw new TypeError(`engine must implement Engine (missing ${missing.join(', ')})`);
+  return engine;
 }
 
 /** Apply defaults (with `??`, so 0 stays 0) and validate up front: a bad option fails at construction. */
@@ -352,5 +380,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
       1,
     ),
     codecs: checkCodecs(options.codecs ?? serverDefaults.codecs, 'codecs'),
+    channels: resolveChannelOptions(options.channels),
+    engine: engineOption(options.engine),
   };
 }

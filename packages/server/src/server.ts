@@ -7,6 +7,9 @@ import type WebSocket from 'ws';
 import { CloseCode, type PluginHook } from '@lifeline/protocol';
 import { Deadlines, PluginHost, now as monotonic, type Outgoing } from '@lifeline/protocol/internal';
 import { Admission } from './admission.js';
+import { Channels, type ChannelHistory, type ChannelHistoryOptions, type ChannelPublishOptions, type ChannelPublishResult } from './channels/channels.js';
+import type { PresenceMember } from './engine/engine.js';
+import { memoryEngine } from './engine/memory-engine.js';
 import { Connection } from './connection.js';
 import type { ConnectionHooks, ProtocolErrorInfo } from './connection-hooks.js';
 import { Handshakes } from './handshake.js';
@@ -50,6 +53,18 @@ export interface LifelineServer extends EventEmitter<ServerEvents> {
   readonly sessions: ReadonlyMap<string, Session>;
   /** Start accepting WebSocket upgrades; resolves when listening. */
   listen(): Promise<void>;
+  /**
+   * Publish `data` (any JSON value) to `channel`: resolves with its offset and the channel's
+   * epoch once the engine stored it, then every subscriber on every node gets it, in offset
+   * order. With `id`, publishing again while the first is in the history stores nothing and
+   * resolves with the first offset. Throws `TypeError` for a bad name or data JSON cannot carry,
+   * `ChannelLimitError` when an engine bound refuses it.
+   */
+  publish(channel: string, data: unknown, options?: ChannelPublishOptions): Promise<ChannelPublishResult>;
+  /** A page of `channel`'s history after `since` (oldest first, at most `limit`), with the channel's position. */
+  history(channel: string, options?: ChannelHistoryOptions): Promise<ChannelHistory>;
+  /** Who is subscribed to `channel` now, on every node (the engine's list). */
+  presence(channel: string): Promise<PresenceMember[]>;
   /**
    * Shut down: stop accepting, let running handlers finish (bounded), send acks, `bye` 1001
    * with `retryMs` and close 1001 to every client, end every session (pending `send()`s reject
@@ -100,6 +115,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
   private readonly connections = new Set<Connection>();
   private readonly hooks: ConnectionHooks;
   private readonly admission: Admission;
+  private readonly channels: Channels;
   /** TCP connections refused before their upgrade (their request may still arrive): never upgraded. */
   private readonly refusedSockets = new WeakSet<Duplex>();
   private http: HttpServer | undefined;
@@ -131,11 +147,22 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     this.registry = new Registry(resolved, store, reportError);
     this.limits = new Limits(resolved, plugins, this.connections, (info) => this.emitSafely('limit', info), reportError);
     const closing = () => this.closing;
+    const channels = new Channels(resolved.channels, resolved.engine ?? memoryEngine(), resolved.engine === undefined, reportError);
+    this.channels = channels;
+    const registry = this.registry;
     const sessionDeps: SessionDeps = {
       options: resolved,
       plugins,
       sendDeadlines: this.sendDeadlines,
-      lifecycle: this.registry,
+      // The registry forgets an ended session; the channels take it out of every presence list.
+      lifecycle: {
+        attached: (session) => registry.attached(session),
+        detached: (session) => registry.detached(session),
+        ended: (session) => {
+          registry.ended(session);
+          channels.sessionEnded(session.id);
+        },
+      },
       closing,
       reportError,
     };
@@ -157,6 +184,16 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       now: resolved.now,
       limits: this.limits,
       onHandshakeFrames: (conn, frames) => this.handshakes.onFrames(conn, frames),
+      openChannels: (conn, served) => {
+        const link = {
+          codec: served.codec,
+          get writable() {
+            return conn.writable;
+          },
+          push: (frame: unknown) => conn.push(frame),
+        };
+        return channels.open(link, registry.get(served.id) as SessionImpl);
+      },
       onClosed: (conn) => {
         this.connections.delete(conn);
         this.handshakes.forget(conn);
@@ -182,6 +219,18 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
 
   get sessions(): ReadonlyMap<string, Session> {
     return this.registry.sessions;
+  }
+
+  publish(channel: string, data: unknown, options?: ChannelPublishOptions): Promise<ChannelPublishResult> {
+    return this.channels.publish(channel, data, options);
+  }
+
+  history(channel: string, options?: ChannelHistoryOptions): Promise<ChannelHistory> {
+    return this.channels.history(channel, options);
+  }
+
+  presence(channel: string): Promise<PresenceMember[]> {
+    return this.channels.members(channel);
   }
 
   listen(): Promise<void> {
@@ -335,6 +384,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       this.handshakes.stop();
       this.admission.stop();
       this.registry.stop();
+      await this.channels.close();
       this.sendDeadlines.clear();
       this.wss.close();
       if (http !== undefined && this.ownsHttp) {

@@ -1,4 +1,4 @@
-import type { Json } from '@lifeline/protocol';
+import { LifelineError, type Json } from '@lifeline/protocol';
 
 /**
  * The `Engine`: everything that must outlive a process or be seen by other nodes
@@ -143,11 +143,11 @@ export type ChannelLimit = 'channels' | 'members' | 'bytes';
  * An engine bound refused an operation (too many channels, too many members, a publication
  * larger than a history may hold). Nothing was stored or notified.
  */
-export class ChannelLimitError extends Error {
-  readonly code = 'ERR_CHANNEL_LIMIT';
+export class ChannelLimitError extends LifelineError {
+  declare readonly code: 'ERR_CHANNEL_LIMIT';
   readonly limit: ChannelLimit;
   constructor(limit: ChannelLimit, message: string) {
-    super(message);
+    super('ERR_CHANNEL_LIMIT', message);
     this.name = 'ChannelLimitError';
     this.limit = limit;
   }
