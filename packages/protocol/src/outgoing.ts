@@ -1,5 +1,5 @@
 import type { DeadlineSlot } from './deadlines.js';
-import type { FrameEncoder } from './encoder.js';
+import { jsonEncoder, type FrameEncoder } from './encoder.js';
 import type { Json } from './frames.js';
 import type { SendQueue } from './send-queue.js';
 
@@ -50,7 +50,10 @@ export class Outgoing implements DeadlineSlot {
     /** The queue it belongs to: one `Deadlines` may serve many queues (the server's sessions). */
     readonly queue: SendQueue,
     readonly id: string,
-    /** `id` encoded once by the queue's codec. */
+    /**
+     * `id` encoded once by the queue's codec; `undefined` for a JSON id that needs no escaping,
+     * whose JSON is the id quoted (built at each transmission: a string less per message held).
+     */
     readonly idUnit: unknown,
     /** The payload encoded once by the queue's codec (`value()`). */
     readonly data: unknown,
@@ -70,7 +73,7 @@ export class Outgoing implements DeadlineSlot {
    * The `msg` frame for the current transmission. `d` and `id` default to the units the queue's
    * codec made at `send()`; a client whose session took another codec passes them re-encoded.
    */
-  encode(codec: FrameEncoder<unknown>, d: unknown = this.data, id: unknown = this.idUnit): unknown {
+  encode(codec: FrameEncoder<unknown>, d: unknown = this.data, id: unknown = this.idUnit ?? `"${this.id}"`): unknown {
     return codec.msg(this.seq, id, WALL_BASE + (this.ts as number), d);
   }
 
@@ -82,6 +85,19 @@ export class Outgoing implements DeadlineSlot {
   }
 }
 
+/**
+ * `id` as the codec encodes it, or `undefined` when the JSON codec's encoding is the id quoted
+ * (nanoid's alphabet, and most ids callers choose): `Outgoing.encode` quotes it then.
+ */
+export function idUnitOf(codec: FrameEncoder<unknown>, id: string): unknown {
+  if (codec.value !== jsonEncoder.value) return codec.value(id);
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return codec.value(id);
+  }
+  return undefined;
+}
+
 /** `{"t":"msg","seq":,"id":,"ts":,"d":}` plus digits: an upper bound on a frame's envelope. */
 const ENVELOPE = 64;
 
@@ -90,7 +106,8 @@ const ENVELOPE = 64;
  * A text codec's sizes are UTF-16 units: exact UTF-8 only near the limit, since far below it
  * three bytes per unit is bound enough. A binary codec's sizes are bytes already.
  */
-export function frameOversize(codec: FrameEncoder<unknown>, data: unknown, idUnit: unknown, max: number): number {
+export function frameOversize(codec: FrameEncoder<unknown>, data: unknown, idUnit: unknown, max: number, id = ''): number {
+  idUnit ??= `"${id}"`;
   if ((codec.size(data) + codec.size(idUnit) + ENVELOPE) * 3 <= max) return 0;
   const bytes = byteLength(codec, data) + byteLength(codec, idUnit) + ENVELOPE;
   return bytes > max ? bytes : 0;

@@ -5,7 +5,7 @@ import { Fifo } from './fifo.js';
 import type { Json } from './frames.js';
 import { flatten, messageId } from './ids.js';
 import { InFlight } from './in-flight.js';
-import { IN_FLIGHT, Outgoing, QUEUED, SETTLED, WAITING, frameOversize } from './outgoing.js';
+import { IN_FLIGHT, Outgoing, QUEUED, SETTLED, WAITING, frameOversize, idUnitOf } from './outgoing.js';
 import type { PluginContext } from './plugin.js';
 import type { SendOptions, SendQueueOptions } from './send-options.js';
 
@@ -109,8 +109,8 @@ export abstract class SendQueue {
     const bytes = codec.size(unit);
     // Larger than the queue's byte bound: it could never be queued without passing the bound.
     if (bytes > o.maxQueued.bytes) return this.refuse(id, new PayloadTooLargeError(bytes, o.maxQueued.bytes), at, 'payload-too-large');
-    const idUnit = codec.value(id);
-    const tooBig = frameOversize(codec, unit, idUnit, this.maxFrameBytes);
+    const idUnit = idUnitOf(codec, id);
+    const tooBig = frameOversize(codec, unit, idUnit, this.maxFrameBytes, id);
     if (tooBig > 0) return this.refuse(id, new PayloadTooLargeError(tooBig, this.maxFrameBytes), at, 'payload-too-large');
     const fits = this.waitingCount === 0 && this.hasRoom(bytes);
     if (!fits) {
@@ -200,7 +200,7 @@ export abstract class SendQueue {
         this.queuedCount--;
         this.queuedBytes -= m.bytes;
         // The peer's frame limit may have been learnt (or lowered) since this was queued.
-        const tooBig = frameOversize(this.codec, m.data, m.idUnit, this.maxFrameBytes);
+        const tooBig = frameOversize(this.codec, m.data, m.idUnit, this.maxFrameBytes, m.id);
         if (tooBig > 0) {
           this.settle(m);
           this.fail(m, new PayloadTooLargeError(tooBig, this.maxFrameBytes), 'payload-too-large');
@@ -259,7 +259,7 @@ export abstract class SendQueue {
   protected adopt(id: string, data: unknown, resolve: (value: Json) => void, reject: (error: Error) => void, at: number): Outgoing {
     const o = this.options;
     const codec = this.codec;
-    const m = new Outgoing(this, id, codec.value(id), data, codec.size(data), o.ackTimeoutMs, o.plugins.active ? at : undefined, undefined);
+    const m = new Outgoing(this, id, idUnitOf(codec, id), data, codec.size(data), o.ackTimeoutMs, o.plugins.active ? at : undefined, undefined);
     m.resolve = resolve;
     m.reject = reject;
     this.accept(m, at);
