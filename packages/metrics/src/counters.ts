@@ -41,7 +41,7 @@ export interface CounterValues {
   readonly bytesIn: number;
   /** Text written to the socket, in UTF-16 code units (bytes for ASCII). */
   readonly bytesOut: number;
-  /** Connection-state transitions, by the state entered. */
+  /** State transitions (a client's connection, a server's sessions), by the state entered. */
   readonly states: Readonly<Record<string, number>>;
   /** Delivery latencies that came out negative after the clock correction and were clamped to 0. */
   readonly deliveryClamped: number;
@@ -156,7 +156,7 @@ export const counterDefs: readonly CounterDef[] = [
   { key: 'protocolErrors', prom: 'lifeline_protocol_errors_total', otel: 'lifeline.protocol_errors', unit: '{error}', help: 'Connections closed for breaking the protocol.' },
   { key: 'bytesIn', prom: 'lifeline_bytes_received_total', otel: 'lifeline.bytes.received', unit: 'By', help: 'Text read from the socket (UTF-16 code units; bytes for ASCII).' },
   { key: 'bytesOut', prom: 'lifeline_bytes_sent_total', otel: 'lifeline.bytes.sent', unit: 'By', help: 'Text written to the socket (UTF-16 code units; bytes for ASCII).' },
-  { key: 'states', prom: 'lifeline_state_transitions_total', otel: 'lifeline.state_transitions', unit: '{transition}', help: 'Connection-state transitions, by the state entered.', label: 'to' },
+  { key: 'states', prom: 'lifeline_state_transitions_total', otel: 'lifeline.state_transitions', unit: '{transition}', help: 'State transitions (a client\'s connection, a server\'s sessions), by the state entered.', label: 'to' },
   { key: 'deliveryClamped', prom: 'lifeline_delivery_clamped_total', otel: 'lifeline.delivery_clamped', unit: '{message}', help: 'Delivery latencies negative after clock correction, clamped to 0.' },
   { key: 'implausible', prom: 'lifeline_implausible_timestamps_total', otel: 'lifeline.implausible_timestamps', unit: '{sample}', help: 'Peer timestamps (msg.ts, heartbeat clock offsets) too far off to record.' },
 ];

@@ -1,4 +1,4 @@
-import type { RemoteErrorInfo, ResumeRequest, StreamPosition } from './frames.js';
+import type { HelloFrame, RemoteErrorInfo, StreamPosition, WelcomeFrame } from './frames.js';
 import { nestsWithin } from './depth.js';
 import { decodeDefaults } from './limits.js';
 
@@ -67,27 +67,11 @@ export interface HandshakeEncoder {
   welcome(fields: WelcomeFields): string;
 }
 
-export interface HelloFields {
-  readonly v: number;
-  readonly auth?: unknown;
-  readonly resume?: ResumeRequest;
-  readonly win?: number;
-  /** Codec names the client accepts, in preference order; absent means `["json"]`. */
-  readonly codecs?: readonly string[];
-}
+/** A `hello`'s fields: the frame without its type (`auth` may be any value the codec carries). */
+export type HelloFields = Omit<HelloFrame, 't' | 'auth'> & { readonly auth?: unknown };
 
-export interface WelcomeFields {
-  readonly v: number;
-  readonly sid: string;
-  readonly token: string;
-  readonly resumed: boolean;
-  readonly seq: number;
-  readonly win: number;
-  readonly hb: number;
-  readonly max: number;
-  /** The codec of the session; absent means `"json"`. */
-  readonly codec?: string;
-}
+/** A `welcome`'s fields: the frame without its type. */
+export type WelcomeFields = Omit<WelcomeFrame, 't'>;
 
 /**
  * Levels a payload may nest in `msg.d` or `ack.r`: the decoder allows 64 per frame and the
