@@ -29,3 +29,5 @@ export { messageId, flatten } from './ids.js';
 
 // Running plugins: the hooks' types are public, the host that calls them is not.
 export { PluginHost, now } from './plugin.js';
+export { ClockProbe } from './clock-probe.js';
+export type { ClockSample } from './clock-probe.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
 import { CloseCode, ProtocolError, jsonCodec, type Codec, type Frame, type PluginContext } from '@lifeline/protocol';
-import { FrameWriter, now as monotonic } from '@lifeline/protocol/internal';
+import { ClockProbe, FrameWriter, now as monotonic } from '@lifeline/protocol/internal';
 import type { ChannelFrames } from './channels/subscriptions.js';
 import { noSessionContext, type ConnectionHooks, type ServedSession } from './connection-hooks.js';
 import { ReadPause, type Link } from './link.js';
@@ -64,8 +64,8 @@ export class Connection implements Link {
   private heldSize = 0;
   /** Bytes each frame of the WebSocket message being handled stands for (its length over its frames). */
   private frameBytes = 0;
-  /** `ts` of the last ping, until a pong answers it (NaN: none outstanding). */
-  private pingTs = Number.NaN;
+  /** The last ping and the one pong that may answer it. */
+  private readonly clock = new ClockProbe();
   /** `ReadPause` bits in force; 0 while the socket is read. */
   private pausedFor = 0;
   /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
@@ -199,7 +199,7 @@ export class Connection implements Link {
   }
 
   ping(wallNow: number): void {
-    this.pingTs = wallNow;
+    this.clock.sent(wallNow);
     this.writer.push(this.codec.ping(wallNow));
   }
 
@@ -320,16 +320,12 @@ export class Connection implements Link {
         case 'ping':
           this.writer.push(this.codec.pong(f.ts, this.hooks.now()));
           break;
-        case 'pong':
+        case 'pong': {
           // Only the answer to our last ping counts: a forged one would set any clock offset.
-          if (f.ts !== this.pingTs) break;
-          this.pingTs = Number.NaN;
-          if (plugins.active) {
-            const rttMs = Math.max(0, this.hooks.now() - f.ts);
-            const offsetMs = f.at - (f.ts + rttMs / 2);
-            plugins.onClock({ rttMs, offsetMs, at: monotonic() }, this.pluginContext);
-          }
+          const sample = this.clock.answer(f.ts, f.at, this.hooks.now());
+          if (sample !== undefined && plugins.active) plugins.onClock({ ...sample, at: monotonic() }, this.pluginContext);
           break;
+        }
         case 'bye':
           // Only 1000 ends the session; any other bye just precedes a close we will see.
           if (f.code === CloseCode.Normal) session.endedByClient();

@@ -1,13 +1,13 @@
 import { ProtocolError, type Frame, type Json, type PluginContext } from '@lifeline/protocol';
-import { type PluginHost } from '@lifeline/protocol/internal';
+import type { ClockSample, PluginHost } from '@lifeline/protocol/internal';
 import type { Inbox } from './inbox.js';
 import type { Outbox } from './outbox.js';
 import type { Wire } from './wire.js';
 
 /** What dispatch needs of the transport: the heartbeat's pong check, backpressure, a server's retry hint. */
 export interface DispatchLink {
-  /** Whether a `pong` with this `ts` answers our last ping (once per ping). */
-  acceptPong(ts: number): boolean;
+  /** The round trip and clock offset of a `pong` that answers our last ping (once per ping). */
+  pong(ts: number, at: number): ClockSample | undefined;
   retryAfter(ms: number): void;
   readonly writable: boolean;
 }
@@ -110,11 +110,11 @@ export class Dispatch {
   }
 
   private pong(ts: number, at: number): void {
-    if (!this.link.acceptPong(ts)) return; // answers no ping of ours
-    const rttMs = Math.max(0, Date.now() - ts);
-    this.rttMs = rttMs;
-    this.clockOffsetMs = at - (ts + rttMs / 2);
+    const sample = this.link.pong(ts, at);
+    if (sample === undefined) return; // answers no ping of ours
+    this.rttMs = sample.rttMs;
+    this.clockOffsetMs = sample.offsetMs;
     const { plugins } = this.host;
-    if (plugins.active) plugins.onClock({ rttMs, offsetMs: this.clockOffsetMs, at: this.host.now() }, this.host.ctx());
+    if (plugins.active) plugins.onClock({ ...sample, at: this.host.now() }, this.host.ctx());
   }
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { ClosedError, ConnectionError, LifelineError, fatalCloseCodes, CloseCode } from '@lifeline/protocol';
+import { ClockProbe, type ClockSample } from '@lifeline/protocol/internal';
 import { Connector } from './connector.js';
 import { Heartbeat } from './heartbeat.js';
 import { binaryError, closeError, type Link } from './link.js';
@@ -63,8 +64,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   private drainLowAt = 0;
   private readonly connector: Connector;
   private readonly heartbeat: Heartbeat;
-  /** `ts` of the last ping on this connection, until a pong answers it (NaN: none outstanding). */
-  private pingTs = Number.NaN;
+  /** The last ping on this connection and the one pong that may answer it. */
+  private clock = new ClockProbe();
 
   constructor(options: TransportOptions) {
     super();
@@ -77,7 +78,7 @@ export class Transport extends EventEmitter<TransportEvents> {
       ping: () => {
         const ts = Date.now();
         const link = this.link;
-        if (link?.send(link.codec.ping(ts)) === true) this.pingTs = ts;
+        if (link?.send(link.codec.ping(ts)) === true) this.clock.sent(ts);
       },
       dead: () => this.dropLink(CloseCode.HeartbeatTimeout, 'heartbeat timeout'),
     });
@@ -130,14 +131,12 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   /**
-   * Whether a `pong` with this `ts` answers the last ping sent on this connection; true once per
-   * ping. A pong that answers nothing we sent (a forged or replayed one) must not set the clock
-   * offset or the round trip.
+   * The round trip and clock offset a `pong` tells, when it answers the last ping sent on this
+   * connection (once per ping). A pong that answers nothing we sent (a forged or replayed one)
+   * gives nothing.
    */
-  acceptPong(ts: number): boolean {
-    if (ts !== this.pingTs) return false;
-    this.pingTs = Number.NaN;
-    return true;
+  pong(ts: number, at: number): ClockSample | undefined {
+    return this.clock.answer(ts, at, Date.now());
   }
 
   /** The next reconnect waits at least `ms` plus its jitter, up to `reconnect.maxDelayMs` (a server `bye` with `retryMs`). */
@@ -211,7 +210,7 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   private adopt(link: Link): void {
     this.link = link;
-    this.pingTs = Number.NaN;
+    this.clock = new ClockProbe();
     this.openedAt = this.options.now();
     link.activate({ message: this.onMessage, close: this.onClose });
     this.heartbeat.start();
