@@ -31,3 +31,5 @@ export { messageId, flatten } from './ids.js';
 export { PluginHost, now } from './plugin.js';
 export { ClockProbe } from './clock-probe.js';
 export type { ClockSample } from './clock-probe.js';
+export { StateMachine } from './state-machine.js';
+export type { Transition } from './state-machine.js';

@@ -5,7 +5,7 @@ import { ClockProbe, FrameWriter, now as monotonic } from '@lifeline/protocol/in
 import type { ChannelFrames } from './channels/subscriptions.js';
 import { noSessionContext, type ConnectionHooks, type ServedSession } from './connection-hooks.js';
 import { ReadPause, type Link } from './link.js';
-import { StateMachine } from './state.js';
+import { StateMachine } from '@lifeline/protocol/internal';
 
 /**
  * Above this many bytes waiting in the socket, new server → client messages wait (acks and

@@ -5,7 +5,7 @@ import type { ServedSession } from './connection-hooks.js';
 import { Inbound, type InboundDeps } from './inbound.js';
 import type { Link } from './link.js';
 import { Outbound, type OutboundDeps, type SendOptions } from './outbound.js';
-import { StateMachine, type StateChange } from './state.js';
+import { StateMachine, type Transition } from '@lifeline/protocol/internal';
 
 /**
  * Why a session ended. `evicted`: a newer session of the same identity took its place while it
@@ -225,7 +225,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     return this.machine.set(next, reason);
   }
 
-  private readonly changed = (change: StateChange<SessionState>): void => {
+  private readonly changed = (change: Transition<SessionState>): void => {
     const plugins = this.deps.plugins;
     if (plugins.active) plugins.onState({ from: change.from, to: change.to, reason: change.reason, at: monotonic() }, this.pluginContext);
     this.emitSafely('state', change.to, { from: change.from, reason: change.reason });

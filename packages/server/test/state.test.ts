@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeAll, nextEvent, nextSession, startServer, urlOf } from '@lifeline/test-kit';
 import type { StateEvent } from '@lifeline/protocol';
 import type { LifelinePlugin, SessionState } from '../src/index.js';
-import { StateMachine } from '../src/state.js';
+import { StateMachine } from '@lifeline/protocol/internal';
 
 afterEach(closeAll);
 

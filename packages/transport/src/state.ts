@@ -1,4 +1,5 @@
 import type { LifelineError } from '@lifeline/protocol';
+import { StateMachine as Machine } from '@lifeline/protocol/internal';
 
 /**
  * The connection's state: one value for the transport and for the client session above it (the
@@ -39,22 +40,22 @@ export function canTransition(from: ConnectionState, to: ConnectionState): boole
 
 /**
  * Holds the state; `set()` is the one place it changes (centrifuge-js's `_setState`), and calls
- * `onChange` only for an allowed change, after the new value is in place.
+ * `onChange` only for an allowed change, after the new value is in place. The table and its
+ * check are the one `StateMachine` both sides use; this adds what the client's events carry.
  */
 export class StateMachine {
-  private current: ConnectionState = 'idle';
+  private readonly machine = new Machine<ConnectionState>('idle', 'created', allowed);
 
   constructor(private readonly onChange: (next: ConnectionState, change: StateChange) => void) {}
 
   get value(): ConnectionState {
-    return this.current;
+    return this.machine.value;
   }
 
   /** Returns whether the state changed (false for no change or a transition the table refuses). */
   set(next: ConnectionState, reason: string, error?: LifelineError): boolean {
-    const from = this.current;
-    if (from === next || !canTransition(from, next)) return false;
-    this.current = next;
+    const from = this.machine.value;
+    if (from === next || !this.machine.set(next, reason)) return false;
     this.onChange(next, error === undefined ? { from, reason } : { from, reason, error });
     return true;
   }

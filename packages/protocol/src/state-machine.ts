@@ -1,12 +1,12 @@
 /** One change of a state machine: where it came from, and why it moved. */
-export interface StateChange<S extends string> {
+export interface Transition<S extends string> {
   readonly from: S;
   readonly to: S;
   readonly reason: string;
 }
 
 /**
- * The state of one connection or one session, as a value changed in one place (centrifuge-js's
+ * The state of one connection or one session (either side), as a value changed in one place (centrifuge-js's
  * `_setState`): `set` checks the move against a table of allowed transitions, keeps the reason,
  * and tells `changed`. A move the table does not allow (a second close, a close after the end)
  * is refused and changes nothing, so callers need no guard of their own.
@@ -19,7 +19,7 @@ export class StateMachine<S extends string> {
     initial: S,
     initialReason: string,
     private readonly allowed: Readonly<Record<S, readonly S[]>>,
-    private readonly changed?: (change: StateChange<S>) => void,
+    private readonly changed?: (change: Transition<S>) => void,
   ) {
     this.current = initial;
     this.why = initialReason;
