@@ -1,9 +1,10 @@
 import { LifelineError, type LifelineErrorOptions } from '@lifeline/protocol';
 
 /**
- * Redis did not answer the engine call (unreachable, timed out, or answered with an error):
- * nothing can be assumed stored. `cause` is the client's own error. The call may be retried;
- * the client reconnects by itself.
+ * Redis did not answer the engine call (unreachable, timed out, or answered with an error).
+ * Its outcome is unknown: a call that timed out may still have run once Redis answered, so a
+ * publish is retried safely with its idempotency `id`. `cause` is the client's own error; the
+ * client reconnects by itself.
  */
 export class EngineUnavailableError extends LifelineError {
   constructor(message: string, options?: LifelineErrorOptions) {
