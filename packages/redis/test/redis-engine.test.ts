@@ -156,6 +156,28 @@ describe('redisEngine: bounds and expiry', () => {
   });
 });
 
+describe('redisEngine: Redis memory under a publication flood', () => {
+  it('20,000 distinct 1 KiB publications with ids into one channel keep historySize entries and ids (Redis memory printed)', async () => {
+    const engine = f.engine();
+    const pad = 'p'.repeat(1_000);
+    const opts = { historySize: 100, historyTtlMs: 600_000 };
+    const batch = 500;
+    for (let i = 0; i < 20_000; i += batch) {
+      await Promise.all(Array.from({ length: batch }, (_, j) => engine.publish('flood', JSON.stringify({ i: i + j, pad }), { ...opts, id: `id-${i + j}` })));
+    }
+    const log = `${f.prefix}{flood}:log`;
+    const ids = `${f.prefix}{flood}:ids`;
+    const used = Number(await f.admin.call('MEMORY', 'USAGE', log)) + Number(await f.admin.call('MEMORY', 'USAGE', ids));
+    console.log(`redisEngine flood: ${(20_000 * 1_020) >> 20} MiB published, ${await f.admin.xlen(log)} entries and ${await f.admin.hlen(ids)} ids kept, ${(used / 1024).toFixed(0)} KiB in Redis`);
+    expect(await f.admin.xlen(log)).toBe(100);
+    expect(await f.admin.hlen(ids)).toBe(100);
+    expect(Number(await f.admin.hget(`${f.prefix}{flood}:meta`, 'b'))).toBeLessThanOrEqual(100 * 1_100);
+    // Unbounded, this is ~20 MiB; bounded, 100 entries of ~1 KiB plus Redis's own overhead.
+    expect(used).toBeLessThan(1 << 20);
+    expect((await engine.position('flood')).offset).toBe(20_000);
+  });
+});
+
 describe('redisEngine: listeners across nodes', () => {
   it('two engines on one Redis: a publication on one reaches the other, once, in order; unlisten stops it', async () => {
     const a = f.engine();
