@@ -18,6 +18,7 @@ export const alias: Readonly<Record<string, string>> = {
   '@lifeline/sdk': pkg('sdk'),
   '@lifeline/fault-proxy': pkg('fault-proxy'),
   '@lifeline/metrics': pkg('metrics'),
+  '@lifeline/redis': pkg('redis'),
   // Not a package anyone installs: the helpers every package's tests share (tests/kit).
   '@lifeline/test-kit': fileURLToPath(new URL('./tests/kit/src/index.ts', import.meta.url)),
 };

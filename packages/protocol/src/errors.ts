@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'ERR_OUTBOX_STORE'
   | 'ERR_CHANNEL_LIMIT'
   | 'ERR_ALREADY_SUBSCRIBED'
-  | 'ERR_CHANNEL_UNAVAILABLE';
+  | 'ERR_CHANNEL_UNAVAILABLE'
+  | 'ERR_ENGINE_UNAVAILABLE';
 
 export interface LifelineErrorOptions {
   cause?: unknown;

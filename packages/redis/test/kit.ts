@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { redisEngine, type RedisEngine, type RedisEngineOptions } from '../src/index.js';
+
+// Every test runs on the real Redis at 127.0.0.1:6379 (`.ci/services.sh` starts it), under its
+// own random key prefix, deleted after with SCAN + DEL on that prefix.
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+export interface Fixture {
+  readonly prefix: string;
+  /** A plain client for looking at keys and for cleaning up. */
+  readonly admin: Redis;
+  engine(options?: Partial<RedisEngineOptions>): RedisEngine;
+  cleanup(): Promise<void>;
+}
+
+export async function fixture(): Promise<Fixture> {
+  const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+  admin.on('error', () => {});
+  try {
+    await admin.connect();
+    await admin.ping();
+  } catch (error) {
+    admin.disconnect();
+    throw new Error(`these tests need Redis on 127.0.0.1:6379 (run bash .ci/services.sh): ${String(error)}`);
+  }
+  const prefix = `lltest:${randomBytes(6).toString('hex')}:`;
+  const engines: RedisEngine[] = [];
+  return {
+    prefix,
+    admin,
+    engine(options = {}) {
+      const engine = redisEngine({ url: REDIS_URL, keyPrefix: prefix, ...options });
+      engines.push(engine);
+      return engine;
+    },
+    async cleanup() {
+      for (const engine of engines.splice(0)) await engine.close();
+      await deleteKeys(admin, prefix);
+      admin.disconnect();
+    },
+  };
+}
+
+export async function keysOf(admin: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...batch);
+  } while (cursor !== '0');
+  return found;
+}
+
+async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
+  const found = await keysOf(admin, prefix);
+  // One DEL per key: keys of different channels may live in different Cluster slots.
+  for (const key of found) await admin.del(key);
+}
+
+/** Wait until `check()` holds, polling, at most `deadlineMs`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, deadlineMs = 5_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

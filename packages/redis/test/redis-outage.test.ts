@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { EngineUnavailableError, redisEngine, type RedisEngine } from '../src/index.js';
+import { until } from './kit.js';
+
+// A redis-server of this test's own, on a free port, killed and started again: the engine's
+// calls reject with a typed error while it is gone, the process goes on, and calls work again
+// by themselves once it is back.
+
+const REDIS_SERVER = '/usr/bin/redis-server';
+const children: ChildProcess[] = [];
+const engines: RedisEngine[] = [];
+
+afterEach(async () => {
+  for (const engine of engines.splice(0)) await engine.close();
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  children.push(child);
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await until(`redis-server on port ${port}`, async () => {
+      try {
+        if (probe.status !== 'ready') await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } catch {
+        probe.disconnect();
+        return false;
+      }
+    });
+  } finally {
+    probe.disconnect();
+  }
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('redisEngine: Redis killed and restarted', () => {
+  it('rejects with EngineUnavailableError while Redis is gone, never crashes, and works again by itself after a restart', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const port = await freePort();
+      let server = await startRedis(port);
+      const errors: unknown[] = [];
+      const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'outage:', commandTimeoutMs: 500, sweepIntervalMs: 50, onError: (e) => errors.push(e) });
+      engines.push(engine);
+      const heard: number[] = [];
+      await engine.listen('c', (e) => {
+        if (e.type === 'publication') heard.push(e.publication.offset);
+      });
+      const keep = { historySize: 100, historyTtlMs: 60_000 };
+      const before = await engine.publish('c', '1', keep);
+      expect(before.offset).toBe(1);
+
+      await stop(server);
+      const error = await engine.publish('c', '2', keep).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EngineUnavailableError);
+      expect(error).toMatchObject({ code: 'ERR_ENGINE_UNAVAILABLE', name: 'EngineUnavailableError' });
+      expect((error as Error).cause).toBeDefined();
+      await expect(engine.history('c', { limit: 10 })).rejects.toBeInstanceOf(EngineUnavailableError);
+      await expect(engine.presence('c')).rejects.toBeInstanceOf(EngineUnavailableError);
+      // The listening node's sweep fails too while Redis is gone: reported, not thrown.
+      await until('the sweep failure to be reported', () => errors.some((e) => e instanceof EngineUnavailableError));
+
+      server = await startRedis(port);
+      // No call to reconnect: the client does it by itself, and calls succeed again. The restart
+      // lost the history (no persistence), so the position opens a new epoch at offset 1.
+      let after: Awaited<ReturnType<RedisEngine['publish']>> | undefined;
+      await until(
+        'a publish to succeed after the restart',
+        async () => {
+          after = await engine.publish('c', '3', keep).catch(() => undefined);
+          return after !== undefined;
+        },
+        10_000,
+      );
+      expect(after).toMatchObject({ offset: 1, duplicate: false });
+      expect(after!.epoch).not.toBe(before.epoch);
+      // The subscriber re-subscribed by itself: the listener hears publications again.
+      await until('the listener to hear a publication after the restart', async () => {
+        await engine.publish('c', '4', keep);
+        return heard.length >= 2;
+      });
+      expect(heard[0]).toBe(1);
+      expect(heard.slice(1).every((o, i, all) => i === 0 || o > all[i - 1]!)).toBe(true);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a Redis that stops answering (SIGSTOP) times the call out with EngineUnavailableError; it answers again after SIGCONT', async () => {
+    const port = await freePort();
+    const server = await startRedis(port);
+    const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', commandTimeoutMs: 300, onError: () => {} });
+    engines.push(engine);
+    const keep = { historySize: 100, historyTtlMs: 60_000 };
+    const first = await engine.publish('c', '1', keep);
+    server.kill('SIGSTOP');
+    try {
+      const error = await engine.publish('c', '2', keep).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EngineUnavailableError);
+      expect((error as Error).message).toMatch(/timed out/i);
+    } finally {
+      server.kill('SIGCONT');
+    }
+    // The timed-out publish may have run once Redis woke (its outcome was unknown, never "not
+    // stored"); an idempotency id is how a caller retries such a call safely.
+    let next: Awaited<ReturnType<RedisEngine['publish']>> | undefined;
+    await until('a publish to succeed after SIGCONT', async () => {
+      next = await engine.publish('c', '3', { ...keep, id: 'retry-safe' }).catch(() => undefined);
+      return next !== undefined;
+    });
+    expect(next!.epoch).toBe(first.epoch);
+    expect(await engine.publish('c', '3', { ...keep, id: 'retry-safe' })).toMatchObject({ offset: next!.offset, duplicate: true });
+  });
+});
