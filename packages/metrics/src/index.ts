@@ -2,6 +2,8 @@
  * @lifeline/metrics — the observability plugin: HDR latency histograms, counters, a JSON snapshot,
  * Prometheus and OpenTelemetry export. prom-client and @opentelemetry/api are optional peers,
  * referenced here as types only: importing this module never loads them.
+ *
+ * @module @lifeline/metrics
  */
 export { metrics } from './plugin.js';
 export type { Metrics, SnapshotOptions } from './plugin.js';

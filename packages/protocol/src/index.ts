@@ -4,6 +4,8 @@
  * implement the protocol (queues, writers, deadlines, the plugin host, codec negotiation) are at
  * `@lifeline/protocol/internal`, which carries no compatibility promise. The list, with a line on
  * each name: docs/api.md.
+ *
+ * @module @lifeline/protocol
  */
 export { PROTOCOL_VERSION } from './frames.js';
 export type {

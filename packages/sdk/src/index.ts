@@ -3,6 +3,8 @@
  * WebSocket, heartbeats, reconnect with full-jitter backoff) and the session (acks, deadlines,
  * replay on resume, ordered delivery), plus every public type and error class. Nothing else
  * is exported: the list, with a line on each name, is docs/api.md.
+ *
+ * @module @lifeline/sdk
  */
 import { LifelineClient, type ClientOptions } from '@lifeline/session';
 

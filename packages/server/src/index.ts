@@ -1,3 +1,7 @@
+/**
+ * The public API of `@lifeline/server` (docs/api.md lists every name).
+ * @module @lifeline/server
+ */
 export { createServer } from './server.js';
 export type { LifelineServer, ServerEvents, CloseOptions, PluginErrorInfo } from './server.js';
 export { serverDefaults, rateLimitDefaults } from './options.js';

@@ -1,6 +1,8 @@
 /**
  * @lifeline/session: the client (`LifelineClient`) over `@lifeline/transport`, and its public
  * types; `@lifeline/sdk` re-exports all of it. Nothing here is internal (docs/api.md).
+ *
+ * @module @lifeline/session
  */
 export { LifelineClient } from './client.js';
 export type { ClientEvents, ConnectOptions, CloseOptions, SessionLostInfo, ResumedInfo, DisconnectInfo, RestoredInfo, RestoredOutcome } from './events.js';

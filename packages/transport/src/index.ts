@@ -2,6 +2,8 @@
  * @lifeline/transport: one WebSocket at a time, kept alive (connect timeout, heartbeats,
  * reconnect with full-jitter backoff, backpressure). What `@lifeline/session` needs beyond this
  * is at `@lifeline/transport/internal`, with no compatibility promise (docs/api.md).
+ *
+ * @module @lifeline/transport
  */
 export { Transport } from './transport.js';
 export type { TransportState, TransportEvents, CloseInfo, ReconnectInfo } from './transport.js';
