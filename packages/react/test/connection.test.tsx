@@ -45,7 +45,7 @@ describe('LifelineProvider and useConnectionState', () => {
 
   it('given a client, neither connects nor closes it', async () => {
     const server = await startServer();
-    const client = kitClient(urlOf(server));
+    const client = kitClient(urlOf(server), optionsFor(urlOf(server)));
     const connect = vi.spyOn(client, 'connect');
     const close = vi.spyOn(client, 'close');
     const { unmount } = render(
