@@ -61,10 +61,16 @@ export function useChannel(name: string, options: UseChannelOptions = {}): Chann
         return { ...s, publications };
       });
     const onGap = (gap: GapInfo): void => update((s) => ({ ...s, gap }));
-    const onJoin = (member: PresenceMember): void =>
+    // Leaves heard while presence() is in flight, so its (older) list cannot bring them back.
+    const left = new Set<string>();
+    const onJoin = (member: PresenceMember): void => {
+      left.delete(member.clientId);
       update((s) => ({ ...s, presence: [...s.presence.filter((m) => m.clientId !== member.clientId), member] }));
-    const onLeave = (member: PresenceMember): void =>
+    };
+    const onLeave = (member: PresenceMember): void => {
+      left.add(member.clientId);
       update((s) => ({ ...s, presence: s.presence.filter((m) => m.clientId !== member.clientId) }));
+    };
     sub.on('publication', onPublication);
     sub.on('gap', onGap);
     sub.on('join', onJoin);
@@ -75,8 +81,10 @@ export function useChannel(name: string, options: UseChannelOptions = {}): Chann
       .then(async () => {
         update((s) => ({ ...s, ready: true }));
         const members = await sub.presence();
-        // Joins heard while presence() was in flight are kept: the list is merged, not replaced.
-        update((s) => ({ ...s, presence: [...members.filter((m) => !s.presence.some((p) => p.clientId === m.clientId)), ...s.presence] }));
+        // Joins and leaves heard while presence() was in flight win: the list is merged, not replaced.
+        const known = members.filter((m) => !left.has(m.clientId));
+        left.clear();
+        update((s) => ({ ...s, presence: [...known.filter((m) => !s.presence.some((p) => p.clientId === m.clientId)), ...s.presence] }));
       })
       .catch(fail);
     return () => {

@@ -109,6 +109,26 @@ describe('useChannel (against a fake subscription)', () => {
     expect(room().presence).toBe('b');
   });
 
+  it('a leave heard while presence() is in flight is not undone by its older list', async () => {
+    const { client, subs } = fakeClient();
+    render(
+      <LifelineProvider client={client}>
+        <Room name="room:7" />
+      </LifelineProvider>,
+    );
+    const sub = subs[0] as FakeSubscription;
+    const list = gate<readonly PresenceMember[]>();
+    vi.spyOn(sub, 'presence').mockReturnValue(list.promise);
+    await act(async () => sub.readyGate.open());
+    expect(room().ready).toBe('true');
+    act(() => {
+      sub.emit('leave', { clientId: 'a', sessionId: 's-a' });
+      sub.emit('join', { clientId: 'c', sessionId: 's-c' });
+    });
+    await act(async () => list.open([{ clientId: 'a', sessionId: 's-a' }, { clientId: 'b', sessionId: 's-b' }]));
+    await waitFor(() => expect(room().presence).toBe('b,c'));
+  });
+
   it('keeps only the latest `keep` publications', () => {
     const { client, subs } = fakeClient();
     render(
