@@ -19,6 +19,7 @@ export const alias: Readonly<Record<string, string>> = {
   '@lifeline/fault-proxy': pkg('fault-proxy'),
   '@lifeline/metrics': pkg('metrics'),
   '@lifeline/redis': pkg('redis'),
+  '@lifeline/react': pkg('react'),
   // Not a package anyone installs: the helpers every package's tests share (tests/kit).
   '@lifeline/test-kit': fileURLToPath(new URL('./tests/kit/src/index.ts', import.meta.url)),
 };
