@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { UnauthorizedError, type GapInfo, type Json, type PublicationMeta, type Subscription } from '@lifeline/sdk';
-import { client, closeAll, nextEvent, reach, startProxy, startServer, until, urlOf } from '@lifeline/test-kit';
+import { client, closeAll, nextEvent, reach, startProxy, startServer, until, urlOf, within } from '@lifeline/test-kit';
 
 afterEach(closeAll);
 
@@ -198,5 +198,76 @@ describe('channels (guarantee 9), client side', () => {
     await b.close();
     await until(subA, 'leave', () => leaves.length >= 1);
     expect(leaves).toEqual([sessionB]);
+  });
+
+  it('a full hold withholds pack: the server stops, nothing is dropped, the reader gets 1..N once it reads', async () => {
+    const server = await startServer({ channels: { historySize: 1_000 } });
+    const c = client(urlOf(server));
+    await c.connect({ timeoutMs: 5_000 });
+    // Three 1 kB publications fill the byte bound well before the window of 16.
+    const sub = c.subscribe('room:slow', { window: 16, maxBufferedBytes: 3_500 });
+    await sub.ready({ timeoutMs: 5_000 });
+    const N = 100;
+    const payload = 'y'.repeat(1_000);
+    await Promise.all(range(1, N).map((n) => server.publish('room:slow', { n, payload })));
+    const gaps: GapInfo[] = [];
+    sub.on('gap', (g) => gaps.push(g));
+    const seen: number[] = [];
+    let maxHeld = 0;
+    for await (const { meta } of sub.publications()) {
+      maxHeld = Math.max(maxHeld, sub.buffered);
+      seen.push(meta.offset);
+      if (seen.length === N) break;
+    }
+    expect(seen).toEqual(range(1, N));
+    expect(gaps).toEqual([]);
+    expect(maxHeld).toBeLessThanOrEqual(4);
+  });
+
+  it('ERR_CHANNEL_UNAVAILABLE: the client subscribes again with backoff until it is served', async () => {
+    let asked = 0;
+    const server = await startServer({
+      channels: {
+        authorize: () => {
+          if (++asked <= 2) throw new Error('the authorization service is down');
+          return true;
+        },
+      },
+    });
+    server.on('error', () => {});
+    const c = client(urlOf(server));
+    await c.connect({ timeoutMs: 5_000 });
+    const sub = c.subscribe('room:retry');
+    await sub.ready({ timeoutMs: 10_000 });
+    expect(asked).toBe(3);
+    await server.publish('room:retry', 'hello');
+    const [data] = await within(new Promise<[Json]>((resolve) => sub.once('publication', (d) => resolve([d]))), 'the publication');
+    expect(data).toBe('hello');
+  });
+
+  it('unsubscribe() while offline sends unsub after the reconnect (the others see the leave)', async () => {
+    const server = await startServer();
+    const proxy = await startProxy(server.port);
+    const a = client(urlOf(server));
+    await a.connect({ timeoutMs: 5_000 });
+    const subA = a.subscribe('room:6');
+    await subA.ready({ timeoutMs: 5_000 });
+    const leaves: string[] = [];
+    subA.on('leave', (m) => leaves.push(m.sessionId));
+    const b = client(proxy.url());
+    await b.connect({ timeoutMs: 5_000 });
+    const subB = b.subscribe('room:6');
+    await subB.ready({ timeoutMs: 5_000 });
+
+    proxy.refuse();
+    const down = nextEvent(b, 'disconnect');
+    proxy.cutAll();
+    await down;
+    await subB.unsubscribe();
+    expect(leaves).toEqual([]); // the server has not heard of it yet: the session is only detached
+    proxy.refuse(false);
+    await reach(b, 'open');
+    await until(subA, 'leave', () => leaves.length >= 1);
+    expect(leaves).toEqual([b.sessionId]);
   });
 });
