@@ -276,6 +276,12 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     return this.on(event, fn, context);
   }
 
+  override once<T extends EventEmitter.EventNames<SubscriptionEvents>>(event: T, fn: EventEmitter.EventListener<SubscriptionEvents, T>, context?: unknown): this {
+    super.once(event, fn, context);
+    if (event === 'publication') queueMicrotask(this.drain);
+    return this;
+  }
+
   // ---- driven by the registry ----------------------------------------------------------------
 
   /** A connection opened: subscribe again from where we are (the server authorizes again). */
