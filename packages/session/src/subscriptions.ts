@@ -100,11 +100,13 @@ export class Subscriptions {
   /** The writer's flush: one `pack` per channel with something taken since the last. */
   pushPacks(push: (frame: unknown) => void): void {
     if (this.dirty.size === 0) return;
-    for (const sub of this.dirty) {
+    // Taken out first: a push that fills the batch flushes it, and that flush calls here again.
+    const due = [...this.dirty];
+    this.dirty.clear();
+    for (const sub of due) {
       const offset = sub.takePack();
       if (offset !== undefined) push(this.wire.codec.pack(sub.channel, offset));
     }
-    this.dirty.clear();
   }
 
   /** The client closed: every subscription ends (ready rejects, iterators end). */
