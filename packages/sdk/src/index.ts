@@ -24,7 +24,7 @@ export function createClient(options: ClientOptions): LifelineClient {
   return new LifelineClient(options);
 }
 
-export { LifelineClient, clientDefaults, webStorageOutbox } from '@lifeline/session';
+export { LifelineClient, clientDefaults, webStorageOutbox, Subscription, subscriptionDefaults } from '@lifeline/session';
 export type {
   ClientOptions,
   ClientEvents,
@@ -48,6 +48,13 @@ export type {
   AuthProvider,
   QueueLimits,
   OverflowPolicy,
+  SubscribeOptions,
+  ReadyOptions,
+  PresenceOptions,
+  Publication,
+  PublicationMeta,
+  GapInfo,
+  SubscriptionEvents,
 } from '@lifeline/session';
 
 export { fullJitterBackoff, reconnectDefaults, transportDefaults } from '@lifeline/transport';

@@ -13,6 +13,8 @@ import { restoreOutbox } from './restore.js';
 import type { ClientState } from './state.js';
 import { OpenWaiters, withDeadline } from './wait.js';
 import { Wire } from './wire.js';
+import type { Subscription, SubscribeOptions } from './subscription.js';
+import { Subscriptions } from './subscriptions.js';
 
 /** How the client itself ended the session (`close()`, a protocol error): what pending sends are told. */
 interface Ending {
@@ -41,6 +43,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   private readonly wire: Wire;
   private readonly outbox: Outbox;
   private readonly dispatch: Dispatch;
+  private readonly channels: Subscriptions;
   private readonly handshake: SessionHandshake;
   private readonly waiters = new OpenWaiters();
   /** The first `connect()` loading the durable outbox, while it does. */
@@ -93,6 +96,15 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       o.maxBufferedBytes,
     );
     this.wire = new Wire(this.transport, this.inbox, meter);
+    this.channels = new Subscriptions(
+      {
+        isOpen: () => this.transport.state === 'open',
+        listenerError: (error) => this.emitSafely('error', error instanceof Error ? error : new Error(String(error))),
+        random: options.random ?? Math.random,
+      },
+      this.wire,
+    );
+    this.wire.pullPacks(this.channels);
     this.outbox = new Outbox({
       ackTimeoutMs: o.ackTimeoutMs,
       maxInFlight: o.maxInFlight,
@@ -118,6 +130,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       this.wire,
       this.inbox,
       this.outbox,
+      this.channels,
     );
     this.handshake = new SessionHandshake(
       o,
@@ -218,6 +231,17 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   }
 
   /**
+   * Subscribe to `channel` (DESIGN.md "Channels", guarantee 9): every publication after now (or
+   * after `options.since`) once, in offset order, across drops, resumes and server restarts, or
+   * one `'gap'` naming what the history lost. Subscribes again by itself after every reconnect.
+   * Throws `TypeError` for a bad channel name or option, or a channel already subscribed;
+   * `ClosedError` once the client is closed. Before `connect()` it subscribes once connected.
+   */
+  subscribe(channel: string, options?: SubscribeOptions): Subscription {
+    return this.channels.subscribe(channel, options);
+  }
+
+  /**
    * Close the session: optionally drain (bounded), send `bye` 1000, close the socket with 1000,
    * reject what is still pending with `ClosedError`, end iterators. Idempotent. Rejects with
    * `TimeoutError` / `AbortError` when the drain did not finish — the client is closed either way
@@ -292,6 +316,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
 
   /** The transport adopted a connection and the state is 'open': resume events, welcome's batch, then the queue. */
   private readonly onOpen = (): void => {
+    this.channels.connected();
     this.dispatch.frames(this.handshake.announce());
     if (this.transport.state === 'open') this.outbox.pump();
   };
@@ -300,6 +325,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
   private readonly onClose = (info: CloseInfo): void => {
     this.outbox.disconnected();
     this.wire.discard();
+    this.channels.disconnected();
     this.handshake.down(this.options.now());
     this.emit('disconnect', info);
   };
@@ -365,6 +391,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       (m) => new ClosedError(`the session closed before message ${m.id} was acknowledged (${reason})`, { maybeDelivered: m.transmitted, closeCode, cause }),
     );
     this.inbox.close();
+    this.channels.close();
     this.store?.close();
     return cause;
   }

@@ -2,6 +2,7 @@ import { ProtocolError, type Frame, type Json, type PluginContext } from '@lifel
 import type { ClockSample, PluginHost } from '@lifeline/protocol/internal';
 import type { Inbox } from './inbox.js';
 import type { Outbox } from './outbox.js';
+import type { Subscriptions } from './subscriptions.js';
 import type { Wire } from './wire.js';
 
 /** What dispatch needs of the transport: the heartbeat's pong check, backpressure, a server's retry hint. */
@@ -26,7 +27,7 @@ export interface DispatchHost {
  * The client's inbound side after the handshake: each frame of a decoded message goes to the
  * part that owns it — `msg` to the inbox, `ack`/`acks` to the outbox (which settles the
  * `send()` promise), `ping` answered on the wire, `pong` read as the round trip and the clock
- * offset, `bye` passed to the transport as a retry hint. The queue is pumped once per message,
+ * offset, `bye` passed to the transport as a retry hint, channel frames to the subscriptions. The queue is pumped once per message,
  * after the acks that made room.
  */
 export class Dispatch {
@@ -43,6 +44,7 @@ export class Dispatch {
     private readonly wire: Wire,
     private readonly inbox: Inbox,
     private readonly outbox: Outbox,
+    private readonly channels: Subscriptions,
   ) {}
 
   /** One inbound WebSocket message. */
@@ -103,6 +105,15 @@ export class Dispatch {
       case 'bye':
         // The server closes next; its close code decides whether the transport reconnects.
         if (f.retryMs !== undefined) this.link.retryAfter(f.retryMs);
+        return;
+      case 'subok':
+      case 'suberr':
+      case 'pub':
+      case 'gap':
+      case 'join':
+      case 'leave':
+      case 'members':
+        this.channels.frame(f);
         return;
       default:
         this.host.protocolError(new ProtocolError(`unexpected ${f.t} frame from the server`));

@@ -14,3 +14,5 @@ export type { ClientOptions, AuthProvider, QueueLimits, OverflowPolicy } from '.
 export type { SendOptions } from './outbox.js';
 export type { MessageMeta, ReceiveOptions, MessagesOptions } from './inbox.js';
 export type { ClientState, ClientStateChange } from './state.js';
+export { Subscription, subscriptionDefaults } from './subscription.js';
+export type { SubscribeOptions, ReadyOptions, PresenceOptions, Publication, PublicationMeta, GapInfo, SubscriptionEvents } from './subscription.js';

@@ -22,6 +22,11 @@ export interface CackSource {
   takeCack(): number | undefined;
 }
 
+/** The channel subscriptions' `pack`s: one per channel per flush, for what the application took. */
+export interface PackSource {
+  pushPacks(push: (frame: unknown) => void): void;
+}
+
 /** Byte counts for plugins (`onBytes`), in the codec's size units. */
 export type ByteMeter = (inbound: number, outbound: number) => void;
 
@@ -35,6 +40,7 @@ export class Wire {
   private current: Codec = jsonCodec;
   /** Built for its codec: replaced (never kept elsewhere) when a welcome names another. */
   private writer: FrameWriter<unknown>;
+  private packs: PackSource | undefined;
 
   constructor(
     private readonly link: WireLink,
@@ -42,6 +48,11 @@ export class Wire {
     private readonly meter: ByteMeter,
   ) {
     this.writer = this.writerFor(this.current);
+  }
+
+  /** From now on, the `pack`s of `source` join every flush. */
+  pullPacks(source: PackSource): void {
+    this.packs = source;
   }
 
   /** The session's codec: JSON until a `welcome` names another. */
@@ -106,7 +117,10 @@ export class Wire {
   private readonly beforeFlush = (): void => {
     const seq = this.cacks.takeCack();
     if (seq !== undefined) this.writer.push(this.current.cack(seq));
+    this.packs?.pushPacks(this.pushPack);
   };
+
+  private readonly pushPack = (frame: unknown): void => this.writer.push(frame);
 }
 
 export function toProtocolError(error: unknown): ProtocolError {

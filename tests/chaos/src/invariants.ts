@@ -35,6 +35,10 @@ export interface Stats {
   heartbeatDrops: number;
   lost: number;
   duplicates: number;
+  /** Channel publications made (guarantee 9; checked by channel-invariants.ts). */
+  publications: number;
+  channelDeliveries: number;
+  gaps: number;
 }
 
 export interface Findings {
@@ -171,6 +175,9 @@ export function checkLedger(ledger: Ledger, finalGen: number): Findings {
     heartbeatDrops: ledger.disconnects['4000'] ?? 0,
     lost,
     duplicates,
+    publications: 0,
+    channelDeliveries: 0,
+    gaps: 0,
   };
   for (const line of ledger.unexpected) v.push(line);
   if (v.length > MAX_REPORTED) v.splice(MAX_REPORTED, v.length - MAX_REPORTED, `… and ${v.length - MAX_REPORTED} more`);

@@ -71,3 +71,26 @@ export class Ledger {
   /** Anything that should not happen at all in a run: error and protocol-error events. */
   readonly unexpected: string[] = [];
 }
+
+/** One `server.publish()` on the chaos channel, numbered `k` from 1 per generation. */
+export interface PublicationRecord {
+  readonly gen: number;
+  readonly k: number;
+  /** Where the server stored it; undefined while pending or when it failed (its server was closing). */
+  offset?: number;
+  epoch?: string;
+  failed?: unknown;
+}
+
+/** What the client's subscription to the chaos channel saw, in the order it saw it. */
+export type ChannelObservation =
+  | { readonly kind: 'pub'; readonly offset: number; readonly epoch: string; readonly g: number; readonly k: number }
+  | { readonly kind: 'gap'; readonly from: number; readonly to: number; readonly epoch: string; readonly reason: string };
+
+/** The channel part of a run's ledger. */
+export class ChannelLedger {
+  readonly publications: PublicationRecord[] = [];
+  readonly observed: ChannelObservation[] = [];
+  /** The subscription's position once it was ready: the subscribe point. */
+  start: { readonly offset: number; readonly epoch: string } | undefined;
+}

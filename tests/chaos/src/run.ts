@@ -1,6 +1,7 @@
 import { ResourceTracker, activeHandles, excess, settle } from './handles.js';
 import { checkLedger, type Stats } from './invariants.js';
-import { Ledger } from './ledger.js';
+import { ChannelLedger, Ledger } from './ledger.js';
+import { checkChannel } from './channel-invariants.js';
 import { describePlan, makePlan, type FaultKind, type Plan } from './schedule.js';
 import { World } from './world.js';
 
@@ -76,7 +77,8 @@ export async function runSeed(seed: number, options: RunOptions): Promise<RunRes
   const baseline = activeHandles();
   const tracker = new ResourceTracker();
   tracker.start();
-  const world = new World(plan, ledger);
+  const channel = new ChannelLedger();
+  const world = new World(plan, ledger, channel);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), options.deadlineMs)));
@@ -108,6 +110,11 @@ export async function runSeed(seed: number, options: RunOptions): Promise<RunRes
 
   const findings = checkLedger(ledger, world.gens.length - 1);
   violations.push(...findings.violations);
+  const channelFindings = checkChannel(channel, world.gens.length - 1, ledger.faults.restart);
+  violations.push(...channelFindings.violations.slice(0, 40));
+  findings.stats.publications = channel.publications.length;
+  findings.stats.channelDeliveries = channelFindings.deliveries;
+  findings.stats.gaps = channelFindings.gaps;
   return {
     seed,
     ok: violations.length === 0,

@@ -1,14 +1,19 @@
 import { FaultProxy } from '@lifeline/fault-proxy';
-import { createClient, type Json, type LifelineClient, type LifelinePlugin } from '@lifeline/sdk';
+import { createClient, type Json, type LifelineClient, type LifelinePlugin, type Subscription } from '@lifeline/sdk';
 import { createServer, type HandlerContext, type LifelineServer, type Session } from '@lifeline/server';
 import { describeError } from './describe-error.js';
 import { grown, listeners, type Counts } from './handles.js';
-import type { Ledger, PushRecord, SendRecord } from './ledger.js';
+import type { ChannelLedger, Ledger, PublicationRecord, PushRecord, SendRecord } from './ledger.js';
 import { Rng } from './prng.js';
 import { behaviourOf, idOf, resultOf, type Action, type Plan, type SendSpec } from './schedule.js';
 
 /** A send's deadline when the schedule gives none: far past the run's hard deadline. */
 export const LONG_DEADLINE_MS = 60_000;
+
+/** The channel every run publishes to (on each push step) and the client subscribes to. */
+export const CHAOS_CHANNEL = 'chaos:feed';
+/** Large enough that only a restart (a new epoch) can make a gap. */
+const CHANNEL_HISTORY = 100_000;
 
 /** One server lifetime: a restart starts the next generation with an empty in-memory store. */
 export interface Generation {
@@ -17,6 +22,8 @@ export interface Generation {
   readonly sessions: Session[];
   /** Pushes numbered so far (k of the last one). */
   pushes: number;
+  /** Publications numbered so far. */
+  publications: number;
   closed: boolean;
   listenersAtStart?: Counts;
 }
@@ -32,6 +39,7 @@ export class World {
   readonly gens: Generation[] = [];
   proxy!: FaultProxy;
   client!: LifelineClient;
+  sub!: Subscription;
   progress = 0;
   /** Index of the step being run, for deadline reports. */
   step = -1;
@@ -39,6 +47,7 @@ export class World {
   private nextSend = 0;
   private readonly sendsDone: Array<Promise<void>> = [];
   private readonly pushesDone: Array<Promise<void>> = [];
+  private readonly publishesDone: Array<Promise<void>> = [];
   private readonly waiters = new Set<() => void>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly rng: Rng;
@@ -49,6 +58,7 @@ export class World {
   constructor(
     readonly plan: Plan,
     readonly ledger: Ledger,
+    readonly channel: ChannelLedger,
   ) {
     this.rng = new Rng(plan.seed).fork('world');
   }
@@ -102,6 +112,20 @@ export class World {
     client.on('error', (e) => ledger.unexpected.push(`client 'error': ${describeError(e)}`));
     client.on('protocol-error', (e) => ledger.unexpected.push(`client 'protocol-error': ${describeError(e)}`));
     await client.connect({ timeoutMs: 5_000 });
+    const sub = client.subscribe(CHAOS_CHANNEL);
+    this.sub = sub;
+    sub.on('publication', (data, meta) => {
+      const { g, k } = data as { g: number; k: number };
+      this.channel.observed.push({ kind: 'pub', offset: meta.offset, epoch: meta.epoch, g, k });
+      this.bump();
+    });
+    sub.on('gap', (gap) => {
+      // The position has moved to the gap's end, in the epoch the subscription goes on in.
+      this.channel.observed.push({ kind: 'gap', from: gap.from, to: gap.to, epoch: sub.position?.epoch ?? '?', reason: gap.reason });
+    });
+    sub.on('error', (e) => ledger.unexpected.push(`subscription 'error': ${describeError(e)}`));
+    await sub.ready({ timeoutMs: 5_000 });
+    this.channel.start = sub.position;
     this.clientListeners = listeners(client);
     this.transportListeners = listeners(this.transport);
     this.proxyListeners = listeners(this.proxy);
@@ -160,6 +184,7 @@ export class World {
       server: undefined as unknown as LifelineServer,
       sessions: [],
       pushes: 0,
+      publications: 0,
       closed: false,
     };
     const server = createServer({
@@ -169,6 +194,7 @@ export class World {
       heartbeatTimeoutMs: s.heartbeatTimeoutMs,
       maxInFlight: s.maxInFlight,
       handshakeTimeoutMs: 2_000,
+      channels: { historySize: CHANNEL_HISTORY },
       handler: (data, ctx) => this.handle(gen, data, ctx),
     });
     (gen as { server: LifelineServer }).server = server;
@@ -233,9 +259,10 @@ export class World {
     );
   }
 
-  /** `count` pushes on the current generation's open session (skipped when there is none yet). */
+  /** `count` pushes on the current generation's open session (skipped when there is none yet), and as many publications. */
   pushBurst(count: number): void {
     const gen = this.current;
+    for (let j = 0; j < count && !gen.closed; j++) this.publishOn(gen);
     const session = gen.sessions[gen.sessions.length - 1];
     for (let j = 0; j < count; j++) {
       if (session === undefined || session.state === 'closed' || gen.closed) this.ledger.pushesSkipped++;
@@ -256,6 +283,48 @@ export class World {
         },
       ),
     );
+  }
+
+  private publishOn(gen: Generation): void {
+    const record: PublicationRecord = { gen: gen.gen, k: ++gen.publications };
+    this.channel.publications.push(record);
+    this.publishesDone.push(
+      gen.server.publish(CHAOS_CHANNEL, { g: gen.gen, k: record.k }).then(
+        ({ offset, epoch }) => {
+          record.offset = offset;
+          record.epoch = epoch;
+        },
+        (error: unknown) => {
+          record.failed = error;
+        },
+      ),
+    );
+  }
+
+  /** Every publication of the current server has reached the subscriber (or `maxMs` passed). */
+  private channelCaughtUp(maxMs: number): Promise<void> {
+    const gen = this.current.gen;
+    const last = this.channel.publications.filter((p) => p.gen === gen && p.offset !== undefined);
+    const target = last.reduce((m, p) => Math.max(m, p.offset as number), 0);
+    const epoch = last[0]?.epoch;
+    const done = () => {
+      const pos = this.sub.position;
+      return target === 0 || (pos !== undefined && pos.epoch === epoch && pos.offset >= target);
+    };
+    if (done() || this.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!done() && !this.aborted) return;
+        this.waiters.delete(check);
+        this.clear(timer);
+        resolve();
+      };
+      const timer = this.after(maxMs, () => {
+        this.waiters.delete(check);
+        resolve();
+      });
+      this.waiters.add(check);
+    });
   }
 
   // ---- faults -------------------------------------------------------------------------------
@@ -341,6 +410,8 @@ export class World {
     await Promise.all(this.sendsDone);
     // Handlers that push run before their ack, so every push exists by now.
     await Promise.all(this.pushesDone);
+    await Promise.all(this.publishesDone);
+    await this.channelCaughtUp(10_000);
   }
 
   /** Buffers empty and listener counts back where they started (checked before closing). */
@@ -349,6 +420,8 @@ export class World {
     const c = this.client;
     if (c.pending !== 0) problems.push(`client.pending is ${c.pending} after every send settled`);
     if (c.buffered !== 0) problems.push(`client.buffered is ${c.buffered} with a 'message' listener`);
+    if (!this.sub.active) problems.push('the chaos subscription ended');
+    if (this.sub.buffered !== 0) problems.push(`the chaos subscription holds ${this.sub.buffered} with a 'publication' listener`);
     const leaks = [
       ...grown(this.clientListeners, listeners(c)).map((l) => `client ${l}`),
       ...grown(this.transportListeners, listeners(this.transport)).map((l) => `client transport ${l}`),
