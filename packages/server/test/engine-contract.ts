@@ -110,7 +110,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'duplicate', outcome: e });
     });
 
-    it('hands a claim held by a dead node over once, flagged redelivered, and never a second time', async () => {
+    it('hands a claim held by a dead node over once, flagged redelivered; after a second death it is lost, never run again', async () => {
       const { engine, peer } = await setup();
       const r = record();
       await engine.sessions.create(r, limits);
@@ -122,10 +122,18 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       // The dead node's late outcome is refused: the one that counts is the new holder's.
       expect(await engine.sessions.complete(r.id, 1, 'A', ok('"late"'))).toBe(false);
       expect(await engine.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'running-elsewhere', node: 'B', alive: true });
-      await peer.nodes.leave('B');
-      expect(await engine.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'running-elsewhere', node: 'B', alive: false });
       expect(await engine.sessions.complete(r.id, 1, 'B', ok('"b"'))).toBe(true);
       expect(await engine.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'duplicate', outcome: ok('"b"') });
+      // A second death: seq 2 is taken over by B, then B dies too.
+      await engine.sessions.claim(r.id, 2, 'm2', 'C');
+      await engine.nodes.leave('C');
+      expect(await peer.sessions.claim(r.id, 2, 'm2', 'B')).toEqual({ status: 'claimed', redelivered: true });
+      await peer.nodes.leave('B');
+      const lost = { error: true, data: '{"code":"ERR_HANDLER_LOST","message":"m"}' };
+      expect(await engine.sessions.claim(r.id, 2, 'm2', 'D')).toEqual({ status: 'lost' });
+      expect(await engine.sessions.complete(r.id, 2, 'B', ok('"late"'))).toBe(false);
+      expect(await engine.sessions.complete(r.id, 2, 'D', lost)).toBe(true);
+      expect(await peer.sessions.claim(r.id, 2, 'm2', 'A')).toEqual({ status: 'duplicate', outcome: lost });
     });
 
     it('keeps the accepted mark at the highest claim and runs a skipped seq, never an evicted one', async () => {

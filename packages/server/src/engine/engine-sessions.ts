@@ -55,7 +55,10 @@ export interface SessionEngine {
    *
    * - `claimed`: hand it to the handler; `redelivered` is true when the claim was taken over from
    *   a node that died while its handler ran (`NodeEngine.alive` false). A claim is taken over at
-   *   most once: a second death leaves it `running-elsewhere` with `alive: false` for good.
+   *   most once as `claimed`.
+   * - `lost`: the claim had been taken over once already and that node died too. The caller now
+   *   holds the claim but must not run the handler a third time: it `complete`s it with an error
+   *   outcome (the handler's effect is unknown), which every later retransmission gets.
    * - `duplicate`: the seq was handled; `outcome` is its stored outcome, or undefined when the
    *   result cache evicted it (answer `ERR_RESULT_EVICTED`). Never handled again.
    * - `running-elsewhere`: a handler holds the claim on `node` (which may be the caller's own);
@@ -170,4 +173,5 @@ export type ClaimResult =
   | { readonly status: 'claimed'; readonly redelivered: boolean }
   | { readonly status: 'duplicate'; readonly outcome: StoredOutcome | undefined }
   | { readonly status: 'running-elsewhere'; readonly node: string; readonly alive: boolean }
+  | { readonly status: 'lost' }
   | { readonly status: 'unknown-session' };

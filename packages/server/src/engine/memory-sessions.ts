@@ -204,11 +204,12 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       const held = state.claims.get(seq);
       if (held !== undefined) {
         const holderAlive = alive(held.node);
-        if (holderAlive || held.redelivered || held.node === node) return { status: 'running-elsewhere', node: held.node, alive: holderAlive };
+        if (holderAlive || held.node === node) return { status: 'running-elsewhere', node: held.node, alive: holderAlive };
+        const lost = held.redelivered;
         held.node = node;
         held.redelivered = true;
         wrote(sid, state);
-        return { status: 'claimed', redelivered: true };
+        return lost ? { status: 'lost' } : { status: 'claimed', redelivered: true };
       }
       if (seq <= state.evictedUpTo) return { status: 'duplicate', outcome: undefined };
       state.claims.set(seq, { id, node, redelivered: false });
