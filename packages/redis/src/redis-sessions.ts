@@ -135,10 +135,11 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
   };
 
   const sessions: SessionEngine = {
-    async create(record: SessionRecord, limits: SessionLimits): Promise<boolean> {
+    async create(record: SessionRecord, limits: SessionLimits, by: string | null): Promise<boolean> {
       const id = text('record.id', record?.id, MAX_SESSION_ID);
       const l = checkLimits(limits);
-      const args = [record.tokenHash, record.identityHash, record.expiresAt ?? '', l.ttlMs, l.results, l.resultChars, l.pushes, l.pushChars];
+      const holder = by === null ? '' : node(by);
+      const args = [record.tokenHash, record.identityHash, record.expiresAt ?? '', l.ttlMs, l.results, l.resultChars, l.pushes, l.pushChars, holder];
       return (await run('sessions.create', scripts.create, id, args)) === 1;
     },
 

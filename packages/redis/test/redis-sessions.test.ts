@@ -19,7 +19,7 @@ describe('redisEngine: session keys', () => {
     f = await fixture();
     const engine = f.engine();
     const sid = 'sess-1';
-    await engine.sessions.create({ id: sid, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null }, limits);
+    await engine.sessions.create({ id: sid, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null }, limits, null);
     await engine.nodes.heartbeat('A', 60_000);
     await engine.sessions.claim(sid, 1, 'm1', 'A');
     await engine.sessions.claim(sid, 2, 'm2', 'A');

@@ -44,8 +44,8 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
     it('creates a session once and reads it back', async () => {
       const { engine } = await setup();
       const r = record();
-      expect(await engine.sessions.create(r, limits)).toBe(true);
-      expect(await engine.sessions.create({ ...r, tokenHash: 'b'.repeat(64) }, limits)).toBe(false);
+      expect(await engine.sessions.create(r, limits, null)).toBe(true);
+      expect(await engine.sessions.create({ ...r, tokenHash: 'b'.repeat(64) }, limits, null)).toBe(false);
       expect(await engine.sessions.get(r.id)).toEqual({ record: r, holder: null, accepted: 0, pushSeq: 0, pushAcked: 0, limits });
       expect(await engine.sessions.get('nobody')).toBeUndefined();
     });
@@ -53,7 +53,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
     it('rotates by compare-and-set: of two nodes resuming at once exactly one wins', async () => {
       const { engine, peer } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       expect(await engine.sessions.rotate(r.id, 'z'.repeat(64), { tokenHash: 'b'.repeat(64), previousTokenHash: r.tokenHash }, 'A')).toEqual({ ok: false });
       const both = await Promise.all([
         engine.sessions.rotate(r.id, r.tokenHash, { tokenHash: 'b'.repeat(64), previousTokenHash: r.tokenHash }, 'A'),
@@ -71,7 +71,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
     it('lets only the holder detach', async () => {
       const { engine } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       await engine.sessions.rotate(r.id, r.tokenHash, { tokenHash: 'b'.repeat(64), previousTokenHash: r.tokenHash }, 'B');
       expect(await engine.sessions.detach(r.id, 'A', 123)).toBe(false);
       expect((await engine.sessions.get(r.id))?.holder).toBe('B');
@@ -80,12 +80,18 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await engine.sessions.touch(r.id)).toBe(true);
       expect(await engine.sessions.touch('nobody')).toBe(false);
       expect(await engine.sessions.detach('nobody', 'B', 1)).toBe(false);
+      // A session created by a node's connection is held by it from the start.
+      const held = record();
+      expect(await engine.sessions.create(held, limits, 'C')).toBe(true);
+      expect((await engine.sessions.get(held.id))?.holder).toBe('C');
+      expect(await engine.sessions.detach(held.id, 'A', 5)).toBe(false);
+      expect(await engine.sessions.detach(held.id, 'C', 5)).toBe(true);
     });
 
     it('claims an id before its handler runs: one node of two gets it, the other sees it running', async () => {
       const { engine, peer } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       const both = await Promise.all([engine.sessions.claim(r.id, 1, 'm1', 'A'), peer.sessions.claim(r.id, 1, 'm1', 'B')]);
       expect(both.filter((c) => c.status === 'claimed')).toEqual([{ status: 'claimed', redelivered: false }]);
       const holder = both[0]!.status === 'claimed' ? 'A' : 'B';
@@ -100,10 +106,44 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await peer.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'duplicate', outcome: ok('"done"') });
     });
 
+    it('of 3 nodes racing on each of 50 seqs, exactly one claims each; each outcome is stored once', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, { ...limits, results: 100, resultChars: 10_000 }, null);
+      const claimers = [
+        [engine, 'A'],
+        [peer, 'B'],
+        [engine, 'C'],
+      ] as const;
+      const seqs = Array.from({ length: 50 }, (_, i) => i + 1);
+      const results = await Promise.all(seqs.flatMap((seq) => claimers.map(async ([e, node]) => ({ seq, node, c: await e.sessions.claim(r.id, seq, `m${seq}`, node) }))));
+      const winners = results.filter((x) => x.c.status === 'claimed');
+      expect(winners.map((x) => x.seq).sort((a, b) => a - b)).toEqual(seqs);
+      expect(results.filter((x) => x.c.status !== 'claimed').every((x) => x.c.status === 'running-elsewhere')).toBe(true);
+      await Promise.all(winners.map((w) => engine.sessions.complete(r.id, w.seq, w.node, ok(String(w.seq)))));
+      expect((await engine.sessions.get(r.id))?.accepted).toBe(50);
+      const again = await Promise.all(seqs.map((seq) => peer.sessions.claim(r.id, seq, `m${seq}`, 'B')));
+      expect(again).toEqual(seqs.map((seq) => ({ status: 'duplicate', outcome: ok(String(seq)) })));
+    });
+
+    it("of 2 nodes taking over a dead node's claim at once, exactly one gets it", async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      for (const seq of [1, 2, 3]) await engine.sessions.claim(r.id, seq, `m${seq}`, 'A');
+      await engine.nodes.leave('A');
+      for (const seq of [1, 2, 3]) {
+        const both = await Promise.all([engine.sessions.claim(r.id, seq, `m${seq}`, 'B'), peer.sessions.claim(r.id, seq, `m${seq}`, 'C')]);
+        expect(both.filter((c) => c.status === 'claimed')).toEqual([{ status: 'claimed', redelivered: true }]);
+        const winner = both[0]!.status === 'claimed' ? 'B' : 'C';
+        expect(both.find((c) => c.status !== 'claimed')).toEqual({ status: 'running-elsewhere', node: winner, alive: true });
+      }
+    });
+
     it('stores error outcomes apart from results', async () => {
       const { engine } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       await engine.sessions.claim(r.id, 1, 'm1', 'A');
       const e = { error: true, data: '{"code":"E","message":"m"}' };
       await engine.sessions.complete(r.id, 1, 'A', e);
@@ -113,7 +153,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
     it('hands a claim held by a dead node over once, flagged redelivered; after a second death it is lost, never run again', async () => {
       const { engine, peer } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'claimed', redelivered: false });
       await engine.nodes.leave('A');
       expect(await peer.nodes.alive('A')).toBe(false);
@@ -139,7 +179,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
     it('keeps the accepted mark at the highest claim and runs a skipped seq, never an evicted one', async () => {
       const { engine } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       await engine.sessions.claim(r.id, 5, 'm5', 'A');
       await engine.sessions.complete(r.id, 5, 'A', ok('5'));
       expect((await engine.sessions.get(r.id))?.accepted).toBe(5);
@@ -161,7 +201,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
     it('bounds the result cache by characters, and never stores an outcome larger than it', async () => {
       const { engine } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       const big = ok('x'.repeat(101));
       await engine.sessions.claim(r.id, 1, 'm1', 'A');
       expect(await engine.sessions.complete(r.id, 1, 'A', big)).toBe(true);
@@ -178,7 +218,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
     it('numbers pushes, lists the unacknowledged ones, drops what the client acknowledged, bounds them', async () => {
       const { engine, peer } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       expect(await engine.pushes.append(r.id, 'p1')).toBe(1);
       expect(await peer.pushes.append(r.id, 'p2')).toBe(2);
       expect(await engine.pushes.append(r.id, 'p3')).toBe(3);
@@ -204,7 +244,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
     it('forgets every part of an ended session', async () => {
       const { engine, peer } = await setup();
       const r = record();
-      await engine.sessions.create(r, limits);
+      await engine.sessions.create(r, limits, null);
       await engine.sessions.claim(r.id, 1, 'm1', 'A');
       await engine.sessions.claim(r.id, 2, 'm2', 'A');
       await engine.sessions.complete(r.id, 1, 'A', ok('1'));
@@ -216,7 +256,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await engine.sessions.complete(r.id, 2, 'A', ok('2'))).toBe(false);
       expect(await engine.pushes.list(r.id)).toEqual([]);
       // The id may be created afresh, from nothing.
-      expect(await engine.sessions.create(r, limits)).toBe(true);
+      expect(await engine.sessions.create(r, limits, null)).toBe(true);
       expect(await engine.sessions.get(r.id)).toMatchObject({ accepted: 0, pushSeq: 0 });
       expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'claimed', redelivered: false });
     });

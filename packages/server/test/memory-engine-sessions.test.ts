@@ -24,8 +24,8 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
 
   it('forgets a session ttlMs after its last write; every write starts the TTL again', async () => {
     const { engine, clock } = setup();
-    await engine.sessions.create(record('s1'), limits);
-    await engine.sessions.create(record('s2'), limits);
+    await engine.sessions.create(record('s1'), limits, null);
+    await engine.sessions.create(record('s2'), limits, null);
     clock.now += limits.ttlMs - 1;
     await engine.sessions.touch('s1');
     clock.now += 1;
@@ -41,7 +41,7 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
 
   it('lets a heartbeat lapse: the node is dead and its claim is taken over', async () => {
     const { engine, clock } = setup();
-    await engine.sessions.create(record('s'), limits);
+    await engine.sessions.create(record('s'), limits, null);
     await engine.nodes.heartbeat('A', 1_000);
     await engine.nodes.heartbeat('B', 10_000);
     await engine.sessions.claim('s', 1, 'm1', 'A');
@@ -55,7 +55,7 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
     const { engine, clock } = setup();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < 20_000; i++) {
-      await engine.sessions.create(record(`s${i}`), limits);
+      await engine.sessions.create(record(`s${i}`), limits, null);
       await engine.pushes.append(`s${i}`, 'p');
     }
     const held = process.memoryUsage().heapUsed;
@@ -67,8 +67,8 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
 
   it('rejects every call once closed, and bad input with a TypeError', async () => {
     const { engine } = setup();
-    await expect(engine.sessions.create(record(''), limits)).rejects.toThrow(TypeError);
-    await expect(engine.sessions.create(record('s'), { ...limits, ttlMs: 0 })).rejects.toThrow(TypeError);
+    await expect(engine.sessions.create(record(''), limits, null)).rejects.toThrow(TypeError);
+    await expect(engine.sessions.create(record('s'), { ...limits, ttlMs: 0 }, null)).rejects.toThrow(TypeError);
     await expect(engine.sessions.claim('s', 0, 'm', 'A')).rejects.toThrow(TypeError);
     await expect(engine.pushes.append('s', 1 as unknown as string)).rejects.toThrow(TypeError);
     await engine.close();

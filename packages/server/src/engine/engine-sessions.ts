@@ -18,10 +18,11 @@ import type { SessionRecord } from '../store.js';
  */
 export interface SessionEngine {
   /**
-   * Store a new session with its limits; every key of it expires `limits.ttlMs` after its last
-   * write. Resolves `false` (and changes nothing) when a session with this id exists.
+   * Store a new session with its limits, held by `node` (the node whose connection opened it;
+   * null: created detached); every key of it expires `limits.ttlMs` after its last write.
+   * Resolves `false` (and changes nothing) when a session with this id exists.
    */
-  create(record: SessionRecord, limits: SessionLimits): Promise<boolean>;
+  create(record: SessionRecord, limits: SessionLimits, node: string | null): Promise<boolean>;
 
   /** The session as stored now (record, holder, accepted mark, push position), or undefined when it is unknown or expired. */
   get(sid: string): Promise<StoredSession | undefined>;

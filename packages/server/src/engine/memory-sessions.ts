@@ -123,14 +123,15 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
   }
 
   const sessions: SessionEngine = {
-    async create(record: SessionRecord, limits: SessionLimits): Promise<boolean> {
+    async create(record: SessionRecord, limits: SessionLimits, node: string | null): Promise<boolean> {
       checkOpen('sessions.create');
       const sid = text('record.id', record?.id, MAX_SESSION_ID);
       const checked = checkLimits(limits);
+      const holder = node === null ? null : text('node', node, MAX_NODE);
       if (live(sid) !== undefined) return false;
       const state: State = {
         record: { ...record },
-        holder: null,
+        holder,
         limits: checked,
         accepted: 0,
         evictedUpTo: 0,
