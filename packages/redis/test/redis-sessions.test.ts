@@ -35,4 +35,26 @@ describe('redisEngine: session keys', () => {
     await engine.sessions.end(sid);
     expect((await keysOf(f.admin, f.prefix)).filter((k) => k.includes(`{${sid}}`))).toEqual([]);
   });
+
+  it('costs Redis a bounded number of bytes per session (figure printed)', async () => {
+    f = await fixture();
+    const engine = f.engine();
+    await engine.nodes.heartbeat('A', 60_000);
+    const n = 500;
+    const sessionLimits = { ...limits, results: 1024, resultChars: 4 << 20, pushes: 100, pushChars: 1 << 20 };
+    for (let i = 0; i < n; i++) {
+      const sid = `s${i}`;
+      await engine.sessions.create({ id: sid, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null }, sessionLimits, 'A');
+      for (let seq = 1; seq <= 10; seq++) {
+        await engine.sessions.claim(sid, seq, `id-${seq}`, 'A');
+        await engine.sessions.complete(sid, seq, 'A', { error: false, data: JSON.stringify({ ok: true, seq }) });
+      }
+      await engine.pushes.append(sid, JSON.stringify({ hello: i }));
+    }
+    let bytes = 0;
+    for (const key of await keysOf(f.admin, f.prefix)) bytes += Number(await f.admin.memory('USAGE', key));
+    const perSession = bytes / n;
+    console.log(`redis: ${n} sessions with 10 cached outcomes and 1 push each: ${(bytes / 1024).toFixed(0)} KiB, ${perSession.toFixed(0)} B per session`);
+    expect(perSession).toBeLessThan(8 * 1024);
+  });
 });
