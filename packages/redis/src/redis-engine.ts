@@ -15,9 +15,13 @@ import {
   type PublishOptions,
   type PublishResult,
   type Unlisten,
+  type NodeEngine,
+  type PushEngine,
+  type SessionEngine,
 } from '@lifeline/server';
 import { EngineUnavailableError } from './errors.js';
 import { duration, integer, resolve, text, type RedisEngineOptions } from './options.js';
+import { redisSessionState } from './redis-sessions.js';
 import { keepScript, presenceAddScript, presenceRemoveScript, presenceScript, publishScript, readScript } from './scripts.js';
 
 const MAX_CHANNEL_NAME = 255;
@@ -53,6 +57,9 @@ interface Listening {
 
 /** The Redis engine plus what tests and metrics need of it. */
 export interface RedisEngine extends Engine {
+  readonly sessions: SessionEngine;
+  readonly pushes: PushEngine;
+  readonly nodes: NodeEngine;
   /** Channels this node listens to now (one Redis SUBSCRIBE each). */
   readonly listenedCount: number;
 }
@@ -189,7 +196,13 @@ export function redisEngine(options: RedisEngineOptions): RedisEngine {
     return { publications: entries.map(toPublication), offset, epoch };
   }
 
+  const state = redisSessionState(client, o.keyPrefix, checkOpen);
+
   const engine: RedisEngine = {
+    sessions: state.sessions,
+    pushes: state.pushes,
+    nodes: state.nodes,
+
     async publish(name: string, data: string, options: PublishOptions): Promise<PublishResult> {
       checkOpen('publish');
       text('channel', name, MAX_CHANNEL_NAME);

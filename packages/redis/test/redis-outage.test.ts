@@ -134,4 +134,42 @@ describe('redisEngine: Redis killed and restarted', () => {
     expect(next!.epoch).toBe(first.epoch);
     expect(await engine.publish('c', '3', { ...keep, id: 'retry-safe' })).toMatchObject({ offset: next!.offset, duplicate: true });
   });
+
+  it('session state: every call rejects with EngineUnavailableError while Redis is gone; after a restart without persistence the session is unknown (the client reports session-lost)', async () => {
+    const port = await freePort();
+    let server = await startRedis(port);
+    const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'outage-s:', commandTimeoutMs: 500, onError: () => {} });
+    engines.push(engine);
+    const limits = { ttlMs: 60_000, results: 10, resultChars: 1_000, pushes: 10, pushChars: 1_000 };
+    const record = { id: 's1', tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null };
+    await engine.nodes.heartbeat('A', 60_000);
+    expect(await engine.sessions.create(record, limits, 'A')).toBe(true);
+    expect(await engine.sessions.claim('s1', 1, 'm1', 'A')).toEqual({ status: 'claimed', redelivered: false });
+
+    await stop(server);
+    // Nothing is reported as recorded that was not: each call's outcome is unknown, and says so.
+    for (const call of [
+      () => engine.sessions.complete('s1', 1, 'A', { error: false, data: '1' }),
+      () => engine.sessions.claim('s1', 2, 'm2', 'A'),
+      () => engine.sessions.get('s1'),
+      () => engine.pushes.append('s1', 'p'),
+      () => engine.nodes.heartbeat('A', 60_000),
+    ]) {
+      await expect(call()).rejects.toBeInstanceOf(EngineUnavailableError);
+    }
+
+    server = await startRedis(port);
+    let after: Awaited<ReturnType<RedisEngine['sessions']['claim']>> | undefined;
+    await until(
+      'a claim to be answered after the restart',
+      async () => {
+        after = await engine.sessions.claim('s1', 2, 'm2', 'A').catch(() => undefined);
+        return after !== undefined;
+      },
+      10_000,
+    );
+    expect(after).toEqual({ status: 'unknown-session' });
+    expect(await engine.sessions.get('s1')).toBeUndefined();
+    await stop(server);
+  });
 });

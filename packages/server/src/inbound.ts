@@ -166,7 +166,7 @@ export class Inbound {
     }
     let value: unknown;
     try {
-      const ctx: HandlerContext = { session: this.session, id: f.id, seq: f.seq };
+      const ctx: HandlerContext = { session: this.session, id: f.id, seq: f.seq, redelivered: false };
       value = this.deps.options.handler(f.d, ctx);
       if (isThenable(value)) {
         this.current = f.seq;

@@ -19,6 +19,19 @@ export { memoryEngine, memoryEngineDefaults } from './engine/memory-engine.js';
 export type { MemoryEngine, MemoryEngineOptions } from './engine/memory-engine.js';
 export { ChannelLimitError } from './engine/engine.js';
 export type {
+  SessionEngine,
+  PushEngine,
+  NodeEngine,
+  SessionStateEngine,
+  SessionLimits,
+  StoredSession,
+  TokenRotation,
+  RotateResult,
+  StoredOutcome,
+  StoredPush,
+  ClaimResult,
+} from './engine/engine-sessions.js';
+export type {
   Engine,
   PublishOptions,
   PublishResult,

@@ -21,6 +21,14 @@ export interface HandlerContext {
   readonly id: string;
   /** The client's sequence number for this message. */
   readonly seq: number;
+  /**
+   * True only when this id was already handed to a handler on a node that died before the
+   * handler finished (guarantee 10, DESIGN.md "Engines"): the handler may have had some effect,
+   * so an idempotent handler checks its own records for `id` before acting again. No id is
+   * handed to a handler twice otherwise, and a redelivery happens at most once. Always `false`
+   * on the embedded `memoryEngine()`: one process has no other node to take over from.
+   */
+  readonly redelivered: boolean;
 }
 
 /** Bounds of the per-session queue of server → client messages waiting behind the send window. */

@@ -146,12 +146,23 @@ describe('client → server messages', () => {
     expect(await client.next()).toMatchObject({ t: 'ack', seq: 1, e: { code: 'ERR_HANDLER' } });
   });
 
-  it('gives the handler the session, the id and the seq', async () => {
-    const seen: Array<[string, string, number]> = [];
-    const server = await startServer({ handler: (_d, ctx) => void seen.push([ctx.session.id, ctx.id, ctx.seq]) });
+  it('gives the handler the session, the id, the seq and redelivered: false', async () => {
+    const seen: Array<[string, string, number, boolean]> = [];
+    const server = await startServer({ handler: (_d, ctx) => void seen.push([ctx.session.id, ctx.id, ctx.seq, ctx.redelivered]) });
     const { client, welcome } = await RawClient.connect(urlOf(server));
     client.sendMsgs([{ seq: 7, d: 0, id: 'my-id' }]);
     await client.acks(1);
-    expect(seen).toEqual([[welcome.sid, 'my-id', 7]]);
+    expect(seen).toEqual([[welcome.sid, 'my-id', 7, false]]);
+  });
+
+  it('never flags a retransmission or a resumed message as redelivered on the memory engine', async () => {
+    const seen: boolean[] = [];
+    const server = await startServer({ handler: (_d, ctx) => void seen.push(ctx.redelivered) });
+    const { client } = await RawClient.connect(urlOf(server));
+    client.sendMsgs([{ seq: 1, d: 0 }, { seq: 2, d: 0 }]);
+    await client.acks(2);
+    client.sendMsgs([{ seq: 2, d: 0 }, { seq: 3, d: 0 }]);
+    await client.acks(2);
+    expect(seen).toEqual([false, false, false]);
   });
 });

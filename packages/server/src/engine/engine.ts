@@ -1,4 +1,5 @@
 import { LifelineError, type Json } from '@lifeline/protocol';
+import type { NodeEngine, PushEngine, SessionEngine } from './engine-sessions.js';
 
 /**
  * The `Engine`: everything that must outlive a process or be seen by other nodes
@@ -64,9 +65,16 @@ export interface Engine {
   /** Who is present in `channel` now, on every node (members past their time to live are not). */
   presence(channel: string): Promise<PresenceMember[]>;
 
-  // Session state goes here (added with the server refactor): session records, each session's
-  // accepted mark and result cache, its unacknowledged pushes, and the hand-over of a message
-  // whose handler ran on a node that died (`ctx.redelivered`).
+  /**
+   * Session state (engine-sessions.ts): records, each session's accepted mark, claims and result
+   * cache, and the hand-over of a message whose handler ran on a node that died
+   * (`ctx.redelivered`). Optional until the server is wired onto it; the memory engine has it.
+   */
+  readonly sessions?: SessionEngine;
+  /** Each session's unacknowledged server → client pushes (engine-sessions.ts). */
+  readonly pushes?: PushEngine;
+  /** Node liveness: heartbeats whose lapse lets another node take over a running claim. */
+  readonly nodes?: NodeEngine;
 
   /** Stop timers and drop connections; every later call rejects with `ClosedError`. */
   close(): Promise<void>;

@@ -15,6 +15,8 @@ import {
   type PublishResult,
   type Unlisten,
 } from './engine.js';
+import type { NodeEngine, PushEngine, SessionEngine } from './engine-sessions.js';
+import { memorySessionState } from './memory-sessions.js';
 
 export interface MemoryEngineOptions {
   /** Most channels held at once (with a position, history, members or listeners). @default 100_000 */
@@ -50,7 +52,12 @@ export const memoryEngineDefaults = Object.freeze({
 
 /** The embedded engine plus what tests and the server's shutdown need of it. */
 export interface MemoryEngine extends Engine {
-  /** Expire history, members and idle channels now, as the timer does. */
+  readonly sessions: SessionEngine;
+  readonly pushes: PushEngine;
+  readonly nodes: NodeEngine;
+  /** Sessions held now (for tests and metrics). */
+  readonly sessionCount: number;
+  /** Expire history, members, idle channels, sessions and heartbeats now, as the timer does. */
   sweep(): void;
   /** Channels held now (for tests and metrics). */
   readonly channelCount: number;
@@ -161,6 +168,8 @@ export function memoryEngine(options: MemoryEngineOptions = {}): MemoryEngine {
     if (closed) throw new ClosedError(`memoryEngine.${method}(): the engine is closed`);
   }
 
+  const state = memorySessionState(o.now, checkOpen);
+
   /** Put `ch` in `idle` or take it out, as it now is; its place in the touch order stays. */
   function settle(ch: ChannelState): void {
     if (ch.log.length === 0 && ch.members.size === 0 && ch.listeners.size === 0) {
@@ -249,6 +258,7 @@ export function memoryEngine(options: MemoryEngineOptions = {}): MemoryEngine {
 
   function sweep(): void {
     if (closed) return;
+    state.sweep();
     const now = o.now();
     for (const ch of channels.values()) {
       expireHistory(ch, now);
@@ -412,6 +422,7 @@ export function memoryEngine(options: MemoryEngineOptions = {}): MemoryEngine {
       closed = true;
       if (timer !== undefined) clearInterval(timer);
       channels.clear();
+      state.clear();
       idle.clear();
       order.drain();
       live = 0;
@@ -419,6 +430,14 @@ export function memoryEngine(options: MemoryEngineOptions = {}): MemoryEngine {
     },
 
     sweep,
+
+    sessions: state.sessions,
+    pushes: state.pushes,
+    nodes: state.nodes,
+
+    get sessionCount() {
+      return state.sessionCount;
+    },
 
     get channelCount() {
       return channels.size;

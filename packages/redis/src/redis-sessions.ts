@@ -1,0 +1,255 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type {
+  ClaimResult,
+  NodeEngine,
+  PushEngine,
+  RotateResult,
+  SessionEngine,
+  SessionLimits,
+  SessionRecord,
+  SessionStateEngine,
+  StoredOutcome,
+  StoredPush,
+  StoredSession,
+  TokenRotation,
+} from '@lifeline/server';
+import { EngineUnavailableError } from './errors.js';
+import { integer, text } from './options.js';
+import {
+  ackScript,
+  appendScript,
+  claimScript,
+  completeScript,
+  createScript,
+  detachScript,
+  listScript,
+  rotateScript,
+  takeoverScript,
+  touchScript,
+} from './session-scripts.js';
+
+const MAX_SESSION_ID = 1024;
+const MAX_NODE = 128;
+/** A takeover that keeps losing races (the claim changing under it) gives up and reports the claim as running. */
+const MAX_TAKEOVER_TRIES = 3;
+
+interface Script {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+function script(lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+const scripts = {
+  create: script(createScript),
+  rotate: script(rotateScript),
+  detach: script(detachScript),
+  touch: script(touchScript),
+  claim: script(claimScript),
+  takeover: script(takeoverScript),
+  complete: script(completeScript),
+  append: script(appendScript),
+  ack: script(ackScript),
+  list: script(listScript),
+};
+
+function checkLimits(limits: SessionLimits): SessionLimits {
+  if (typeof limits !== 'object' || limits === null) throw new TypeError('limits must be { ttlMs, results, resultChars, pushes, pushChars }');
+  return {
+    ttlMs: integer('limits.ttlMs', limits.ttlMs, 1),
+    results: integer('limits.results', limits.results, 1),
+    resultChars: integer('limits.resultChars', limits.resultChars, 1),
+    pushes: integer('limits.pushes', limits.pushes, 1),
+    pushChars: integer('limits.pushChars', limits.pushChars, 1),
+  };
+}
+
+function outcomeOf(stored: string): StoredOutcome {
+  return { error: stored.charCodeAt(0) === 49 /* '1' */, data: stored.slice(1) };
+}
+
+/**
+ * Session state on Redis: one Lua script per method on the keys of one session
+ * (`<prefix>s{<sid>}:r|c|o|oo|p`, see session-scripts.ts), heartbeats at `<prefix>n:<node>`.
+ * Heartbeats live outside any session's slot (Redis Cluster), so a takeover is two steps: the
+ * caller reads the holder's heartbeat, then a script swaps the claim only if that dead node
+ * still holds it. A node never revives under the same id, so the read cannot go stale the
+ * wrong way; a node that only paused finds its `complete` refused.
+ */
+export function redisSessionState(client: Redis, prefix: string, checkOpen: (method: string) => void): SessionStateEngine {
+  const keys = (sid: string): string[] => {
+    const base = `${prefix}s{${sid}}:`;
+    return [`${base}r`, `${base}c`, `${base}o`, `${base}oo`, `${base}p`];
+  };
+  const nodeKey = (node: string) => `${prefix}n:${node}`;
+
+  function failure(method: string, error: unknown): Error {
+    const message = error instanceof Error ? error.message : String(error);
+    return new EngineUnavailableError(`redisEngine.${method}(): Redis did not answer: ${message}`, { cause: error });
+  }
+
+  async function run(method: string, s: Script, sid: string, args: (string | number)[]): Promise<unknown> {
+    checkOpen(method);
+    const k = keys(sid);
+    try {
+      try {
+        return await client.evalsha(s.sha, k.length, ...k, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return await client.eval(s.lua, k.length, ...k, ...args);
+      }
+    } catch (error) {
+      throw failure(method, error);
+    }
+  }
+
+  async function command<T>(method: string, op: () => Promise<T>): Promise<T> {
+    checkOpen(method);
+    try {
+      return await op();
+    } catch (error) {
+      throw failure(method, error);
+    }
+  }
+
+  const sid = (value: unknown) => text('sid', value, MAX_SESSION_ID);
+  const node = (value: unknown) => text('node', value, MAX_NODE);
+
+  const nodes: NodeEngine = {
+    async heartbeat(name: string, ttlMs: number): Promise<void> {
+      node(name);
+      integer('ttlMs', ttlMs, 1);
+      await command('nodes.heartbeat', () => client.set(nodeKey(name), '1', 'PX', ttlMs));
+    },
+    async alive(name: string): Promise<boolean> {
+      node(name);
+      return (await command('nodes.alive', () => client.exists(nodeKey(name)))) === 1;
+    },
+    async leave(name: string): Promise<void> {
+      node(name);
+      await command('nodes.leave', () => client.del(nodeKey(name)));
+    },
+  };
+
+  const sessions: SessionEngine = {
+    async create(record: SessionRecord, limits: SessionLimits, by: string | null): Promise<boolean> {
+      const id = text('record.id', record?.id, MAX_SESSION_ID);
+      const l = checkLimits(limits);
+      const holder = by === null ? '' : node(by);
+      const args = [record.tokenHash, record.identityHash, record.expiresAt ?? '', l.ttlMs, l.results, l.resultChars, l.pushes, l.pushChars, holder];
+      return (await run('sessions.create', scripts.create, id, args)) === 1;
+    },
+
+    async get(id: string): Promise<StoredSession | undefined> {
+      sid(id);
+      const [r] = keys(id);
+      const h = await command('sessions.get', () => client.hgetall(r as string));
+      if (h.th === undefined) return undefined;
+      const n = (field: string) => Number(h[field]);
+      return {
+        record: {
+          id,
+          tokenHash: h.th,
+          previousTokenHash: h.pth === '' || h.pth === undefined ? null : h.pth,
+          identityHash: h.ih as string,
+          expiresAt: h.exp === '' || h.exp === undefined ? null : Number(h.exp),
+        },
+        holder: h.holder === '' || h.holder === undefined ? null : h.holder,
+        accepted: n('acc'),
+        pushSeq: n('ps'),
+        pushAcked: n('pa'),
+        limits: { ttlMs: n('ttl'), results: n('rn'), resultChars: n('rc'), pushes: n('pn'), pushChars: n('pc') },
+      };
+    },
+
+    async rotate(id: string, expectedTokenHash: string, next: TokenRotation, by: string): Promise<RotateResult> {
+      sid(id);
+      node(by);
+      if (typeof next !== 'object' || next === null) throw new TypeError('next must be { tokenHash, previousTokenHash }');
+      const tokenHash = text('next.tokenHash', next.tokenHash, 256);
+      const previous = next.previousTokenHash === null ? '' : text('next.previousTokenHash', next.previousTokenHash, 256);
+      const [ok, holder] = (await run('sessions.rotate', scripts.rotate, id, [String(expectedTokenHash), tokenHash, previous, by])) as [number, string?];
+      return ok === 1 ? { ok: true, previousHolder: holder === '' || holder === undefined ? null : holder } : { ok: false };
+    },
+
+    async detach(id: string, by: string, expiresAt: number): Promise<boolean> {
+      sid(id);
+      node(by);
+      integer('expiresAt', expiresAt, 0);
+      return (await run('sessions.detach', scripts.detach, id, [by, expiresAt])) === 1;
+    },
+
+    async touch(id: string): Promise<boolean> {
+      sid(id);
+      return (await run('sessions.touch', scripts.touch, id, [])) === 1;
+    },
+
+    async end(id: string): Promise<void> {
+      sid(id);
+      await command('sessions.end', () => client.del(...keys(id)));
+    },
+
+    async claim(id: string, seq: number, messageId: string, by: string): Promise<ClaimResult> {
+      sid(id);
+      integer('seq', seq, 1);
+      text('id', messageId, MAX_SESSION_ID);
+      node(by);
+      for (let tries = 0; ; tries++) {
+        const reply = (await run('sessions.claim', scripts.claim, id, [seq, messageId, by])) as [string, ...unknown[]];
+        switch (reply[0]) {
+          case 'u':
+            return { status: 'unknown-session' };
+          case 'c':
+            return { status: 'claimed', redelivered: false };
+          case 'd':
+            return { status: 'duplicate', outcome: typeof reply[1] === 'string' ? outcomeOf(reply[1]) : undefined };
+        }
+        const holder = reply[1] as string;
+        const alive = await nodes.alive(holder);
+        if (alive || holder === by || tries >= MAX_TAKEOVER_TRIES) return { status: 'running-elsewhere', node: holder, alive };
+        const taken = await run('sessions.claim', scripts.takeover, id, [seq, holder, by]);
+        if (taken === 'c') return { status: 'claimed', redelivered: true };
+        if (taken === 'l') return { status: 'lost' };
+        // 'x': completed or taken by another node meanwhile; look again.
+      }
+    },
+
+    async complete(id: string, seq: number, by: string, outcome: StoredOutcome): Promise<boolean> {
+      sid(id);
+      integer('seq', seq, 1);
+      node(by);
+      if (typeof outcome !== 'object' || outcome === null || typeof outcome.data !== 'string') throw new TypeError('outcome must be { error, data: string }');
+      const args = [seq, by, outcome.error === true ? '1' : '0', outcome.data, outcome.data.length];
+      return (await run('sessions.complete', scripts.complete, id, args)) === 1;
+    },
+  };
+
+  const pushes: PushEngine = {
+    async append(id: string, data: string): Promise<number | 'full' | undefined> {
+      sid(id);
+      if (typeof data !== 'string') throw new TypeError('data must be a string (the push, encoded)');
+      const seq = (await run('pushes.append', scripts.append, id, [data, data.length])) as number;
+      return seq === -1 ? undefined : seq === 0 ? 'full' : seq;
+    },
+
+    async ack(id: string, seq: number): Promise<number> {
+      sid(id);
+      integer('seq', seq, 0);
+      return (await run('pushes.ack', scripts.ack, id, [seq])) as number;
+    },
+
+    async list(id: string, after = 0, limit = Infinity): Promise<StoredPush[]> {
+      sid(id);
+      integer('after', after, 0);
+      if (limit !== Infinity) integer('limit', limit, 0);
+      if (limit === 0) return [];
+      const [first, ...entries] = (await run('pushes.list', scripts.list, id, [after, limit === Infinity ? -1 : limit])) as [number, ...string[]];
+      return entries.map((e, i) => ({ seq: first + i, data: e.slice(e.indexOf(':') + 1) }));
+    },
+  };
+
+  return { sessions, pushes, nodes };
+}

@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { limits, sessionStateContract } from '../../server/test/engine-contract.js';
+import { fixture, keysOf, type Fixture } from './kit.js';
+
+// The same contract as the memory engine, on the real Redis: two engines (two nodes) on one key
+// prefix, so races between nodes are real races between Redis connections.
+sessionStateContract('redisEngine', async () => {
+  const f = await fixture();
+  return { engine: f.engine(), peer: f.engine(), done: () => f.cleanup() };
+});
+
+describe('redisEngine: session keys', () => {
+  let f: Fixture;
+  afterEach(async () => {
+    await f.cleanup();
+  });
+
+  it('puts every key of a session under its hash tag, each with the resume window as TTL, and end deletes them', async () => {
+    f = await fixture();
+    const engine = f.engine();
+    const sid = 'sess-1';
+    await engine.sessions.create({ id: sid, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null }, limits, null);
+    await engine.nodes.heartbeat('A', 60_000);
+    await engine.sessions.claim(sid, 1, 'm1', 'A');
+    await engine.sessions.claim(sid, 2, 'm2', 'A');
+    await engine.sessions.complete(sid, 1, 'A', { error: false, data: '1' });
+    await engine.pushes.append(sid, 'p1');
+    const keys = (await keysOf(f.admin, f.prefix)).filter((k) => k.includes(`{${sid}}`)).sort();
+    expect(keys).toEqual(['c', 'o', 'oo', 'p', 'r'].map((k) => `${f.prefix}s{${sid}}:${k}`));
+    for (const key of keys) {
+      const ttl = await f.admin.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(limits.ttlMs);
+    }
+    await engine.sessions.end(sid);
+    expect((await keysOf(f.admin, f.prefix)).filter((k) => k.includes(`{${sid}}`))).toEqual([]);
+  });
+
+  it('costs Redis a bounded number of bytes per session (figure printed)', async () => {
+    f = await fixture();
+    const engine = f.engine();
+    await engine.nodes.heartbeat('A', 60_000);
+    const n = 500;
+    const sessionLimits = { ...limits, results: 1024, resultChars: 4 << 20, pushes: 100, pushChars: 1 << 20 };
+    for (let i = 0; i < n; i++) {
+      const sid = `s${i}`;
+      await engine.sessions.create({ id: sid, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null }, sessionLimits, 'A');
+      for (let seq = 1; seq <= 10; seq++) {
+        await engine.sessions.claim(sid, seq, `id-${seq}`, 'A');
+        await engine.sessions.complete(sid, seq, 'A', { error: false, data: JSON.stringify({ ok: true, seq }) });
+      }
+      await engine.pushes.append(sid, JSON.stringify({ hello: i }));
+    }
+    let bytes = 0;
+    for (const key of await keysOf(f.admin, f.prefix)) bytes += Number(await f.admin.memory('USAGE', key));
+    const perSession = bytes / n;
+    console.log(`redis: ${n} sessions with 10 cached outcomes and 1 push each: ${(bytes / 1024).toFixed(0)} KiB, ${perSession.toFixed(0)} B per session`);
+    expect(perSession).toBeLessThan(8 * 1024);
+  });
+});

@@ -1,0 +1,178 @@
+import type { SessionRecord } from '../store.js';
+
+/**
+ * The session-state half of the `Engine` (DESIGN.md, "Engines", guarantee 10): what a node needs
+ * so that a client may resume on any node, and so that no message id is handed to a handler
+ * twice across nodes. It backs, once the server is wired onto it, the Registry + SessionStore
+ * (records, rotation, attach/detach), Inbound's accepted mark and ResultCache (`claim`,
+ * `complete`), and Outbound's unacknowledged pushes (`pushes`).
+ *
+ * Shaped for Redis: every method is one atomic step (one Lua script), on keys of one session
+ * only (a hash tag `{sid}` per session, so Redis Cluster may spread sessions), and every key of a
+ * session expires `ttlMs` (its resume window, fixed at `create`) after the session's last write:
+ * nothing outlives an abandoned session. The holder of a session refreshes it with `touch`.
+ *
+ * Values are strings: the server encodes outcomes and pushes in the session's codec before they
+ * reach the engine (a binary codec's bytes as base64), so an engine never knows the codec.
+ * Sizes are counted in characters of those strings.
+ */
+export interface SessionEngine {
+  /**
+   * Store a new session with its limits, held by `node` (the node whose connection opened it;
+   * null: created detached); every key of it expires `limits.ttlMs` after its last write.
+   * Resolves `false` (and changes nothing) when a session with this id exists.
+   */
+  create(record: SessionRecord, limits: SessionLimits, node: string | null): Promise<boolean>;
+
+  /** The session as stored now (record, holder, accepted mark, push position), or undefined when it is unknown or expired. */
+  get(sid: string): Promise<StoredSession | undefined>;
+
+  /**
+   * A resume: compare-and-set of the token. Only when the stored `tokenHash` is still
+   * `expectedTokenHash` (the one the caller read and checked the client's token against) are the
+   * hashes replaced by `next`, the session marked attached (`expiresAt: null`) to `node`, and its
+   * keys' TTLs refreshed. Two nodes resuming the same session at once: exactly one wins; the
+   * other gets `{ ok: false }` and answers its client as for a stale token. `previousHolder` is
+   * the node that held the session before (it must drop its connection: wiring).
+   */
+  rotate(sid: string, expectedTokenHash: string, next: TokenRotation, node: string): Promise<RotateResult>;
+
+  /**
+   * The connection on `node` is gone: the session becomes resumable until `expiresAt` (wall
+   * clock ms). Only the holder may detach: a late detach from a node the session has since moved
+   * away from changes nothing and resolves `false` (as does an unknown session).
+   */
+  detach(sid: string, node: string, expiresAt: number): Promise<boolean>;
+
+  /** Refresh the TTL of every key of the session (its holder does, well within `ttlMs`); `false` when it is unknown. */
+  touch(sid: string): Promise<boolean>;
+
+  /** The session ended: every key of it is deleted (record, claims, outcomes, pushes). Idempotent. */
+  end(sid: string): Promise<void>;
+
+  /**
+   * Claim client message `seq` (id `id`) for `node`, before its handler runs. Atomic, so of two
+   * nodes claiming the same seq one gets `claimed` and the other sees it running:
+   *
+   * - `claimed`: hand it to the handler; `redelivered` is true when the claim was taken over from
+   *   a node that died while its handler ran (`NodeEngine.alive` false). A claim is taken over at
+   *   most once as `claimed`.
+   * - `lost`: the claim had been taken over once already and that node died too. The caller now
+   *   holds the claim but must not run the handler a third time: it `complete`s it with an error
+   *   outcome (the handler's effect is unknown), which every later retransmission gets.
+   * - `duplicate`: the seq was handled; `outcome` is its stored outcome, or undefined when the
+   *   result cache evicted it (answer `ERR_RESULT_EVICTED`). Never handled again.
+   * - `running-elsewhere`: a handler holds the claim on `node` (which may be the caller's own);
+   *   the answer follows when it completes. `alive` says whether that node's heartbeat stands.
+   * - `unknown-session`: no such session (ended or expired).
+   *
+   * The accepted mark becomes `max(accepted, seq)` on `claimed`. A seq with neither claim nor
+   * outcome is claimed when it is above the highest seq whose outcome was evicted (or never
+   * stored, being too large): below it, it counts as handled (`duplicate` with no outcome), the
+   * safe side, so the cache needs no tombstone per seq. Clients number messages consecutively
+   * and the server handles them in order, so this only errs for a client that skips seqs.
+   */
+  claim(sid: string, seq: number, id: string, node: string): Promise<ClaimResult>;
+
+  /**
+   * Store the outcome of `seq`, whose claim `node` holds, and release the claim. The result
+   * cache keeps at most `limits.results` outcomes and `limits.resultChars` characters, oldest
+   * evicted first; an outcome larger than `resultChars` is answered once and never stored (a
+   * retransmission then gets `ERR_RESULT_EVICTED`). Resolves `false`, storing nothing, when
+   * `node` no longer holds the claim (it was taken over after the node was thought dead): the
+   * caller must not answer its client with this outcome as if it were the only one.
+   */
+  complete(sid: string, seq: number, node: string, outcome: StoredOutcome): Promise<boolean>;
+}
+
+/**
+ * Unacknowledged server → client messages of a session. They are numbered by the engine, so a
+ * node that resumes the session continues the sequence and resends what the client has not
+ * acknowledged; what a node keeps in memory (the `session.send()` promises) is not here.
+ */
+export interface PushEngine {
+  /**
+   * Append one encoded push; resolves its seq (the previous + 1, from 1). `'full'` (nothing
+   * stored) when the session holds `limits.pushes` messages or `limits.pushChars` characters
+   * unacknowledged; `undefined` when the session is unknown.
+   */
+  append(sid: string, data: string): Promise<number | 'full' | undefined>;
+
+  /** The client acknowledged every push up to `seq` (cumulative `cack`): they are dropped. Resolves how many were. */
+  ack(sid: string, seq: number): Promise<number>;
+
+  /** The unacknowledged pushes with seq above `after` (default 0), oldest first, at most `limit` (default all). */
+  list(sid: string, after?: number, limit?: number): Promise<StoredPush[]>;
+}
+
+/**
+ * Node liveness: each node holds a heartbeat key with a TTL and refreshes it well within it.
+ * A node whose heartbeat lapsed is dead: its running claims may be taken over (once).
+ */
+export interface NodeEngine {
+  /** Set or refresh `node`'s heartbeat for `ttlMs`. */
+  heartbeat(node: string, ttlMs: number): Promise<void>;
+  /** Whether `node`'s heartbeat stands. */
+  alive(node: string): Promise<boolean>;
+  /** `node` leaves now (its heartbeat is deleted): its claims may be taken over at once. */
+  leave(node: string): Promise<void>;
+}
+
+/** The session-state part of an engine, under three names. */
+export interface SessionStateEngine {
+  readonly sessions: SessionEngine;
+  readonly pushes: PushEngine;
+  readonly nodes: NodeEngine;
+}
+
+/** Fixed at `create`: the server's resume window and cache bounds. */
+export interface SessionLimits {
+  /** Every key of the session expires this long after its last write, ms (the resume window). */
+  readonly ttlMs: number;
+  /** Most outcomes the result cache keeps (the server's `maxInFlight`). */
+  readonly results: number;
+  /** Most characters of outcomes it keeps (`maxResultCacheBytes`). */
+  readonly resultChars: number;
+  /** Most unacknowledged pushes (`maxQueued.messages`). */
+  readonly pushes: number;
+  /** Most characters of unacknowledged pushes (`maxQueued.bytes`). */
+  readonly pushChars: number;
+}
+
+export interface StoredSession {
+  readonly record: SessionRecord;
+  /** The node whose connection holds the session, or null while it is detached. */
+  readonly holder: string | null;
+  /** Highest client seq claimed: `welcome.seq` on a resume. */
+  readonly accepted: number;
+  /** Highest push seq appended. */
+  readonly pushSeq: number;
+  /** Highest push seq acknowledged by the client. */
+  readonly pushAcked: number;
+  readonly limits: SessionLimits;
+}
+
+export interface TokenRotation {
+  readonly tokenHash: string;
+  readonly previousTokenHash: string | null;
+}
+
+export type RotateResult = { readonly ok: true; readonly previousHolder: string | null } | { readonly ok: false };
+
+/** A handled message's outcome, encoded: a result, or an error's `{ code, message }`. */
+export interface StoredOutcome {
+  readonly error: boolean;
+  readonly data: string;
+}
+
+export interface StoredPush {
+  readonly seq: number;
+  readonly data: string;
+}
+
+export type ClaimResult =
+  | { readonly status: 'claimed'; readonly redelivered: boolean }
+  | { readonly status: 'duplicate'; readonly outcome: StoredOutcome | undefined }
+  | { readonly status: 'running-elsewhere'; readonly node: string; readonly alive: boolean }
+  | { readonly status: 'lost' }
+  | { readonly status: 'unknown-session' };

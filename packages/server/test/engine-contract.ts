@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Engine } from '../src/engine/engine.js';
+import type { SessionLimits, SessionStateEngine } from '../src/engine/engine-sessions.js';
+import type { SessionRecord } from '../src/store.js';
+
+/**
+ * The session-state contract of an `Engine` (engine-sessions.ts), without sockets or clocks, so
+ * that any engine runs the same checks: the memory engine here, the Redis engine in
+ * packages/redis (each test under its own key prefix). `make` gives a fresh engine and the
+ * function that cleans up after it; `make(sameAs)` on an engine that can share state gives a
+ * second node's view of it (memory: the same object).
+ */
+export interface ContractEngine {
+  readonly engine: Engine & SessionStateEngine;
+  /** Another node's engine on the same state (for races between nodes). */
+  readonly peer: Engine & SessionStateEngine;
+  done(): Promise<void>;
+}
+
+export const limits: SessionLimits = { ttlMs: 60_000, results: 3, resultChars: 100, pushes: 3, pushChars: 30 };
+
+function record(id = randomUUID()): SessionRecord {
+  return { id, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null };
+}
+
+const ok = (data: string) => ({ error: false, data });
+
+export function sessionStateContract(name: string, make: () => Promise<ContractEngine>): void {
+  describe(`${name}: session state (the Engine contract)`, () => {
+    const open: ContractEngine[] = [];
+    async function setup() {
+      const made = await make();
+      open.push(made);
+      await made.engine.nodes.heartbeat('A', 60_000);
+      await made.engine.nodes.heartbeat('B', 60_000);
+      await made.engine.nodes.heartbeat('C', 60_000);
+      return made;
+    }
+    afterEach(async () => {
+      for (const made of open.splice(0)) await made.done();
+    });
+
+    it('creates a session once and reads it back', async () => {
+      const { engine } = await setup();
+      const r = record();
+      expect(await engine.sessions.create(r, limits, null)).toBe(true);
+      expect(await engine.sessions.create({ ...r, tokenHash: 'b'.repeat(64) }, limits, null)).toBe(false);
+      expect(await engine.sessions.get(r.id)).toEqual({ record: r, holder: null, accepted: 0, pushSeq: 0, pushAcked: 0, limits });
+      expect(await engine.sessions.get('nobody')).toBeUndefined();
+    });
+
+    it('rotates by compare-and-set: of two nodes resuming at once exactly one wins', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      expect(await engine.sessions.rotate(r.id, 'z'.repeat(64), { tokenHash: 'b'.repeat(64), previousTokenHash: r.tokenHash }, 'A')).toEqual({ ok: false });
+      const both = await Promise.all([
+        engine.sessions.rotate(r.id, r.tokenHash, { tokenHash: 'b'.repeat(64), previousTokenHash: r.tokenHash }, 'A'),
+        peer.sessions.rotate(r.id, r.tokenHash, { tokenHash: 'c'.repeat(64), previousTokenHash: r.tokenHash }, 'B'),
+      ]);
+      expect(both.filter((x) => x.ok)).toEqual([{ ok: true, previousHolder: null }]);
+      const winner = both[0]!.ok ? 'A' : 'B';
+      const stored = await peer.sessions.get(r.id);
+      expect(stored?.holder).toBe(winner);
+      expect(stored?.record).toMatchObject({ tokenHash: (winner === 'A' ? 'b' : 'c').repeat(64), previousTokenHash: r.tokenHash, expiresAt: null });
+      const next = await engine.sessions.rotate(r.id, stored!.record.tokenHash, { tokenHash: 'd'.repeat(64), previousTokenHash: stored!.record.tokenHash }, 'C');
+      expect(next).toEqual({ ok: true, previousHolder: winner });
+    });
+
+    it('lets only the holder detach', async () => {
+      const { engine } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      await engine.sessions.rotate(r.id, r.tokenHash, { tokenHash: 'b'.repeat(64), previousTokenHash: r.tokenHash }, 'B');
+      expect(await engine.sessions.detach(r.id, 'A', 123)).toBe(false);
+      expect((await engine.sessions.get(r.id))?.holder).toBe('B');
+      expect(await engine.sessions.detach(r.id, 'B', 123)).toBe(true);
+      expect(await engine.sessions.get(r.id)).toMatchObject({ holder: null, record: { expiresAt: 123 } });
+      expect(await engine.sessions.touch(r.id)).toBe(true);
+      expect(await engine.sessions.touch('nobody')).toBe(false);
+      expect(await engine.sessions.detach('nobody', 'B', 1)).toBe(false);
+      // A session created by a node's connection is held by it from the start.
+      const held = record();
+      expect(await engine.sessions.create(held, limits, 'C')).toBe(true);
+      expect((await engine.sessions.get(held.id))?.holder).toBe('C');
+      expect(await engine.sessions.detach(held.id, 'A', 5)).toBe(false);
+      expect(await engine.sessions.detach(held.id, 'C', 5)).toBe(true);
+    });
+
+    it('claims an id before its handler runs: one node of two gets it, the other sees it running', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      const both = await Promise.all([engine.sessions.claim(r.id, 1, 'm1', 'A'), peer.sessions.claim(r.id, 1, 'm1', 'B')]);
+      expect(both.filter((c) => c.status === 'claimed')).toEqual([{ status: 'claimed', redelivered: false }]);
+      const holder = both[0]!.status === 'claimed' ? 'A' : 'B';
+      expect(both.find((c) => c.status !== 'claimed')).toEqual({ status: 'running-elsewhere', node: holder, alive: true });
+      // A retransmission on the holder itself while its handler runs.
+      expect(await engine.sessions.claim(r.id, 1, 'm1', holder)).toEqual({ status: 'running-elsewhere', node: holder, alive: true });
+      expect((await engine.sessions.get(r.id))?.accepted).toBe(1);
+      expect(await engine.sessions.complete(r.id, 1, holder === 'A' ? 'B' : 'A', ok('"x"'))).toBe(false);
+      expect(await engine.sessions.complete(r.id, 1, holder, ok('"done"'))).toBe(true);
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'duplicate', outcome: ok('"done"') });
+      expect(await engine.sessions.complete(r.id, 1, holder, ok('"again"'))).toBe(false);
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'duplicate', outcome: ok('"done"') });
+    });
+
+    it('of 3 nodes racing on each of 50 seqs, exactly one claims each; each outcome is stored once', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, { ...limits, results: 100, resultChars: 10_000 }, null);
+      const claimers = [
+        [engine, 'A'],
+        [peer, 'B'],
+        [engine, 'C'],
+      ] as const;
+      const seqs = Array.from({ length: 50 }, (_, i) => i + 1);
+      const results = await Promise.all(seqs.flatMap((seq) => claimers.map(async ([e, node]) => ({ seq, node, c: await e.sessions.claim(r.id, seq, `m${seq}`, node) }))));
+      const winners = results.filter((x) => x.c.status === 'claimed');
+      expect(winners.map((x) => x.seq).sort((a, b) => a - b)).toEqual(seqs);
+      expect(results.filter((x) => x.c.status !== 'claimed').every((x) => x.c.status === 'running-elsewhere')).toBe(true);
+      await Promise.all(winners.map((w) => engine.sessions.complete(r.id, w.seq, w.node, ok(String(w.seq)))));
+      expect((await engine.sessions.get(r.id))?.accepted).toBe(50);
+      const again = await Promise.all(seqs.map((seq) => peer.sessions.claim(r.id, seq, `m${seq}`, 'B')));
+      expect(again).toEqual(seqs.map((seq) => ({ status: 'duplicate', outcome: ok(String(seq)) })));
+    });
+
+    it("of 2 nodes taking over a dead node's claim at once, exactly one gets it", async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      for (const seq of [1, 2, 3]) await engine.sessions.claim(r.id, seq, `m${seq}`, 'A');
+      await engine.nodes.leave('A');
+      for (const seq of [1, 2, 3]) {
+        const both = await Promise.all([engine.sessions.claim(r.id, seq, `m${seq}`, 'B'), peer.sessions.claim(r.id, seq, `m${seq}`, 'C')]);
+        expect(both.filter((c) => c.status === 'claimed')).toEqual([{ status: 'claimed', redelivered: true }]);
+        const winner = both[0]!.status === 'claimed' ? 'B' : 'C';
+        expect(both.find((c) => c.status !== 'claimed')).toEqual({ status: 'running-elsewhere', node: winner, alive: true });
+      }
+    });
+
+    it('stores error outcomes apart from results', async () => {
+      const { engine } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      await engine.sessions.claim(r.id, 1, 'm1', 'A');
+      const e = { error: true, data: '{"code":"E","message":"m"}' };
+      await engine.sessions.complete(r.id, 1, 'A', e);
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'duplicate', outcome: e });
+    });
+
+    it('hands a claim held by a dead node over once, flagged redelivered; after a second death it is lost, never run again', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'claimed', redelivered: false });
+      await engine.nodes.leave('A');
+      expect(await peer.nodes.alive('A')).toBe(false);
+      expect(await peer.nodes.alive('B')).toBe(true);
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'claimed', redelivered: true });
+      // The dead node's late outcome is refused: the one that counts is the new holder's.
+      expect(await engine.sessions.complete(r.id, 1, 'A', ok('"late"'))).toBe(false);
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'running-elsewhere', node: 'B', alive: true });
+      expect(await engine.sessions.complete(r.id, 1, 'B', ok('"b"'))).toBe(true);
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'duplicate', outcome: ok('"b"') });
+      // A second death: seq 2 is taken over by B, then B dies too.
+      await engine.sessions.claim(r.id, 2, 'm2', 'C');
+      await engine.nodes.leave('C');
+      expect(await peer.sessions.claim(r.id, 2, 'm2', 'B')).toEqual({ status: 'claimed', redelivered: true });
+      await peer.nodes.leave('B');
+      const lost = { error: true, data: '{"code":"ERR_HANDLER_LOST","message":"m"}' };
+      expect(await engine.sessions.claim(r.id, 2, 'm2', 'D')).toEqual({ status: 'lost' });
+      expect(await engine.sessions.complete(r.id, 2, 'B', ok('"late"'))).toBe(false);
+      expect(await engine.sessions.complete(r.id, 2, 'D', lost)).toBe(true);
+      expect(await peer.sessions.claim(r.id, 2, 'm2', 'A')).toEqual({ status: 'duplicate', outcome: lost });
+    });
+
+    it('keeps the accepted mark at the highest claim and runs a skipped seq, never an evicted one', async () => {
+      const { engine } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      await engine.sessions.claim(r.id, 5, 'm5', 'A');
+      await engine.sessions.complete(r.id, 5, 'A', ok('5'));
+      expect((await engine.sessions.get(r.id))?.accepted).toBe(5);
+      expect(await engine.sessions.claim(r.id, 3, 'm3', 'A')).toEqual({ status: 'claimed', redelivered: false });
+      expect((await engine.sessions.get(r.id))?.accepted).toBe(5);
+      await engine.sessions.complete(r.id, 3, 'A', ok('3'));
+      for (const seq of [6, 7]) {
+        await engine.sessions.claim(r.id, seq, `m${seq}`, 'A');
+        await engine.sessions.complete(r.id, seq, 'A', ok(String(seq)));
+      }
+      // results: 3 keeps 3 outcomes; the oldest completed (5) is evicted.
+      expect(await engine.sessions.claim(r.id, 5, 'm5', 'A')).toEqual({ status: 'duplicate', outcome: undefined });
+      expect(await engine.sessions.claim(r.id, 3, 'm3', 'A')).toEqual({ status: 'duplicate', outcome: ok('3') });
+      expect(await engine.sessions.claim(r.id, 7, 'm7', 'A')).toEqual({ status: 'duplicate', outcome: ok('7') });
+      // Below the highest evicted seq, a seq never claimed counts as handled: never run twice.
+      expect(await engine.sessions.claim(r.id, 4, 'm4', 'A')).toEqual({ status: 'duplicate', outcome: undefined });
+    });
+
+    it('bounds the result cache by characters, and never stores an outcome larger than it', async () => {
+      const { engine } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      const big = ok('x'.repeat(101));
+      await engine.sessions.claim(r.id, 1, 'm1', 'A');
+      expect(await engine.sessions.complete(r.id, 1, 'A', big)).toBe(true);
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'duplicate', outcome: undefined });
+      const sixty = ok('y'.repeat(60));
+      for (const seq of [2, 3]) {
+        await engine.sessions.claim(r.id, seq, `m${seq}`, 'A');
+        await engine.sessions.complete(r.id, seq, 'A', sixty);
+      }
+      expect(await engine.sessions.claim(r.id, 2, 'm2', 'A')).toEqual({ status: 'duplicate', outcome: undefined });
+      expect(await engine.sessions.claim(r.id, 3, 'm3', 'A')).toEqual({ status: 'duplicate', outcome: sixty });
+    });
+
+    it('numbers pushes, lists the unacknowledged ones, drops what the client acknowledged, bounds them', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      expect(await engine.pushes.append(r.id, 'p1')).toBe(1);
+      expect(await peer.pushes.append(r.id, 'p2')).toBe(2);
+      expect(await engine.pushes.append(r.id, 'p3')).toBe(3);
+      expect(await engine.pushes.append(r.id, 'p4')).toBe('full');
+      expect(await peer.pushes.list(r.id)).toEqual([{ seq: 1, data: 'p1' }, { seq: 2, data: 'p2' }, { seq: 3, data: 'p3' }]);
+      expect(await peer.pushes.list(r.id, 1, 1)).toEqual([{ seq: 2, data: 'p2' }]);
+      expect(await peer.pushes.ack(r.id, 2)).toBe(2);
+      expect(await peer.pushes.ack(r.id, 2)).toBe(0);
+      expect(await engine.pushes.list(r.id)).toEqual([{ seq: 3, data: 'p3' }]);
+      expect(await engine.sessions.get(r.id)).toMatchObject({ pushSeq: 3, pushAcked: 2 });
+      // pushChars: 30 holds 'p3' and one of 28, not one of 29.
+      expect(await engine.pushes.append(r.id, 'z'.repeat(29))).toBe('full');
+      expect(await engine.pushes.append(r.id, 'z'.repeat(28))).toBe(4);
+      // An ack past what was appended vouches for nothing not yet sent.
+      expect(await engine.pushes.ack(r.id, 99)).toBe(2);
+      expect(await engine.sessions.get(r.id)).toMatchObject({ pushSeq: 4, pushAcked: 4 });
+      expect(await engine.pushes.append(r.id, 'p5')).toBe(5);
+      expect(await engine.pushes.append('nobody', 'p')).toBeUndefined();
+      expect(await engine.pushes.list('nobody')).toEqual([]);
+      expect(await engine.pushes.ack('nobody', 3)).toBe(0);
+    });
+
+    it('forgets every part of an ended session', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      await engine.sessions.claim(r.id, 1, 'm1', 'A');
+      await engine.sessions.claim(r.id, 2, 'm2', 'A');
+      await engine.sessions.complete(r.id, 1, 'A', ok('1'));
+      await engine.pushes.append(r.id, 'p1');
+      await peer.sessions.end(r.id);
+      await peer.sessions.end(r.id);
+      expect(await engine.sessions.get(r.id)).toBeUndefined();
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'unknown-session' });
+      expect(await engine.sessions.complete(r.id, 2, 'A', ok('2'))).toBe(false);
+      expect(await engine.pushes.list(r.id)).toEqual([]);
+      // The id may be created afresh, from nothing.
+      expect(await engine.sessions.create(r, limits, null)).toBe(true);
+      expect(await engine.sessions.get(r.id)).toMatchObject({ accepted: 0, pushSeq: 0 });
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'claimed', redelivered: false });
+    });
+  });
+}

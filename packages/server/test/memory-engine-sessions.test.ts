@@ -1,0 +1,78 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClosedError } from '@lifeline/protocol';
+import { memoryEngine, type MemoryEngine } from '../src/engine/memory-engine.js';
+import { limits, sessionStateContract } from './engine-contract.js';
+
+// One process: both "nodes" share the same engine object.
+sessionStateContract('memoryEngine', async () => {
+  const engine = memoryEngine({ sweepIntervalMs: Infinity });
+  return { engine, peer: engine, done: () => engine.close() };
+});
+
+describe('memoryEngine: session state over time (an injected clock)', () => {
+  const engines: MemoryEngine[] = [];
+  function setup() {
+    const clock = { now: 1_000_000 };
+    const engine = memoryEngine({ now: () => clock.now, sweepIntervalMs: Infinity });
+    engines.push(engine);
+    return { engine, clock };
+  }
+  afterEach(async () => {
+    for (const engine of engines.splice(0)) await engine.close();
+  });
+  const record = (id: string) => ({ id, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null });
+
+  it('forgets a session ttlMs after its last write; every write starts the TTL again', async () => {
+    const { engine, clock } = setup();
+    await engine.sessions.create(record('s1'), limits, null);
+    await engine.sessions.create(record('s2'), limits, null);
+    clock.now += limits.ttlMs - 1;
+    await engine.sessions.touch('s1');
+    clock.now += 1;
+    engine.sweep();
+    expect(engine.sessionCount).toBe(1);
+    expect(await engine.sessions.get('s2')).toBeUndefined();
+    // s1 was written at ttlMs - 1: it lives until 2 × ttlMs - 1.
+    clock.now += limits.ttlMs - 2;
+    expect(await engine.sessions.get('s1')).toBeDefined();
+    clock.now += 1;
+    expect(await engine.sessions.get('s1')).toBeUndefined();
+  });
+
+  it('lets a heartbeat lapse: the node is dead and its claim is taken over', async () => {
+    const { engine, clock } = setup();
+    await engine.sessions.create(record('s'), limits, null);
+    await engine.nodes.heartbeat('A', 1_000);
+    await engine.nodes.heartbeat('B', 10_000);
+    await engine.sessions.claim('s', 1, 'm1', 'A');
+    clock.now += 999;
+    expect(await engine.sessions.claim('s', 1, 'm1', 'B')).toEqual({ status: 'running-elsewhere', node: 'A', alive: true });
+    clock.now += 1;
+    expect(await engine.sessions.claim('s', 1, 'm1', 'B')).toEqual({ status: 'claimed', redelivered: true });
+  });
+
+  it('drops 20,000 abandoned sessions at one sweep (memory printed)', async () => {
+    const { engine, clock } = setup();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 20_000; i++) {
+      await engine.sessions.create(record(`s${i}`), limits, null);
+      await engine.pushes.append(`s${i}`, 'p');
+    }
+    const held = process.memoryUsage().heapUsed;
+    clock.now += limits.ttlMs;
+    engine.sweep();
+    expect(engine.sessionCount).toBe(0);
+    console.log(`20,000 sessions: heap ${((held - before) / 2 ** 20).toFixed(1)} MiB held, swept to ${engine.sessionCount}`);
+  });
+
+  it('rejects every call once closed, and bad input with a TypeError', async () => {
+    const { engine } = setup();
+    await expect(engine.sessions.create(record(''), limits, null)).rejects.toThrow(TypeError);
+    await expect(engine.sessions.create(record('s'), { ...limits, ttlMs: 0 }, null)).rejects.toThrow(TypeError);
+    await expect(engine.sessions.claim('s', 0, 'm', 'A')).rejects.toThrow(TypeError);
+    await expect(engine.pushes.append('s', 1 as unknown as string)).rejects.toThrow(TypeError);
+    await engine.close();
+    await expect(engine.sessions.get('s')).rejects.toThrow(ClosedError);
+    await expect(engine.nodes.alive('A')).rejects.toThrow(ClosedError);
+  });
+});
