@@ -78,6 +78,7 @@ export {
   PayloadTooLargeError,
   ConnectionError,
   jsonCodec,
+  msgpackCodec,
 } from '@lifeline/protocol';
 export type {
   Json,
