@@ -44,24 +44,68 @@ const T = Object.fromEntries(['msg', 'ack', 'acks', 'cack', 'ping', 'pong', 'pub
 const MAP = Array.from({ length: 16 }, (_, n) => Uint8Array.of(0x80 | n));
 
 const scratch = new DataView(new ArrayBuffer(8));
+const scratchBytes = new Uint8Array(scratch.buffer);
 
-/** A number as MessagePack: the smallest int for a safe integer, else a float64; NaN and ±Infinity are 0, as in the JSON encoder. */
-function num(n: number): Uint8Array {
-  if (!Number.isFinite(n)) return Uint8Array.of(0);
-  if (Number.isSafeInteger(n) && n >= 0) {
-    if (n < 0x80) return Uint8Array.of(n);
-    if (n < 0x100) return Uint8Array.of(0xcc, n);
-    if (n < 0x10000) return Uint8Array.of(0xcd, n >>> 8, n & 0xff);
-    if (n < 0x100000000) return Uint8Array.of(0xce, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-    const hi = Math.floor(n / 0x100000000);
-    const lo = n >>> 0;
-    return Uint8Array.of(0xcf, hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff);
+/**
+ * Bytes a number takes: the smallest int for a non-negative safe integer, else a float64 (a
+ * negative integer, which no frame field holds, goes as a float64 too: still exact). NaN and
+ * ±Infinity are written as 0, as the JSON encoder does.
+ */
+function numSize(n: number): number {
+  if (!(n >= 0 && Number.isSafeInteger(n))) return 9;
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+/** Write `n` (see `numSize`) at `at`; the offset after it. */
+function writeNum(out: Uint8Array, at: number, n: number): number {
+  if (!Number.isFinite(n)) n = 0;
+  if (!(n >= 0 && Number.isSafeInteger(n))) {
+    scratch.setFloat64(0, n);
+    out[at] = 0xcb;
+    out.set(scratchBytes, at + 1);
+    return at + 9;
   }
-  if (Number.isSafeInteger(n)) return encoder.encode(n);
-  scratch.setFloat64(0, n);
-  const out = new Uint8Array(9);
-  out[0] = 0xcb;
-  for (let i = 0; i < 8; i++) out[i + 1] = scratch.getUint8(i);
+  if (n < 0x80) {
+    out[at] = n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    out[at] = 0xcc;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    out[at] = 0xcd;
+    out[at + 1] = n >>> 8;
+    out[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  if (n < 0x100000000) {
+    out[at] = 0xce;
+    scratch.setUint32(0, n);
+    out.set(scratchBytes.subarray(0, 4), at + 1);
+    return at + 5;
+  }
+  out[at] = 0xcf;
+  scratch.setUint32(0, Math.floor(n / 0x100000000));
+  scratch.setUint32(4, n >>> 0);
+  out.set(scratchBytes, at + 1);
+  return at + 9;
+}
+
+/** One unit from its parts (bytes as they are, numbers written as `writeNum` does), in one allocation. */
+function frame(parts: ReadonlyArray<Uint8Array | number>): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += typeof p === 'number' ? numSize(p) : p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    if (typeof p === 'number') at = writeNum(out, at, p);
+    else {
+      out.set(p, at);
+      at += p.length;
+    }
+  }
   return out;
 }
 
@@ -70,19 +114,6 @@ function arrayHeader(n: number): Uint8Array {
   if (n < 16) return Uint8Array.of(0x90 | n);
   if (n < 0x10000) return Uint8Array.of(0xdc, n >>> 8, n & 0xff);
   return Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-}
-
-/** One unit from its parts, in one allocation. */
-function cat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A frame with no pre-encoded part, from its fields (`undefined` fields are left out, as in JSON). */
@@ -159,13 +190,13 @@ export const msgpackCodec: Codec<Uint8Array> = {
     return unit;
   },
   nestsWithin: (unit, levels) => skim(unit, 0, levels) >= 0,
-  msg: (seq, id, ts, d) => cat([MAP[5]!, K.t, T.msg, K.seq, num(seq), K.id, id, K.ts, num(ts), K.d, d]),
-  ack: (seq, r) => cat([MAP[3]!, K.t, T.ack, K.seq, num(seq), K.r, r]),
-  ackError: (seq, e) => cat([MAP[3]!, K.t, T.ack, K.seq, num(seq), K.e, e]),
-  acks: (seq, r) => cat([MAP[3]!, K.t, T.acks, K.seq, num(seq), K.r, arrayHeader(r.length), ...r]),
-  cack: (seq) => cat([MAP[2]!, K.t, T.cack, K.seq, num(seq)]),
-  ping: (ts) => cat([MAP[2]!, K.t, T.ping, K.ts, num(ts)]),
-  pong: (ts, at) => cat([MAP[3]!, K.t, T.pong, K.ts, num(ts), K.at, num(at)]),
+  msg: (seq, id, ts, d) => frame([MAP[5]!, K.t, T.msg, K.seq, seq, K.id, id, K.ts, ts, K.d, d]),
+  ack: (seq, r) => frame([MAP[3]!, K.t, T.ack, K.seq, seq, K.r, r]),
+  ackError: (seq, e) => frame([MAP[3]!, K.t, T.ack, K.seq, seq, K.e, e]),
+  acks: (seq, r) => frame([MAP[3]!, K.t, T.acks, K.seq, seq, K.r, arrayHeader(r.length), ...r]),
+  cack: (seq) => frame([MAP[2]!, K.t, T.cack, K.seq, seq]),
+  ping: (ts) => frame([MAP[2]!, K.t, T.ping, K.ts, ts]),
+  pong: (ts, at) => frame([MAP[3]!, K.t, T.pong, K.ts, ts, K.at, at]),
   bye: (code, reason, retryMs) =>
     plain({ t: 'bye', code, reason: reason.length > REASON ? reason.slice(0, REASON) : reason, retryMs: retryMs === undefined ? undefined : finite(retryMs) }),
   sub: (ch, since, win) => plain({ t: 'sub', ch, since: since === undefined ? undefined : { offset: since.offset, epoch: since.epoch }, win }),
@@ -176,13 +207,13 @@ export const msgpackCodec: Codec<Uint8Array> = {
   suberr: (ch, error) => plain({ t: 'suberr', ch, code: error.code, message: error.message }),
   pub: (ch, offset, epoch, ts, d, id) =>
     id === undefined
-      ? cat([MAP[6]!, K.t, T.pub, K.ch, ch, K.offset, num(offset), K.epoch, epoch, K.ts, num(ts), K.d, d])
-      : cat([MAP[7]!, K.t, T.pub, K.ch, ch, K.offset, num(offset), K.epoch, epoch, K.id, id, K.ts, num(ts), K.d, d]),
+      ? frame([MAP[6]!, K.t, T.pub, K.ch, ch, K.offset, offset, K.epoch, epoch, K.ts, ts, K.d, d])
+      : frame([MAP[7]!, K.t, T.pub, K.ch, ch, K.offset, offset, K.epoch, epoch, K.id, id, K.ts, ts, K.d, d]),
   gap: (ch, from, to, epoch, reason) => plain({ t: 'gap', ch, from, to, epoch, reason }),
-  join: (ch, member) => cat([MAP[3]!, K.t, T.join, K.ch, ch, K.member, member]),
-  leave: (ch, member) => cat([MAP[3]!, K.t, T.leave, K.ch, ch, K.member, member]),
-  members: (ch, members) => cat([MAP[3]!, K.t, T.members, K.ch, encoder.encode(ch), K.members, arrayHeader(members.length), ...members]),
-  batch: (frames) => (frames.length === 1 ? (frames[0] as Uint8Array) : cat([arrayHeader(frames.length), ...frames])),
+  join: (ch, member) => frame([MAP[3]!, K.t, T.join, K.ch, ch, K.member, member]),
+  leave: (ch, member) => frame([MAP[3]!, K.t, T.leave, K.ch, ch, K.member, member]),
+  members: (ch, members) => frame([MAP[3]!, K.t, T.members, K.ch, encoder.encode(ch), K.members, arrayHeader(members.length), ...members]),
+  batch: (frames) => (frames.length === 1 ? (frames[0] as Uint8Array) : frame([arrayHeader(frames.length), ...frames])),
   size: (unit) => unit.byteLength,
   decode,
 };
