@@ -75,6 +75,22 @@ describe('msgpack, end to end (protocol.md, "Codecs")', () => {
     expect(sessions[1]?.codec.name).toBe('json');
   });
 
+  it('sends queued before connect() reach a JSON-only server, re-encoded; a Date is a TypeError at send() and an error ack as a result', async () => {
+    const server = await startServer({ handler: (d) => (d === 'date' ? new Date(0) : d) });
+    const early = client(`ws://127.0.0.1:${server.port}`, { codecs: both });
+    const queued = [early.send({ a: [1, 2.5, 'x'] }), early.send('é✓')];
+    await early.connect();
+    expect(await Promise.all(queued)).toEqual([{ a: [1, 2.5, 'x'] }, 'é✓']);
+
+    const mpServer = await startServer({ codecs: both, handler: (d) => (d === 'date' ? new Date(0) : d) });
+    const c = client(`ws://127.0.0.1:${mpServer.port}`, { codecs: both });
+    await c.connect();
+    await expect(c.send({ when: new Date(0) })).rejects.toBeInstanceOf(TypeError);
+    await expect(c.send('date')).rejects.toMatchObject({ name: 'RemoteError' });
+    expect(await c.send('still open')).toBe('still open');
+    expect(c.state).toBe('open');
+  });
+
   it('on the wire: welcome is JSON text, then every message is binary MessagePack', async () => {
     const server = await startServer({ codecs: both, handler: (d) => d });
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
