@@ -143,9 +143,15 @@ describe('msgpackCodec: decode bounds (4400, before anything is built)', () => {
       [0x81, 0xa1, 0x64, 0xc9, 0xff, 0xff, 0xff, 0xff, 0x01], // ext32
       [0xdf, 0x00, 0x00, 0x00, 0x01], // map32 of one entry, truncated
     ];
+    // 1 MiB of nested array 16 headers of 65,535 entries each, as a frame's `d`: @msgpack/msgpack
+    // alone allocates every declared array and runs out of a 4 GB heap (bench, issue 14 report).
+    const nestedArray16 = new Uint8Array(1 << 20);
+    nestedArray16.set([0x81, 0xa1, 0x64]);
+    for (let i = 3; i + 3 <= nestedArray16.length; i += 3) nestedArray16.set([0xdc, 0xff, 0xff], i);
+    headers.push(Array.from(nestedArray16));
     for (const h of headers) expect(closeCode(() => m.decode(Uint8Array.from(h)))).toBe(4400);
     const grown = (process.memoryUsage().heapUsed - before) / 2 ** 20;
-    console.log(`heap growth after refusing ${headers.length} huge headers: ${grown.toFixed(1)} MiB`);
+    console.log(`heap growth after refusing ${headers.length} messages declaring huge lengths: ${grown.toFixed(1)} MiB`);
     expect(grown).toBeLessThan(64);
   });
 
