@@ -166,8 +166,8 @@ function decode(message: unknown, limits: DecodeLimits = decodeDefaults): Frame[
 /**
  * The `msgpack` codec: pass it to `createClient` and `createServer` in `codecs` (for example
  * `[msgpackCodec, jsonCodec]`, preferring it and falling back to JSON). It carries the JSON data
- * model: a payload holding a `Date`, binary data, a `Map` or a `BigInt` is a `TypeError` (convert
- * it first), as a `BigInt` is for JSON.
+ * model: what JSON would silently turn into something else (a `Date`, binary data, a `toJSON`
+ * method, NaN) is a `TypeError` here, as a `BigInt` or a cycle is for both: convert it first.
  */
 export const msgpackCodec: Codec<Uint8Array> = {
   name: 'msgpack',
@@ -178,7 +178,7 @@ export const msgpackCodec: Codec<Uint8Array> = {
     try {
       unit = encoder.encode(value);
     } catch (cause) {
-      throw new TypeError(`a payload must be JSON-like and nest at most ${MAX_PAYLOAD_DEPTH} levels of arrays and objects`, { cause });
+      throw new TypeError(`a payload must be JSON-like (no function, symbol, BigInt or cycle) and nest at most ${MAX_PAYLOAD_DEPTH} levels of arrays and objects`, { cause });
     }
     if (skim(unit, 0, MAX_PAYLOAD_DEPTH) < 0) {
       throw new TypeError(

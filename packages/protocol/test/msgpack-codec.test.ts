@@ -105,14 +105,15 @@ describe('msgpackCodec: value()', () => {
     expect(m.nestsWithin(m.value([[1]]), 1)).toBe(false);
   });
 
-  it('refuses what leaves the JSON data model with a TypeError: cycles, BigInt, undefined, Date, bytes', () => {
+  it('refuses with a TypeError what JSON would change or refuse: cycles, BigInt, undefined, Date, bytes, toJSON, NaN', () => {
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
-    for (const bad of [cycle, 1n, undefined, new Date(0), new Uint8Array(2), () => 1]) expect(() => m.value(bad)).toThrow(TypeError);
+    for (const bad of [cycle, 1n, undefined, new Date(0), new Uint8Array(2), () => 1, { toJSON: () => 'x' }, NaN, [Infinity]]) expect(() => m.value(bad)).toThrow(TypeError);
   });
 
-  it('drops undefined properties, as JSON does', () => {
-    expect(mpDecode(m.value({ a: 1, b: undefined }))).toEqual({ a: 1 });
+  it('drops undefined properties, writes undefined in arrays as null, and a Map as {}, as JSON does', () => {
+    const v = { a: 1, b: undefined, c: [undefined], m: new Map([['k', 1]]) };
+    expect(mpDecode(m.value(v))).toEqual(JSON.parse(JSON.stringify(v)));
   });
 });
 
