@@ -40,6 +40,7 @@ export type {
   MembersFrame,
 } from './frames.js';
 export { jsonCodec } from './codec.js';
+export { msgpackCodec } from './msgpack-codec.js';
 export type { Codec } from './codec.js';
 export type { DecodeLimits } from './limits.js';
 export { CloseCode, fatalCloseCodes, isRetryableClose } from './close-codes.js';

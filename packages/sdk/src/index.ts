@@ -87,6 +87,7 @@ export {
   PayloadTooLargeError,
   ConnectionError,
   jsonCodec,
+  msgpackCodec,
 } from '@lifeline/protocol';
 export type {
   Json,

@@ -57,5 +57,6 @@ export {
   QueueFullError,
   PayloadTooLargeError,
   jsonCodec,
+  msgpackCodec,
 } from '@lifeline/protocol';
 export type { Json, LifelinePlugin, Codec } from '@lifeline/protocol';

@@ -16,6 +16,8 @@ export class RawClient {
   readonly messages: string[] = [];
   /** How many of `messages` came as binary messages (their bytes are read as UTF-8 JSON). */
   binaryMessages = 0;
+  /** How binary messages are read when not UTF-8 JSON (set it to `msgpackCodec.decode` for a msgpack session). */
+  readBinary: ((data: Buffer) => unknown[]) | undefined;
   private readonly frames: AnyFrame[] = [];
   /** Called by the reader when a frame or the close arrives (see `takeFrame`). */
   wake: (() => void) | undefined;
@@ -25,8 +27,14 @@ export class RawClient {
   private constructor(readonly ws: WebSocket) {
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {
-      const text = (data as Buffer).toString();
       if (isBinary) this.binaryMessages++;
+      if (isBinary && this.readBinary !== undefined) {
+        this.messages.push((data as Buffer).toString('base64'));
+        this.frames.push(...(this.readBinary(data as Buffer) as AnyFrame[]));
+        this.wake?.();
+        return;
+      }
+      const text = (data as Buffer).toString();
       this.messages.push(text);
       const value = JSON.parse(text) as AnyFrame | AnyFrame[];
       this.frames.push(...(Array.isArray(value) ? value : [value]));
