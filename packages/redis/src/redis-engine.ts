@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { Redis } from 'ioredis';
 import { ClosedError } from '@lifeline/protocol';
@@ -23,21 +23,13 @@ import { EngineUnavailableError } from './errors.js';
 import { duration, integer, resolve, text, type RedisEngineOptions } from './options.js';
 import { redisSessionState } from './redis-sessions.js';
 import { keepScript, presenceAddScript, presenceRemoveScript, presenceScript, publishScript, readScript } from './scripts.js';
+import { evalScript, script, type Script } from './lua.js';
 
 const MAX_CHANNEL_NAME = 255;
 const MAX_ID = 128;
 const MAX_SESSION_ID = 1024;
 /** What a stored entry costs beyond its strings (stream entry, id index); the scripts count the same. */
 const ENTRY_OVERHEAD = 64;
-
-interface Script {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): Script {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
 
 const scripts = {
   publish: script(publishScript),
@@ -120,12 +112,7 @@ export function redisEngine(options: RedisEngineOptions): RedisEngine {
     checkOpen(method);
     const argv = [evName(channel), randomBytes(12).toString('base64url'), o.positionTtlMs, ...args];
     try {
-      try {
-        return await client.evalsha(s.sha, 5, ...keys(channel), ...argv);
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return await client.eval(s.lua, 5, ...keys(channel), ...argv);
-      }
+      return await evalScript(client, s, keys(channel), argv);
     } catch (error) {
       throw failure(method, channel, error);
     }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type {
   ClaimResult,
@@ -28,20 +27,12 @@ import {
   takeoverScript,
   touchScript,
 } from './session-scripts.js';
+import { evalScript, script, type Script } from './lua.js';
 
 const MAX_SESSION_ID = 1024;
 const MAX_NODE = 128;
 /** A takeover that keeps losing races (the claim changing under it) gives up and reports the claim as running. */
 const MAX_TAKEOVER_TRIES = 3;
-
-interface Script {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): Script {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
 
 const scripts = {
   create: script(createScript),
@@ -95,12 +86,7 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
     checkOpen(method);
     const k = keys(sid);
     try {
-      try {
-        return await client.evalsha(s.sha, k.length, ...k, ...args);
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return await client.eval(s.lua, k.length, ...k, ...args);
-      }
+      return await evalScript(client, s, k, args);
     } catch (error) {
       throw failure(method, error);
     }
