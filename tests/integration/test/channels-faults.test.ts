@@ -43,7 +43,10 @@ describe('channels through faults (guarantee 9)', () => {
       if (done % 200 !== 0 || done === N) continue;
       // A fault hits live links with publications on the way: every client open, none far behind.
       await Promise.all(clients.map((c) => until(c, 'state', () => c.state === 'open', 10_000, 'every client open')));
-      await Promise.all(subs.map((s, i) => until(s, 'publication', () => (got[i] as number[]).length >= done - 100, 10_000, `subscriber ${i} near ${done}`))).catch((e) => {
+      // Through 1-byte fragmentation every byte is a write of its own: on a loaded machine (the
+      // whole suite at once) 200 publications to 10 subscribers take tens of seconds, not a stall.
+      const waitMs = done > 1200 && done <= 1600 ? 90_000 : 10_000;
+      await Promise.all(subs.map((s, i) => until(s, 'publication', () => (got[i] as number[]).length >= done - 100, waitMs, `subscriber ${i} near ${done}`))).catch((e) => {
         console.log(`stalled before the fault at ${done}: received, states, held, disconnects`, got.map((g) => g.length), clients.map((c) => c.state), subs.map((s) => s.buffered), disconnects);
         throw e;
       });
@@ -72,7 +75,7 @@ describe('channels through faults (guarantee 9)', () => {
     expect(disconnects).toBeGreaterThanOrEqual(SUBS * 8);
     for (const mine of got) expect(mine).toEqual(range(1, N));
     expect(gaps).toEqual([]);
-  });
+  }, 240_000);
 
   it('a subscriber reading 10× slower than the publish rate keeps server memory bounded; it gets gaps, never a hole', async () => {
     const N = 10_000;
