@@ -16,10 +16,11 @@ import { skim, skimFailure } from './msgpack-skim.js';
  * encodes the values and decodes the messages, after `skim` has bounded them.
  */
 
-const encoder = new Encoder({ ignoreUndefined: true, maxDepth: MAX_PAYLOAD_DEPTH + 1 });
+// Pure: a bundle that never uses the codec drops these and the library with them.
+const encoder = /* @__PURE__ */ new Encoder({ ignoreUndefined: true, maxDepth: MAX_PAYLOAD_DEPTH + 1 });
 // Bin and ext are refused by `skim` first; the limits here are a second fence.
-const decoder = new Decoder({ maxBinLength: 0, maxExtLength: 0 });
-const utf8 = new TextEncoder();
+const decoder = /* @__PURE__ */ new Decoder({ maxBinLength: 0, maxExtLength: 0 });
+const utf8 = /* @__PURE__ */ new TextEncoder();
 
 const bad = (message: string): never => {
   throw new ProtocolError(message, CloseCode.BadFrame);
@@ -43,8 +44,8 @@ const T = Object.fromEntries(['msg', 'ack', 'acks', 'cack', 'ping', 'pong', 'pub
 >;
 const MAP = Array.from({ length: 16 }, (_, n) => Uint8Array.of(0x80 | n));
 
-const scratch = new DataView(new ArrayBuffer(8));
-const scratchBytes = new Uint8Array(scratch.buffer);
+const scratch = /* @__PURE__ */ new DataView(/* @__PURE__ */ new ArrayBuffer(8));
+const scratchBytes = /* @__PURE__ */ new Uint8Array(scratch.buffer);
 
 /**
  * Bytes a number takes: the smallest int for a non-negative safe integer, else a float64 (a

@@ -16,11 +16,13 @@ const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../../..');
 const PUBLISHED = ['protocol', 'transport', 'session', 'sdk', 'server', 'metrics', 'redis'];
 /**
- * min+gzip bytes of `import { createClient } from '@lifeline/sdk'` for browsers. Set from the
- * first measurement (docs/performance.md, "Bundle size") with about 10 % of room; socket.io-client
- * 4.8 is 12.8 kB measured the same way. A larger bundle fails this test: raise it only on purpose.
+ * min+gzip bytes of `import { createClient } from '@lifeline/sdk'` for browsers, from the npm
+ * tarballs. Measured 28,478 B after issues 9–11 (the codec seam, the shared queue, the channel
+ * client; 17.6 kB before them; socket.io-client 4.8 is 12.8 kB measured the same way), so this
+ * holds the line with about 5 % of room while the size is brought down (issue 13). A larger bundle
+ * fails this test: raise it only on purpose.
  */
-const SDK_BUDGET_BYTES = 24_000;
+const SDK_BUDGET_BYTES = 30_000;
 
 let dir = '';
 let app = '';
