@@ -1,36 +1,17 @@
-import type { Json } from '@lifeline/sdk';
+import type { GapInfo, Json, PublicationMeta } from '@lifeline/sdk';
+
+// The SDK's own types where it has them: the hook shows exactly what `subscribe()` gives.
+export type { GapInfo, Publication, PublicationMeta } from '@lifeline/sdk';
 
 /*
- * The client side of channels as docs/DESIGN.md "Channels" describes it. `client.subscribe()` is
- * being added to @lifeline/session on another branch; until it lands these types are the
- * contract `useChannel` is written against, and should then become re-exports of the SDK's own.
+ * The part of the client's channel API that `useChannel` uses: narrow interfaces, so a test can
+ * hand the hook a fake subscription. The data types are the SDK's own.
  */
 
 /** Where a subscriber is in a channel: persist it to resume later. */
 export interface ChannelPosition {
   readonly offset: number;
   readonly epoch: string;
-}
-
-export interface PublicationMeta {
-  readonly channel: string;
-  readonly offset: number;
-  readonly epoch: string;
-  readonly publishedAt: number;
-  readonly id: string;
-}
-
-export interface Publication {
-  readonly data: Json;
-  readonly meta: PublicationMeta;
-}
-
-/** History no longer held what the subscriber missed: the range `from`..`to` is lost. */
-export interface GapInfo {
-  readonly channel: string;
-  readonly from: number;
-  readonly to: number;
-  readonly reason: string;
 }
 
 export interface PresenceMember {

@@ -13,6 +13,7 @@ import type {
   StoredSession,
   TokenRotation,
 } from '@lifeline/server';
+import { checkSessionLimits } from '@lifeline/server';
 import { EngineUnavailableError } from './errors.js';
 import { integer, text } from './options.js';
 import {
@@ -47,16 +48,6 @@ const scripts = {
   list: script(listScript),
 };
 
-function checkLimits(limits: SessionLimits): SessionLimits {
-  if (typeof limits !== 'object' || limits === null) throw new TypeError('limits must be { ttlMs, results, resultChars, pushes, pushChars }');
-  return {
-    ttlMs: integer('limits.ttlMs', limits.ttlMs, 1),
-    results: integer('limits.results', limits.results, 1),
-    resultChars: integer('limits.resultChars', limits.resultChars, 1),
-    pushes: integer('limits.pushes', limits.pushes, 1),
-    pushChars: integer('limits.pushChars', limits.pushChars, 1),
-  };
-}
 
 function outcomeOf(stored: string): StoredOutcome {
   return { error: stored.charCodeAt(0) === 49 /* '1' */, data: stored.slice(1) };
@@ -123,7 +114,7 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
   const sessions: SessionEngine = {
     async create(record: SessionRecord, limits: SessionLimits, by: string | null): Promise<boolean> {
       const id = text('record.id', record?.id, MAX_SESSION_ID);
-      const l = checkLimits(limits);
+      const l = checkSessionLimits(limits);
       const holder = by === null ? '' : node(by);
       const args = [record.tokenHash, record.identityHash, record.expiresAt ?? '', l.ttlMs, l.results, l.resultChars, l.pushes, l.pushChars, holder];
       return (await run('sessions.create', scripts.create, id, args)) === 1;

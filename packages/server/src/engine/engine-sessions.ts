@@ -176,3 +176,19 @@ export type ClaimResult =
   | { readonly status: 'running-elsewhere'; readonly node: string; readonly alive: boolean }
   | { readonly status: 'lost' }
   | { readonly status: 'unknown-session' };
+
+/**
+ * `limits` checked as every engine must before it stores them (the same for all, so nodes on
+ * different engines refuse the same values): each a safe integer of at least 1.
+ */
+export function checkSessionLimits(limits: SessionLimits): SessionLimits {
+  if (typeof limits !== 'object' || limits === null) throw new TypeError('limits must be { ttlMs, results, resultChars, pushes, pushChars }');
+  const positive = (name: keyof SessionLimits): number => {
+    const value: unknown = limits[name];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      throw new TypeError(`limits.${name} must be an integer >= 1, got ${String(value)}`);
+    }
+    return value;
+  };
+  return { ttlMs: positive('ttlMs'), results: positive('results'), resultChars: positive('resultChars'), pushes: positive('pushes'), pushChars: positive('pushChars') };
+}

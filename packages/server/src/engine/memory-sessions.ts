@@ -1,5 +1,6 @@
 import { Fifo } from '@lifeline/protocol/internal';
 import type { SessionRecord } from '../store.js';
+import { checkSessionLimits } from './engine-sessions.js';
 import type {
   ClaimResult,
   NodeEngine,
@@ -66,16 +67,6 @@ function positive(name: string, value: unknown, min: number): number {
   return value;
 }
 
-function checkLimits(limits: SessionLimits): SessionLimits {
-  if (typeof limits !== 'object' || limits === null) throw new TypeError('limits must be { ttlMs, results, resultChars, pushes, pushChars }');
-  return {
-    ttlMs: positive('limits.ttlMs', limits.ttlMs, 1),
-    results: positive('limits.results', limits.results, 1),
-    resultChars: positive('limits.resultChars', limits.resultChars, 1),
-    pushes: positive('limits.pushes', limits.pushes, 1),
-    pushChars: positive('limits.pushChars', limits.pushChars, 1),
-  };
-}
 
 /**
  * Session state of the embedded engine: what one process keeps today, behind the contract a
@@ -126,7 +117,7 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
     async create(record: SessionRecord, limits: SessionLimits, node: string | null): Promise<boolean> {
       checkOpen('sessions.create');
       const sid = text('record.id', record?.id, MAX_SESSION_ID);
-      const checked = checkLimits(limits);
+      const checked = checkSessionLimits(limits);
       const holder = node === null ? null : text('node', node, MAX_NODE);
       if (live(sid) !== undefined) return false;
       const state: State = {
