@@ -1,0 +1,105 @@
+/**
+ * `npm run connections -w @lifeline/bench`: what a held connection costs (issue 14). N sessions
+ * (default 18,000: this machine allows 20,000 descriptors per process) on one server process,
+ * from one client process, Lifeline against a bare `ws` server and clients in the same run:
+ * connect rate, server memory per connection (heap and RSS, after a full GC), idle CPU per
+ * 10,000 connections over an idle window spanning two heartbeat intervals (both sides), and for
+ * Lifeline the time until every client is open again after the server process is killed and a
+ * new one started on the same port (the SDK's default full-jitter backoff; the embedded engine
+ * loses sessions on a restart, so each client reports `session-lost` and starts a new one).
+ * Options: --count 18000 --at-once 200 --idle-ms 30000 --peers ws,lifeline --out FILE.
+ */
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { startChild } from './spawn.mjs';
+import { sleep } from './deadline.mjs';
+import { machineInfo } from './machine.mjs';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const log = (...a) => console.error(...a);
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const count = Number(arg('count', '18000'));
+const atOnce = Number(arg('at-once', '200'));
+const idleMs = Number(arg('idle-ms', '30000'));
+const peers = arg('peers', 'ws,lifeline').split(',');
+const out = arg('out', undefined);
+const cpuUs = (a, b) => b.user - a.user + (b.system - a.system);
+const serverScript = here('./connections/server.mjs');
+
+async function measure(peer) {
+  let server = await startChild(serverScript, [JSON.stringify({ peer, port: 0 })], { execArgv: ['--expose-gc', '--max-old-space-size=8192'] });
+  let clients;
+  try {
+    const before = await server.request('mem', {}, 60_000);
+    clients = await startChild(here('./connections/clients.mjs'), [JSON.stringify({ peer, port: server.ready.port, count, atOnce })], {
+      readyMs: 600_000,
+      execArgv: ['--max-old-space-size=16384'],
+    });
+    const connectMs = clients.ready.connectMs;
+    const after = await server.request('mem', {}, 60_000);
+    const serverCpu0 = await server.request('cpu');
+    const clientCpu0 = await clients.request('cpu');
+    await sleep(idleMs);
+    const serverIdle = cpuUs(serverCpu0, await server.request('cpu'));
+    const clientIdle = cpuUs(clientCpu0, await clients.request('cpu'));
+    const per10k = (us) => (us / 1000 / (idleMs / 1000)) * (10_000 / count); // CPU ms per second per 10k connections
+    const row = {
+      peer,
+      count,
+      open: await server.request('count'),
+      connectPerSecond: count / (connectMs / 1000),
+      heapPerConnection: (after.heap - before.heap) / count,
+      rssPerConnection: (after.rss - before.rss) / count,
+      serverIdleCpuMsPerSecPer10k: per10k(serverIdle),
+      clientIdleCpuMsPerSecPer10k: per10k(clientIdle),
+    };
+    if (peer === 'lifeline') {
+      const port = server.ready.port;
+      const waiting = clients.request('reconnected', { deadlineMs: 300_000 }, 320_000);
+      server.kill();
+      await server.exited;
+      server = await startChild(serverScript, [JSON.stringify({ peer, port })], { execArgv: ['--expose-gc', '--max-old-space-size=8192'] });
+      const again = await waiting;
+      row.reconnectAllMs = again.ms;
+      row.sessionLost = again.lost;
+    }
+    return row;
+  } finally {
+    await clients?.close(60_000);
+    await server.close(20_000);
+  }
+}
+
+const results = [];
+log(`connections bench: ${JSON.stringify(machineInfo())}`);
+for (const peer of peers) {
+  try {
+    const row = await measure(peer);
+    log(JSON.stringify(row));
+    results.push(row);
+  } catch (error) {
+    log(`${peer} FAILED: ${error.message}`);
+    results.push({ peer, error: error.message });
+  }
+}
+const fmt = (n, d = 0) => (n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const ref = results.find((r) => r.peer === 'ws' && !r.error);
+const lines = [
+  '| peer | connections | connects/s | server heap B/conn | server RSS B/conn | RSS ratio to ws | server idle CPU ms/s per 10k | client idle CPU ms/s per 10k | all reconnected after restart |',
+  '|---|---|---|---|---|---|---|---|---|',
+];
+for (const r of results) {
+  if (r.error) {
+    lines.push(`| ${r.peer} | FAILED: ${r.error} | | | | | | | |`);
+    continue;
+  }
+  lines.push(
+    `| ${r.peer} | ${fmt(r.open)} | ${fmt(r.connectPerSecond)} | ${fmt(r.heapPerConnection)} | ${fmt(r.rssPerConnection)} | ${ref ? `${(r.rssPerConnection / ref.rssPerConnection).toFixed(2)}×` : '–'} | ${fmt(r.serverIdleCpuMsPerSecPer10k, 2)} | ${fmt(r.clientIdleCpuMsPerSecPer10k, 2)} | ${r.reconnectAllMs === undefined ? '–' : `${fmt(r.reconnectAllMs)} ms (${r.sessionLost} session-lost)`} |`,
+  );
+}
+console.log(lines.join('\n'));
+if (out) await writeFile(out, JSON.stringify({ machine: machineInfo(), results }, null, 2));
+process.exit(0);

@@ -1,0 +1,56 @@
+/**
+ * The server side of the connections benchmark (issue 14), in its own process. argv[2]: JSON
+ * `{ peer: 'lifeline' | 'ws', port }` (port 0: any; a restart passes the previous one). Reports
+ * `{ type: 'ready', port }`, then answers `mem` (after a full GC), `cpu`, `count` (open
+ * connections), `close`. No handler work: what is measured is what a held connection costs.
+ */
+import { serveParent } from '../spawn.mjs';
+import { withDeadline } from '../deadline.mjs';
+
+const { peer, port } = JSON.parse(process.argv[2]);
+
+async function lifeline() {
+  const { createServer } = await import('@lifeline/server');
+  const server = createServer({
+    port,
+    host: '127.0.0.1',
+    handler: () => null,
+    // 18,000 clients from one address connect, and reconnect after a restart, all at once.
+    maxPendingHandshakes: 20_000,
+    maxPendingHandshakesPerAddress: 20_000,
+  });
+  await withDeadline(server.listen(), 5_000, 'lifeline listen');
+  let open = 0;
+  server.on('session', (session) => {
+    open++;
+    session.on('close', () => open--);
+  });
+  return { port: server.port, count: () => open, close: () => withDeadline(server.close(), 10_000, 'lifeline close') };
+}
+
+async function bare() {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: false });
+  await new Promise((resolve, reject) => (wss.once('listening', resolve), wss.once('error', reject)));
+  return {
+    port: wss.address().port,
+    count: () => wss.clients.size,
+    close: () => withDeadline(new Promise((resolve) => (wss.clients.forEach((c) => c.terminate()), wss.close(() => resolve()))), 10_000, 'ws close'),
+  };
+}
+
+const server = peer === 'lifeline' ? await lifeline() : await bare();
+serveParent(
+  {
+    mem: () => {
+      globalThis.gc?.();
+      globalThis.gc?.();
+      const m = process.memoryUsage();
+      return { heap: m.heapUsed, rss: m.rss };
+    },
+    cpu: () => process.cpuUsage(),
+    count: () => server.count(),
+  },
+  () => server.close(),
+);
+process.send({ type: 'ready', port: server.port });
