@@ -137,4 +137,30 @@ describe('trading example in Chromium', () => {
     }
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('shows a timed-out order as an unknown outcome, then settles it by a status query', async () => {
+    const trading: Trading = await startTrading({ staticDir: outDir, simulatorEveryMs: 50 });
+    onCleanup(() => trading.close());
+    const { exchange } = trading;
+    const proxy = await startProxy(trading.port);
+    const { page, pageErrors } = await openPage();
+    await page.goto(`${trading.url}?user=alice&orderTimeoutMs=1500&ws=${encodeURIComponent(proxy.url('/ws'))}`, { timeout: WAIT });
+    await page.waitForSelector(`[data-book="${SYMBOL}"][data-status="live"] tr[data-level="ask"]`, { timeout: WAIT });
+
+    // A half-open link: the order leaves the page and is lost on the way; no answer comes back.
+    proxy.silence(true);
+    const { ask } = exchange.top(SYMBOL);
+    const x = await place(page, 'buy', Math.round(ask! * 1.05), 1);
+    await page.waitForSelector(row(x, 'unknown'), { timeout: WAIT });
+    expect(exchange.executions.get(`alice/${x}`)).toBeUndefined();
+
+    // The link is back: the page asks the exchange, whose answer is final (filled, or void: never executed).
+    proxy.heal();
+    proxy.cutAll();
+    await page.waitForSelector(`${row(x, 'filled')}, ${row(x, 'void')}`, { timeout: WAIT });
+    const status = await page.getAttribute(`tr[data-order="${x}"]`, 'data-status');
+    expect(exchange.order('alice', x)?.status).toBe(status);
+    expect(exchange.executions.get(`alice/${x}`) ?? 0).toBe(status === 'filled' ? 1 : 0);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });

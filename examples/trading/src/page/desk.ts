@@ -5,7 +5,7 @@
 import type { LifelineClient } from '@lifeline/sdk';
 import type { OrderRequest, OrderUpdate, OrderView, Side } from '../shared/market.js';
 import type { Journal } from './journal.js';
-import { ORDER_TIMEOUT_MS, QUERY_TIMEOUT_MS } from './setup.js';
+import { QUERY_TIMEOUT_MS } from './setup.js';
 
 /** A send()'s failure as the desk reads it: may the exchange have the order? */
 interface SendFailure {
@@ -24,6 +24,8 @@ export class Desk {
   constructor(
     private readonly client: LifelineClient,
     private readonly journal: Journal,
+    /** The deadline of an order's send(): past it, its outcome is unknown if it left the page. */
+    private readonly orderTimeoutMs: number,
   ) {}
 
   /** Listens to the client; call once, before `connect()` (the outbox is restored by it). */
@@ -52,7 +54,7 @@ export class Desk {
     // The clientOrderId is the message id too: the outbox keeps it across a reload, and the
     // exchange's idempotency check and the Lifeline server's dedup name the same order.
     this.client
-      .send<OrderView>(request, { id: clientOrderId, timeoutMs: ORDER_TIMEOUT_MS })
+      .send<OrderView>(request, { id: clientOrderId, timeoutMs: this.orderTimeoutMs })
       .then((view) => this.answered(clientOrderId, view), (error: SendFailure) => this.failed(clientOrderId, error));
     return clientOrderId;
   }
@@ -77,9 +79,11 @@ export class Desk {
     this.live.delete(clientOrderId);
     // The page is going away (or the client closed): the message stays in the outbox for the next load.
     if (error.code === 'ERR_CLOSED') return;
-    if (error.maybeDelivered === true) {
-      // It left this page and no answer came back: it may have executed. Never place it again
-      // blindly; ask the exchange, which also closes the id if it never arrived.
+    // The handler ran (it threw, or its result was evicted from the server's cache before the
+    // retransmission asked for it), or the message left the page: in each case it may have executed.
+    const mayHaveExecuted = error.maybeDelivered === true || error.code === 'ERR_REMOTE' || error.code === 'ERR_RESULT_EVICTED';
+    if (mayHaveExecuted) {
+      // Never place it again blindly: ask the exchange, which also closes the id if it never arrived.
       this.journal.mark(clientOrderId, 'unknown', error.message);
       if (this.client.state === 'open') this.resolve(clientOrderId);
     } else {

@@ -12,7 +12,7 @@ const MAX_CONNECT_ATTEMPTS = 1_000; // about 80 minutes at the longest delay: th
 
 const setup = setUp(window.location);
 const journal = createJournal(window.localStorage, setup.user);
-const desk = new Desk(setup.client, journal);
+const desk = new Desk(setup.client, journal, setup.orderTimeoutMs);
 desk.start();
 
 /**

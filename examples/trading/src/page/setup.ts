@@ -12,6 +12,8 @@ const TOKENS: Readonly<Record<string, string>> = { alice: 'alice-demo-token', bo
  * enough that an order is not executed long after its trader gave up on it.
  */
 export const ORDER_TIMEOUT_MS = 60_000;
+/** `?orderTimeoutMs=` may set it between these (the test shortens it to show an unknown outcome). */
+const ORDER_TIMEOUT_RANGE = [1_000, 600_000] as const;
 /** Snapshots and queries: a short wait, retried by the page. */
 export const QUERY_TIMEOUT_MS = 10_000;
 
@@ -26,6 +28,7 @@ function outboxFor(user: string): OutboxStore {
 
 export interface PageSetup {
   readonly user: string;
+  readonly orderTimeoutMs: number;
   readonly client: LifelineClient;
   readonly metrics: Metrics;
 }
@@ -37,15 +40,17 @@ export function setUp(location: Location): PageSetup {
   if (token === undefined) throw new Error(`unknown demo user ${user} (alice or bob)`);
   // `?ws=` points the page elsewhere (the test's fault proxy); by default the page's own server.
   const url = params.get('ws') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const asked = Number(params.get('orderTimeoutMs') ?? ORDER_TIMEOUT_MS);
+  const orderTimeoutMs = Number.isInteger(asked) ? Math.min(Math.max(asked, ORDER_TIMEOUT_RANGE[0]), ORDER_TIMEOUT_RANGE[1]) : ORDER_TIMEOUT_MS;
   const m = metrics({ windowMs: 60_000 });
   const client = createClient({
     url,
     auth: { token },
     outbox: outboxFor(user),
-    ackTimeoutMs: ORDER_TIMEOUT_MS,
+    ackTimeoutMs: orderTimeoutMs,
     // Outages in a trading UI are short and watched: come back fast, check often.
     reconnect: { minDelayMs: 200, maxDelayMs: 2_000, minUptimeMs: 1_000 },
     plugins: [m],
   });
-  return { user, client, metrics: m };
+  return { user, orderTimeoutMs, client, metrics: m };
 }
