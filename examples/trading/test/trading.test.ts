@@ -29,15 +29,18 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rm(outDir, { recursive: true, force: true }));
 
+/** What main.tsx leaves on `window` for tests: the page's order journal. */
+type PageWindow = { trading: { journal: { entries(): ReadonlyArray<{ clientOrderId: string }> } } };
+
 /** Places an order through the page's form; resolves with its clientOrderId. */
 async function place(page: Page, side: Side, cents: number, qty: number): Promise<string> {
-  const before = await page.evaluate(() => (window as any).trading.journal.entries().length as number);
+  const before = await page.evaluate(() => (window as unknown as PageWindow).trading.journal.entries().length);
   await page.click(`label.side.${side}`);
   await page.fill('input[name=price]', formatPrice(cents));
   await page.fill('input[name=qty]', String(qty));
   await page.click('button[type=submit]');
-  await page.waitForFunction((n) => (window as any).trading.journal.entries().length > n, before, { timeout: WAIT });
-  return page.evaluate(() => (window as any).trading.journal.entries().at(-1).clientOrderId as string);
+  await page.waitForFunction((n) => (window as unknown as PageWindow).trading.journal.entries().length > n, before, { timeout: WAIT });
+  return page.evaluate(() => (window as unknown as PageWindow).trading.journal.entries().at(-1)!.clientOrderId);
 }
 
 const row = (id: string, status: string): string => `tr[data-order="${id}"][data-status="${status}"]`;
