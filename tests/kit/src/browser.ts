@@ -112,6 +112,8 @@ export async function bundleForBrowser(entry: string, options: { external?: stri
     metafile: true,
     minify: options.minify ?? false,
     external: options.external ?? ['ws'],
+    jsx: 'automatic',
+    // React's development build: StrictMode runs effects twice only there.
     define: { 'process.env.NODE_ENV': '"development"' },
     plugins: [lifelineSources],
     logLevel: 'silent',
