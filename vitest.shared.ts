@@ -11,6 +11,7 @@ export const alias: Readonly<Record<string, string>> = {
   '@lifeline/transport/internal': fileURLToPath(new URL('./packages/transport/src/internal.ts', import.meta.url)),
   '@lifeline/session/file-outbox': fileURLToPath(new URL('./packages/session/src/file-outbox.ts', import.meta.url)),
   '@lifeline/sdk/file-outbox': fileURLToPath(new URL('./packages/sdk/src/file-outbox.ts', import.meta.url)),
+  '@lifeline/test-kit/browser': fileURLToPath(new URL('./tests/kit/src/browser.ts', import.meta.url)),
   '@lifeline/protocol': pkg('protocol'),
   '@lifeline/transport': pkg('transport'),
   '@lifeline/session': pkg('session'),

@@ -22,8 +22,14 @@ export interface QueueBound {
 
 /** Where accepted messages are kept until their outcome is known (the client's durable outbox). */
 export interface SendLog {
-  /** Keep a message (`data`: the payload as the queue's codec encoded it; JSON text with `jsonEncoder`); the error to refuse its `send()` with when it cannot be kept. */
-  add(id: string, data: unknown): LifelineError | undefined;
+  /**
+   * Keep a message (`data`: the payload as the queue's codec encoded it; JSON text with
+   * `jsonEncoder`); the error to refuse its `send()` with when it cannot be kept. A promise (an
+   * asynchronous store, IndexedDB): the message is accepted at once but not transmitted, nor
+   * anything queued behind it, until the promise settles; one that resolves to an error fails
+   * that `send()` with it.
+   */
+  add(id: string, data: unknown): LifelineError | undefined | PromiseLike<LifelineError | undefined>;
   /** Its outcome is known: forget it. Not called for what is pending when the queue ends. */
   remove(id: string): void;
 }

@@ -1,6 +1,6 @@
 import { Deadlines } from './deadlines.js';
 import { jsonEncoder, type FrameEncoder } from './encoder.js';
-import { AbortError, AckTimeoutError, PayloadTooLargeError, QueueFullError, type LifelineError } from './errors.js';
+import { AbortError, AckTimeoutError, OutboxStoreError, PayloadTooLargeError, QueueFullError, type LifelineError } from './errors.js';
 import { Fifo } from './fifo.js';
 import type { Json } from './frames.js';
 import { flatten, messageId } from './ids.js';
@@ -13,6 +13,10 @@ import type { SendOptions, SendQueueOptions } from './send-options.js';
 const MAX_TIMER_MS = 2_147_483_647;
 
 const ignore = (): void => {};
+
+function isPromiseLike(value: unknown): value is PromiseLike<LifelineError | undefined> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}
 
 /**
  * The send side both peers share (DESIGN.md guarantees 1, 4, 6): a message waits for room
@@ -51,6 +55,12 @@ export abstract class SendQueue {
   /** Encodes payloads, ids and `msg` frames (the session's codec). */
   protected readonly codec: FrameEncoder<unknown>;
   private readonly maxInFlightBytes: number;
+  /**
+   * Accepted messages the log is still keeping (an asynchronous `add`): the queue transmits
+   * nothing from the first of them on until it is kept. A set, not a field of `Outgoing`, so a
+   * queue without such a log pays nothing per message.
+   */
+  private readonly keeping = new Set<Outgoing>();
 
   constructor(protected readonly options: SendQueueOptions) {
     this.window = options.window;
@@ -121,9 +131,11 @@ export abstract class SendQueue {
         return this.refuse(id, new QueueFullError(`${o.what}: the send queue and its waiting list are full`), at, 'queue-full');
       }
     }
+    let keeping: PromiseLike<LifelineError | undefined> | undefined;
     if (o.log !== undefined) {
       const refused = o.log.add(id, unit);
-      if (refused !== undefined) return this.refuse(id, refused, at);
+      if (isPromiseLike(refused)) keeping = refused;
+      else if (refused !== undefined) return this.refuse(id, refused, at);
     }
     // Kept until the answer: a text unit as one flat string, not the pieces it was built from.
     if (typeof unit === 'string') unit = flatten(unit);
@@ -134,6 +146,7 @@ export abstract class SendQueue {
     });
     if (o.handledRejections) m.promise = promise;
     this.accept(m, at);
+    if (keeping !== undefined) this.keep(m, keeping);
     if (signal !== undefined) {
       m.onAbort = () => this.abort(m);
       signal.addEventListener('abort', m.onAbort, { once: true });
@@ -194,6 +207,8 @@ export abstract class SendQueue {
           this.garbage--;
           continue;
         }
+        // Not kept yet: nothing behind it may pass it either (send order).
+        if (this.keeping.size > 0 && this.keeping.has(m)) break;
         // Bytes on the wire are bounded as their count is; one message always goes, whatever its size.
         if (this.inFlight.size > 0 && this.inFlight.bytes + m.bytes > this.maxInFlightBytes) break;
         this.queue.shift();
@@ -314,9 +329,9 @@ export abstract class SendQueue {
   }
 
   /** Settle `m` before its answer, out of wherever it is; one in flight stays there as a zombie, holding its seq. */
-  private drop(m: Outgoing, error: LifelineError): void {
+  private drop(m: Outgoing, error: LifelineError, kept = true): void {
     const stage = m.stage;
-    this.settle(m);
+    this.settle(m, kept);
     if (stage === QUEUED) {
       this.queuedCount--;
       this.queuedBytes -= m.bytes;
@@ -375,6 +390,22 @@ export abstract class SendQueue {
     return admitted;
   }
 
+  /** `m` is transmitted only once the log has kept it; refused, it fails as if `send()` had refused it. */
+  private keep(m: Outgoing, keeping: PromiseLike<LifelineError | undefined>): void {
+    this.keeping.add(m);
+    const kept = (refused: LifelineError | undefined): void => {
+      this.keeping.delete(m);
+      if (!m.live) return;
+      if (refused === undefined) {
+        this.pump();
+        return;
+      }
+      // Nothing was kept, so there is nothing for the log to forget.
+      this.drop(m, refused, false);
+    };
+    keeping.then(kept, (cause: unknown) => kept(new OutboxStoreError(`${this.options.what} could not keep message ${m.id}`, { cause })));
+  }
+
   /** Write `m` under its seq; `wall` and `at` (0 without plugins) as read once per `pump`. */
   private transmit(m: Outgoing, wall: number, at: number, active: boolean): void {
     const retransmit = m.transmitted;
@@ -389,10 +420,11 @@ export abstract class SendQueue {
     }
   }
 
-  private settle(m: Outgoing): void {
+  /** `m` settled; `kept`: whether the log holds it (and must now forget it). */
+  private settle(m: Outgoing, kept = true): void {
     m.stage = SETTLED;
     // The queue's end is not an outcome: a durable log keeps the message for the next run.
-    if (!this.ended) this.options.log?.remove(m.id);
+    if (!this.ended && kept) this.options.log?.remove(m.id);
     this.deadlines.delete(m);
     if (m.onAbort !== undefined) {
       m.signal?.removeEventListener('abort', m.onAbort);

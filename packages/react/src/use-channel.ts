@@ -53,7 +53,16 @@ export function useChannel(name: string, options: UseChannelOptions = {}): Chann
       if (live) setState(change);
     };
     const since = sinceOffset === undefined || sinceEpoch === undefined ? undefined : { offset: sinceOffset, epoch: sinceEpoch };
-    const sub = client.subscribe(name, since === undefined ? {} : { since });
+    let sub: ReturnType<ChannelClient['subscribe']>;
+    try {
+      sub = client.subscribe(name, since === undefined ? {} : { since });
+    } catch (error) {
+      // A closed client refuses (ClosedError). Under StrictMode that is the provider's first client,
+      // closed by the first cleanup and replaced on the next render: not an error to show. Found
+      // in Chromium: thrown from the effect, it unmounted the whole tree.
+      if ((client as { state?: unknown }).state !== 'closed') setState({ ...initial, error: error instanceof Error ? error : new Error(String(error)) });
+      return;
+    }
     const onPublication = (data: Publication['data'], meta: Publication['meta']): void =>
       update((s) => {
         const publications = s.publications.length >= keep ? s.publications.slice(s.publications.length - keep + 1) : s.publications.slice();

@@ -24,7 +24,7 @@ export function createClient(options: ClientOptions): LifelineClient {
   return new LifelineClient(options);
 }
 
-export { LifelineClient, clientDefaults, webStorageOutbox, Subscription, subscriptionDefaults } from '@lifeline/session';
+export { LifelineClient, clientDefaults, webStorageOutbox, indexedDbOutbox, indexedDbOutboxDefaults, Subscription, subscriptionDefaults } from '@lifeline/session';
 export type {
   ClientOptions,
   ClientEvents,
@@ -44,6 +44,8 @@ export type {
   StoredMessage,
   StorageLike,
   WebStorageOutboxOptions,
+  IndexedDbOutboxOptions,
+  LockManagerLike,
   DisconnectInfo,
   AuthProvider,
   QueueLimits,

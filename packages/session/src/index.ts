@@ -9,6 +9,8 @@ export type { ClientEvents, ConnectOptions, CloseOptions, SessionLostInfo, Resum
 export type { OutboxStore, StoredMessage } from './outbox-store.js';
 export { webStorageOutbox } from './web-storage-outbox.js';
 export type { StorageLike, WebStorageOutboxOptions } from './web-storage-outbox.js';
+export { indexedDbOutbox, indexedDbOutboxDefaults } from './indexed-db-outbox.js';
+export type { IndexedDbOutboxOptions, LockManagerLike } from './indexed-db-outbox.js';
 export { clientDefaults } from './options.js';
 export type { ClientOptions, AuthProvider, QueueLimits, OverflowPolicy } from './options.js';
 export type { SendOptions } from './outbox.js';

@@ -15,22 +15,28 @@ export interface StoredMessage {
 }
 
 /**
- * Where the client keeps its unacknowledged messages. Calls are synchronous except `load`, and
- * in this order: `add` when `send()` accepts a message (before it can be transmitted), `remove`
- * once its outcome is known (acked, rejected by the server's handler, past its deadline, aborted;
- * batched, at most once per event-loop turn), `load` once, by the first `connect()`. A message
- * still pending when the client closes stays in the store. Ids are the keys: `remove` forgets
- * the oldest entry of each id it is given.
+ * Where the client keeps its unacknowledged messages. Calls come in this order: `add` when
+ * `send()` accepts a message, `remove` once its outcome is known (acked, rejected by the server's
+ * handler, past its deadline, aborted; batched, at most once per event-loop turn), `load` once,
+ * by the first `connect()`. A message still pending when the client closes stays in the store.
+ * Ids are the keys: `remove` forgets the oldest entry of each id it is given.
+ *
+ * A synchronous store (`webStorageOutbox`, `fileOutbox`) keeps the message before `add` returns.
+ * An asynchronous one (`indexedDbOutbox`) returns a promise from `add`: the message is accepted,
+ * but neither it nor any message sent after it is transmitted until that promise resolves, so
+ * nothing leaves the machine that a reload could lose; a rejection fails that `send()` with
+ * `OutboxStoreError`. Operations must take effect in call order (a `remove` after the `add` of
+ * the same message).
  */
 export interface OutboxStore {
   /** Every message kept and not removed, in the order added. */
   load(): readonly StoredMessage[] | Promise<readonly StoredMessage[]>;
-  /** Keep `message`. A throw makes that `send()` reject with `OutboxStoreError`. */
-  add(message: StoredMessage): void;
-  /** Forget the oldest entry of each id. A throw is reported on the client's `error` event. */
-  remove(ids: readonly string[]): void;
-  /** Release what the store holds open (a file); called by `client.close()`. */
-  close?(): void;
+  /** Keep `message`. A throw, or a rejected promise, makes that `send()` reject with `OutboxStoreError`. */
+  add(message: StoredMessage): void | Promise<void>;
+  /** Forget the oldest entry of each id. A throw or a rejection is reported on the client's `error` event. */
+  remove(ids: readonly string[]): void | Promise<void>;
+  /** Release what the store holds open (a file, a database, a lock); called by `client.close()`, after the last `remove`. */
+  close?(): void | Promise<void>;
 }
 
 /** Checks a user-supplied store's shape; `TypeError` when it is not one. */
@@ -91,15 +97,31 @@ export class StoreLink {
     return this.fresh === undefined;
   }
 
-  /** Keep a message; the error to reject its `send()` with when the store refused it. */
-  add(id: string, data: string): OutboxStoreError | undefined {
+  /**
+   * Keep a message; the error to reject its `send()` with when the store refused it, or a
+   * promise of it from an asynchronous store (the queue holds the message back until it settles).
+   */
+  add(id: string, data: string): OutboxStoreError | undefined | Promise<OutboxStoreError | undefined> {
+    const refused = (cause: unknown) => new OutboxStoreError(`the outbox store could not keep message ${id}`, { cause });
+    let keeping: void | Promise<void>;
     try {
-      this.store.add({ id, data });
+      keeping = this.store.add({ id, data });
     } catch (cause) {
-      return new OutboxStoreError(`the outbox store could not keep message ${id}`, { cause });
+      return refused(cause);
     }
-    this.fresh?.set(id, (this.fresh.get(id) ?? 0) + 1);
-    return undefined;
+    const fresh = this.fresh;
+    fresh?.set(id, (fresh.get(id) ?? 0) + 1);
+    if (keeping === undefined || typeof keeping.then !== 'function') return undefined;
+    return keeping.then(
+      () => undefined,
+      (cause: unknown) => {
+        // Never kept, as if add() had thrown: not this run's entry after all.
+        const pending = fresh?.get(id);
+        if (pending === 1) fresh?.delete(id);
+        else if (pending !== undefined && pending > 1) fresh?.set(id, pending - 1);
+        return refused(cause);
+      },
+    );
   }
 
   remove(id: string): void {
@@ -118,11 +140,13 @@ export class StoreLink {
     if (this.removals.length === 0) return;
     const ids = this.removals;
     this.removals = [];
+    // Not fatal: the worst outcome is that these are sent again, under their ids, on the next start.
+    const failed = (cause: unknown) => this.report(new OutboxStoreError(`the outbox store could not forget ${ids.length} settled message(s)`, { cause }));
     try {
-      this.store.remove(ids);
+      const removing = this.store.remove(ids);
+      if (removing !== undefined && typeof removing.then === 'function') removing.then(undefined, failed);
     } catch (cause) {
-      // Not fatal: the worst outcome is that these are sent again, under their ids, on the next start.
-      this.report(new OutboxStoreError(`the outbox store could not forget ${ids.length} settled message(s)`, { cause }));
+      failed(cause);
     }
   };
 
@@ -165,10 +189,12 @@ export class StoreLink {
 
   close(): void {
     this.flush();
+    const failed = (cause: unknown) => this.report(new OutboxStoreError('the outbox store failed to close', { cause }));
     try {
-      this.store.close?.();
+      const closing = this.store.close?.();
+      if (closing !== undefined && typeof closing.then === 'function') closing.then(undefined, failed);
     } catch (cause) {
-      this.report(new OutboxStoreError('the outbox store failed to close', { cause }));
+      failed(cause);
     }
   }
 }

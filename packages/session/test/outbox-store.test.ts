@@ -223,7 +223,7 @@ describe('StoreLink (the client side of a store)', () => {
       },
     };
     const link = new StoreLink(broken, (e) => reported.push(e));
-    const refused = link.add('a', '1');
+    const refused = link.add('a', '1') as OutboxStoreError;
     expect(refused).toBeInstanceOf(OutboxStoreError);
     expect(refused?.code).toBe('ERR_OUTBOX_STORE');
     expect((refused?.cause as Error).message).toBe('disk full');
