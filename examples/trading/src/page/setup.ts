@@ -1,6 +1,6 @@
 // Everything the page decides once, at load: who the user is, where the WebSocket goes, the
 // client with its durable outbox, and the metrics plugin the latency panel reads.
-import { createClient, webStorageOutbox, type LifelineClient, type OutboxStore } from '@lifeline/sdk';
+import { createClient, indexedDbOutbox, type LifelineClient, type OutboxStore } from '@lifeline/sdk';
 import { metrics, type Metrics } from '@lifeline/metrics';
 
 /** Demo tokens, as the server's `demoUsers` has them (a real page would get a token from its login). */
@@ -18,12 +18,12 @@ const ORDER_TIMEOUT_RANGE = [1_000, 600_000] as const;
 export const QUERY_TIMEOUT_MS = 10_000;
 
 /**
- * The one place the durable outbox store is chosen. `webStorageOutbox` (localStorage) today;
- * `indexedDbOutbox()` is the recommended store once it ships (it is asynchronous, larger, and
- * safe with two tabs of one user): switch here, nothing else changes.
+ * The one place the durable outbox store is chosen: `indexedDbOutbox()`, the recommended browser
+ * store. Two tabs of one user each keep their own orders (Web Locks): a queued order is sent by
+ * the tab that queued it, or adopted by the next page load once that tab is gone, never by both.
  */
 function outboxFor(user: string): OutboxStore {
-  return webStorageOutbox({ prefix: `trading-outbox:${user}` });
+  return indexedDbOutbox({ name: `trading:${user}` });
 }
 
 export interface PageSetup {
