@@ -64,6 +64,8 @@ export async function connect({ port, url = `ws://127.0.0.1:${port}`, options = 
   });
   await client.connect({ timeoutMs: 5_000 });
   const peer = {
+    /** The SDK client itself, for a bench that needs more than `send()` (pushes: engines.mjs). */
+    client,
     onAck: () => {},
     onError: () => {},
     fire() {
