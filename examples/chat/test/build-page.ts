@@ -10,13 +10,18 @@ const CONFIG = fileURLToPath(new URL('../vite.config.ts', import.meta.url));
  * runs the page made of the code under test.
  */
 export async function buildPage(outDir: string): Promise<void> {
-  await build({
-    configFile: CONFIG,
-    logLevel: 'warn',
-    mode: 'production',
-    // vitest sets NODE_ENV=test, which would put React's development build in the page.
-    define: { 'process.env.NODE_ENV': JSON.stringify('production') },
-    resolve: { alias: { ...alias } },
-    build: { outDir, emptyOutDir: true },
-  });
+  // vitest sets NODE_ENV=test, and Vite would then build for development (React's dev JSX runtime).
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      configFile: CONFIG,
+      logLevel: 'warn',
+      mode: 'production',
+      resolve: { alias: { ...alias } },
+      build: { outDir, emptyOutDir: true },
+    });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
 }

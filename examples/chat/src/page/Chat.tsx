@@ -16,6 +16,8 @@ function roomFromHash(): string {
 
 export function Chat({ user, pending, onSignOut }: { user: string; pending: PendingStore; onSignOut: () => void }) {
   const [room, setRoom] = useState(roomFromHash);
+  // The open room's member count comes from its live presence, not from the last room-list poll.
+  const [here, setHere] = useState<number | undefined>(undefined);
   const client = useClient();
   // Lines an earlier run of the page left in the outbox have no send() caller: their outcome comes here.
   useEffect(() => {
@@ -49,8 +51,8 @@ export function Chat({ user, pending, onSignOut }: { user: string; pending: Pend
           sign out
         </button>
       </header>
-      <RoomList current={room} onOpen={open} />
-      <Room key={room} room={room} user={user} pending={pending} />
+      <RoomList current={room} currentMembers={here} onOpen={open} />
+      <Room key={room} room={room} user={user} pending={pending} onMembers={setHere} />
     </div>
   );
 }

@@ -11,7 +11,7 @@ export function ConnectionBadge() {
     lastDowntimeMs !== undefined ? `last outage ${(lastDowntimeMs / 1000).toFixed(1)} s` : undefined,
   ].filter(Boolean);
   return (
-    <span className={`connection ${state}`} data-testid="connection" data-state={state}>
+    <span className={`connection ${state}`} data-testid="connection" data-state={state} data-reconnects={reconnects}>
       <span className="dot" />
       {LABELS[state]}
       {detail.length > 0 && <span className="detail"> · {detail.join(' · ')}</span>}

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useChannel, useClient } from '@lifeline/react';
-import { roomChannel, type ChatLine, type JoinResult } from '../shared/protocol.js';
+import { roomChannel, type ChatLine, type JoinResult, type MemberIdentity } from '../shared/protocol.js';
 import { Composer } from './Composer.js';
 import { Lines } from './Lines.js';
 import type { PendingStore } from './pending.js';
@@ -11,7 +11,15 @@ import { TypingLine } from './TypingLine.js';
 const JOIN_TIMEOUT_MS = 10 * 60_000;
 
 /** Asks the server where the room's history starts, then shows the room from there. */
-export function Room({ room, user, pending }: { room: string; user: string; pending: PendingStore }) {
+interface RoomProps {
+  readonly room: string;
+  readonly user: string;
+  readonly pending: PendingStore;
+  /** The number of distinct users present, whenever it changes. */
+  readonly onMembers: (count: number) => void;
+}
+
+export function Room({ room, user, pending, onMembers }: RoomProps) {
   const client = useClient();
   const [join, setJoin] = useState<JoinResult | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
@@ -32,14 +40,16 @@ export function Room({ room, user, pending }: { room: string; user: string; pend
       </section>
     );
   }
-  return <RoomView join={join} user={user} pending={pending} />;
+  return <RoomView join={join} user={user} pending={pending} onMembers={onMembers} />;
 }
 
-function RoomView({ join, user, pending }: { join: JoinResult; user: string; pending: PendingStore }) {
+function RoomView({ join, user, pending, onMembers }: Omit<RoomProps, 'room'> & { readonly join: JoinResult }) {
   const { room } = join;
   // History on join: the subscription starts `historyOnJoin` lines back, then goes live (guarantee 9).
   const since = useMemo(() => ({ offset: join.from, epoch: join.epoch }), [join]);
   const channel = useChannel(roomChannel(room), { since, keep: 500 });
+  const members = new Set(channel.presence.map((m) => (m.identity as MemberIdentity | undefined)?.user)).size;
+  useEffect(() => onMembers(members), [members, onMembers]);
   const lines = channel.publications.map((p) => ({ offset: p.meta.offset, publishedAt: p.meta.publishedAt, ...(p.data as unknown as ChatLine) }));
   return (
     <section className="room" data-testid="room" data-room={room} data-ready={channel.ready}>

@@ -6,7 +6,7 @@ const REFRESH_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 5_000;
 
 /** The rooms with their member counts (asked again every few seconds while online), and a field to open one. */
-export function RoomList({ current, onOpen }: { current: string; onOpen: (room: string) => void }) {
+export function RoomList({ current, currentMembers, onOpen }: { current: string; currentMembers: number | undefined; onOpen: (room: string) => void }) {
   const client = useClient();
   const { state } = useConnectionState();
   const [rooms, setRooms] = useState<readonly RoomSummary[]>([]);
@@ -29,7 +29,8 @@ export function RoomList({ current, onOpen }: { current: string; onOpen: (room: 
     };
   }, [client, state, current]);
 
-  const names = rooms.some((r) => r.name === current) ? rooms : [...rooms, { name: current, members: 0 }];
+  const listed = rooms.some((r) => r.name === current) ? rooms : [...rooms, { name: current, members: 0 }];
+  const names = listed.map((r) => (r.name === current && currentMembers !== undefined ? { ...r, members: currentMembers } : r));
   const submit = (event: FormEvent): void => {
     event.preventDefault();
     if (!ROOM_NAME.test(draft)) return;
