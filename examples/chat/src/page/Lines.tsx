@@ -4,6 +4,8 @@ import type { PendingStore } from './pending.js';
 
 export interface ShownLine extends ChatLine {
   readonly offset: number;
+  /** Offsets start again at 1 in a new epoch (a server restart lost the history). */
+  readonly epoch: string;
   readonly publishedAt: number;
 }
 
@@ -34,7 +36,7 @@ export function Lines({ room, user, lines, pending }: { room: string; user: stri
     <ol className="lines" ref={list} data-testid="lines">
       {lines.length === 0 && waiting.length === 0 && <li className="hint">No lines yet. Say hello.</li>}
       {lines.map((l) => (
-        <li key={l.offset} data-testid="line" data-status="sent" data-offset={l.offset} data-user={l.user} className={l.user === user ? 'mine' : ''}>
+        <li key={`${l.epoch}:${l.offset}`} data-testid="line" data-status="sent" data-offset={l.offset} data-user={l.user} className={l.user === user ? 'mine' : ''}>
           <span className="who">{l.user}</span>
           <span className="text">{l.text}</span>
           <time>{time(l.publishedAt)}</time>

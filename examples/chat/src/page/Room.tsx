@@ -50,7 +50,7 @@ function RoomView({ join, user, pending, onMembers }: Omit<RoomProps, 'room'> & 
   const channel = useChannel(roomChannel(room), { since, keep: 500 });
   const members = new Set(channel.presence.map((m) => (m.identity as MemberIdentity | undefined)?.user)).size;
   useEffect(() => onMembers(members), [members, onMembers]);
-  const lines = channel.publications.map((p) => ({ offset: p.meta.offset, publishedAt: p.meta.publishedAt, ...(p.data as unknown as ChatLine) }));
+  const lines = channel.publications.map((p) => ({ offset: p.meta.offset, epoch: p.meta.epoch, publishedAt: p.meta.publishedAt, ...(p.data as unknown as ChatLine) }));
   return (
     <section className="room" data-testid="room" data-room={room} data-ready={channel.ready}>
       <h2># {room}</h2>
@@ -58,7 +58,9 @@ function RoomView({ join, user, pending, onMembers }: Omit<RoomProps, 'room'> & 
         <div className="conversation">
           {channel.gap !== undefined && (
             <p className="notice" data-testid="gap">
-              Lines {channel.gap.from}–{channel.gap.to} are no longer in the room's history ({channel.gap.reason}).
+              {channel.gap.to >= channel.gap.from
+                ? `Lines ${channel.gap.from}–${channel.gap.to} are no longer in the room's history (${channel.gap.reason}).`
+                : "The room's history was lost (the server restarted): lines above may be missing others."}
             </p>
           )}
           {channel.error !== undefined && <p className="error">{channel.error.message}</p>}
