@@ -62,8 +62,9 @@ describe('chat in Chromium through a fault proxy', () => {
   it(
     'two users type 30 lines each while the link is cut and down: each line once, in one order, for both',
     async () => {
-      // A burst of queued lines must not trip the rate limit: this test is about delivery.
-      const chat = await startChat({ pageDir, rate: { burst: 500, perSecond: 100 }, log: (line) => console.error(line) });
+      // A burst of queued lines (or of typing notices, one per line here) must not trip the rate
+      // limits: this test is about delivery; test/server.test.ts covers the limits.
+      const chat = await startChat({ pageDir, rate: { burst: 500, perSecond: 100 }, typingRate: { burst: 100, perSecond: 50 }, log: (line) => console.error(line) });
       onCleanup(() => chat.close());
       // The page and its WebSocket both come through the proxy, as through any network.
       const proxy = await startProxy(chat.port);
