@@ -116,7 +116,7 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       const id = text('record.id', record?.id, MAX_SESSION_ID);
       const l = checkSessionLimits(limits);
       const holder = by === null ? '' : node(by);
-      const args = [record.tokenHash, record.identityHash, record.expiresAt ?? '', l.ttlMs, l.results, l.resultChars, l.pushes, l.pushChars, holder];
+      const args = [record.tokenHash, record.identityHash, record.expiresAt ?? '', l.ttlMs, l.results, l.resultChars, l.pushes, l.pushChars, holder, record.codec === undefined ? '' : text('record.codec', record.codec, 32)];
       return (await run('sessions.create', scripts.create, id, args)) === 1;
     },
 
@@ -133,6 +133,7 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
           previousTokenHash: h.pth === '' || h.pth === undefined ? null : h.pth,
           identityHash: h.ih as string,
           expiresAt: h.exp === '' || h.exp === undefined ? null : Number(h.exp),
+          ...(h.cd === '' || h.cd === undefined ? {} : { codec: h.cd }),
         },
         holder: h.holder === '' || h.holder === undefined ? null : h.holder,
         accepted: n('acc'),

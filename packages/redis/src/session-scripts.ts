@@ -2,7 +2,7 @@
  * Lua for the session-state half of the Engine (engine-sessions.ts in @lifeline/server). Every
  * script touches the keys of one session only, all under its hash tag `{sid}`:
  *
- *   KEYS[1] r   hash: th, pth, ih, exp ('' = null), holder ('' = detached), acc (accepted
+ *   KEYS[1] r   hash: th, pth, ih, cd (codec name, '' = none), exp ('' = null), holder ('' = detached), acc (accepted
  *               mark), ev (highest evicted seq), ps/pa (push seq appended/acknowledged), oc/pch
  *               (characters of outcomes/pushes held), ttl, rn, rc, pn, pc (SessionLimits)
  *   KEYS[2] c   hash: seq → claim as JSON { n: node, i: id, r: 0|1 (taken over once) }
@@ -21,11 +21,11 @@ end
 local function num(field) return tonumber(redis.call('HGET', KEYS[1], field)) end
 `;
 
-/** ARGV: th, ih, exp ('' = null), ttl, rn, rc, pn, pc, holder ('' = none). → 1 created, 0 exists. */
+/** ARGV: th, ih, exp ('' = null), ttl, rn, rc, pn, pc, holder ('' = none), codec ('' = none). → 1 created, 0 exists. */
 export const createScript = `${prelude}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-redis.call('HSET', KEYS[1], 'th', ARGV[1], 'pth', '', 'ih', ARGV[2], 'exp', ARGV[3], 'holder', ARGV[9],
+redis.call('HSET', KEYS[1], 'th', ARGV[1], 'pth', '', 'ih', ARGV[2], 'exp', ARGV[3], 'holder', ARGV[9], 'cd', ARGV[10] or '',
   'acc', 0, 'ev', 0, 'ps', 0, 'pa', 0, 'oc', 0, 'pch', 0,
   'ttl', ARGV[4], 'rn', ARGV[5], 'rc', ARGV[6], 'pn', ARGV[7], 'pc', ARGV[8])
 refresh()

@@ -11,6 +11,15 @@ import type { ResolvedOptions } from './options.js';
 import type { Registry } from './registry.js';
 import type { SessionImpl } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
+import type { SessionLimits } from './engine/engine-sessions.js';
+import type { SharedNode } from './shared/node.js';
+
+/** The shared path (an engine with session state): where sessions are created, checked and rotated. */
+export interface SharedHandshakeDeps {
+  readonly node: SharedNode;
+  /** The bounds every session is created with (the resume window as its TTL, the cache bounds). */
+  readonly limits: SessionLimits;
+}
 
 /** What the server gives the handshakes. */
 export interface HandshakeDeps {
@@ -18,7 +27,7 @@ export interface HandshakeDeps {
   readonly plugins: PluginHost;
   /** What a resume is checked against. */
   readonly store: Pick<SessionStore, 'get'>;
-  readonly registry: Pick<Registry, 'get' | 'add' | 'live' | 'rotated' | 'recordOf' | 'size' | 'countOf' | 'oldestDetached'>;
+  readonly registry: Pick<Registry, 'get' | 'add' | 'adopt' | 'live' | 'rotated' | 'recordOf' | 'size' | 'countOf' | 'oldestDetached'>;
   readonly limits: Pick<Limits, 'admitSession' | 'linger'>;
   /** Watches every open connection. */
   readonly heartbeat: Pick<Heartbeat, 'add'>;
@@ -29,6 +38,8 @@ export interface HandshakeDeps {
   /** A new session was opened (the server's `session` event). */
   onSession(session: SessionImpl): void;
   reportError(error: unknown): void;
+  /** Set on an engine with session state: sessions live there, any node may resume them (guarantee 10). */
+  readonly shared?: SharedHandshakeDeps;
 }
 
 /** What `authenticate` resolves to when it refused or failed (the connection is already closing). */
@@ -170,6 +181,10 @@ export class Handshakes {
       const key = this.deps.options.identityKey(identity);
       if (typeof key !== 'string') throw new TypeError(`identityKey must return a string, got ${typeof key}`);
       const identityOf = identityHash(key);
+      if (this.deps.shared !== undefined) {
+        await this.acceptShared(conn, hello, identity, identityOf, codec, this.deps.shared);
+        return;
+      }
       const resume = hello.resume;
       if (resume !== undefined) {
         const record = await this.deps.store.get(resume.sid);
@@ -262,14 +277,99 @@ export class Handshakes {
     conn.releaseHeld();
   }
 
-  private resume(conn: Connection, session: SessionImpl, hello: HelloFrame, resume: ResumeRequest): void {
+  /**
+   * A handshake on the shared engine (guarantee 10): the session is read from the engine, its
+   * token checked and rotated there (compare-and-set: of two nodes resuming it at once, one
+   * wins), and the node that held it is told to let go. An engine that fails refuses the
+   * handshake with 1013 + `retryMs`: the client backs off and comes back.
+   */
+  private async acceptShared(conn: Connection, hello: HelloFrame, identity: unknown, identityOf: string, codec: Codec, shared: SharedHandshakeDeps): Promise<void> {
+    const { node } = shared;
+    const engine = node.engine;
+    const resume = hello.resume;
+    try {
+      if (resume !== undefined) {
+        const stored = await engine.sessions.get(resume.sid);
+        if (conn.state !== 'handshake') return;
+        const storedCodec = stored?.record.codec === undefined ? undefined : this.deps.options.codecs.find((c) => c.name === stored.record.codec);
+        if (
+          stored !== undefined &&
+          storedCodec !== undefined &&
+          this.deps.registry.live(stored.record) &&
+          sameDigest(identityOf, stored.record.identityHash) &&
+          offers(hello.codecs, storedCodec)
+        ) {
+          const verdict = tokenAccepted(resume.token, stored.record, stored.holder === null);
+          if (verdict === 'refuse') {
+            conn.fail(CloseCode.Forbidden, 'resume refused: the token does not match');
+            return;
+          }
+          if (verdict === 'retry') {
+            this.tryAgainLater(conn, 'session still attached to another connection, try again later');
+            return;
+          }
+          if (this.refuseWhileClosing(conn)) return;
+          const token = newToken();
+          const next = { tokenHash: hashToken(token), previousTokenHash: hashToken(resume.token) };
+          const rotated = await engine.sessions.rotate(resume.sid, stored.record.tokenHash, next, node.id);
+          if (!rotated.ok) {
+            this.tryAgainLater(conn, 'session resumed by another connection at the same time, try again later');
+            return;
+          }
+          if (rotated.previousHolder !== null) node.notify(rotated.previousHolder, resume.sid);
+          if (conn.state !== 'handshake') {
+            // Won, but the client is gone: the session stays resumable.
+            const expiresAt = this.deps.options.now() + this.deps.options.resumeWindowMs;
+            engine.sessions.detach(resume.sid, node.id, expiresAt).then(undefined, this.deps.reportError);
+            return;
+          }
+          const record: SessionRecord = { ...stored.record, ...next, expiresAt: null };
+          let session = this.deps.registry.get(resume.sid);
+          const arrived = session === undefined || session.state === 'closed';
+          if (arrived) {
+            session = this.deps.newSession(resume.sid, identity, storedCodec);
+            this.deps.registry.add(session, record);
+          }
+          const here = session as SessionImpl;
+          here.adoptStored(stored.accepted, stored.pushSeq);
+          this.resume(conn, here, hello, resume, token, record);
+          // New to this node: the application here gets it (its sends go through the engine).
+          if (arrived) this.deps.onSession(here);
+          return;
+        }
+      }
+      if (this.refuseWhileClosing(conn)) return;
+      const perIdentity = this.deps.options.authenticate !== undefined ? identityOf : undefined;
+      if (!this.deps.limits.admitSession(conn, this.deps.registry, perIdentity)) return;
+      const token = newToken();
+      const id = nanoid();
+      const record: SessionRecord = { id, tokenHash: hashToken(token), previousTokenHash: null, identityHash: identityOf, expiresAt: null, codec: codec.name };
+      if (!(await engine.sessions.create(record, shared.limits, node.id))) throw new Error(`session id ${id} exists in the engine`);
+      if (conn.state !== 'handshake') {
+        engine.sessions.end(id).then(undefined, this.deps.reportError);
+        return;
+      }
+      const session = this.deps.newSession(id, identity, codec);
+      this.deps.registry.add(session, record);
+      this.open(conn, session, hello, token, false, 0);
+      this.deps.onSession(session);
+      conn.releaseHeld();
+    } catch (error) {
+      // The engine did not answer (or refused): nothing was promised to the client yet.
+      this.deps.reportError(new Error('the engine failed during a handshake; the client was told to retry (1013)', { cause: error }));
+      if (conn.state === 'handshake') this.tryAgainLater(conn, 'session state unavailable, try again later');
+    }
+  }
+
+  private resume(conn: Connection, session: SessionImpl, hello: HelloFrame, resume: ResumeRequest, rotatedToken?: string, record?: SessionRecord): void {
     const downtimeMs = session.connected ? 0 : monotonic() - session.detachedAt;
     session.closeConnection(CloseCode.Replaced, 'replaced by a newer connection');
     // A new token on every resume: a copy of the old one stops working as soon as the client
     // presents the new one. The presented token stays acceptable while the session is detached,
-    // in case this welcome never reaches the client.
-    const token = newToken();
-    this.deps.registry.rotated(session, hashToken(token), hashToken(resume.token));
+    // in case this welcome never reaches the client. (On the shared path the engine rotated it.)
+    const token = rotatedToken ?? newToken();
+    if (record !== undefined) this.deps.registry.adopt(session, record);
+    else this.deps.registry.rotated(session, hashToken(token), hashToken(resume.token));
     const replayed = this.open(conn, session, hello, token, true, resume.seq);
     const plugins = this.deps.plugins;
     if (plugins.active) plugins.onResume({ resumed: true, replayed, downtimeMs, at: monotonic() }, session.pluginContext);

@@ -226,6 +226,13 @@ export interface ServerOptions {
    * @default memoryEngine()
    */
   engine?: Engine;
+  /**
+   * On an engine with session state (several nodes, DESIGN.md guarantee 10): a node whose
+   * heartbeat is older than this is dead, and another node may take over the message its
+   * handler was running (`ctx.redelivered`). The heartbeat is written every third of it.
+   * @default 10_000
+   */
+  nodeTimeoutMs?: number;
 }
 
 export const serverDefaults = Object.freeze({
@@ -250,6 +257,7 @@ export const serverDefaults = Object.freeze({
   slowClientTimeoutMs: 30_000,
   maxPendingHandshakesPerAddress: 64,
   codecs: Object.freeze([jsonCodec]) as readonly Codec[],
+  nodeTimeoutMs: 10_000,
 });
 
 /** What `rateLimit: {}` means: 10k frames/s, bursts of 20k. */
@@ -287,6 +295,7 @@ export interface ResolvedOptions {
   readonly codecs: readonly Codec[];
   readonly channels: ResolvedChannelOptions;
   readonly engine: Engine | undefined;
+  readonly nodeTimeoutMs: number;
 }
 
 /** setTimeout clamps longer delays to 1 ms, so no finite duration may exceed this. */
@@ -390,5 +399,6 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     codecs: checkCodecs(options.codecs ?? serverDefaults.codecs, 'codecs'),
     channels: resolveChannelOptions(options.channels),
     engine: engineOption(options.engine),
+    nodeTimeoutMs: duration('nodeTimeoutMs', options.nodeTimeoutMs ?? serverDefaults.nodeTimeoutMs, 30),
   };
 }

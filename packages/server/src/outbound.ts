@@ -15,6 +15,7 @@ const closeText: Readonly<Record<SessionCloseReason, string>> = {
   evicted: 'the session was ended for a newer session of the same identity (maxSessionsPerIdentity)',
   'server-closed': 'the server shut down',
   'client-closed': 'the client ended the session',
+  moved: 'the session moved to another node',
 };
 
 /** What the server gives each session's outbound queue. */

@@ -80,6 +80,11 @@ export class Registry implements SessionCounts, SessionLifecycle {
     this.write(session, { ...this.recordOf(session), tokenHash, previousTokenHash, expiresAt: null });
   }
 
+  /** The shared path: the engine rotated the token; this is the record as it stands there now. */
+  adopt(session: SessionImpl, record: SessionRecord): void {
+    this.records.set(session, record);
+  }
+
   attached(session: SessionImpl): void {
     this.expiry.delete(session);
     const record = this.recordOf(session);

@@ -17,8 +17,12 @@ import { Heartbeat } from './heartbeat.js';
 import { Limits, type LimitInfo } from './limits.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { Registry } from './registry.js';
-import { SessionImpl, type Session, type SessionDeps } from './session.js';
+import { SessionImpl, type Session, type SessionDeps, type SessionLifecycle } from './session.js';
 import { MemorySessionStore } from './store.js';
+import { Deadlines as PushDeadlines } from '@lifeline/protocol/internal';
+import { SharedNode, isSharedEngine } from './shared/node.js';
+import { SharedSessions, noStore, sharedLimits } from './shared/shared-sessions.js';
+import type { PendingPush } from './shared/shared-outbound.js';
 
 /** A plugin hook threw; the plugin host isolated it. */
 export interface PluginErrorInfo {
@@ -116,6 +120,10 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
   private readonly hooks: ConnectionHooks;
   private readonly admission: Admission;
   private readonly channels: Channels;
+  /** On an engine with session state: this server as one node of many (guarantee 10). */
+  private readonly node: SharedNode | undefined;
+  private readonly shared: SharedSessions | undefined;
+  private readonly pushDeadlines: Deadlines<PendingPush> | undefined;
   /** TCP connections refused before their upgrade (their request may still arrive): never upgraded. */
   private readonly refusedSockets = new WeakSet<Duplex>();
   private http: HttpServer | undefined;
@@ -130,7 +138,10 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     this.options = resolved;
     const reportError = (error: unknown) => this.emitSafely('error', error);
     this.reportError = reportError;
-    const store = options.store ?? new MemorySessionStore();
+    const engine = resolved.engine;
+    const sharedEngine = isSharedEngine(engine) ? engine : undefined;
+    // On a shared engine the engine is the store: sessions are created, rotated and ended there.
+    const store = sharedEngine !== undefined ? noStore : (options.store ?? new MemorySessionStore());
     const plugins = new PluginHost(resolved.plugins, (error, plugin, hook) => this.emitSafely('plugin-error', { error, plugin, hook }));
     this.plugins = plugins;
     this.sendDeadlines = new Deadlines<Outgoing>(
@@ -150,21 +161,33 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     const channels = new Channels(resolved.channels, resolved.engine ?? memoryEngine(), resolved.engine === undefined, reportError);
     this.channels = channels;
     const registry = this.registry;
+    // The registry forgets an ended session; the channels take it out of every presence list.
+    let lifecycle: SessionLifecycle = {
+      attached: (session) => registry.attached(session),
+      detached: (session) => registry.detached(session),
+      ended: (session) => {
+        registry.ended(session);
+        channels.sessionEnded(session.id);
+      },
+    };
+    let shared: SessionDeps['shared'];
+    const limits = sharedLimits(resolved);
+    if (sharedEngine !== undefined) {
+      const node = new SharedNode(sharedEngine, resolved.nodeTimeoutMs, reportError, (sid) => this.shared?.moved(sid));
+      this.node = node;
+      this.shared = new SharedSessions(node, registry.sessions, limits, resolved, lifecycle, reportError);
+      lifecycle = this.shared;
+      this.pushDeadlines = new PushDeadlines<PendingPush>((p) => p.owner.expire(p), { resolutionMs: 5 });
+      shared = { node, pushDeadlines: this.pushDeadlines };
+    }
     const sessionDeps: SessionDeps = {
       options: resolved,
       plugins,
       sendDeadlines: this.sendDeadlines,
-      // The registry forgets an ended session; the channels take it out of every presence list.
-      lifecycle: {
-        attached: (session) => registry.attached(session),
-        detached: (session) => registry.detached(session),
-        ended: (session) => {
-          registry.ended(session);
-          channels.sessionEnded(session.id);
-        },
-      },
+      lifecycle,
       closing,
       reportError,
+      shared,
     };
     this.handshakes = new Handshakes({
       options: resolved,
@@ -177,6 +200,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       newSession: (id, identity, codec) => new SessionImpl(id, identity, codec, sessionDeps),
       onSession: (session) => this.emitSafely('session', session),
       reportError,
+      shared: this.node === undefined ? undefined : { node: this.node, limits },
     });
     this.admission = new Admission(resolved.handshakeTimeoutMs, resolved.maxPendingHandshakesPerAddress);
     this.hooks = {
@@ -248,6 +272,10 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
 
   private async start(): Promise<void> {
     if (this.closing) throw new Error('the server was closed');
+    if (this.node !== undefined) {
+      await this.node.start();
+      this.shared?.start();
+    }
     const { server, port, host } = this.options;
     const http = server ?? createHttpServer(this.onRequest);
     this.ownsHttp = server === undefined;
@@ -379,6 +407,14 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
         await within(new Promise<void>((resolve) => (this.onAllClosed = resolve)), Math.max(20, deadline - monotonic()));
       }
       for (const conn of [...this.connections]) conn.terminate('shutdown deadline');
+      if (this.shared !== undefined && this.node !== undefined) {
+        // The sessions stay in the engine, detached, for any other node; then this node leaves,
+        // so a claim still held by a handler that outlived the deadline may be taken over at once.
+        this.shared.stop();
+        await within(this.shared.settled(), Math.max(20, deadline - monotonic()));
+        await within(this.node.stop(), Math.max(20, deadline - monotonic()));
+        this.pushDeadlines?.clear();
+      }
       this.heartbeat.stop();
       this.limits.stop();
       this.handshakes.stop();

@@ -2,16 +2,22 @@ import { EventEmitter } from 'eventemitter3';
 import { CloseCode, type Codec, type PluginContext } from '@lifeline/protocol';
 import { now as monotonic, type FlushProducer, type PluginHost } from '@lifeline/protocol/internal';
 import type { ServedSession } from './connection-hooks.js';
+import type { ResolvedOptions } from './options.js';
 import { Inbound, type InboundDeps } from './inbound.js';
 import type { Link } from './link.js';
 import { Outbound, type OutboundDeps, type SendOptions } from './outbound.js';
-import { StateMachine, type Transition } from '@lifeline/protocol/internal';
+import { StateMachine, type Transition, type Deadlines } from '@lifeline/protocol/internal';
+import { SharedInbound } from './shared/shared-inbound.js';
+import { SharedOutbound, type PendingPush } from './shared/shared-outbound.js';
+import type { SharedNode } from './shared/node.js';
 
 /**
  * Why a session ended. `evicted`: a newer session of the same identity took its place while it
  * was detached (`maxSessionsPerIdentity`); its client is answered as for an expired session.
+ * `moved` (on a shared engine only): the client resumed the session on another node; this
+ * node's copy ends, the session goes on there.
  */
-export type SessionCloseReason = 'closed' | 'expired' | 'evicted' | 'server-closed' | 'client-closed';
+export type SessionCloseReason = 'closed' | 'expired' | 'evicted' | 'server-closed' | 'client-closed' | 'moved';
 
 export interface SessionCloseEvent {
   readonly reason: SessionCloseReason;
@@ -60,9 +66,18 @@ export interface SessionLifecycle {
 
 /** What the server gives each session. */
 export interface SessionDeps extends Omit<InboundDeps, 'options'>, Omit<OutboundDeps, 'options'> {
-  readonly options: InboundDeps['options'] & OutboundDeps['options'];
+  readonly options: InboundDeps['options'] & OutboundDeps['options'] & Pick<ResolvedOptions, 'overloadRetryMs'>;
   readonly lifecycle: SessionLifecycle;
   readonly plugins: PluginHost;
+  /** Set on an engine with session state (guarantee 10): claims, outcomes and pushes live there. */
+  readonly shared?: SharedSessionDeps;
+}
+
+/** What a session on the shared path is given besides. */
+export interface SharedSessionDeps {
+  readonly node: SharedNode;
+  /** One timer for the deadlines of every push of this node. */
+  readonly pushDeadlines: Deadlines<PendingPush>;
 }
 
 /** One logical conversation with a client; the same object lives across resumes. */
@@ -95,12 +110,14 @@ export interface Session extends EventEmitter<SessionEvents> {
  */
 export class SessionImpl extends EventEmitter<SessionEvents> implements Session, ServedSession {
   readonly pluginContext: PluginContext;
-  readonly inbound: Inbound;
-  readonly outbound: Outbound;
+  readonly inbound: Inbound | SharedInbound;
+  readonly outbound: Outbound | SharedOutbound;
   private readonly machine: StateMachine<SessionState>;
   private link: Link | undefined;
   /** Monotonic ms when the last connection let go (for `onResume.downtimeMs`). */
   private lastDetach = monotonic();
+  /** Why it ended, once it has. */
+  private ending: SessionCloseReason | undefined;
 
   constructor(
     readonly id: string,
@@ -112,9 +129,45 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     super();
     this.pluginContext = Object.freeze({ side: 'server', sessionId: id });
     this.machine = new StateMachine<SessionState>('detached', 'created', transitions, this.changed);
-    this.inbound = new Inbound(this, this.pluginContext, codec, deps);
-    this.outbound = new Outbound(codec, this.pluginContext, deps);
+    const shared = deps.shared;
+    if (shared === undefined) {
+      this.inbound = new Inbound(this, this.pluginContext, codec, deps);
+      this.outbound = new Outbound(codec, this.pluginContext, deps);
+      return;
+    }
+    // An engine failure: the connection is told to come back (1013); the session stays resumable.
+    const engineFailed = (error: unknown) => {
+      deps.reportError(new Error(`session ${id}: the engine failed; the connection was told to retry (1013)`, { cause: error }));
+      this.link?.goodbye(CloseCode.TryAgainLater, 'session state unavailable, try again later', deps.options.overloadRetryMs);
+    };
+    const engine = shared.node.engine;
+    this.inbound = new SharedInbound(id, this, this.pluginContext, codec, {
+      options: deps.options,
+      plugins: deps.plugins,
+      engine,
+      node: shared.node.id,
+      closing: deps.closing,
+      reportError: deps.reportError,
+      engineFailed,
+      // Gone from the engine (expired, ended elsewhere, or Redis lost it): the client comes back
+      // and is answered as for an unknown session (a new one, `session-lost`).
+      sessionGone: () => this.end('expired', CloseCode.TryAgainLater, { retryMs: deps.options.overloadRetryMs }, 'the session is no longer known'),
+    });
+    this.outbound = new SharedOutbound(id, codec, { options: deps.options, engine, deadlines: shared.pushDeadlines, reportError: deps.reportError, engineFailed });
   }
+
+  /** Why the session ended (undefined while it has not). */
+  get endReason(): SessionCloseReason | undefined {
+    return this.ending;
+  }
+
+  /** The shared path: the engine's marks as a resume read them (`welcome.seq`, the pushes it holds). */
+  adoptStored(accepted: number, pushSeq: number): void {
+    if (this.inbound instanceof SharedInbound) this.inbound.adoptAccepted(accepted);
+    this.storedPushSeq = pushSeq;
+  }
+
+  private storedPushSeq = 0;
 
   get state(): SessionState {
     return this.machine.value;
@@ -167,7 +220,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     }
     this.deps.lifecycle.attached(this);
     this.inbound.attach(link);
-    const replayed = this.outbound.attach(link, win, ackSeq);
+    const replayed = this.outbound instanceof SharedOutbound ? this.outbound.attach(link, win, ackSeq, this.storedPushSeq) : this.outbound.attach(link, win, ackSeq);
     this.emitSafely('attach');
     return replayed;
   }
@@ -207,6 +260,8 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
    * `closeText` when `bye` is given), reject every pending send, forget the session, and emit `close`.
    */
   end(reason: SessionCloseReason, closeCode: number | undefined, bye?: { readonly retryMs?: number }, closeText: string = reason): void {
+    if (this.state === 'closed') return;
+    this.ending = reason;
     if (!this.setState('closed', closeText === reason ? reason : `${reason}: ${closeText}`)) return;
     const link = this.link;
     if (link !== undefined) {

@@ -20,6 +20,12 @@ export interface SessionRecord {
   readonly identityHash: string;
   /** Wall-clock ms after which the session may not be resumed; `null` while a connection holds it. */
   readonly expiresAt: number | null;
+  /**
+   * Name of the session's codec (kept for life: its stored outcomes and pushes are encoded in
+   * it), so a node that did not open the session serves it in the same codec. Set by the server
+   * on an `engine` with session state; absent in the default in-process store.
+   */
+  readonly codec?: string;
 }
 
 /**

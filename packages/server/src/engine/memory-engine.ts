@@ -447,5 +447,12 @@ export function memoryEngine(options: MemoryEngineOptions = {}): MemoryEngine {
       return totalBytes;
     },
   };
+  inProcessEngines.add(engine);
   return engine;
 }
+
+/**
+ * Engines whose every node lives in this process (a memory engine): nodes on them tell each
+ * other of a moved session directly, and take no channel of the engine for it.
+ */
+export const inProcessEngines = new WeakSet<Engine>();

@@ -1,0 +1,246 @@
+import { CloseCode, type Codec, type MsgFrame, type PluginContext } from '@lifeline/protocol';
+import { Fifo, now as monotonic, type PluginHost } from '@lifeline/protocol/internal';
+import { AckRun } from '../ack-run.js';
+import type { ClaimResult, StoredOutcome } from '../engine/engine-sessions.js';
+import { ReadPause, type InboundLink } from '../link.js';
+import type { HandlerContext, ResolvedOptions } from '../options.js';
+import { errorOutcome, evicted, type Outcome } from '../results.js';
+import type { Session } from '../session.js';
+import type { SharedEngine } from './node.js';
+import { loadOutcome, storeOutcome } from './stored.js';
+
+/** What a session's shared inbound part is given. */
+export interface SharedInboundDeps {
+  readonly options: Pick<ResolvedOptions, 'handler' | 'maxInFlight' | 'maxInboundBytes' | 'now'>;
+  readonly plugins: PluginHost;
+  readonly engine: SharedEngine;
+  /** This node's id: who holds the claims it makes. */
+  readonly node: string;
+  closing(): boolean;
+  reportError(error: unknown): void;
+  /** An engine call failed: the connection is told to come back later (1013); nothing unrecorded was answered. */
+  engineFailed(error: unknown): void;
+  /** The engine no longer knows the session (ended elsewhere, expired, or its data was lost). */
+  sessionGone(): void;
+}
+
+/** Polls of a claim running on another node: from 25 ms, doubling, at most this far apart. */
+const MAX_POLL_MS = 500;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Client → server on a shared engine (guarantee 10): each message is `claim`ed in the engine
+ * before its handler runs and `complete`d after, so no id is handed to a handler twice across
+ * nodes; a duplicate is answered from the stored outcome. Claims are async, so one session's
+ * messages go through one loop, in seq order, while other sessions run theirs at the same time.
+ * The same bounds as the in-process `Inbound`: the window in messages, `maxInboundBytes` in bytes.
+ */
+export class SharedInbound {
+  readonly acks: AckRun;
+  private accepted = 0;
+  private readonly queue = new Fifo<MsgFrame>();
+  private readonly costs = new Fifo<number>();
+  private queuedBytes = 0;
+  /** The loop is running (awaiting the engine or a handler). */
+  private running = false;
+  private ended = false;
+  private idleWaiters: (() => void)[] = [];
+  private link: InboundLink | undefined;
+  private duplicatesAnswered = 0;
+  /** Outcomes handled here whose `complete` failed (the engine was down): stored again on the retransmission. */
+  private readonly unstored = new Map<number, StoredOutcome>();
+
+  constructor(
+    private readonly sid: string,
+    private readonly session: Session,
+    private readonly pluginContext: PluginContext,
+    private readonly codec: Codec,
+    private readonly deps: SharedInboundDeps,
+  ) {
+    this.acks = new AckRun(codec);
+  }
+
+  /** Highest client seq claimed, as the engine said at the last resume and as claimed here since. */
+  get acceptedSeq(): number {
+    return this.accepted;
+  }
+
+  /** The engine's accepted mark (a resume read it): `welcome.seq`. */
+  adoptAccepted(seq: number): void {
+    if (seq > this.accepted) this.accepted = seq;
+  }
+
+  attach(link: InboundLink): void {
+    this.link = link;
+    this.duplicatesAnswered = 0;
+  }
+
+  /** The connection is gone: what waited is dropped, the client retransmits it on the next connection. */
+  detach(): void {
+    this.link = undefined;
+    this.acks.clear();
+    this.dropQueue();
+  }
+
+  receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void {
+    const plugins = this.deps.plugins;
+    if (plugins.active) plugins.onReceive({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt, at, duplicate: f.seq <= this.accepted }, this.pluginContext);
+    if (this.ended || this.deps.closing()) return;
+    const max = this.deps.options.maxInFlight;
+    if ((this.running ? 1 : 0) + this.queue.length + 1 > max) {
+      this.link?.fail(CloseCode.BadFrame, `more than ${max} messages without an ack: the client broke the window (welcome.win)`);
+      return;
+    }
+    this.queue.push(f);
+    this.costs.push(bytes);
+    this.queuedBytes += bytes;
+    if (this.queuedBytes > this.deps.options.maxInboundBytes) this.link?.pauseReading(ReadPause.Queued);
+    if (!this.running) void this.run();
+  }
+
+  get idle(): boolean {
+    return !this.running && this.queue.length === 0;
+  }
+
+  whenIdle(): Promise<void> {
+    if (this.idle || this.ended) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** The local copy ended: nothing more is handled or answered here (a running handler's outcome is still stored). */
+  end(): void {
+    this.ended = true;
+    this.dropQueue();
+    this.acks.clear();
+    this.notifyIdle();
+  }
+
+  /** The socket drained: the loop goes on. */
+  drain(): void {
+    if (!this.running && this.queue.length > 0) void this.run();
+  }
+
+  private dropQueue(): void {
+    this.queue.clear();
+    this.costs.clear();
+    this.queuedBytes = 0;
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (!this.ended && this.link?.writable !== false) {
+        const f = this.queue.shift();
+        if (f === undefined) break;
+        this.queuedBytes -= this.costs.shift() as number;
+        if (this.queuedBytes <= this.deps.options.maxInboundBytes / 2) this.link?.resumeReading(ReadPause.Queued);
+        await this.process(f, this.link);
+      }
+    } catch (error) {
+      this.deps.reportError(error);
+    } finally {
+      this.running = false;
+      if (this.idle || this.ended) this.notifyIdle();
+    }
+  }
+
+  /** One message, from its claim to its answer; `link` is the connection it came on. */
+  private async process(f: MsgFrame, link: InboundLink | undefined): Promise<void> {
+    const { engine, node } = this.deps;
+    let claim: ClaimResult;
+    for (let pollMs = 25; ; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
+      try {
+        claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
+      } catch (error) {
+        this.deps.engineFailed(error);
+        return;
+      }
+      if (claim.status !== 'running-elsewhere') break;
+      // Ours, handled already but not recorded (the engine was down): record it now.
+      const mine = claim.node === node ? this.unstored.get(f.seq) : undefined;
+      if (mine !== undefined) {
+        await this.store(f.seq, mine);
+        return;
+      }
+      // Running on another node (or on a copy of this session here that was dropped): its
+      // outcome comes when it completes, or the claim is taken over once that node is dead.
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      if (this.ended || this.link !== link) return;
+    }
+    switch (claim.status) {
+      case 'unknown-session':
+        this.deps.sessionGone();
+        return;
+      case 'duplicate':
+        this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
+        return;
+      case 'lost': {
+        // Its handler ran on two nodes that both died: its effect is unknown, and it is not run a third time.
+        const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted twice by nodes that died; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
+        await this.store(f.seq, storeOutcome(this.codec, lost), lost);
+        return;
+      }
+      case 'claimed': {
+        if (f.seq > this.accepted) this.accepted = f.seq;
+        const outcome = await this.handle(f, claim.redelivered);
+        await this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
+        return;
+      }
+    }
+  }
+
+  /** Record the outcome, then answer it: never the other way round. */
+  private async store(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<void> {
+    let kept: boolean;
+    try {
+      kept = await this.deps.engine.sessions.complete(this.sid, seq, this.deps.node, stored);
+    } catch (error) {
+      if (this.unstored.size < this.deps.options.maxInFlight) this.unstored.set(seq, stored);
+      this.deps.engineFailed(error);
+      return;
+    }
+    this.unstored.delete(seq);
+    // Not kept: the claim was taken over (this node was thought dead); the other run answers.
+    if (kept) this.answer(seq, outcome);
+  }
+
+  private async handle(f: MsgFrame, redelivered: boolean): Promise<Outcome> {
+    const plugins = this.deps.plugins;
+    if (plugins.active) plugins.onDeliver({ id: f.id, seq: f.seq, sentAt: f.ts, wallAt: this.deps.options.now(), at: monotonic() }, this.pluginContext);
+    try {
+      const ctx: HandlerContext = { session: this.session, id: f.id, seq: f.seq, redelivered };
+      let value = this.deps.options.handler(f.d, ctx);
+      if (isThenable(value)) value = await value;
+      const result = value === undefined || typeof value === 'function' || typeof value === 'symbol' ? null : value;
+      try {
+        return this.codec.value(result);
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        return errorOutcome(this.codec, new TypeError(`the handler's result cannot be encoded: ${why}`));
+      }
+    } catch (error) {
+      return errorOutcome(this.codec, error);
+    }
+  }
+
+  private answerDuplicate(seq: number, outcome: Outcome): void {
+    if (this.link === undefined || seq <= this.duplicatesAnswered) return;
+    this.duplicatesAnswered = seq;
+    this.answer(seq, outcome);
+  }
+
+  private answer(seq: number, outcome: Outcome): void {
+    if (this.ended || this.link === undefined) return;
+    this.acks.add(seq, outcome, this.link);
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+

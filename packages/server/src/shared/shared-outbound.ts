@@ -1,0 +1,256 @@
+import { AbortError, AckTimeoutError, ClosedError, PayloadTooLargeError, QueueFullError, type Codec } from '@lifeline/protocol';
+import { messageId, now as monotonic, type Deadlines } from '@lifeline/protocol/internal';
+import type { OutboundLink } from '../link.js';
+import type { ResolvedOptions } from '../options.js';
+import type { SendOptions } from '../outbound.js';
+import type { SessionCloseReason } from '../session.js';
+import type { SharedEngine } from './node.js';
+import { loadPush, storePush } from './stored.js';
+
+/** One `session.send()` made on this node: its promise lives here only. */
+export interface PendingPush {
+  readonly id: string;
+  /** The engine's seq, once appended (0 before). */
+  seq: number;
+  readonly timeoutMs: number;
+  resolve(): void;
+  reject(error: Error): void;
+  settled: boolean;
+  onAbort: (() => void) | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly owner: SharedOutbound;
+}
+
+/** What a session's shared outbound part is given. */
+export interface SharedOutboundDeps {
+  readonly options: Pick<ResolvedOptions, 'ackTimeoutMs' | 'maxInFlight' | 'maxQueued' | 'now'>;
+  readonly engine: SharedEngine;
+  /** One timer for the deadlines of every push of this node. */
+  readonly deadlines: Deadlines<PendingPush>;
+  reportError(error: unknown): void;
+  engineFailed(error: unknown): void;
+}
+
+const closeText: Readonly<Record<SessionCloseReason, string>> = {
+  closed: 'the session was closed by the server',
+  expired: 'the session expired',
+  evicted: 'the session was ended for a newer session of the same identity (maxSessionsPerIdentity)',
+  'server-closed': 'this server shut down',
+  'client-closed': 'the client ended the session',
+  moved: 'the session moved to another node (the push is still delivered from the engine)',
+};
+
+/**
+ * Server → client on a shared engine (guarantee 10): every push is appended to the engine,
+ * which numbers it, and the node holding the session writes the engine's pushes in seq order,
+ * without a hole, within the client's window; a `cack` drops them there. So a resume on any
+ * node resends what the client has not acknowledged. The `session.send()` promise lives on the
+ * node that sent it: it resolves when that node sees the `cack`, and rejects with `ClosedError`
+ * (`maybeDelivered: true`) if the session moves to another node first.
+ */
+export class SharedOutbound {
+  private link: OutboundLink | undefined;
+  private window: number;
+  /** Highest seq written on the current connection. */
+  private written = 0;
+  /** Highest seq the client acknowledged. */
+  private acked = 0;
+  /** Highest seq the engine is known to hold. */
+  private known = 0;
+  /** Sent here and not yet acknowledged, by seq (appended) or waiting for the append. */
+  private readonly pending = new Map<number, PendingPush>();
+  /** Frames of pushes appended here, by seq, so writing them needs no engine read. */
+  private readonly frames = new Map<number, unknown>();
+  private reading = false;
+  private ackSent = 0;
+  private acking = false;
+  private ended: SessionCloseReason | undefined;
+
+  constructor(
+    private readonly sid: string,
+    private readonly codec: Codec,
+    private readonly deps: SharedOutboundDeps,
+  ) {
+    this.window = deps.options.maxInFlight;
+  }
+
+  send(data: unknown, options: SendOptions | undefined): Promise<void> {
+    if (this.ended !== undefined) return Promise.reject(new ClosedError(`session.send(): ${closeText[this.ended]}`));
+    let d: unknown;
+    try {
+      d = this.codec.value(data);
+    } catch (cause) {
+      return Promise.reject(new TypeError(`session.send() cannot encode its data: ${(cause as Error).message}`, { cause }));
+    }
+    const id = options?.id ?? messageId();
+    if (typeof id !== 'string' || id.length === 0 || id.length > 128) return Promise.reject(new TypeError('session.send() needs `id` to be a string of 1 to 128 characters'));
+    const timeoutMs = options?.timeoutMs ?? this.deps.options.ackTimeoutMs;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) return Promise.reject(new TypeError(`session.send() needs \`timeoutMs\` to be a non-negative number, got ${String(timeoutMs)}`));
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError(`session.send() of ${id} was aborted before it was queued`, { cause: signal.reason }));
+    const bytes = this.codec.size(d);
+    if (bytes > this.deps.options.maxQueued.bytes) return Promise.reject(new PayloadTooLargeError(bytes, this.deps.options.maxQueued.bytes));
+    const ts = this.deps.options.now();
+    let p!: PendingPush;
+    const promise = new Promise<void>((resolve, reject) => {
+      p = { id, seq: 0, timeoutMs, resolve, reject, settled: false, onAbort: undefined, signal, owner: this };
+    });
+    // Fire-and-forget pushes are safe: a rejection nobody awaits is not reported as unhandled.
+    promise.catch(() => {});
+    if (timeoutMs !== Infinity) this.deps.deadlines.add(p, monotonic() + timeoutMs);
+    if (signal !== undefined) {
+      p.onAbort = () => this.fail(p, new AbortError(`session.send() of ${id} was aborted`, { cause: signal.reason, maybeDelivered: p.seq > 0 }));
+      signal.addEventListener('abort', p.onAbort, { once: true });
+    }
+    this.deps.engine.pushes.append(this.sid, storePush(this.codec, ts, id, d)).then(
+      (seq) => {
+        if (seq === 'full') this.fail(p, new QueueFullError('session.send(): the session holds maxQueued unacknowledged pushes'));
+        else if (seq === undefined) this.fail(p, new ClosedError('session.send(): the session is no longer known to the engine'));
+        else this.appended(p, seq, this.codec.msg(seq, this.codec.value(id), ts, d));
+      },
+      (error: unknown) => {
+        // Not known to be stored: the caller may send again under the same id.
+        this.fail(p, new ClosedError(`session.send() of ${id}: the engine did not record it`, { cause: error, maybeDelivered: true }));
+        this.deps.engineFailed(error);
+      },
+    );
+    return promise;
+  }
+
+  /**
+   * A connection took the session: the client has every push up to `ackSeq`; the engine holds
+   * up to `pushSeq`. Returns how many are resent.
+   */
+  attach(link: OutboundLink, win: number | undefined, ackSeq: number, pushSeq: number): number {
+    this.link = link;
+    this.window = win === undefined ? this.deps.options.maxInFlight : Math.min(win, this.deps.options.maxInFlight);
+    this.known = Math.max(this.known, pushSeq);
+    this.cack(ackSeq);
+    this.written = this.acked;
+    const resent = Math.max(0, this.known - this.acked);
+    this.pump();
+    return resent;
+  }
+
+  detach(): void {
+    this.link = undefined;
+  }
+
+  cack(seq: number): void {
+    const upTo = Math.min(seq, this.known);
+    if (upTo <= this.acked) return;
+    this.acked = upTo;
+    for (const [s, p] of this.pending) {
+      if (s > upTo) continue;
+      this.settle(p);
+      p.resolve();
+    }
+    for (const s of this.frames.keys()) if (s <= upTo) this.frames.delete(s);
+    void this.ackEngine();
+    this.pump();
+  }
+
+  /** Write the engine's pushes after `written`, in order, within the window and while the socket takes them. */
+  pump(): void {
+    const link = this.link;
+    while (link !== undefined && !this.reading && link.writable && this.written < this.known && this.written < this.acked + this.window) {
+      const frame = this.frames.get(this.written + 1);
+      if (frame === undefined) {
+        void this.read(link);
+        return;
+      }
+      this.written++;
+      link.push(frame);
+    }
+  }
+
+  /** The session ended here: every pending `send()` rejects with `ClosedError`. */
+  closeAll(reason: SessionCloseReason, closeCode: number | undefined): void {
+    if (this.ended !== undefined) return;
+    this.ended = reason;
+    const text = closeText[reason];
+    for (const p of [...this.pending.values()]) this.fail(p, new ClosedError(`session.send() of ${p.id}: ${text}`, { maybeDelivered: true, closeCode }));
+    this.frames.clear();
+  }
+
+  /** Past its deadline (the node-wide timer). */
+  expire(p: PendingPush): void {
+    this.fail(p, new AckTimeoutError(p.id, p.seq > 0, p.timeoutMs));
+  }
+
+  private appended(p: PendingPush, seq: number, frame: unknown): void {
+    if (seq > this.known) this.known = seq;
+    if (this.ended !== undefined) this.fail(p, new ClosedError(`session.send() of ${p.id}: ${closeText[this.ended]}`, { maybeDelivered: true }));
+    if (p.settled) return;
+    if (seq <= this.acked) {
+      this.settle(p);
+      p.resolve();
+      return;
+    }
+    p.seq = seq;
+    this.pending.set(seq, p);
+    this.frames.set(seq, frame);
+    this.pump();
+  }
+
+  /** Pushes this node did not append (another node did, or an earlier connection's): read them from the engine. */
+  private async read(link: OutboundLink): Promise<void> {
+    this.reading = true;
+    const from = this.written;
+    try {
+      const stored = await this.deps.engine.pushes.list(this.sid, from, Math.max(1, this.acked + this.window - from));
+      if (this.link !== link || this.written !== from) return;
+      for (const s of stored) {
+        if (s.seq !== this.written + 1) break;
+        const parts = loadPush(this.codec, s.data);
+        if (parts === undefined) {
+          this.deps.reportError(new Error(`session ${this.sid}: stored push ${s.seq} is not in the expected form; skipped`));
+          this.written = s.seq;
+          continue;
+        }
+        this.written = s.seq;
+        link.push(this.codec.msg(s.seq, this.codec.value(parts.id), parts.ts, parts.d));
+      }
+      // Acknowledged meanwhile (the list starts after them): nothing to write below the mark.
+      if (stored.length === 0 && this.written < this.acked) this.written = this.acked;
+      if (stored.length === 0 && this.written < this.known) this.known = this.written;
+    } catch (error) {
+      this.deps.engineFailed(error);
+      return;
+    } finally {
+      this.reading = false;
+    }
+    this.pump();
+  }
+
+  /** Tell the engine the client's mark, one call at a time (the latest mark wins). */
+  private async ackEngine(): Promise<void> {
+    if (this.acking) return;
+    this.acking = true;
+    try {
+      while (this.ackSent < this.acked) {
+        const seq = this.acked;
+        await this.deps.engine.pushes.ack(this.sid, seq);
+        this.ackSent = seq;
+      }
+    } catch (error) {
+      // The next cack (or the next resume, which acks `hello.resume.seq`) carries the mark again.
+      this.deps.reportError(error);
+    } finally {
+      this.acking = false;
+    }
+  }
+
+  private fail(p: PendingPush, error: Error): void {
+    if (p.settled) return;
+    this.settle(p);
+    p.reject(error);
+  }
+
+  private settle(p: PendingPush): void {
+    p.settled = true;
+    if (p.seq > 0) this.pending.delete(p.seq);
+    this.deps.deadlines.delete(p);
+    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
+  }
+}
