@@ -113,6 +113,14 @@ describe('Redis fails under the nodes (guarantee 10)', () => {
     await subscriber.connect({ timeoutMs: 10_000 });
     const sub = subscriber.subscribe(CHANNEL);
     const seen = watch(sub);
+    const t0 = Date.now();
+    const subEvents: string[] = [];
+    subscriber.on('disconnect', (i) => subEvents.push(`${Date.now() - t0} disconnect ${i.code}`));
+    subscriber.on('session-lost', () => subEvents.push(`${Date.now() - t0} session-lost`));
+    subscriber.on('state', (st) => subEvents.push(`${Date.now() - t0} ${st}`));
+    sub.on('gap', (g) => subEvents.push(`${Date.now() - t0} gap ${JSON.stringify(g)}`));
+    sub.on('publication', (_d, m) => { if (m.offset <= 2) subEvents.push(`${Date.now() - t0} pub ${m.offset} ${m.epoch}`); });
+    sub.on('error', (e) => subEvents.push(`${Date.now() - t0} sub error ${String(e)}`));
     await sub.ready({ timeoutMs: 10_000 });
 
     const before = new WindowedSender(sender, 200, 20, 'b');
@@ -136,7 +144,10 @@ describe('Redis fails under the nodes (guarantee 10)', () => {
     await within(after.done, 'the sends after the restart', 30_000);
     await within(p2.done, 'the publications after the restart', 30_000);
     expect(wrongOutcomes(after)).toEqual([]);
-    await poll(() => seen.pubs.length >= 100, `100 publications (has ${seen.pubs.length}, gaps ${JSON.stringify(seen.gaps)})`, 15_000, 10);
+    await poll(() => seen.pubs.length >= 100, `100 publications (has ${seen.pubs.length}, gaps ${JSON.stringify(seen.gaps)})`, 15_000, 10).catch((error: unknown) => {
+      const reports = cluster.all.map((node) => `${node.name} (${node.alive ? 'alive' : 'dead'}): ${node.reports.slice(-3).join(' | ')}`);
+      throw new Error(`${String(error)}\nsubscriber: ${subEvents.join(', ')}; position ${JSON.stringify(sub.position)}; p2 offsets ${JSON.stringify([...p2.offsets].slice(0, 3))}\n${reports.join('\n')}`);
+    });
 
     expect(lost).toHaveLength(1);
     expect(lost[0]?.unknown).toBe(0);
