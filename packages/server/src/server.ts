@@ -19,7 +19,6 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from './opti
 import { Registry } from './registry.js';
 import { SessionImpl, type Session, type SessionDeps, type SessionLifecycle } from './session.js';
 import { MemorySessionStore } from './store.js';
-import { Deadlines as PushDeadlines } from '@lifeline/protocol/internal';
 import { SharedNode, isSharedEngine } from './shared/node.js';
 import { SharedSessions, noStore, sharedLimits } from './shared/shared-sessions.js';
 import type { PendingPush } from './shared/shared-outbound.js';
@@ -177,7 +176,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       this.node = node;
       this.shared = new SharedSessions(node, registry.sessions, limits, resolved, lifecycle, reportError);
       lifecycle = this.shared;
-      this.pushDeadlines = new PushDeadlines<PendingPush>((p) => p.owner.expire(p), { resolutionMs: 5 });
+      this.pushDeadlines = new Deadlines<PendingPush>((p) => p.owner.expire(p), { resolutionMs: 5 });
       shared = { node, pushDeadlines: this.pushDeadlines };
     }
     const sessionDeps: SessionDeps = {

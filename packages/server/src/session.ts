@@ -116,6 +116,8 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   private link: Link | undefined;
   /** Monotonic ms when the last connection let go (for `onResume.downtimeMs`). */
   private lastDetach = monotonic();
+  /** The engine's highest push seq as the last resume read it (shared path). */
+  private storedPushSeq = 0;
   /** Why it ended, once it has. */
   private ending: SessionCloseReason | undefined;
 
@@ -167,7 +169,6 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     this.storedPushSeq = pushSeq;
   }
 
-  private storedPushSeq = 0;
 
   get state(): SessionState {
     return this.machine.value;

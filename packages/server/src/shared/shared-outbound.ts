@@ -125,8 +125,9 @@ export class SharedOutbound {
     this.link = link;
     this.window = win === undefined ? this.deps.options.maxInFlight : Math.min(win, this.deps.options.maxInFlight);
     this.known = Math.max(this.known, pushSeq);
+    // Everything after the client's mark goes again on this connection.
+    this.written = Math.max(this.acked, Math.min(ackSeq, this.known));
     this.cack(ackSeq);
-    this.written = this.acked;
     const resent = Math.max(0, this.known - this.acked);
     this.pump();
     return resent;
@@ -199,21 +200,8 @@ export class SharedOutbound {
     const from = this.written;
     try {
       const stored = await this.deps.engine.pushes.list(this.sid, from, Math.max(1, this.acked + this.window - from));
-      if (this.link !== link || this.written !== from) return;
-      for (const s of stored) {
-        if (s.seq !== this.written + 1) break;
-        const parts = loadPush(this.codec, s.data);
-        if (parts === undefined) {
-          this.deps.reportError(new Error(`session ${this.sid}: stored push ${s.seq} is not in the expected form; skipped`));
-          this.written = s.seq;
-          continue;
-        }
-        this.written = s.seq;
-        link.push(this.codec.msg(s.seq, this.codec.value(parts.id), parts.ts, parts.d));
-      }
-      // Acknowledged meanwhile (the list starts after them): nothing to write below the mark.
-      if (stored.length === 0 && this.written < this.acked) this.written = this.acked;
-      if (stored.length === 0 && this.written < this.known) this.known = this.written;
+      // Another connection, or the mark moved meanwhile: the pump below starts again from there.
+      if (this.link === link && this.written === from) this.writeStored(link, stored);
     } catch (error) {
       this.deps.engineFailed(error);
       return;
@@ -221,6 +209,23 @@ export class SharedOutbound {
       this.reading = false;
     }
     this.pump();
+  }
+
+  private writeStored(link: OutboundLink, stored: readonly { seq: number; data: string }[]): void {
+    for (const s of stored) {
+      // The engine drops only what the client acknowledged (on another node, maybe): skip past it.
+      if (s.seq <= this.written) continue;
+      this.written = s.seq;
+      if (s.seq > this.known) this.known = s.seq;
+      const parts = loadPush(this.codec, s.data);
+      if (parts === undefined) {
+        this.deps.reportError(new Error(`session ${this.sid}: stored push ${s.seq} is not in the expected form; skipped`));
+        continue;
+      }
+      link.push(this.codec.msg(s.seq, this.codec.value(parts.id), parts.ts, parts.d));
+    }
+    // Nothing left after the mark: what this node believed the engine held was acknowledged.
+    if (stored.length === 0 && this.written < this.known) this.known = this.written;
   }
 
   /** Tell the engine the client's mark, one call at a time (the latest mark wins). */
