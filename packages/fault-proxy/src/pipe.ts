@@ -4,6 +4,8 @@ import type { Socket } from 'node:net';
 export interface PipeMode {
   /** Drop every byte (a link that went silent while both sockets stay open). */
   silent: boolean;
+  /** Forward nothing and stop reading, keeping every byte for later (a peer that stalls, then answers). */
+  held: boolean;
   /** Forward at most this many bytes per write, one write per event-loop turn. 0 = as received. */
   fragmentBytes: number;
   /** Hold each chunk this many ms (plus up to `jitterMs`) before forwarding, order kept. */
@@ -33,14 +35,23 @@ export class Pipe {
         return;
       }
       this.queue.push(chunk);
-      if (!this.busy) void this.drain();
+      // While held, TCP backpressure bounds what waits: one chunk here, the rest in the kernel.
+      if (this.mode().held) from.pause();
+      else if (!this.busy) void this.drain();
     });
+  }
+
+  /** The hold ended: forward what waited, in order, and read again. */
+  release(): void {
+    this.from.resume();
+    if (!this.busy && this.queue.length > 0) void this.drain();
   }
 
   private async drain(): Promise<void> {
     this.busy = true;
     try {
       while (this.queue.length > 0) {
+        if (this.mode().held) return;
         if (this.to.destroyed) {
           this.queue.length = 0;
           return;

@@ -36,7 +36,7 @@ export class FaultProxy extends EventEmitter<{ dropped: [bytes: number] }> {
   private readonly links = new Set<Link>();
   private target: Required<ProxyTarget>;
   private readonly random: () => number;
-  private readonly mode: PipeMode = { silent: false, fragmentBytes: 0, delayMs: 0, jitterMs: 0 };
+  private readonly mode: PipeMode = { silent: false, held: false, fragmentBytes: 0, delayMs: 0, jitterMs: 0 };
   private refusing = false;
   /** Connections accepted since start. */
   accepted = 0;
@@ -114,6 +114,19 @@ export class FaultProxy extends EventEmitter<{ dropped: [bytes: number] }> {
     this.mode.silent = on;
   }
 
+  /**
+   * Stop forwarding in both directions on every connection, new ones too, without losing a byte:
+   * reading pauses, so TCP backpressure bounds what waits. `hold(false)` (or `heal()`) forwards
+   * everything that waited, in order: a peer that went silent for a while, then answers.
+   */
+  hold(on = true): void {
+    this.mode.held = on;
+    if (!on) for (const link of this.links) {
+      link.up.release();
+      link.down.release();
+    }
+  }
+
   /** Forward at most `bytes` bytes per write (1 = one byte at a time); 0 turns it off. */
   fragment(bytes: number): void {
     if (!Number.isInteger(bytes) || bytes < 0) throw new TypeError('fragment(bytes) takes a non-negative integer');
@@ -132,8 +145,9 @@ export class FaultProxy extends EventEmitter<{ dropped: [bytes: number] }> {
     this.refusing = on;
   }
 
-  /** Back to a clean link: no silence, fragmentation, delay or refusal. Open connections stay. */
+  /** Back to a clean link: no hold, silence, fragmentation, delay or refusal. Open connections stay. */
   heal(): void {
+    this.hold(false);
     this.mode.silent = false;
     this.mode.fragmentBytes = 0;
     this.mode.delayMs = 0;

@@ -115,6 +115,34 @@ describe('FaultProxy', () => {
     expect(s.destroyed).toBe(false);
   });
 
+  it('hold forwards nothing either way, then everything that waited, in order, on release', async () => {
+    const { proxy } = await setup();
+    const s = await connect(proxy.port);
+    onCleanup(() => void s.destroy());
+    const first = readBytes(s, 2);
+    s.write('ok');
+    await first;
+    proxy.hold();
+    let received = 0;
+    const counting = (c: Buffer) => (received += c.length);
+    s.on('data', counting);
+    s.write('held-');
+    s.write('bytes');
+    // A new connection during the hold waits too.
+    const t = await connect(proxy.port);
+    onCleanup(() => void t.destroy());
+    t.write('late');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(received).toBe(0);
+    s.off('data', counting);
+    const reply = readBytes(s, 10);
+    const late = readBytes(t, 4);
+    proxy.hold(false);
+    expect((await reply).data.toString()).toBe('held-bytes');
+    expect((await late).data.toString()).toBe('late');
+    expect(proxy.dropped).toBe(0);
+  });
+
   it('delays keep order', async () => {
     const { proxy } = await setup();
     proxy.delay(5, 5);

@@ -11,3 +11,7 @@ export { RawClient, takeFrame, type AnyFrame, type FrameQueue, type RawAck } fro
 export { nextSession, startProxy, startServer, startSilentServer, startWsServer, urlOf, type WsServer } from './servers.js';
 export { WireClient, clientFrame, type WireClientOptions } from './wire.js';
 export { WAIT_MS, within } from './within.js';
+export { Balancer, startBalancer } from './balancer.js';
+export { REDIS_URL, deleteKeys, freePort, redisAdmin, startRedis, testPrefix, type PrivateRedis } from './redis.js';
+export { LifelineNode, startNode, type NodeConfig } from './nodes.js';
+export { startCluster, type Cluster } from './cluster.js';
