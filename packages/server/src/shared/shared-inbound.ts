@@ -60,7 +60,7 @@ export class SharedInbound {
     private readonly codec: Codec,
     private readonly deps: SharedInboundDeps,
   ) {
-    this.acks = new AckRun(codec);
+    this.acks = new AckRun(codec, () => this.running);
   }
 
   /** Highest client seq claimed, as the engine said at the last resume and as claimed here since. */
