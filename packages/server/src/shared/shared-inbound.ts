@@ -24,6 +24,12 @@ export interface SharedInboundDeps {
   sessionGone(): void;
 }
 
+/** A message claimed in the same engine call as its predecessor's complete. */
+interface Ahead {
+  readonly f: MsgFrame;
+  readonly claim: ClaimResult;
+}
+
 /** Polls of a claim running on another node: from 25 ms, doubling, at most this far apart. */
 const MAX_POLL_MS = 500;
 
@@ -34,7 +40,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /**
  * Client → server on a shared engine (guarantee 10): each message is `claim`ed in the engine
  * before its handler runs and `complete`d after, so no id is handed to a handler twice across
- * nodes; a duplicate is answered from the stored outcome. Claims are async, so one session's
+ * nodes; a duplicate is answered from the stored outcome. While messages are queued, a complete
+ * and the next claim go in one call (`completeThenClaim`): one round trip per message. Claims are async, so one session's
  * messages go through one loop, in seq order, while other sessions run theirs at the same time.
  * The same bounds as the in-process `Inbound`: the window in messages, `maxInboundBytes` in bytes.
  */
@@ -52,6 +59,8 @@ export class SharedInbound {
   private duplicatesAnswered = 0;
   /** Outcomes handled here whose `complete` failed (the engine was down): stored again on the retransmission. */
   private readonly unstored = new Map<number, StoredOutcome>();
+  /** Seqs whose claim call failed (its answer lost): a claim this node holds on them was never handled. */
+  private readonly claimedUnrun = new Set<number>();
 
   constructor(
     private readonly sid: string,
@@ -132,12 +141,13 @@ export class SharedInbound {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      while (!this.ended && this.link?.writable !== false) {
-        const f = this.queue.shift();
+      // A message claimed together with its predecessor's complete is handled whatever the
+      // connection does meanwhile, as one claimed on its own would be.
+      let ahead: Ahead | undefined;
+      while (ahead !== undefined || (!this.ended && this.link?.writable !== false)) {
+        const f = ahead?.f ?? this.take();
         if (f === undefined) break;
-        this.queuedBytes -= this.costs.shift() as number;
-        if (this.queuedBytes <= this.deps.options.maxInboundBytes / 2) this.link?.resumeReading(ReadPause.Queued);
-        await this.process(f, this.link);
+        ahead = await this.process(f, this.link, ahead?.claim);
       }
     } catch (error) {
       this.deps.reportError(error);
@@ -147,64 +157,101 @@ export class SharedInbound {
     }
   }
 
-  /** One message, from its claim to its answer; `link` is the connection it came on. */
-  private async process(f: MsgFrame, link: InboundLink | undefined): Promise<void> {
+  /** The next queued message, out of the queue (its bytes no longer count). */
+  private take(): MsgFrame | undefined {
+    const f = this.queue.shift();
+    if (f === undefined) return undefined;
+    this.queuedBytes -= this.costs.shift() as number;
+    if (this.queuedBytes <= this.deps.options.maxInboundBytes / 2) this.link?.resumeReading(ReadPause.Queued);
+    return f;
+  }
+
+  /**
+   * One message, from its claim (made here, or `claimed` with its predecessor's complete) to its
+   * answer; `link` is the connection it came on. Resolves the next message when its claim was
+   * made with this one's complete.
+   */
+  private async process(f: MsgFrame, link: InboundLink | undefined, claimed?: ClaimResult): Promise<Ahead | undefined> {
     const { engine, node } = this.deps;
-    let claim: ClaimResult;
-    for (let pollMs = 25; ; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
+    let claim: ClaimResult | undefined = claimed;
+    for (let pollMs = 25; claim === undefined || claim.status === 'running-elsewhere'; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
+      if (claim !== undefined) {
+        const mine = claim.node === node;
+        // Ours, handled already but not recorded (the engine was down): record it now.
+        const unstored = mine ? this.unstored.get(f.seq) : undefined;
+        if (unstored !== undefined) return this.store(f.seq, unstored);
+        // Ours, claimed by a call whose answer was lost (the engine failed): never handled, so handled now.
+        if (mine && this.claimedUnrun.delete(f.seq)) {
+          claim = { status: 'claimed', redelivered: false };
+          break;
+        }
+        // Running on another node (or on a copy of this session here that was dropped): its
+        // outcome comes when it completes, or the claim is taken over once that node is dead.
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+        if (this.ended || this.link !== link) return undefined;
+      }
       try {
         claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
       } catch (error) {
+        this.claimFailed(f.seq);
         this.deps.engineFailed(error);
-        return;
+        return undefined;
       }
-      if (claim.status !== 'running-elsewhere') break;
-      // Ours, handled already but not recorded (the engine was down): record it now.
-      const mine = claim.node === node ? this.unstored.get(f.seq) : undefined;
-      if (mine !== undefined) {
-        await this.store(f.seq, mine);
-        return;
-      }
-      // Running on another node (or on a copy of this session here that was dropped): its
-      // outcome comes when it completes, or the claim is taken over once that node is dead.
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-      if (this.ended || this.link !== link) return;
     }
     switch (claim.status) {
       case 'unknown-session':
         this.deps.sessionGone();
-        return;
+        return undefined;
       case 'duplicate':
         this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
-        return;
+        return undefined;
       case 'lost': {
         // Its handler ran on two nodes that both died: its effect is unknown, and it is not run a third time.
         const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted twice by nodes that died; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
-        await this.store(f.seq, storeOutcome(this.codec, lost), lost);
-        return;
+        return this.store(f.seq, storeOutcome(this.codec, lost), lost);
       }
       case 'claimed': {
+        this.claimedUnrun.delete(f.seq);
         if (f.seq > this.accepted) this.accepted = f.seq;
         const outcome = await this.handle(f, claim.redelivered);
-        await this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
-        return;
+        return this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
       }
     }
   }
 
-  /** Record the outcome, then answer it: never the other way round. */
-  private async store(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<void> {
+  /**
+   * Record the outcome, then answer it: never the other way round. When the next message is
+   * queued (and the engine can), it is claimed in the same engine call and resolved.
+   */
+  private async store(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<Ahead | undefined> {
+    const { engine, node } = this.deps;
+    const next = engine.sessions.completeThenClaim !== undefined && !this.ended && this.link?.writable !== false ? this.take() : undefined;
     let kept: boolean;
+    let ahead: Ahead | undefined;
     try {
-      kept = await this.deps.engine.sessions.complete(this.sid, seq, this.deps.node, stored);
+      if (next === undefined) {
+        kept = await engine.sessions.complete(this.sid, seq, node, stored);
+      } else {
+        const both = await (engine.sessions.completeThenClaim as NonNullable<typeof engine.sessions.completeThenClaim>)(this.sid, seq, node, stored, next);
+        kept = both.kept;
+        ahead = { f: next, claim: both.next };
+      }
     } catch (error) {
       if (this.unstored.size < this.deps.options.maxInFlight) this.unstored.set(seq, stored);
+      // The next message goes with this connection; the client sends it again.
+      if (next !== undefined) this.claimFailed(next.seq);
       this.deps.engineFailed(error);
-      return;
+      return undefined;
     }
     this.unstored.delete(seq);
     // Not kept: the claim was taken over (this node was thought dead); the other run answers.
     if (kept) this.answer(seq, outcome);
+    return ahead;
+  }
+
+  /** A call that may have claimed `seq` failed: if the engine says this node holds it, it was never handled. */
+  private claimFailed(seq: number): void {
+    if (this.claimedUnrun.size < this.deps.options.maxInFlight) this.claimedUnrun.add(seq);
   }
 
   private async handle(f: MsgFrame, redelivered: boolean): Promise<Outcome> {
