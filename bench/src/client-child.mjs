@@ -2,13 +2,16 @@
  * One task for one peer, in a process of its own (so its CPU time and peak RSS are the client's
  * alone): starts the peer's server in a child process (server-child.mjs), connects, measures,
  * closes both, and sends `{ type: 'result', result }` to the orchestrator.
- * argv[2]: JSON `{ peer, task: 'perf' | 'throughput' | 'memory' | 'replay', params }`.
+ * `shapes-local` serves the peer in this same process instead (one process, issue 14).
+ * argv[2]: JSON `{ peer, task: 'perf' | 'throughput' | 'memory' | 'replay' | 'shapes-remote' | 'shapes-local', params }`.
  */
 import { fileURLToPath } from 'node:url';
 import { PEERS } from './peers/index.mjs';
 import { startChild } from './spawn.mjs';
 import { withDeadline } from './deadline.mjs';
 import { inflightMemory, pipelined, replay, sequential, summarize } from './measure.mjs';
+import { localShapes, remoteShapes } from './shapes.mjs';
+import { brokerCpuUs } from './broker.mjs';
 
 process.send({ type: 'ready' });
 
@@ -16,23 +19,43 @@ const serverScript = fileURLToPath(new URL('./server-child.mjs', import.meta.url
 const { peer: key, task, params } = JSON.parse(process.argv[2]);
 const spec = PEERS.find((p) => p.key === key);
 
-/** Starts the peer's server process; `undefined` for a peer that talks to an external broker. */
+/**
+ * Starts the peer's server process; `undefined` for a peer that talks to an external broker
+ * (except for `memory`, which needs a broker that never acks) and for `shapes-local`.
+ */
 export async function startServer(spec, { task, proxy = false }) {
-  if (spec.server === false && task === 'perf') return undefined;
+  if (task === 'shapes-local') return undefined;
+  if (spec.server === false && task !== 'memory') return undefined;
   return startChild(serverScript, [JSON.stringify({ peer: spec.key, proxy })], { readyMs: 10_000 });
 }
 
-export async function connectPeer(spec, server, mode) {
+/**
+ * The task is the peer's connect mode (see peers/lifeline.mjs); the load shapes keep the peer's
+ * defaults ('perf'): an all-at-once burst is meant to meet the client's own bounds as an
+ * application's would.
+ */
+export async function connectPeer(spec, server, task, port) {
   const mod = await import(`./peers/${spec.module}`);
-  const port = server ? (server.ready.proxyPort ?? server.ready.port) : mod.BROKER?.port;
-  return mod.connect({ port, options: spec.options, mode });
+  const to = port ?? (server ? (server.ready.proxyPort ?? server.ready.port) : mod.BROKER?.port);
+  return mod.connect({ port: to, options: spec.options, mode: task.startsWith('shapes') ? 'perf' : task });
+}
+
+/** The server's CPU time so far in µs: its process's, or Mosquitto's; `undefined` if unknown. */
+async function serverCpuUs(server) {
+  if (server) {
+    const cpu = await server.request('cpu');
+    return cpu.user + cpu.system;
+  }
+  return spec.broker ? brokerCpuUs() : undefined;
 }
 
 const tasks = {
   async perf(peer) {
     await pipelined(peer, params.warmup, params.window, params.phaseMs);
     await sequential(peer, params.latencyWarmup, params.phaseMs);
+    const cpuBefore = await serverCpuUs(server);
     const t = await pipelined(peer, params.messages, params.window, params.phaseMs);
+    const cpuAfter = await serverCpuUs(server);
     // Warm the sequential path again right before measuring it, for every peer alike: a peer that
     // coalesces runs its per-message code paths far less often under pipelining, so without this
     // its sequential phase starts on code V8 has not optimised yet (profiled in issue 5).
@@ -41,6 +64,7 @@ const tasks = {
     return {
       throughput: t.perSecond,
       cpuUsPerMsg: t.cpuUsPerMsg,
+      serverCpuUsPerMsg: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / params.messages,
       latency,
       peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
@@ -48,12 +72,13 @@ const tasks = {
   /** Pipelined throughput only, with the server's CPU time over the measured phase too. */
   async throughput(peer, server) {
     await pipelined(peer, params.warmup, params.window, params.phaseMs);
-    const before = await server.request('cpu');
+    const before = await serverCpuUs(server);
     const t = await pipelined(peer, params.messages, params.window, params.phaseMs);
-    const after = await server.request('cpu');
-    const serverCpuUs = after.user + after.system - before.user - before.system;
-    return { ...t, serverCpuUsPerMsg: serverCpuUs / params.messages };
+    const after = await serverCpuUs(server);
+    return { ...t, serverCpuUsPerMsg: (after - before) / params.messages };
   },
+  'shapes-remote': (peer, server) => remoteShapes(peer, params, () => serverCpuUs(server)),
+  'shapes-local': (peer) => localShapes(peer, params),
   async memory(peer, server) {
     await server.request('block');
     return inflightMemory(peer, params.inFlight, params.phaseMs);
@@ -66,11 +91,13 @@ const tasks = {
 };
 
 let server;
+let local;
 let peer;
 let result;
 try {
   server = await startServer(spec, { task, proxy: task === 'replay' });
-  peer = await connectPeer(spec, server, task);
+  if (task === 'shapes-local') local = await (await import(`./peers/${spec.module}`)).serve(spec.options);
+  peer = await connectPeer(spec, server, task, local?.port);
   result = await tasks[task](peer, server);
 } catch (error) {
   result = { error: error?.message ?? String(error) };
@@ -80,5 +107,6 @@ try {
     await withDeadline(Promise.resolve(peer.close()), 5_000, 'client close').catch(() => {});
   }
   await server?.close();
+  if (local) await withDeadline(Promise.resolve(local.close()), 5_000, 'in-process server close').catch(() => {});
 }
 process.send({ type: 'result', result }, () => process.exit(0));

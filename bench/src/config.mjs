@@ -12,6 +12,9 @@ export const FULL = Object.freeze({
   latencyMessages: 2_000,
   inFlight: [10_000, 100_000],
   replayMessages: 10_000,
+  /** Load shapes (issue 14): messages per phase in one process, and in two (windowed and all at once alike). */
+  burstLocal: 20_000,
+  burstRemote: 50_000,
   /** Deadline of one measured phase inside a task. */
   phaseMs: 60_000,
   /** Hard deadline of one task process (start, connect, measure, close). */
@@ -27,15 +30,19 @@ export const QUICK = Object.freeze({
   latencyMessages: 300,
   inFlight: [1_000, 5_000],
   replayMessages: 1_000,
+  burstLocal: 2_000,
+  burstRemote: 3_000,
   phaseMs: 15_000,
   taskMs: 40_000,
 });
+
+export const TASKS = Object.freeze(['perf', 'shapes', 'memory', 'replay']);
 
 export const USAGE = `Usage: npm run bench [-- options]
   --runs N         runs per figure, the median is reported (default 3; 1 with --quick)
   --quick          a short smoke run with small counts; writes to bench/out/ unless --out
   --peers a,b      only these peers (raw-ws is always included as the reference)
-  --tasks t,u      only these tasks: perf, memory, replay (default all)
+  --tasks t,u      only these tasks: perf, shapes, memory, replay (default all)
   --out DIR        where results.json/.md and the SVGs go, relative to where npm was run
                    (default docs/performance/ at the repository root)
   --no-docs        do not update the generated sections of docs/performance.md
@@ -58,8 +65,8 @@ export function parseCli(argv) {
   const base = values.quick ? QUICK : FULL;
   const runs = values.runs === undefined ? base.runs : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new TypeError(`--runs must be an integer from 1 to 50, got ${values.runs}`);
-  const tasks = values.tasks ? values.tasks.split(',').map((t) => t.trim()) : ['perf', 'memory', 'replay'];
-  for (const t of tasks) if (!['perf', 'memory', 'replay'].includes(t)) throw new TypeError(`unknown task ${t}`);
+  const tasks = values.tasks ? values.tasks.split(',').map((t) => t.trim()) : TASKS;
+  for (const t of tasks) if (!TASKS.includes(t)) throw new TypeError(`unknown task ${t}`);
   return {
     help: values.help,
     config: { ...base, runs, quick: values.quick },

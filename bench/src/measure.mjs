@@ -13,7 +13,9 @@ export const CURVE_PERCENTILES = [50, 75, 90, 95, 99, 99.5, 99.9];
 const gc = () => globalThis.gc?.();
 
 /**
- * Pipelined: keep `window` messages outstanding until `n` are acked.
+ * Pipelined: keep `window` messages outstanding until `n` are acked. The first `window` sends go
+ * out in one synchronous loop; after that each ack sends exactly one more, from inside the ack
+ * callback (a refill of one per ack, never a batch refill), so the sends follow the acks' arrival.
  * Resolves with `{ ms, cpuUs, perSecond, cpuUsPerMsg }` (client process CPU, user + system).
  */
 export function pipelined(peer, n, window, deadlineMs) {
@@ -42,6 +44,31 @@ export function pipelined(peer, n, window, deadlineMs) {
     const cpu = process.cpuUsage(cpu0);
     const cpuUs = cpu.user + cpu.system;
     return { n, window, ms, cpuUs, perSecond: (n / ms) * 1000, cpuUsPerMsg: cpuUs / n };
+  });
+}
+
+/**
+ * All at once: fire `n` sends in one synchronous loop, then time until all `n` are acked (from
+ * before the first send). No window of our own: whatever limits the flow is the peer's.
+ * Resolves with `{ n, ms, cpuUs, perSecond, cpuUsPerMsg }` (this process's CPU, user + system).
+ */
+export function burst(peer, n, deadlineMs) {
+  gc();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const run = new Promise((resolve, reject) => {
+    let acked = 0;
+    peer.onError = reject;
+    peer.onAck = () => {
+      if (++acked === n) resolve();
+    };
+    for (let i = 0; i < n; i++) peer.fire();
+  });
+  return withDeadline(run, deadlineMs, `all at once ${n}`).then(() => {
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuUs = cpu.user + cpu.system;
+    return { n, ms, cpuUs, perSecond: (n / ms) * 1000, cpuUsPerMsg: cpuUs / n };
   });
 }
 

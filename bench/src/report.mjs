@@ -3,6 +3,7 @@
  * median), the JSON document, and the markdown tables.
  */
 import { REFERENCE } from './peers/index.mjs';
+import { aggregateShapes } from './report-shapes.mjs';
 
 export function median(values) {
   const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
@@ -20,6 +21,7 @@ function medianPerf(runs) {
   return {
     throughput: median(pick(runs, 'throughput')),
     cpuUsPerMsg: median(pick(runs, 'cpuUsPerMsg')),
+    serverCpuUsPerMsg: median(pick(runs, 'serverCpuUsPerMsg')),
     peakRssMB: median(pick(runs, 'peakRssMB')),
     latency: {
       p50: median(pick(runs, 'latency.p50')),
@@ -69,6 +71,7 @@ export function aggregate(peers, raw, config) {
       ratio: {
         throughput: perRunRatio((x) => x.throughput),
         cpuUsPerMsg: perRunRatio((x) => x.cpuUsPerMsg),
+        serverCpuUsPerMsg: perRunRatio((x) => x.serverCpuUsPerMsg),
         p50: perRunRatio((x) => x.latency.p50),
         p99: perRunRatio((x) => x.latency.p99),
         p999: perRunRatio((x) => x.latency.p999),
@@ -99,7 +102,8 @@ export function aggregate(peers, raw, config) {
           };
     if (replay.median) replay.median.replayOverFresh = median(ok(tasks.replay).map((r) => r.result.replayMs / r.result.freshMs));
 
-    return { key: spec.key, label: spec.label, note: spec.note, options: spec.options, perf, memory, replay };
+    const shapes = aggregateShapes(tasks, raw[REFERENCE], median, notApplicable(spec, 'shapes-local'));
+    return { key: spec.key, label: spec.label, note: spec.note, options: spec.options, perf, shapes, memory, replay };
   });
 }
 
@@ -110,6 +114,7 @@ export function notApplicable(spec, task, n) {
     if (spec.maxInFlight !== undefined && n > spec.maxInFlight) return `at most ${spec.maxInFlight.toLocaleString('en-US')} in flight (16-bit packet ids)`;
   }
   if (task === 'replay' && spec.replay !== true) return spec.replay;
+  if (task === 'shapes-local' && typeof spec.local === 'string') return spec.local;
   return undefined;
 }
 
@@ -134,21 +139,22 @@ export function markdown(doc) {
     `Median of ${config.runs} run${config.runs === 1 ? '' : 's'}${config.quick ? ' (**--quick** smoke run: small counts, not for publication)' : ''}. ` +
       `× ws: the peer's figure divided by raw ws echo's in the same run (median over runs). ` +
       `Throughput: ${int(config.messages)} messages, ${int(config.window)} outstanding. ` +
-      `Latency: ${int(config.latencyMessages)} sequential round trips. Payload ${config.payloadBytes} B of JSON.`,
+      `Latency: ${int(config.latencyMessages)} sequential round trips. Payload ${config.payloadBytes} B of JSON. ` +
+      'Server CPU: the server process (Mosquitto for MQTT) over the throughput phase ÷ messages.',
     '',
-    '| peer | throughput (msg/s) | × ws | p50 (µs) | p99 (µs) | p99.9 (µs) | p99 × ws | client CPU (µs/msg) | CPU × ws | client peak RSS (MB) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| peer | throughput (msg/s) | × ws | p50 (µs) | p99 (µs) | p99.9 (µs) | p99 × ws | client CPU (µs/msg) | CPU × ws | server CPU (µs/msg) | server CPU × ws | client peak RSS (MB) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const p of peers) {
     const m = p.perf.median;
     const r = p.perf.ratio;
     if (!m) {
       const what = p.perf.skipped ? 'skipped' : p.perf.errors.length ? 'failed' : 'not run';
-      out.push(`| ${p.label} | ${what} | | | | | | | | |`);
+      out.push(`| ${p.label} | ${what} | | | | | | | | | | |`);
       continue;
     }
     out.push(
-      `| ${p.label} | ${int(m.throughput)} | ${ratio(r.throughput)} | ${int(m.latency.p50)} | ${int(m.latency.p99)} | ${int(m.latency.p999)} | ${ratio(r.p99)} | ${dec(m.cpuUsPerMsg)} | ${ratio(r.cpuUsPerMsg)} | ${dec(m.peakRssMB)} |`,
+      `| ${p.label} | ${int(m.throughput)} | ${ratio(r.throughput)} | ${int(m.latency.p50)} | ${int(m.latency.p99)} | ${int(m.latency.p999)} | ${ratio(r.p99)} | ${dec(m.cpuUsPerMsg)} | ${ratio(r.cpuUsPerMsg)} | ${dec(m.serverCpuUsPerMsg)} | ${ratio(r.serverCpuUsPerMsg)} | ${dec(m.peakRssMB)} |`,
     );
   }
   const cost = pluginCost(doc);

@@ -13,7 +13,9 @@ import { runMain } from './main.mjs';
 import { machineInfo } from './machine.mjs';
 import { ensureBroker } from './broker.mjs';
 import { aggregate, machineMarkdown, markdown, notApplicable } from './report.mjs';
+import { shapesMarkdown } from './report-shapes.mjs';
 import { latencySvg, throughputSvg } from './svg.mjs';
+import { shapesSvg } from './svg-shapes.mjs';
 import { PAYLOAD_BYTES } from './payload.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,7 +34,14 @@ async function lifelineAvailable() {
 
 function describe(result) {
   if (result.error) return `FAILED: ${result.error}`;
-  if (result.throughput) return `${Math.round(result.throughput).toLocaleString('en-US')} msg/s, p99 ${result.latency.p99} µs, ${result.cpuUsPerMsg.toFixed(1)} µs CPU/msg`;
+  const us = (x) => (x === undefined ? '–' : x.toFixed(1));
+  if (result.throughput) {
+    return `${Math.round(result.throughput).toLocaleString('en-US')} msg/s, p99 ${result.latency.p99} µs, ${us(result.cpuUsPerMsg)} µs client CPU/msg, ${us(result.serverCpuUsPerMsg)} µs server CPU/msg`;
+  }
+  if (result.burst) {
+    const shape = (s) => `${Math.round(s.perSecond).toLocaleString('en-US')} msg/s${s.serverCpuUsPerMsg === undefined ? '' : ` (server ${us(s.serverCpuUsPerMsg)} µs/msg)`}`;
+    return `${result.windowed.n.toLocaleString('en-US')} windowed ${shape(result.windowed)}, all at once ${shape(result.burst)}; sequential p50 ${result.latency.p50} µs, p99 ${result.latency.p99} µs`;
+  }
   if (result.heapBytesPerMsg !== undefined) return `${Math.round(result.heapBytesPerMsg)} B/msg in flight`;
   if (result.replayMs !== undefined) return `replay ${Math.round(result.replayMs)} ms, fresh ${Math.round(result.freshMs)} ms`;
   return JSON.stringify(result);
@@ -72,7 +81,9 @@ async function main() {
   }
   for (const [k, reason] of Object.entries(skipped)) log(`skip ${k}: ${reason}`);
 
-  const raw = Object.fromEntries(peers.map((p) => [p.key, { perf: [], memory: {}, replay: [], skipped: skipped[p.key] }]));
+  const raw = Object.fromEntries(
+    peers.map((p) => [p.key, { perf: [], shapesRemote: [], shapesLocal: [], memory: {}, replay: [], skipped: skipped[p.key] }]),
+  );
   const params = { ...config };
   for (let run = 1; run <= config.runs; run++) {
     for (const spec of peers) {
@@ -83,6 +94,10 @@ async function main() {
         log(`[run ${run}/${config.runs}] ${spec.key} ${task}${task === 'memory' ? ` ${taskParams.inFlight}` : ''}: ${describe(result)}`);
       };
       if (cli.tasks.includes('perf')) await record('perf', raw[spec.key].perf, params);
+      if (cli.tasks.includes('shapes')) {
+        await record('shapes-remote', raw[spec.key].shapesRemote, { ...params, run });
+        if (!notApplicable(spec, 'shapes-local')) await record('shapes-local', raw[spec.key].shapesLocal, { ...params, run });
+      }
       if (cli.tasks.includes('memory')) {
         for (const n of config.inFlight) {
           if (notApplicable(spec, 'memory', n)) continue;
@@ -103,23 +118,27 @@ async function main() {
     raw,
   };
   const table = markdown(doc);
+  const shapes = cli.tasks.includes('shapes') ? shapesMarkdown(doc) : undefined;
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, 'results.json'), `${JSON.stringify(doc, null, 2)}\n`);
-  await writeFile(path.join(outDir, 'results.md'), `# Lifeline benchmark results\n\n${machineMarkdown(doc)}\n\n${table}\n`);
+  const shapesPart = shapes ? `\n\n## Load shapes\n\n${shapes}` : '';
+  await writeFile(path.join(outDir, 'results.md'), `# Lifeline benchmark results\n\n${machineMarkdown(doc)}\n\n${table}${shapesPart}\n`);
   await writeFile(path.join(outDir, 'throughput.svg'), `${throughputSvg(doc)}\n`);
   await writeFile(path.join(outDir, 'latency.svg'), `${latencySvg(doc)}\n`);
+  if (shapes) await writeFile(path.join(outDir, 'shapes.svg'), `${shapesSvg(doc)}\n`);
   const docsPage = path.join(ROOT, 'docs/performance.md');
   if (cli.docs && outDir === path.join(ROOT, 'docs/performance')) {
     try {
       let text = await readFile(docsPage, 'utf8');
       text = replaceSection(text, 'machine', machineMarkdown(doc));
       text = replaceSection(text, 'table', table);
+      if (shapes) text = replaceSection(text, 'shapes', shapes);
       await writeFile(docsPage, text);
     } catch (error) {
       log(`could not update ${docsPage}: ${error.message}`);
     }
   }
-  console.log(`\n${table}\n`);
+  console.log(`\n${table}\n${shapes ? `\n${shapes}\n` : ''}`);
   log(`written to ${path.relative(ROOT, outDir)}/ in ${Math.round(doc.durationMs / 1000)} s`);
   return doc.peers.find((p) => p.key === REFERENCE)?.perf.median ? 0 : 1;
 }

@@ -1,9 +1,9 @@
 /** The two charts, written by hand as SVG strings (no charting dependency). */
 
-const COLORS = ['#6b7280', '#2563eb', '#d97706', '#dc2626', '#059669', '#a16207', '#7c3aed', '#db2777'];
-const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
+export const COLORS = ['#6b7280', '#2563eb', '#d97706', '#dc2626', '#059669', '#a16207', '#7c3aed', '#db2777'];
+export const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
 
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+export const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const fmt = (x) => Math.round(x).toLocaleString('en-US');
 
 /** Horizontal bars, one per peer, with the raw ws value as a dashed reference line. */

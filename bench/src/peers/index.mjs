@@ -1,7 +1,8 @@
 /**
  * The peers of one run, in table order. `server: false` means the peer talks to an external
  * server (Mosquitto). `memory` / `replay` say whether those figures are meaningful for the peer
- * (a string is the reason they are not); `maxInFlight` caps the in-flight memory measurement.
+ * (a string is the reason they are not); `maxInFlight` caps the in-flight memory measurement;
+ * `local` (a string) says why the one-process load shape does not apply.
  */
 export const PEERS = [
   {
@@ -49,6 +50,7 @@ export const PEERS = [
     broker: true,
     memory: true,
     maxInFlight: 65_535,
+    local: 'the broker is the server and runs in its own process',
     replay: 'not measured',
     note: 'mqtt.js → Mosquitto; the ack is the broker PUBACK, no application handler',
   },
@@ -61,6 +63,7 @@ export const PEERS = [
     broker: true,
     memory: true,
     maxInFlight: 65_535,
+    local: 'the broker is the server and runs in its own process',
     replay: 'not measured',
     note: 'the ack is PUBCOMP (PUBLISH, PUBREC, PUBREL, PUBCOMP)',
   },

@@ -1,0 +1,66 @@
+/**
+ * The load shapes of issue 14, each run the same way for every peer so that it can be given as a
+ * ratio to raw ws in the same run:
+ * - `remote` (client and server in two processes): `n` messages with `window` outstanding (a
+ *   refill of one per ack, as `pipelined` does), then the same `n` fired all at once, each with
+ *   the server's CPU time over the phase; then sequential round trips.
+ * - `local` (the peer's `serve()` in the client's own process): the same, with that one
+ *   process's CPU time (client and server together).
+ * The windowed and all-at-once phases swap order every run, so neither always runs warmer.
+ */
+import { burst, pipelined, sequential, summarize } from './measure.mjs';
+
+/** Warms every path the measured phases take, with the counts of `params`. */
+async function warm(peer, params) {
+  await pipelined(peer, params.warmup, params.window, params.phaseMs);
+  await burst(peer, Math.min(params.warmup, params.window), params.phaseMs);
+  await sequential(peer, params.latencyWarmup, params.phaseMs);
+}
+
+/** `p50`, `p99`, `p999` of `n` sequential round trips, after warming the sequential path again. */
+async function latency(peer, params) {
+  await sequential(peer, params.latencyMessages, params.phaseMs);
+  const { p50, p99, p999, mean } = summarize(await sequential(peer, params.latencyMessages, params.phaseMs));
+  return { p50, p99, p999, mean };
+}
+
+/**
+ * Runs the windowed and the all-at-once phase of `n` messages, in the order of `params.run`.
+ * `serverCpuUs()` reads the server's CPU time in µs (`undefined` when it cannot be read).
+ */
+async function throughputShapes(peer, n, params, serverCpuUs) {
+  const phases = {
+    windowed: () => pipelined(peer, n, params.window, params.phaseMs),
+    burst: () => burst(peer, n, params.phaseMs),
+  };
+  const order = (params.run ?? 1) % 2 ? ['windowed', 'burst'] : ['burst', 'windowed'];
+  const out = {};
+  for (const name of order) {
+    const before = await serverCpuUs();
+    const t = await phases[name]();
+    const after = await serverCpuUs();
+    out[name] = {
+      n,
+      ms: t.ms,
+      perSecond: t.perSecond,
+      cpuUsPerMsg: t.cpuUsPerMsg,
+      serverCpuUsPerMsg: before === undefined || after === undefined ? undefined : (after - before) / n,
+    };
+  }
+  out.burstOverWindowed = out.burst.perSecond / out.windowed.perSecond;
+  return out;
+}
+
+/** Two processes: `peer` talks to a server in another process (or to Mosquitto). */
+export async function remoteShapes(peer, params, serverCpuUs) {
+  await warm(peer, params);
+  const shapes = await throughputShapes(peer, params.burstRemote, params, serverCpuUs);
+  return { ...shapes, latency: await latency(peer, params) };
+}
+
+/** One process: `peer` talks to a server this process serves; CPU is both sides'. */
+export async function localShapes(peer, params) {
+  await warm(peer, params);
+  const shapes = await throughputShapes(peer, params.burstLocal, params, async () => undefined);
+  return { ...shapes, latency: await latency(peer, params) };
+}
