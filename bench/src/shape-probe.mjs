@@ -1,0 +1,78 @@
+/**
+ * Where the time of "all at once" goes, against 1,000 outstanding (issue 14), for raw ws and
+ * Lifeline in two processes: the synchronous send loop, the first ack, the last ack, and the
+ * read/write system calls per message of the client and of the server (Linux /proc/PID/io,
+ * `syscr`/`syscw`). A diagnostic, not part of `npm run bench`:
+ *   node --expose-gc bench/src/shape-probe.mjs [messages=50000] [rounds=2]
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PEERS } from './peers/index.mjs';
+import { startChild } from './spawn.mjs';
+import { withDeadline } from './deadline.mjs';
+import { burst, pipelined, sequential } from './measure.mjs';
+
+const n = Number(process.argv[2] ?? 50_000);
+const rounds = Number(process.argv[3] ?? 2);
+const PHASE_MS = 120_000;
+const serverScript = fileURLToPath(new URL('./server-child.mjs', import.meta.url));
+
+function syscalls(pid) {
+  try {
+    const io = Object.fromEntries(readFileSync(`/proc/${pid}/io`, 'utf8').trim().split('\n').map((l) => l.split(': ')));
+    return { reads: Number(io.syscr), writes: Number(io.syscw) };
+  } catch {
+    return undefined;
+  }
+}
+
+const perMsg = (a, b, k) => (a && b ? ((b[k] - a[k]) / n).toFixed(3) : '?');
+
+/** One at-once phase, timed in its parts. */
+function atOnce(peer) {
+  globalThis.gc?.();
+  let acked = 0;
+  let firstAck = 0;
+  const done = new Promise((resolve, reject) => {
+    peer.onError = reject;
+    peer.onAck = () => {
+      firstAck ||= performance.now();
+      if (++acked === n) resolve();
+    };
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) peer.fire();
+  const loopMs = performance.now() - t0;
+  return withDeadline(done, PHASE_MS, `at once ${n}`).then(() => ({ loopMs, firstAckMs: firstAck - t0, ms: performance.now() - t0 }));
+}
+
+for (const key of ['raw-ws', 'lifeline']) {
+  const spec = PEERS.find((p) => p.key === key);
+  const server = await startChild(serverScript, [JSON.stringify({ peer: key })]);
+  const mod = await import(`./peers/${spec.module}`);
+  const peer = await mod.connect({ port: server.ready.port, options: spec.options, mode: 'perf' });
+  try {
+    await pipelined(peer, 2_000, 1_000, PHASE_MS);
+    await burst(peer, 1_000, PHASE_MS);
+    await sequential(peer, 200, PHASE_MS);
+    for (let round = 0; round < rounds; round++) {
+      let c0 = syscalls(process.pid);
+      let s0 = syscalls(server.child.pid);
+      const b = await atOnce(peer);
+      let c1 = syscalls(process.pid);
+      let s1 = syscalls(server.child.pid);
+      const io = `client r/w per msg ${perMsg(c0, c1, 'reads')}/${perMsg(c0, c1, 'writes')}, server ${perMsg(s0, s1, 'reads')}/${perMsg(s0, s1, 'writes')}`;
+      console.log(
+        `${key} at once: ${Math.round((n / b.ms) * 1000)} msg/s; send loop ${Math.round(b.loopMs)} ms, first ack ${Math.round(b.firstAckMs)} ms, last ack ${Math.round(b.ms)} ms; ${io}`,
+      );
+      [c0, s0] = [syscalls(process.pid), syscalls(server.child.pid)];
+      const w = await pipelined(peer, n, 1_000, PHASE_MS);
+      [c1, s1] = [syscalls(process.pid), syscalls(server.child.pid)];
+      console.log(`${key} 1,000 outstanding: ${Math.round(w.perSecond)} msg/s; client r/w per msg ${perMsg(c0, c1, 'reads')}/${perMsg(c0, c1, 'writes')}, server ${perMsg(s0, s1, 'reads')}/${perMsg(s0, s1, 'writes')}`);
+    }
+  } finally {
+    peer.onError = () => {};
+    await withDeadline(Promise.resolve(peer.close()), 5_000, 'close').catch(() => {});
+    await server.close();
+  }
+}
