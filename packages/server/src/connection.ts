@@ -74,11 +74,18 @@ export class Connection implements Link {
   /** This connection's channel subscriptions, once open; they end with it. */
   private channels: ChannelFrames | undefined;
 
+  /**
+   * The upgrade request, for `authenticate`; let go once the connection is open: with its headers
+   * it is about 1 KB per connection that nothing reads afterwards (issue 14).
+   */
+  private request: IncomingMessage | undefined;
+
   constructor(
     private readonly ws: WebSocket,
-    readonly req: IncomingMessage,
+    req: IncomingMessage,
     private readonly hooks: ConnectionHooks,
   ) {
+    this.request = req;
     this.writer = new FrameWriter(this.codec, this.sink);
     ws.on('message', this.onMessage);
     ws.on('close', this.onClose);
@@ -87,6 +94,11 @@ export class Connection implements Link {
 
   get state(): ConnectionState {
     return this.machine.value;
+  }
+
+  /** The upgrade request while the handshake runs; `undefined` once the connection is open. */
+  get req(): IncomingMessage | undefined {
+    return this.request;
   }
 
   /** Why the connection is in its state. */
@@ -166,6 +178,7 @@ export class Connection implements Link {
    */
   open(welcome: unknown, session: ServedSession): boolean {
     if (!this.machine.set('open', 'welcome')) return false;
+    this.request = undefined;
     this.writer.push(welcome);
     if (session.codec !== this.codec) {
       this.writer.flush();
