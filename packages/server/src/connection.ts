@@ -71,7 +71,10 @@ export class Connection implements Link {
   /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
   private heard = true;
   private pluginContext: PluginContext = noSessionContext;
-  /** This connection's channel subscriptions, once open; they end with it. */
+  /**
+   * This connection's channel subscriptions, made at its first channel frame (an app that never
+   * subscribes pays nothing for them: about 250 bytes per connection, issue 14); they end with it.
+   */
   private channels: ChannelFrames | undefined;
 
   /**
@@ -188,7 +191,6 @@ export class Connection implements Link {
     this.writer.pullFrom(session.acks);
     this.served = session;
     this.pluginContext = session.pluginContext;
-    this.channels = this.hooks.openChannels(this, session);
     return true;
   }
 
@@ -347,7 +349,8 @@ export class Connection implements Link {
         case 'unsub':
         case 'pack':
         case 'presence':
-          this.channels?.frame(f);
+          // Only while open (checked above): a closed connection never makes them again.
+          (this.channels ??= this.hooks.openChannels(this, session)).frame(f);
           break;
         case 'hello':
           this.fail(CloseCode.BadFrame, 'a second hello');
