@@ -42,7 +42,8 @@ export abstract class SendQueue {
   /** Settled messages still sitting in `queue` or `waiting` (removed lazily). */
   private garbage = 0;
   private unsettled = 0;
-  private idle: Array<() => void> = [];
+  /** Who awaits `settled()`; made at the first (an idle server session holds none). */
+  private idle: Array<() => void> | undefined;
   /** Why a new send is refused, once the queue stopped taking them. */
   private refusal: (() => LifelineError) | undefined;
   /** Set by `end`: pending messages were failed, and the log keeps them. */
@@ -281,7 +282,7 @@ export abstract class SendQueue {
   /** Resolves once every `send()` has settled. */
   settled(): Promise<void> {
     if (this.unsettled === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+    return new Promise((resolve) => (this.idle ??= []).push(resolve));
   }
 
   /** Refuse new sends (closing started); those already accepted carry on. */
@@ -400,9 +401,9 @@ export abstract class SendQueue {
       rare.signal?.removeEventListener('abort', rare.onAbort);
       rare.onAbort = undefined;
     }
-    if (--this.unsettled === 0 && this.idle.length > 0) {
+    if (--this.unsettled === 0 && this.idle !== undefined) {
       const idle = this.idle;
-      this.idle = [];
+      this.idle = undefined;
       for (const resolve of idle) resolve();
     }
   }
