@@ -5,7 +5,7 @@ import { Fifo } from './fifo.js';
 import type { Json } from './frames.js';
 import { flatten, messageId } from './ids.js';
 import { InFlight } from './in-flight.js';
-import { IN_FLIGHT, Outgoing, QUEUED, SETTLED, WAITING, frameOversize, idUnitOf } from './outgoing.js';
+import { IN_FLIGHT, Outgoing, QUEUED, SETTLED, WAITING, frameOversize, idUnitOf, type Rare } from './outgoing.js';
 import type { PluginContext } from './plugin.js';
 import type { SendOptions, SendQueueOptions } from './send-options.js';
 
@@ -46,7 +46,8 @@ export abstract class SendQueue {
   /** Settled messages still sitting in `queue` or `waiting` (removed lazily). */
   private garbage = 0;
   private unsettled = 0;
-  private idle: Array<() => void> = [];
+  /** Who awaits `settled()`; made at the first (an idle server session holds none). */
+  private idle: Array<() => void> | undefined;
   /** Why a new send is refused, once the queue stopped taking them. */
   private refusal: (() => LifelineError) | undefined;
   /** Set by `end`: pending messages were failed, and the log keeps them. */
@@ -139,17 +140,19 @@ export abstract class SendQueue {
     }
     // Kept until the answer: a text unit as one flat string, not the pieces it was built from.
     if (typeof unit === 'string') unit = flatten(unit);
-    const m = new Outgoing(this, id, idUnit, unit, bytes, timeoutMs, o.plugins.active ? at : undefined, signal);
-    const promise = new Promise<Json>((resolve, reject) => {
+    const active = o.plugins.active;
+    const rare: Rare | undefined = active || signal !== undefined || o.handledRejections ? { signal, queuedAt: active ? at : undefined } : undefined;
+    const m = new Outgoing(this, id, idUnit, unit, bytes, timeoutMs, rare);
+    // Only `resolve` is kept (see `Outgoing`); the executor's reject function is left to the GC.
+    const promise = new Promise<Json>((resolve) => {
       m.resolve = resolve;
-      m.reject = reject;
     });
-    if (o.handledRejections) m.promise = promise;
+    if (rare !== undefined && o.handledRejections) rare.promise = promise;
     this.accept(m, at);
     if (keeping !== undefined) this.keep(m, keeping);
-    if (signal !== undefined) {
-      m.onAbort = () => this.abort(m);
-      signal.addEventListener('abort', m.onAbort, { once: true });
+    if (rare !== undefined && signal !== undefined) {
+      const onAbort = (rare.onAbort = () => this.abort(m));
+      signal.addEventListener('abort', onAbort, { once: true });
     }
     if (fits) {
       this.enqueue(m);
@@ -274,9 +277,8 @@ export abstract class SendQueue {
   protected adopt(id: string, data: unknown, resolve: (value: Json) => void, reject: (error: Error) => void, at: number): Outgoing {
     const o = this.options;
     const codec = this.codec;
-    const m = new Outgoing(this, id, idUnitOf(codec, id), data, codec.size(data), o.ackTimeoutMs, o.plugins.active ? at : undefined, undefined);
-    m.resolve = resolve;
-    m.reject = reject;
+    const m = new Outgoing(this, id, idUnitOf(codec, id), data, codec.size(data), o.ackTimeoutMs, { queuedAt: o.plugins.active ? at : undefined, reject });
+    m.resolve = resolve as (value: Json | PromiseLike<Json>) => void;
     this.accept(m, at);
     return m;
   }
@@ -295,7 +297,7 @@ export abstract class SendQueue {
   /** Resolves once every `send()` has settled. */
   settled(): Promise<void> {
     if (this.unsettled === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+    return new Promise((resolve) => (this.idle ??= []).push(resolve));
   }
 
   /** Refuse new sends (closing started); those already accepted carry on. */
@@ -426,13 +428,14 @@ export abstract class SendQueue {
     // The queue's end is not an outcome: a durable log keeps the message for the next run.
     if (!this.ended && kept) this.options.log?.remove(m.id);
     this.deadlines.delete(m);
-    if (m.onAbort !== undefined) {
-      m.signal?.removeEventListener('abort', m.onAbort);
-      m.onAbort = undefined;
+    const rare = m.rare;
+    if (rare?.onAbort !== undefined) {
+      rare.signal?.removeEventListener('abort', rare.onAbort);
+      rare.onAbort = undefined;
     }
-    if (--this.unsettled === 0 && this.idle.length > 0) {
+    if (--this.unsettled === 0 && this.idle !== undefined) {
       const idle = this.idle;
-      this.idle = [];
+      this.idle = undefined;
       for (const resolve of idle) resolve();
     }
   }

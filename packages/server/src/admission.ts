@@ -26,11 +26,22 @@ export class Admission {
   /** Upgraded connections by the address they count against (a closed socket forgets its own). */
   private readonly connAddress = new Map<Connection, string>();
 
+  /**
+   * One 'close' listener for every raw socket (the socket is its `this`), taken off again at
+   * `release`: a closure and a once-wrapper per socket, left on it for its whole life, cost about
+   * 240 bytes per connection (issue 14).
+   */
+  private readonly onRawClose: (this: Socket) => void;
+
   constructor(
     private readonly handshakeTimeoutMs: number,
     private readonly perAddress: number,
   ) {
     this.rawDeadlines = new Deadlines((socket) => this.expire(socket), { resolutionMs: 50 });
+    const admission = this;
+    this.onRawClose = function (this: Socket) {
+      admission.release(this);
+    };
   }
 
   /** Raw sockets waiting for their upgrade request, all addresses. */
@@ -48,7 +59,7 @@ export class Admission {
     this.slots(address).raw++;
     this.rawAddress.set(socket, address);
     this.rawDeadlines.add(socket, monotonic() + this.handshakeTimeoutMs);
-    socket.once('close', () => this.release(socket));
+    socket.on('close', this.onRawClose);
     return true;
   }
 
@@ -58,6 +69,7 @@ export class Admission {
     if (address === undefined) return;
     this.rawAddress.delete(socket);
     this.rawDeadlines.delete(socket);
+    socket.removeListener('close', this.onRawClose);
     const slots = this.addresses.get(address);
     if (slots === undefined) return;
     slots.raw--;

@@ -71,14 +71,24 @@ export class Connection implements Link {
   /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
   private heard = true;
   private pluginContext: PluginContext = noSessionContext;
-  /** This connection's channel subscriptions, once open; they end with it. */
+  /**
+   * This connection's channel subscriptions, made at its first channel frame (an app that never
+   * subscribes pays nothing for them: about 250 bytes per connection, issue 14); they end with it.
+   */
   private channels: ChannelFrames | undefined;
+
+  /**
+   * The upgrade request, for `authenticate`; let go once the connection is open: with its headers
+   * it is about 1 KB per connection that nothing reads afterwards (issue 14).
+   */
+  private request: IncomingMessage | undefined;
 
   constructor(
     private readonly ws: WebSocket,
-    readonly req: IncomingMessage,
+    req: IncomingMessage,
     private readonly hooks: ConnectionHooks,
   ) {
+    this.request = req;
     this.writer = new FrameWriter(this.codec, this.sink);
     ws.on('message', this.onMessage);
     ws.on('close', this.onClose);
@@ -87,6 +97,11 @@ export class Connection implements Link {
 
   get state(): ConnectionState {
     return this.machine.value;
+  }
+
+  /** The upgrade request while the handshake runs; `undefined` once the connection is open. */
+  get req(): IncomingMessage | undefined {
+    return this.request;
   }
 
   /** Why the connection is in its state. */
@@ -166,6 +181,7 @@ export class Connection implements Link {
    */
   open(welcome: unknown, session: ServedSession): boolean {
     if (!this.machine.set('open', 'welcome')) return false;
+    this.request = undefined;
     this.writer.push(welcome);
     if (session.codec !== this.codec) {
       this.writer.flush();
@@ -175,7 +191,6 @@ export class Connection implements Link {
     this.writer.pullFrom(session.acks);
     this.served = session;
     this.pluginContext = session.pluginContext;
-    this.channels = this.hooks.openChannels(this, session);
     return true;
   }
 
@@ -334,7 +349,8 @@ export class Connection implements Link {
         case 'unsub':
         case 'pack':
         case 'presence':
-          this.channels?.frame(f);
+          // Only while open (checked above): a closed connection never makes them again.
+          (this.channels ??= this.hooks.openChannels(this, session)).frame(f);
           break;
         case 'hello':
           this.fail(CloseCode.BadFrame, 'a second hello');

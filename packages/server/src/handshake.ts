@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { nanoid } from 'nanoid';
 import { CloseCode, PROTOCOL_VERSION, jsonCodec, type Codec, type Frame, type HelloFrame, type ResumeRequest } from '@lifeline/protocol';
 import { Deadlines, chooseCodec, now as monotonic, offers, type PluginHost } from '@lifeline/protocol/internal';
@@ -237,7 +238,8 @@ export class Handshakes {
       const controller = new AbortController();
       this.authenticating.set(conn, controller);
       try {
-        identity = await authenticate(hello.auth, conn.req, { signal: controller.signal });
+        // Still set: the connection lets its request go only when it opens, after this.
+        identity = await authenticate(hello.auth, conn.req as IncomingMessage, { signal: controller.signal });
       } finally {
         this.authenticating.delete(conn);
       }

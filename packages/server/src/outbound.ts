@@ -1,5 +1,5 @@
 import { ClosedError, type Codec, type Json, type PluginContext } from '@lifeline/protocol';
-import { SendQueue, now as monotonic, type Deadlines, type Outgoing, type PluginHost } from '@lifeline/protocol/internal';
+import { SendQueue, now as monotonic, type Deadlines, type Outgoing, type PluginHost, type SendQueueOptions } from '@lifeline/protocol/internal';
 import type { OutboundLink } from './link.js';
 import type { ResolvedOptions } from './options.js';
 import type { SessionCloseReason } from './session.js';
@@ -27,6 +27,41 @@ export interface OutboundDeps {
 }
 
 /**
+ * The queue options of every session of one server in one codec, made once: they are the same
+ * for all, and an object of eleven fields per session is 136 bytes (issue 14).
+ */
+const optionsOf = new WeakMap<OutboundDeps, Map<Codec, SendQueueOptions>>();
+
+function queueOptions(deps: OutboundDeps, codec: Codec): SendQueueOptions {
+  let byCodec = optionsOf.get(deps);
+  if (byCodec === undefined) optionsOf.set(deps, (byCodec = new Map()));
+  let options = byCodec.get(codec);
+  if (options === undefined) {
+    const o = deps.options;
+    options = {
+      what: 'session.send()',
+      codec,
+      ackTimeoutMs: o.ackTimeoutMs,
+      window: o.maxInFlight,
+      maxQueued: o.maxQueued,
+      maxWaiting: o.maxQueued,
+      maxInFlightBytes: o.maxQueued.bytes,
+      overflow: o.overflow,
+      retransmitSettled: false,
+      // Pushes are often fire-and-forget (`session.send(x)` in a listener): a rejection nobody
+      // awaits must not end the process. Whoever awaits still gets the error.
+      handledRejections: true,
+      plugins: deps.plugins,
+      now: monotonic,
+      wallClock: o.now,
+      deadlines: deps.sendDeadlines,
+    };
+    byCodec.set(codec, options);
+  }
+  return options;
+}
+
+/**
  * Server → client, at least once and in order (protocol.md, `msg` and `cack`): the shared
  * `SendQueue` plus what is the server's own — the cumulative `cack` that settles every message up
  * to a seq, and the resend after a connection takes the session. Payloads are encoded once in the
@@ -45,26 +80,8 @@ export class Outbound extends SendQueue {
     private readonly pluginContext: PluginContext,
     deps: OutboundDeps,
   ) {
-    const o = deps.options;
-    super({
-      what: 'session.send()',
-      codec,
-      ackTimeoutMs: o.ackTimeoutMs,
-      window: o.maxInFlight,
-      maxQueued: o.maxQueued,
-      maxWaiting: o.maxQueued,
-      maxInFlightBytes: o.maxQueued.bytes,
-      overflow: o.overflow,
-      retransmitSettled: false,
-      // Pushes are often fire-and-forget (`session.send(x)` in a listener): a rejection nobody
-      // awaits must not end the process. Whoever awaits still gets the error.
-      handledRejections: true,
-      plugins: deps.plugins,
-      now: monotonic,
-      wallClock: o.now,
-      deadlines: deps.sendDeadlines,
-    });
-    this.maxInFlight = o.maxInFlight;
+    super(queueOptions(deps, codec));
+    this.maxInFlight = deps.options.maxInFlight;
   }
 
   protected writable(): boolean {

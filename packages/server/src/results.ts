@@ -21,8 +21,12 @@ export type Outcome = unknown;
  * its answer here unless the results were too large to keep (then `ERR_RESULT_EVICTED`).
  */
 export class ResultCache {
-  private readonly outcomes = new Map<number, Outcome>();
-  private readonly order = new Fifo<number>();
+  /**
+   * Made at the first outcome: an idle session holds none, and an empty Map and Fifo cost about
+   * 400 bytes, per session (issue 14: server memory per idle session).
+   */
+  private outcomes: Map<number, Outcome> | undefined;
+  private order: Fifo<number> | undefined;
   private chars = 0;
 
   constructor(
@@ -33,7 +37,7 @@ export class ResultCache {
   ) {}
 
   get size(): number {
-    return this.outcomes.size;
+    return this.outcomes?.size ?? 0;
   }
 
   /** Characters held by the cached outcomes. */
@@ -45,19 +49,20 @@ export class ResultCache {
     const size = this.sizeOf(outcome);
     // Larger than the whole cache: keeping it would break the bound, evicting everything for it would not help.
     if (size > this.maxChars) return;
-    this.outcomes.set(seq, outcome);
-    this.order.push(seq);
+    const outcomes = (this.outcomes ??= new Map());
+    (this.order ??= new Fifo()).push(seq);
+    outcomes.set(seq, outcome);
     this.chars += size;
-    while (this.outcomes.size > this.capacity || this.chars > this.maxChars) this.evictOldest();
+    while (outcomes.size > this.capacity || this.chars > this.maxChars) this.evictOldest();
   }
 
   get(seq: number): Outcome | undefined {
-    return this.outcomes.get(seq);
+    return this.outcomes?.get(seq);
   }
 
   clear(): void {
-    this.outcomes.clear();
-    this.order.drain();
+    this.outcomes = undefined;
+    this.order = undefined;
     this.chars = 0;
   }
 
@@ -67,9 +72,10 @@ export class ResultCache {
   }
 
   private evictOldest(): void {
-    const seq = this.order.shift() as number;
-    const outcome = this.outcomes.get(seq) as Outcome;
-    this.outcomes.delete(seq);
+    const outcomes = this.outcomes as Map<number, Outcome>;
+    const seq = (this.order as Fifo<number>).shift() as number;
+    const outcome = outcomes.get(seq) as Outcome;
+    outcomes.delete(seq);
     this.chars -= this.sizeOf(outcome);
   }
 }

@@ -30,10 +30,17 @@ type RefusalCode = 'ERR_UNAUTHORIZED' | 'ERR_ALREADY_SUBSCRIBED' | 'ERR_CHANNEL_
  * they end with it, and the client sends `sub` again (with `since`) on its next connection, which
  * is authorized again. Bounded by `maxSubscriptions`; each is a `Subscription` cursor.
  */
+/**
+ * What a connection without subscriptions reads: one empty Map for all of them, never written
+ * (`own` gives a connection its own at its first `sub`). An empty Map and Set cost about 450
+ * bytes per connection, and most connections of a send-only app never subscribe (issue 14).
+ */
+const NONE: ReadonlyMap<string, Subscription> = new Map();
+
 export class Subscriptions implements ChannelFrames {
-  private readonly subs = new Map<string, Subscription>();
-  /** Channels with a `presence` request being answered: more requests meanwhile get that answer. */
-  private readonly asking = new Set<string>();
+  private subs = NONE as Map<string, Subscription>;
+  /** Channels with a `presence` request being answered: more requests meanwhile get that answer. Made at the first. */
+  private asking: Set<string> | undefined;
   private closed = false;
 
   constructor(
@@ -88,6 +95,7 @@ export class Subscriptions implements ChannelFrames {
       failed: this.failed,
     };
     const sub = new Subscription(ch, this.link, window, cursor);
+    if (this.subs === NONE) this.subs = new Map();
     this.subs.set(ch, sub);
     try {
       if (!(await this.authorized(ch))) return this.end(sub, 'ERR_UNAUTHORIZED', `not authorized to subscribe to ${ch}`);
@@ -166,14 +174,14 @@ export class Subscriptions implements ChannelFrames {
    */
   private async members(f: PresenceFrame): Promise<void> {
     const { ch } = f;
-    if (this.asking.has(ch)) return;
+    if (this.asking?.has(ch) === true) return;
     const codec = this.link.codec;
     const sub = this.subs.get(ch);
     if (sub === undefined || !sub.open) {
       this.link.push(codec.members(ch, []));
       return;
     }
-    this.asking.add(ch);
+    (this.asking ??= new Set()).add(ch);
     try {
       const members = await this.deps.engine.presence(ch);
       if (this.closed) return;
@@ -182,7 +190,7 @@ export class Subscriptions implements ChannelFrames {
       this.deps.reportError(error);
       if (!this.closed) this.link.push(codec.members(ch, []));
     } finally {
-      this.asking.delete(ch);
+      this.asking?.delete(ch);
     }
   }
 }
