@@ -29,11 +29,15 @@ import {
   touchScript,
 } from './session-scripts.js';
 import { evalScript, script, type Script } from './lua.js';
+import { releaseScript } from './session-scripts.js';
 
 const MAX_SESSION_ID = 1024;
 const MAX_NODE = 128;
 /** A takeover that keeps losing races (the claim changing under it) gives up and reports the claim as running. */
 const MAX_TAKEOVER_TRIES = 3;
+const release = script(releaseScript);
+/** Who holds a released claim that had been taken over: no node (node ids are nanoids, never `!`), so never alive. */
+const RELEASED = '!released';
 
 const scripts = {
   create: script(createScript),
@@ -202,6 +206,13 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       if (typeof outcome !== 'object' || outcome === null || typeof outcome.data !== 'string') throw new TypeError('outcome must be { error, data: string }');
       const args = [seq, by, outcome.error === true ? '1' : '0', outcome.data, outcome.data.length];
       return (await run('sessions.complete', scripts.complete, id, args)) === 1;
+    },
+
+    async release(id: string, seq: number, by: string): Promise<boolean> {
+      sid(id);
+      integer('seq', seq, 1);
+      node(by);
+      return (await run('sessions.release', release, id, [seq, by, RELEASED])) === 1;
     },
   };
 

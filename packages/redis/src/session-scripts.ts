@@ -172,3 +172,26 @@ local out = { first + start }
 for _, e in ipairs(redis.call('LRANGE', KEYS[5], start, stop)) do out[#out + 1] = e end
 return out
 `;
+
+/**
+ * Let go of a claim `node` holds whose handler never ran there (its `claim` call failed on the
+ * node but ran here). ARGV: seq, node, the never-alive holder for a claim taken over before.
+ * → 1 released, 0 not held by `node` (or an outcome is stored, or no session).
+ */
+export const releaseScript = `${prelude}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local held = redis.call('HGET', KEYS[2], ARGV[1])
+if not held or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
+local c = cjson.decode(held)
+if c.n ~= ARGV[2] then return 0 end
+if c.r == 1 then
+  -- Taken over from a dead node, never run here: the dead node's again, to be taken over once.
+  c.n = ARGV[3]
+  c.r = 0
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(c))
+else
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+refresh()
+return 1
+`;

@@ -83,6 +83,19 @@ export interface SessionEngine {
    * caller must not answer its client with this outcome as if it were the only one.
    */
   complete(sid: string, seq: number, node: string, outcome: StoredOutcome): Promise<boolean>;
+
+  /**
+   * Let go of the claim on `seq` that `node` holds but whose handler never ran there. A `claim`
+   * call can fail on the node (a command timeout) and still be carried out by the engine later
+   * (the command was queued behind a silence): the live node then holds a claim no handler of
+   * its will complete, and the session, handled in order, stalls on it. Only when `node` holds
+   * the claim and no outcome is stored: a claim made afresh is deleted (the next `claim` gets it,
+   * not redelivered: no handler ran); one that `node` took over from a dead node is handed back
+   * as still the dead node's (the next `claim` takes it over, redelivered, as it would have).
+   * Resolves whether a claim was let go. Never for a seq whose handler ran on `node`: that one is
+   * `complete`d (with its outcome, or an error one).
+   */
+  release(sid: string, seq: number, node: string): Promise<boolean>;
 }
 
 /**

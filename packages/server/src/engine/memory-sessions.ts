@@ -17,6 +17,8 @@ import type {
 
 const MAX_SESSION_ID = 1024;
 const MAX_NODE = 128;
+/** Who holds a released claim that had been taken over: no node (node ids are nanoids, never `!`), so never alive. */
+const RELEASED = '!released';
 
 interface Claim {
   readonly id: string;
@@ -229,6 +231,25 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
         state.outcomeOrder.push(seq);
         state.outcomeChars += size;
         while (state.outcomes.size > state.limits.results || state.outcomeChars > state.limits.resultChars) evictOldest(state);
+      }
+      wrote(sid, state);
+      return true;
+    },
+
+    async release(sid: string, seq: number, node: string): Promise<boolean> {
+      checkOpen('sessions.release');
+      positive('seq', seq, 1);
+      text('node', node, MAX_NODE);
+      const state = live(text('sid', sid, MAX_SESSION_ID));
+      if (state === undefined || state.outcomes.has(seq)) return false;
+      const held = state.claims.get(seq);
+      if (held === undefined || held.node !== node) return false;
+      if (held.redelivered) {
+        // Taken over from a dead node, never run here: the dead node's again, to be taken over once.
+        held.node = RELEASED;
+        held.redelivered = false;
+      } else {
+        state.claims.delete(seq);
       }
       wrote(sid, state);
       return true;

@@ -7,6 +7,7 @@ import type { HandlerContext, ResolvedOptions } from '../options.js';
 import { errorOutcome, evicted, type Outcome } from '../results.js';
 import type { Session } from '../session.js';
 import type { SharedEngine } from './node.js';
+import type { Orphans } from './orphans.js';
 import { loadOutcome, storeOutcome } from './stored.js';
 
 /** What a session's shared inbound part is given. */
@@ -16,6 +17,8 @@ export interface SharedInboundDeps {
   readonly engine: SharedEngine;
   /** This node's id: who holds the claims it makes. */
   readonly node: string;
+  /** The node's claims that no handler of its will complete (a failed claim or complete call). */
+  readonly orphans: Orphans;
   closing(): boolean;
   reportError(error: unknown): void;
   /** An engine call failed: the connection is told to come back later (1013); nothing unrecorded was answered. */
@@ -50,8 +53,6 @@ export class SharedInbound {
   private idleWaiters: (() => void)[] = [];
   private link: InboundLink | undefined;
   private duplicatesAnswered = 0;
-  /** Outcomes handled here whose `complete` failed (the engine was down): stored again on the retransmission. */
-  private readonly unstored = new Map<number, StoredOutcome>();
 
   constructor(
     private readonly sid: string,
@@ -149,45 +150,75 @@ export class SharedInbound {
 
   /** One message, from its claim to its answer; `link` is the connection it came on. */
   private async process(f: MsgFrame, link: InboundLink | undefined): Promise<void> {
-    const { engine, node } = this.deps;
+    const orphans = this.deps.orphans;
+    const key = orphans.enter(this.sid, f.seq);
+    let claimFailed = false;
+    try {
+      claimFailed = await this.claimAndHandle(f, link, key);
+    } finally {
+      orphans.leave(key);
+    }
+    // The engine may have recorded the claim all the same (a timed-out command still runs): it is released once the engine answers.
+    if (claimFailed) orphans.claimFailed(this.sid, f.seq);
+  }
+
+  /** Resolves true when a `claim` (or `release`) call failed: the engine may hold a claim of this node for `f`. */
+  private async claimAndHandle(f: MsgFrame, link: InboundLink | undefined, key: string): Promise<boolean> {
+    const { engine, node, orphans } = this.deps;
     let claim: ClaimResult;
+    let retaken = false;
     for (let pollMs = 25; ; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
       try {
         claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
       } catch (error) {
         this.deps.engineFailed(error);
-        return;
+        return true;
       }
       if (claim.status !== 'running-elsewhere') break;
-      // Ours, handled already but not recorded (the engine was down): record it now.
-      const mine = claim.node === node ? this.unstored.get(f.seq) : undefined;
-      if (mine !== undefined) {
-        await this.store(f.seq, mine);
-        return;
+      // Held by this node, and no loop here works on it (one that does answers when it completes).
+      if (claim.node === node && !orphans.othersWorking(key)) {
+        const taken = orphans.take(key);
+        // Handled here already but not recorded (the engine was down): record it now.
+        if (typeof taken === 'object' && taken.outcome !== undefined) {
+          await this.store(f.seq, taken.outcome);
+          return false;
+        }
+        // Its handler never ran (this node's claim call failed, yet the engine recorded it): let
+        // it go and claim again, here or on whichever node gets it first. Once per message.
+        if (taken !== 'calling' && !retaken) {
+          retaken = true;
+          try {
+            await engine.sessions.release(this.sid, f.seq, node);
+          } catch (error) {
+            this.deps.engineFailed(error);
+            return true;
+          }
+          continue;
+        }
       }
       // Running on another node (or on a copy of this session here that was dropped): its
       // outcome comes when it completes, or the claim is taken over once that node is dead.
       await new Promise((resolve) => setTimeout(resolve, pollMs));
-      if (this.ended || this.link !== link) return;
+      if (this.ended || this.link !== link) return false;
     }
     switch (claim.status) {
       case 'unknown-session':
         this.deps.sessionGone();
-        return;
+        return false;
       case 'duplicate':
         this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
-        return;
+        return false;
       case 'lost': {
         // Its handler ran on two nodes that both died: its effect is unknown, and it is not run a third time.
         const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted twice by nodes that died; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
         await this.store(f.seq, storeOutcome(this.codec, lost), lost);
-        return;
+        return false;
       }
       case 'claimed': {
         if (f.seq > this.accepted) this.accepted = f.seq;
         const outcome = await this.handle(f, claim.redelivered);
         await this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
-        return;
+        return false;
       }
     }
   }
@@ -198,11 +229,11 @@ export class SharedInbound {
     try {
       kept = await this.deps.engine.sessions.complete(this.sid, seq, this.deps.node, stored);
     } catch (error) {
-      if (this.unstored.size < this.deps.options.maxInFlight) this.unstored.set(seq, stored);
+      // The claim stays this node's: the outcome is stored once the engine answers (or on the retransmission).
+      this.deps.orphans.completeFailed(this.sid, seq, stored);
       this.deps.engineFailed(error);
       return;
     }
-    this.unstored.delete(seq);
     // Not kept: the claim was taken over (this node was thought dead); the other run answers.
     if (kept) this.answer(seq, outcome);
   }
