@@ -185,9 +185,8 @@ if not held or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
 local c = cjson.decode(held)
 if c.n ~= ARGV[2] then return 0 end
 if c.r == 1 then
-  -- Taken over from a dead node, never run here: the dead node's again, to be taken over once.
+  -- Taken over before (its handler ran on a node that died, or two): the next claimant finds it lost.
   c.n = ARGV[3]
-  c.r = 0
   redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(c))
 else
   redis.call('HDEL', KEYS[2], ARGV[1])

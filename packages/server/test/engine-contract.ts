@@ -197,7 +197,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect((await engine.sessions.get(r.id))?.accepted).toBe(1);
     });
 
-    it("releases a claim taken over from a dead node back to it: the next claim takes it over once, redelivered, and a second death makes it lost", async () => {
+    it('releases a claim taken over from a dead node to no live node: the next claim finds it lost, never runs it again', async () => {
       const { engine, peer } = await setup();
       const r = record();
       await engine.sessions.create(r, limits, null);
@@ -205,11 +205,13 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       await engine.nodes.leave('A');
       expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'claimed', redelivered: true });
       expect(await peer.sessions.release(r.id, 1, 'B')).toBe(true);
-      // It ran once, on A: handed over once more, flagged, as if B had never taken it.
-      expect(await engine.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'claimed', redelivered: true });
+      expect(await peer.sessions.release(r.id, 1, 'B')).toBe(false);
+      // It ran on A, and maybe on a node before A: the claim does not say, so it is not run again.
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'lost' });
       expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'running-elsewhere', node: 'C', alive: true });
-      await engine.nodes.leave('C');
-      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'lost' });
+      const lost = { error: true, data: '{"code":"ERR_HANDLER_LOST","message":"m"}' };
+      expect(await engine.sessions.complete(r.id, 1, 'C', lost)).toBe(true);
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'duplicate', outcome: lost });
     });
 
     it('keeps the accepted mark at the highest claim and runs a skipped seq, never an evicted one', async () => {

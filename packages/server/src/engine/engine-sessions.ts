@@ -90,8 +90,9 @@ export interface SessionEngine {
    * (the command was queued behind a silence): the live node then holds a claim no handler of
    * its will complete, and the session, handled in order, stalls on it. Only when `node` holds
    * the claim and no outcome is stored: a claim made afresh is deleted (the next `claim` gets it,
-   * not redelivered: no handler ran); one that `node` took over from a dead node is handed back
-   * as still the dead node's (the next `claim` takes it over, redelivered, as it would have).
+   * not redelivered: no handler ran); one that `node` had taken over goes to a holder that is
+   * never alive, and since the claim does not tell a first takeover (the handler ran once) from
+   * a `lost` one (twice), the next `claim` answers `lost`: never a third run.
    * Resolves whether a claim was let go. Never for a seq whose handler ran on `node`: that one is
    * `complete`d (with its outcome, or an error one).
    */

@@ -245,9 +245,9 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       const held = state.claims.get(seq);
       if (held === undefined || held.node !== node) return false;
       if (held.redelivered) {
-        // Taken over from a dead node, never run here: the dead node's again, to be taken over once.
+        // Taken over before: its handler ran on a node that died (or two, when it was lost); which,
+        // the claim does not say, so the next claimant finds it lost rather than run it a third time.
         held.node = RELEASED;
-        held.redelivered = false;
       } else {
         state.claims.delete(seq);
       }
