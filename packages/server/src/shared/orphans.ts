@@ -83,7 +83,8 @@ export class Orphans {
   /** The `claim` of `seq` failed here: the engine may hold it for this node anyway. Released unless a loop here works on it. */
   claimFailed(sid: string, seq: number): void {
     const key = keyOf(sid, seq);
-    if (this.working.has(key) || this.orphans.has(key)) return;
+    // A handler of this node ran it (its outcome waits here, or was dropped): never released for another run.
+    if (this.working.has(key) || this.orphans.has(key) || this.dropped.has(key)) return;
     this.add(key, sid, seq, undefined);
   }
 

@@ -209,8 +209,9 @@ export class SharedInbound {
         this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
         return false;
       case 'lost': {
-        // Its handler ran on two nodes that both died: its effect is unknown, and it is not run a third time.
-        const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted twice by nodes that died; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
+        // Its handler ran on two nodes that both died (or on one, and the node that took it over
+        // let go of it without knowing which): its effect is unknown, and it is not run again.
+        const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted by nodes that died and is not handed over again; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
         await this.store(f.seq, storeOutcome(this.codec, lost), lost);
         return false;
       }
