@@ -78,7 +78,7 @@ async function measure(peer, subscribers, procs) {
     const per = Math.ceil(subscribers / procs);
     for (let k = 0; k < procs; k++) {
       const count = Math.min(per, subscribers - k * per);
-      clients.push(await startChild(here('./fanout/clients.mjs'), [JSON.stringify({ peer, port: server.ready.port, count })], { readyMs: 180_000, execArgv: ['--max-old-space-size=8192'] }));
+      clients.push(await startChild(here('./fanout/clients.mjs'), [JSON.stringify({ peer, port: server.ready.port, count })], { readyMs: 900_000, execArgv: ['--max-old-space-size=8192'] }));
     }
     const after = await server.request('mem');
     const publications = Math.max(2, Math.round(targetDeliveries / subscribers));

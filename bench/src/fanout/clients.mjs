@@ -12,7 +12,7 @@ import { withDeadline } from '../deadline.mjs';
 
 const { peer, port, count } = JSON.parse(process.argv[2]);
 const CHANNEL = 'ticker';
-const CONNECT_AT_ONCE = 50;
+const CONNECT_AT_ONCE = 200;
 const now = () => performance.timeOrigin + performance.now();
 
 let histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
@@ -52,8 +52,8 @@ async function lifelineSubscriber() {
   const seen = new Set();
   const sub = client.subscribe(CHANNEL);
   sub.on('publication', (data) => delivered(data, seen));
-  await client.connect({ timeoutMs: 30_000 });
-  await sub.ready({ timeoutMs: 30_000 });
+  await client.connect({ timeoutMs: 120_000 });
+  await sub.ready({ timeoutMs: 120_000 });
   return { seen, close: () => client.close() };
 }
 
@@ -72,6 +72,7 @@ const make = peer === 'lifeline' ? lifelineSubscriber : socketioSubscriber;
 for (let i = 0; i < count; i += CONNECT_AT_ONCE) {
   const batch = Array.from({ length: Math.min(CONNECT_AT_ONCE, count - i) }, make);
   subscribers.push(...(await Promise.all(batch)));
+  if (subscribers.length % 2_000 === 0) console.error(`fan-out: ${peer} ${subscribers.length}/${count} subscribed`);
 }
 
 serveParent(

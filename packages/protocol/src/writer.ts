@@ -12,6 +12,13 @@ export function atTurnEnd(fn: () => void): void {
   void settled.then(fn);
 }
 
+/**
+ * Runs `fn` at the end of this macrotask: after the microtasks it queues, and in Node after the
+ * I/O callbacks of this poll phase (setImmediate); browsers have only setTimeout.
+ */
+const atMacrotaskEnd: (fn: () => void) => void =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
 /** Where a part writes its frames: a `FrameWriter` as the parts that write through it see it. */
 export interface FrameSink<W> {
   push(frame: W): void;
@@ -27,6 +34,12 @@ export interface FrameSink<W> {
 export interface FlushProducer<W> {
   /** The frame aggregated since the last pull, if any; the producer starts over empty. */
   takeFrame(): W | undefined;
+  /**
+   * True while the producer holds a frame and expects to add to it soon (an ack run whose next
+   * handler is running): the writer then flushes at the end of the macrotask instead of the
+   * microtask, once (see `FrameWriter`'s linger).
+   */
+  readonly lingers?: () => boolean;
 }
 
 /**
@@ -34,14 +47,28 @@ export interface FlushProducer<W> {
  * fewer messages is the main lever on throughput (DESIGN.md), and flushing in a microtask means a
  * lone frame is never held back by a timer. Frames and the message are the codec's units (`W`):
  * a lone frame goes as it is, more are joined by `codec.batch`, sizes are `codec.size`.
+ *
+ * Linger: when the flush is due and `linger()` says more frames are on their way (a queue of
+ * async handlers, each settling in a microtask of its own: issue 14 saw 100 acks of one batch go
+ * as 100 messages), the flush waits once, for the end of the macrotask, and no longer. A lone
+ * frame has nothing behind it, so it still leaves in the microtask.
  */
 export class FrameWriter<W> implements FrameSink<W> {
   /** The frames of the batch being built; the same array for every batch (the codec copies what it joins). */
   private readonly frames: W[] = [];
   private size = 0;
   private scheduled = false;
+  /** The due flush was put off to the end of the macrotask (it happens then, whatever `linger` says). */
+  private lingered = false;
+  private linger: (() => boolean) | undefined;
   private readonly flushBound = () => {
+    if (!this.lingered && this.linger !== undefined && this.linger()) {
+      this.lingered = true;
+      atMacrotaskEnd(this.flushBound);
+      return;
+    }
     this.scheduled = false;
+    this.lingered = false;
     try {
       this.flush();
     } catch (error) {
@@ -66,7 +93,11 @@ export class FrameWriter<W> implements FrameSink<W> {
      * instead runs there and may push what it likes (the hook form; a producer says what it is).
      */
     private producer?: FlushProducer<W> | (() => void),
-  ) {}
+    /** Asked when a flush is due: true when frames are on their way, so it may wait for the end of the macrotask. */
+    linger?: () => boolean,
+  ) {
+    this.linger = linger ?? (typeof producer === 'object' ? producer.lingers : undefined);
+  }
 
   /**
    * From now on, pull `producer`'s frame at every flush (`undefined`: pull from none). A writer
@@ -75,6 +106,7 @@ export class FrameWriter<W> implements FrameSink<W> {
    */
   pullFrom(producer: FlushProducer<W> | undefined): void {
     this.producer = producer;
+    this.linger = producer?.lingers;
   }
 
   /** Pull the producer's frame into the batch now, ahead of a frame that must follow it (a `bye`). */

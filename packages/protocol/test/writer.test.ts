@@ -84,4 +84,39 @@ describe('FrameWriter', () => {
     await Promise.resolve();
     expect(sent).toEqual(['<a|b>', 'c']);
   });
+
+  it('lingers once, to the end of the macrotask, while its producer expects more; never when it does not', async () => {
+    const sent: string[] = [];
+    let coming = true;
+    let run: string[] = [];
+    const producer = {
+      takeFrame: () => (run.length === 0 ? undefined : ((f) => ((run = []), f))(`[${run.join(',')}]`)),
+      lingers: () => run.length > 0 && coming,
+    };
+    const w = new FrameWriter(jsonCodec, (m) => sent.push(m), 1024, producer);
+    run.push('1');
+    w.schedule();
+    await Promise.resolve();
+    // Two more settle in microtasks of their own: they join the same message.
+    run.push('2');
+    await Promise.resolve();
+    run.push('3');
+    w.schedule();
+    expect(sent).toEqual([]);
+    // Still "coming" at the end of the macrotask: it goes anyway (one linger, not more).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual(['[1,2,3]']);
+    // Nothing coming: a lone frame leaves in the microtask, as before.
+    coming = false;
+    run.push('4');
+    w.schedule();
+    await Promise.resolve();
+    expect(sent).toEqual(['[1,2,3]', '[4]']);
+    // pullFrom(undefined) forgets the producer's linger with the producer.
+    w.pullFrom(undefined);
+    coming = true;
+    w.push('{"m":1}');
+    await Promise.resolve();
+    expect(sent).toEqual(['[1,2,3]', '[4]', '{"m":1}']);
+  });
 });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type {
   ClaimResult,
+  CompleteClaimResult,
   NodeEngine,
   PushEngine,
   RotateResult,
@@ -20,22 +21,23 @@ import {
   ackScript,
   appendScript,
   claimScript,
+  completeClaimScript,
   completeScript,
   createScript,
   detachScript,
   listScript,
+  recordFields,
+  releaseScript,
   rotateScript,
   takeoverScript,
   touchScript,
 } from './session-scripts.js';
 import { evalScript, script, type Script } from './lua.js';
-import { releaseScript } from './session-scripts.js';
 
 const MAX_SESSION_ID = 1024;
 const MAX_NODE = 128;
 /** A takeover that keeps losing races (the claim changing under it) gives up and reports the claim as running. */
 const MAX_TAKEOVER_TRIES = 3;
-const release = script(releaseScript);
 /** Who holds a released claim that had been taken over: no node (node ids are nanoids, never `!`), so never alive. */
 const RELEASED = '!released';
 
@@ -47,11 +49,16 @@ const scripts = {
   claim: script(claimScript),
   takeover: script(takeoverScript),
   complete: script(completeScript),
+  completeClaim: script(completeClaimScript),
   append: script(appendScript),
   ack: script(ackScript),
   list: script(listScript),
+  release: script(releaseScript),
 };
 
+
+/** A claim script's reply: `['u']`, `['d', outcome | null]`, `['r', node, takenOver]` or `['c']`. */
+type ClaimReply = [string, ...unknown[]];
 
 function outcomeOf(stored: string): StoredOutcome {
   return { error: stored.charCodeAt(0) === 49 /* '1' */, data: stored.slice(1) };
@@ -59,7 +66,7 @@ function outcomeOf(stored: string): StoredOutcome {
 
 /**
  * Session state on Redis: one Lua script per method on the keys of one session
- * (`<prefix>s{<sid>}:r|c|o|oo|p`, see session-scripts.ts), heartbeats at `<prefix>n:<node>`.
+ * (`<prefix>s{<sid>}:r|oo|p`, see session-scripts.ts), heartbeats at `<prefix>n:<node>`.
  * Heartbeats live outside any session's slot (Redis Cluster), so a takeover is two steps: the
  * caller reads the holder's heartbeat, then a script swaps the claim only if that dead node
  * still holds it. A node never revives under the same id, so the read cannot go stale the
@@ -68,7 +75,7 @@ function outcomeOf(stored: string): StoredOutcome {
 export function redisSessionState(client: Redis, prefix: string, checkOpen: (method: string) => void): SessionStateEngine {
   const keys = (sid: string): string[] => {
     const base = `${prefix}s{${sid}}:`;
-    return [`${base}r`, `${base}c`, `${base}o`, `${base}oo`, `${base}p`];
+    return [`${base}r`, `${base}oo`, `${base}p`];
   };
   const nodeKey = (node: string) => `${prefix}n:${node}`;
 
@@ -127,7 +134,10 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
     async get(id: string): Promise<StoredSession | undefined> {
       sid(id);
       const [r] = keys(id);
-      const h = await command('sessions.get', () => client.hgetall(r as string));
+      const values = await command('sessions.get', () => client.hmget(r as string, ...recordFields));
+      if (values[0] === null) return undefined;
+      const h: Record<string, string | undefined> = {};
+      recordFields.forEach((field, i) => (h[field] = values[i] ?? undefined));
       if (h.th === undefined) return undefined;
       const n = (field: string) => Number(h[field]);
       return {
@@ -179,42 +189,63 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       integer('seq', seq, 1);
       text('id', messageId, MAX_SESSION_ID);
       node(by);
-      for (let tries = 0; ; tries++) {
-        const reply = (await run('sessions.claim', scripts.claim, id, [seq, messageId, by])) as [string, ...unknown[]];
-        switch (reply[0]) {
-          case 'u':
-            return { status: 'unknown-session' };
-          case 'c':
-            return { status: 'claimed', redelivered: false };
-          case 'd':
-            return { status: 'duplicate', outcome: typeof reply[1] === 'string' ? outcomeOf(reply[1]) : undefined };
-        }
-        const holder = reply[1] as string;
-        const alive = await nodes.alive(holder);
-        if (alive || holder === by || tries >= MAX_TAKEOVER_TRIES) return { status: 'running-elsewhere', node: holder, alive };
-        const taken = await run('sessions.claim', scripts.takeover, id, [seq, holder, by]);
-        if (taken === 'c') return { status: 'claimed', redelivered: true };
-        if (taken === 'l') return { status: 'lost' };
-        // 'x': completed or taken by another node meanwhile; look again.
-      }
+      return settle(id, seq, messageId, by, (await run('sessions.claim', scripts.claim, id, [seq, messageId, by])) as ClaimReply);
     },
 
     async complete(id: string, seq: number, by: string, outcome: StoredOutcome): Promise<boolean> {
       sid(id);
       integer('seq', seq, 1);
       node(by);
-      if (typeof outcome !== 'object' || outcome === null || typeof outcome.data !== 'string') throw new TypeError('outcome must be { error, data: string }');
-      const args = [seq, by, outcome.error === true ? '1' : '0', outcome.data, outcome.data.length];
-      return (await run('sessions.complete', scripts.complete, id, args)) === 1;
+      return (await run('sessions.complete', scripts.complete, id, completeArgs(seq, by, outcome))) === 1;
+    },
+
+    async completeThenClaim(id: string, seq: number, by: string, outcome: StoredOutcome, next: { readonly seq: number; readonly id: string }): Promise<CompleteClaimResult> {
+      sid(id);
+      integer('seq', seq, 1);
+      node(by);
+      if (typeof next !== 'object' || next === null) throw new TypeError('next must be { seq, id }');
+      integer('next.seq', next.seq, 1);
+      text('next.id', next.id, MAX_SESSION_ID);
+      if (next.seq === seq) throw new TypeError('next.seq must differ from seq');
+      const [kept, ...reply] = (await run('sessions.completeThenClaim', scripts.completeClaim, id, [...completeArgs(seq, by, outcome), next.seq, next.id])) as [number, ...ClaimReply];
+      return { kept: kept === 1, next: await settle(id, next.seq, next.id, by, reply) };
     },
 
     async release(id: string, seq: number, by: string): Promise<boolean> {
       sid(id);
       integer('seq', seq, 1);
       node(by);
-      return (await run('sessions.release', release, id, [seq, by, RELEASED])) === 1;
+      return (await run('sessions.release', scripts.release, id, [seq, by, RELEASED])) === 1;
     },
   };
+
+  function completeArgs(seq: number, by: string, outcome: StoredOutcome): (string | number)[] {
+    if (typeof outcome !== 'object' || outcome === null || typeof outcome.data !== 'string') throw new TypeError('outcome must be { error, data: string }');
+    return [seq, by, outcome.error === true ? '1' : '0', outcome.data, outcome.data.length];
+  }
+
+  /** A claim script's reply as a `ClaimResult`: a claim held by a dead node is taken over here (two steps, see above). */
+  async function settle(id: string, seq: number, messageId: string, by: string, first: ClaimReply): Promise<ClaimResult> {
+    let reply = first;
+    for (let tries = 0; ; tries++) {
+      switch (reply[0]) {
+        case 'u':
+          return { status: 'unknown-session' };
+        case 'c':
+          return { status: 'claimed', redelivered: false };
+        case 'd':
+          return { status: 'duplicate', outcome: typeof reply[1] === 'string' ? outcomeOf(reply[1]) : undefined };
+      }
+      const holder = reply[1] as string;
+      const alive = await nodes.alive(holder);
+      if (alive || holder === by || tries >= MAX_TAKEOVER_TRIES) return { status: 'running-elsewhere', node: holder, alive };
+      const taken = await run('sessions.claim', scripts.takeover, id, [seq, holder, by]);
+      if (taken === 'c') return { status: 'claimed', redelivered: true };
+      if (taken === 'l') return { status: 'lost' };
+      // 'x': completed or taken by another node meanwhile; look again.
+      reply = (await run('sessions.claim', scripts.claim, id, [seq, messageId, by])) as ClaimReply;
+    }
+  }
 
   const pushes: PushEngine = {
     async append(id: string, data: string): Promise<number | 'full' | undefined> {

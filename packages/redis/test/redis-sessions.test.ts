@@ -26,7 +26,7 @@ describe('redisEngine: session keys', () => {
     await engine.sessions.complete(sid, 1, 'A', { error: false, data: '1' });
     await engine.pushes.append(sid, 'p1');
     const keys = (await keysOf(f.admin, f.prefix)).filter((k) => k.includes(`{${sid}}`)).sort();
-    expect(keys).toEqual(['c', 'o', 'oo', 'p', 'r'].map((k) => `${f.prefix}s{${sid}}:${k}`));
+    expect(keys).toEqual(['oo', 'p', 'r'].map((k) => `${f.prefix}s{${sid}}:${k}`));
     for (const key of keys) {
       const ttl = await f.admin.pttl(key);
       expect(ttl).toBeGreaterThan(0);
@@ -34,6 +34,30 @@ describe('redisEngine: session keys', () => {
     }
     await engine.sessions.end(sid);
     expect((await keysOf(f.admin, f.prefix)).filter((k) => k.includes(`{${sid}}`))).toEqual([]);
+  });
+
+  it('restarts the TTLs on a per-message write only once a quarter of ttlMs has passed; touch always does', async () => {
+    f = await fixture();
+    const engine = f.engine();
+    const sid = 'sess-ttl';
+    await engine.nodes.heartbeat('A', 60_000);
+    await engine.sessions.create({ id: sid, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null }, limits, 'A');
+    await engine.sessions.claim(sid, 1, 'm1', 'A');
+    await engine.sessions.complete(sid, 1, 'A', { error: false, data: '1' });
+    await engine.pushes.append(sid, 'p1');
+    const keys = ['r', 'oo', 'p'].map((k) => `${f.prefix}s{${sid}}:${k}`);
+    // As if 10 s of the 60 s had passed: a write leaves the TTLs alone.
+    for (const key of keys) await f.admin.pexpire(key, 50_000);
+    await engine.sessions.claim(sid, 2, 'm2', 'A');
+    await engine.sessions.complete(sid, 2, 'A', { error: false, data: '2' });
+    for (const key of keys) expect(await f.admin.pttl(key)).toBeLessThanOrEqual(50_000);
+    // 20 s passed (more than ¼ of ttlMs): the next write gives every key the full ttlMs again.
+    for (const key of keys) await f.admin.pexpire(key, 40_000);
+    await engine.sessions.claim(sid, 3, 'm3', 'A');
+    for (const key of keys) expect(await f.admin.pttl(key)).toBeGreaterThan(50_000);
+    for (const key of keys) await f.admin.pexpire(key, 50_000);
+    expect(await engine.sessions.touch(sid)).toBe(true);
+    for (const key of keys) expect(await f.admin.pttl(key)).toBeGreaterThan(50_000);
   });
 
   it('costs Redis a bounded number of bytes per session (figure printed)', async () => {
@@ -58,3 +82,4 @@ describe('redisEngine: session keys', () => {
     expect(perSession).toBeLessThan(8 * 1024);
   });
 });
+

@@ -19,7 +19,18 @@ export class AckRun implements FlushProducer<unknown> {
   private results: unknown[] = [];
   private chars = 0;
 
-  constructor(private readonly codec: Codec) {}
+  /**
+   * @param answering true while a handler runs whose ack would join this run: the writer may then
+   * hold the run until the end of the macrotask (a queue of async handlers each settles in a
+   * microtask of its own; without this, each ack went as its own WebSocket message).
+   */
+  constructor(
+    private readonly codec: Codec,
+    private readonly answering: () => boolean = () => false,
+  ) {}
+
+  /** The writer's question at a due flush: is there a run, and will it grow before the macrotask ends? */
+  readonly lingers = (): boolean => this.results.length > 0 && this.answering();
 
   /** Answer `seq` with `outcome`: joins the run (written at the next flush of `out`), or goes to `out` now. */
   add(seq: number, outcome: Outcome, out: FrameSink<unknown>): void {

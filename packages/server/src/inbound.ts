@@ -70,7 +70,7 @@ export class Inbound {
     private readonly codec: Codec,
     private readonly deps: InboundDeps,
   ) {
-    this.acks = new AckRun(codec);
+    this.acks = new AckRun(codec, () => this.busy);
     this.results = new ResultCache(codec, deps.options.maxInFlight, deps.options.maxResultCacheBytes);
   }
 

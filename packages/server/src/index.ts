@@ -31,6 +31,7 @@ export type {
   StoredOutcome,
   StoredPush,
   ClaimResult,
+  CompleteClaimResult,
 } from './engine/engine-sessions.js';
 export type {
   Engine,

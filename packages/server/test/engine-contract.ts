@@ -140,6 +140,37 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       }
     });
 
+    it('completes and claims the next message in one call, as the two calls one after the other', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      const both = engine.sessions.completeThenClaim?.bind(engine.sessions);
+      expect(both).toBeDefined();
+      if (both === undefined) return;
+      await engine.sessions.claim(r.id, 1, 'm1', 'A');
+      expect(await both(r.id, 1, 'A', ok('1'), { seq: 2, id: 'm2' })).toEqual({ kept: true, next: { status: 'claimed', redelivered: false } });
+      expect((await engine.sessions.get(r.id))?.accepted).toBe(2);
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'duplicate', outcome: ok('1') });
+      expect(await peer.sessions.claim(r.id, 2, 'm2', 'B')).toEqual({ status: 'running-elsewhere', node: 'A', alive: true });
+      for (const seq of [2, 3, 4]) {
+        expect(await both(r.id, seq, 'A', ok(String(seq)), { seq: seq + 1, id: `m${seq + 1}` })).toEqual({ kept: true, next: { status: 'claimed', redelivered: false } });
+      }
+      // results: 3 keeps 2, 3, 4; completing 5 evicts 2 before the next claim looks at it.
+      expect(await both(r.id, 5, 'A', ok('5'), { seq: 2, id: 'm2' })).toEqual({ kept: true, next: { status: 'duplicate', outcome: undefined } });
+      expect(await both(r.id, 5, 'A', ok('5'), { seq: 4, id: 'm4' })).toEqual({ kept: false, next: { status: 'duplicate', outcome: ok('4') } });
+      // Not the holder: nothing stored, and the next claim is made all the same.
+      await peer.sessions.claim(r.id, 6, 'm6', 'B');
+      expect(await both(r.id, 6, 'A', ok('"a"'), { seq: 7, id: 'm7' })).toEqual({ kept: false, next: { status: 'claimed', redelivered: false } });
+      expect(await both(r.id, 7, 'A', ok('7'), { seq: 6, id: 'm6' })).toEqual({ kept: true, next: { status: 'running-elsewhere', node: 'B', alive: true } });
+      // The next claim's holder died: taken over once, flagged.
+      await peer.nodes.leave('B');
+      await engine.sessions.claim(r.id, 8, 'm8', 'A');
+      expect(await both(r.id, 8, 'A', ok('8'), { seq: 6, id: 'm6' })).toEqual({ kept: true, next: { status: 'claimed', redelivered: true } });
+      await expect(both(r.id, 6, 'A', ok('6'), { seq: 6, id: 'm6' })).rejects.toThrow(TypeError);
+      await engine.sessions.end(r.id);
+      expect(await both(r.id, 6, 'A', ok('6'), { seq: 9, id: 'm9' })).toEqual({ kept: false, next: { status: 'unknown-session' } });
+    });
+
     it('stores error outcomes apart from results', async () => {
       const { engine } = await setup();
       const r = record();

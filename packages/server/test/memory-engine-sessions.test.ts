@@ -22,7 +22,7 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
   });
   const record = (id: string) => ({ id, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null });
 
-  it('forgets a session ttlMs after its last write; every write starts the TTL again', async () => {
+  it('forgets a session ttlMs after its last create, rotate, detach or touch; a per-message write restarts that only past a quarter of it', async () => {
     const { engine, clock } = setup();
     await engine.sessions.create(record('s1'), limits, null);
     await engine.sessions.create(record('s2'), limits, null);
@@ -32,11 +32,26 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
     engine.sweep();
     expect(engine.sessionCount).toBe(1);
     expect(await engine.sessions.get('s2')).toBeUndefined();
-    // s1 was written at ttlMs - 1: it lives until 2 × ttlMs - 1.
+    // s1 was touched at ttlMs - 1: it lives until 2 × ttlMs - 1.
     clock.now += limits.ttlMs - 2;
     expect(await engine.sessions.get('s1')).toBeDefined();
     clock.now += 1;
     expect(await engine.sessions.get('s1')).toBeUndefined();
+
+    await engine.nodes.heartbeat('A', 10 * limits.ttlMs);
+    await engine.sessions.create(record('s3'), limits, 'A');
+    const created = clock.now;
+    // Less than a quarter in: a claim leaves the TTL as it was.
+    clock.now += limits.ttlMs / 4 - 1;
+    await engine.sessions.claim('s3', 1, 'm1', 'A');
+    clock.now = created + limits.ttlMs - 1;
+    expect(await engine.sessions.get('s3')).toBeDefined();
+    // Past a quarter (since create): the complete restarts it, so s3 lives ttlMs from now.
+    await engine.sessions.complete('s3', 1, 'A', { error: false, data: '1' });
+    clock.now += limits.ttlMs - 1;
+    expect(await engine.sessions.get('s3')).toBeDefined();
+    clock.now += 1;
+    expect(await engine.sessions.get('s3')).toBeUndefined();
   });
 
   it('lets a heartbeat lapse: the node is dead and its claim is taken over', async () => {

@@ -24,6 +24,8 @@ interface Faults {
   completeDown?: string;
   /** Releases by this node reject without running. */
   releaseDown?: string;
+  /** The next completeThenClaim by this node is carried out, then rejects. */
+  completeClaimRunsThenFails?: string;
 }
 
 function faultyEngine() {
@@ -52,6 +54,16 @@ function faultyEngine() {
       calls.push(`release ${seq}`);
       if (faults.releaseDown === node) throw timedOut();
       return real.release(sid, seq, node);
+    },
+    async completeThenClaim(sid, seq, node, outcome, next) {
+      calls.push(`completeThenClaim ${seq} ${next.seq}`);
+      if (faults.completeDown === node) throw timedOut();
+      const result = await real.completeThenClaim!(sid, seq, node, outcome, next);
+      if (faults.completeClaimRunsThenFails === node) {
+        faults.completeClaimRunsThenFails = undefined;
+        throw timedOut();
+      }
+      return result;
     },
   };
   Object.assign(engine, { sessions });
@@ -124,6 +136,33 @@ describe('claims a node holds but will not complete (two servers on one memoryEn
     f.faults.completeDown = undefined;
     expect((await two.acks(1, 5_000))[0]).toMatchObject({ seq: 1, r: 'm1' });
     expect(handled).toEqual(['a:m1']);
+  });
+
+  it('a complete-then-claim that failed on the node but ran: the outcome stays, the next claim is released, each message runs once', async () => {
+    const handled: string[] = [];
+    const first = gate();
+    const { a, b, f } = await nodes(handled, first.promise);
+    const { client: one, welcome } = await hello(urlOf(a));
+    const nodeA = (await f.engine.sessions.get(welcome.sid))!.holder!;
+    f.faults.completeClaimRunsThenFails = nodeA;
+    // m2 waits in the queue while m1's handler runs: m1's complete and m2's claim are one call.
+    one.send(msg(1, 'm1', 'slow'));
+    one.send(msg(2, 'm2'));
+    await poll(() => handled.length === 1, 'the handler of m1 to start on A', 5_000);
+    first.open();
+    expect(await one.closedWith(5_000)).toBe(1013);
+    expect(f.calls).toContain('completeThenClaim 1 2');
+    const { client: two, welcome: again } = await hello(urlOf(b), { sid: welcome.sid, token: welcome.token, seq: 0 });
+    // The call ran: m2 was claimed for A (the accepted mark), and A releases it.
+    expect(again).toMatchObject({ t: 'welcome', resumed: true, seq: 2 });
+    two.send(msg(1, 'm1', 'slow'));
+    two.send(msg(2, 'm2'));
+    expect(await two.acks(2, 5_000)).toMatchObject([
+      { seq: 1, r: 'slow' },
+      { seq: 2, r: 'm2' },
+    ]);
+    expect(handled).toEqual(['a:m1', 'b:m2']);
+    expect(f.calls).toContain('release 2');
   });
 
   it('a handler still running here for a copy of the session that moved away is never run again when the client comes back', async () => {

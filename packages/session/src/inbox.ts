@@ -191,6 +191,15 @@ export class Inbox {
   }
 
   /**
+   * A `cack` is due and held messages remain: they are taken one per `receive()` or iterator
+   * step, each a microtask later, so the writer lets their cacks gather until the end of the
+   * macrotask (one `cack` for the lot instead of one WebSocket message each).
+   */
+  cackLingers(): boolean {
+    return this.delivered !== this.cacked && this.held.length > 0;
+  }
+
+  /**
    * `hello.resume.seq`: the delivered mark, which the server takes as a cumulative ack — so
    * nothing delivered is counted as unacknowledged any more.
    */

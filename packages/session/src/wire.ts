@@ -20,6 +20,11 @@ export interface WireLink {
 export interface CackSource {
   /** The `cack.seq` due, if any; taking it marks it sent. */
   takeCack(): number | undefined;
+  /**
+   * A `cack` is due and more deliveries may follow soon (messages are held for `receive()` or an
+   * iterator, each taken in a microtask of its own): the flush may wait for the end of the macrotask.
+   */
+  cackLingers(): boolean;
 }
 
 /** The channel subscriptions' `pack`s: one per channel per flush, for what the application took. */
@@ -106,7 +111,7 @@ export class Wire {
   }
 
   private writerFor(codec: Codec): FrameWriter<unknown> {
-    return new FrameWriter(codec, this.write, MAX_BATCH, this.beforeFlush);
+    return new FrameWriter(codec, this.write, MAX_BATCH, this.beforeFlush, this.lingers);
   }
 
   private readonly write = (message: unknown): void => {
@@ -121,6 +126,8 @@ export class Wire {
   };
 
   private readonly pushPack = (frame: unknown): void => this.writer.push(frame);
+
+  private readonly lingers = (): boolean => this.cacks.cackLingers();
 }
 
 export function toProtocolError(error: unknown): ProtocolError {

@@ -8,9 +8,15 @@ import type { SessionRecord } from '../store.js';
  * `complete`), and Outbound's unacknowledged pushes (`pushes`).
  *
  * Shaped for Redis: every method is one atomic step (one Lua script), on keys of one session
- * only (a hash tag `{sid}` per session, so Redis Cluster may spread sessions), and every key of a
- * session expires `ttlMs` (its resume window, fixed at `create`) after the session's last write:
- * nothing outlives an abandoned session. The holder of a session refreshes it with `touch`.
+ * only (a hash tag `{sid}` per session, so Redis Cluster may spread sessions).
+ *
+ * Expiry: nothing outlives an abandoned session. `create`, `rotate`, `detach` and `touch` give
+ * every part of the session `ttlMs` (its resume window, fixed at `create`) to live from then;
+ * the per-message writes (`claim`, `complete`, `completeThenClaim`, `release`, `pushes.append`,
+ * `pushes.ack`) restart that only once a quarter of it has passed, so a session lives at least
+ * ¾ `ttlMs` after any write and at most `ttlMs` after its last one. (Refreshing on every message
+ * cost Redis a PEXPIRE per key per write: issue 12.) A detached session thus lives a full
+ * `ttlMs` after `detach`; the holder of an attached one refreshes it with `touch`.
  *
  * Values are strings: the server encodes outcomes and pushes in the session's codec before they
  * reach the engine (a binary codec's bytes as base64), so an engine never knows the codec.
@@ -19,7 +25,7 @@ import type { SessionRecord } from '../store.js';
 export interface SessionEngine {
   /**
    * Store a new session with its limits, held by `node` (the node whose connection opened it;
-   * null: created detached); every key of it expires `limits.ttlMs` after its last write.
+   * null: created detached); it expires `limits.ttlMs` from now unless written again.
    * Resolves `false` (and changes nothing) when a session with this id exists.
    */
   create(record: SessionRecord, limits: SessionLimits, node: string | null): Promise<boolean>;
@@ -44,7 +50,7 @@ export interface SessionEngine {
    */
   detach(sid: string, node: string, expiresAt: number): Promise<boolean>;
 
-  /** Refresh the TTL of every key of the session (its holder does, well within `ttlMs`); `false` when it is unknown. */
+  /** Restart the full `ttlMs` of every part of the session (its holder does, well within `ttlMs`); `false` when it is unknown. */
   touch(sid: string): Promise<boolean>;
 
   /** The session ended: every key of it is deleted (record, claims, outcomes, pushes). Idempotent. */
@@ -97,6 +103,20 @@ export interface SessionEngine {
    * `complete`d (with its outcome, or an error one).
    */
   release(sid: string, seq: number, node: string): Promise<boolean>;
+
+  /**
+   * `complete(sid, seq, node, outcome)` and then `claim(sid, next.seq, next.id, node)`, with the
+   * same results as those two calls made one after the other, in one step: a session whose next
+   * message is queued already costs one engine round trip per message instead of two. Optional:
+   * the server makes the two calls when an engine lacks it. `next.seq` differs from `seq`.
+   */
+  completeThenClaim?(sid: string, seq: number, node: string, outcome: StoredOutcome, next: { readonly seq: number; readonly id: string }): Promise<CompleteClaimResult>;
+}
+
+/** What `completeThenClaim` resolves with: `kept` as `complete` resolves, `next` as `claim` does. */
+export interface CompleteClaimResult {
+  readonly kept: boolean;
+  readonly next: ClaimResult;
 }
 
 /**
@@ -141,7 +161,7 @@ export interface SessionStateEngine {
 
 /** Fixed at `create`: the server's resume window and cache bounds. */
 export interface SessionLimits {
-  /** Every key of the session expires this long after its last write, ms (the resume window). */
+  /** The session's time to live, ms (the resume window): see "Expiry" on `SessionEngine`. */
   readonly ttlMs: number;
   /** Most outcomes the result cache keeps (the server's `maxInFlight`). */
   readonly results: number;

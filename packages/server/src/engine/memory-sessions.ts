@@ -3,6 +3,7 @@ import type { SessionRecord } from '../store.js';
 import { checkSessionLimits } from './engine-sessions.js';
 import type {
   ClaimResult,
+  CompleteClaimResult,
   NodeEngine,
   PushEngine,
   RotateResult,
@@ -44,6 +45,8 @@ interface State {
   pushChars: number;
   /** Engine clock ms after which every part of the session is gone (its keys' TTL). */
   deadline: number;
+  /** Engine clock ms at which the deadline was last set: a per-message write restarts it only a quarter of `ttlMs` later. */
+  refreshedAt: number;
 }
 
 export interface MemorySessionState extends SessionStateEngine {
@@ -90,9 +93,16 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
     return state;
   }
 
-  /** A write: the session's TTL starts again, and it moves to the tail of the expiry order. */
-  function wrote(sid: string, state: State): void {
-    state.deadline = now() + state.limits.ttlMs;
+  /**
+   * A write: the session's TTL starts again (a per-message write, `full` false, only once a
+   * quarter of it has passed, as on Redis: engine-sessions.ts, "Expiry"), and it moves to the
+   * tail of the expiry order.
+   */
+  function wrote(sid: string, state: State, full: boolean): void {
+    const at = now();
+    if (!full && at - state.refreshedAt < state.limits.ttlMs / 4) return;
+    state.deadline = at + state.limits.ttlMs;
+    state.refreshedAt = at;
     states.delete(sid);
     states.set(sid, state);
   }
@@ -137,8 +147,9 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
         pushes: new Fifo(),
         pushChars: 0,
         deadline: 0,
+        refreshedAt: 0,
       };
-      wrote(sid, state);
+      wrote(sid, state, true);
       return true;
     },
 
@@ -158,7 +169,7 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       const previousHolder = state.holder;
       state.record = { ...state.record, tokenHash: next.tokenHash, previousTokenHash: next.previousTokenHash, expiresAt: null };
       state.holder = node;
-      wrote(sid, state);
+      wrote(sid, state, true);
       return { ok: true, previousHolder };
     },
 
@@ -169,7 +180,7 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       if (state === undefined || state.holder !== node) return false;
       state.holder = null;
       state.record = { ...state.record, expiresAt };
-      wrote(sid, state);
+      wrote(sid, state, true);
       return true;
     },
 
@@ -177,7 +188,7 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       checkOpen('sessions.touch');
       const state = live(text('sid', sid, MAX_SESSION_ID));
       if (state === undefined) return false;
-      wrote(sid, state);
+      wrote(sid, state, true);
       return true;
     },
 
@@ -202,13 +213,13 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
         const lost = held.redelivered;
         held.node = node;
         held.redelivered = true;
-        wrote(sid, state);
+        wrote(sid, state, false);
         return lost ? { status: 'lost' } : { status: 'claimed', redelivered: true };
       }
       if (seq <= state.evictedUpTo) return { status: 'duplicate', outcome: undefined };
       state.claims.set(seq, { id, node, redelivered: false });
       if (seq > state.accepted) state.accepted = seq;
-      wrote(sid, state);
+      wrote(sid, state, false);
       return { status: 'claimed', redelivered: false };
     },
 
@@ -232,7 +243,7 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
         state.outcomeChars += size;
         while (state.outcomes.size > state.limits.results || state.outcomeChars > state.limits.resultChars) evictOldest(state);
       }
-      wrote(sid, state);
+      wrote(sid, state, false);
       return true;
     },
 
@@ -251,8 +262,17 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       } else {
         state.claims.delete(seq);
       }
-      wrote(sid, state);
+      wrote(sid, state, false);
       return true;
+    },
+
+    async completeThenClaim(sid: string, seq: number, node: string, outcome: StoredOutcome, next: { readonly seq: number; readonly id: string }): Promise<CompleteClaimResult> {
+      if (typeof next !== 'object' || next === null) throw new TypeError('next must be { seq, id }');
+      positive('next.seq', next.seq, 1);
+      text('next.id', next.id, MAX_SESSION_ID);
+      if (next.seq === seq) throw new TypeError('next.seq must differ from seq');
+      const kept = await sessions.complete(sid, seq, node, outcome);
+      return { kept, next: await sessions.claim(sid, next.seq, next.id, node) };
     },
   };
 
@@ -266,7 +286,7 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       const seq = ++state.pushSeq;
       state.pushes.push({ seq, data });
       state.pushChars += data.length;
-      wrote(sid, state);
+      wrote(sid, state, false);
       return seq;
     },
 
@@ -284,7 +304,7 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       // Seqs never appended are vouched for by nothing.
       const upTo = Math.min(seq, state.pushSeq);
       if (upTo > state.pushAcked) state.pushAcked = upTo;
-      wrote(sid, state);
+      if (dropped > 0) wrote(sid, state, false);
       return dropped;
     },
 

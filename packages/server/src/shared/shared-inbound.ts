@@ -27,6 +27,17 @@ export interface SharedInboundDeps {
   sessionGone(): void;
 }
 
+/** A message claimed in the same engine call as its predecessor's complete. */
+interface Ahead {
+  readonly f: MsgFrame;
+  readonly claim: ClaimResult;
+  /** Its key in the node's tracker of what it works on (`Orphans.enter`), entered before that call. */
+  readonly key: string;
+}
+
+/** A `claim` call failed: the engine may hold the claim for this node all the same. */
+const CLAIM_FAILED = Symbol('claim failed');
+
 /** Polls of a claim running on another node: from 25 ms, doubling, at most this far apart. */
 const MAX_POLL_MS = 500;
 
@@ -37,7 +48,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /**
  * Client → server on a shared engine (guarantee 10): each message is `claim`ed in the engine
  * before its handler runs and `complete`d after, so no id is handed to a handler twice across
- * nodes; a duplicate is answered from the stored outcome. Claims are async, so one session's
+ * nodes; a duplicate is answered from the stored outcome. While messages are queued, a complete
+ * and the next claim go in one call (`completeThenClaim`): one round trip per message. Claims are async, so one session's
  * messages go through one loop, in seq order, while other sessions run theirs at the same time.
  * The same bounds as the in-process `Inbound`: the window in messages, `maxInboundBytes` in bytes.
  */
@@ -61,7 +73,7 @@ export class SharedInbound {
     private readonly codec: Codec,
     private readonly deps: SharedInboundDeps,
   ) {
-    this.acks = new AckRun(codec);
+    this.acks = new AckRun(codec, () => this.running);
   }
 
   /** Highest client seq claimed, as the engine said at the last resume and as claimed here since. */
@@ -133,12 +145,13 @@ export class SharedInbound {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      while (!this.ended && this.link?.writable !== false) {
-        const f = this.queue.shift();
+      // A message claimed together with its predecessor's complete is handled whatever the
+      // connection does meanwhile, as one claimed on its own would be.
+      let ahead: Ahead | undefined;
+      while (ahead !== undefined || (!this.ended && this.link?.writable !== false)) {
+        const f = ahead?.f ?? this.take();
         if (f === undefined) break;
-        this.queuedBytes -= this.costs.shift() as number;
-        if (this.queuedBytes <= this.deps.options.maxInboundBytes / 2) this.link?.resumeReading(ReadPause.Queued);
-        await this.process(f, this.link);
+        ahead = await this.process(f, this.link, ahead);
       }
     } catch (error) {
       this.deps.reportError(error);
@@ -148,41 +161,55 @@ export class SharedInbound {
     }
   }
 
-  /** One message, from its claim to its answer; `link` is the connection it came on. */
-  private async process(f: MsgFrame, link: InboundLink | undefined): Promise<void> {
+  /** The next queued message, out of the queue (its bytes no longer count). */
+  private take(): MsgFrame | undefined {
+    const f = this.queue.shift();
+    if (f === undefined) return undefined;
+    this.queuedBytes -= this.costs.shift() as number;
+    if (this.queuedBytes <= this.deps.options.maxInboundBytes / 2) this.link?.resumeReading(ReadPause.Queued);
+    return f;
+  }
+
+  /**
+   * One message, from its claim (made here, or with its predecessor's complete: `ahead`) to its
+   * answer; `link` is the connection it came on. Resolves the next message when its claim was
+   * made with this one's complete.
+   */
+  private async process(f: MsgFrame, link: InboundLink | undefined, ahead?: Ahead): Promise<Ahead | undefined> {
     const orphans = this.deps.orphans;
-    const key = orphans.enter(this.sid, f.seq);
-    let claimFailed = false;
+    const key = ahead?.key ?? orphans.enter(this.sid, f.seq);
+    let done: Ahead | undefined | typeof CLAIM_FAILED;
     try {
-      claimFailed = await this.claimAndHandle(f, link, key);
+      done = await this.claimAndHandle(f, link, key, ahead?.claim);
     } finally {
       orphans.leave(key);
     }
+    if (done !== CLAIM_FAILED) return done;
     // The engine may have recorded the claim all the same (a timed-out command still runs): it is released once the engine answers.
-    if (claimFailed) orphans.claimFailed(this.sid, f.seq);
+    orphans.claimFailed(this.sid, f.seq);
+    return undefined;
   }
 
-  /** Resolves true when a `claim` (or `release`) call failed: the engine may hold a claim of this node for `f`. */
-  private async claimAndHandle(f: MsgFrame, link: InboundLink | undefined, key: string): Promise<boolean> {
+  /** `CLAIM_FAILED` when a `claim` (or `release`) call failed: the engine may hold a claim of this node for `f`. */
+  private async claimAndHandle(f: MsgFrame, link: InboundLink | undefined, key: string, claimed: ClaimResult | undefined): Promise<Ahead | undefined | typeof CLAIM_FAILED> {
     const { engine, node, orphans } = this.deps;
-    let claim: ClaimResult;
+    let claim = claimed;
     let retaken = false;
     for (let pollMs = 25; ; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
-      try {
-        claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
-      } catch (error) {
-        this.deps.engineFailed(error);
-        return true;
+      if (claim === undefined) {
+        try {
+          claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
+        } catch (error) {
+          this.deps.engineFailed(error);
+          return CLAIM_FAILED;
+        }
       }
       if (claim.status !== 'running-elsewhere') break;
       // Held by this node, and no loop here works on it (one that does answers when it completes).
       if (claim.node === node && !orphans.othersWorking(key)) {
         const taken = orphans.take(key);
         // Handled here already but not recorded (the engine was down): record it now.
-        if (typeof taken === 'object' && taken.outcome !== undefined) {
-          await this.store(f.seq, taken.outcome);
-          return false;
-        }
+        if (typeof taken === 'object' && taken.outcome !== undefined) return this.store(f.seq, taken.outcome);
         // Its handler never ran (this node's claim call failed, yet the engine recorded it): let
         // it go and claim again, here or on whichever node gets it first. Once per message.
         if (taken !== 'calling' && !retaken) {
@@ -191,52 +218,73 @@ export class SharedInbound {
             await engine.sessions.release(this.sid, f.seq, node);
           } catch (error) {
             this.deps.engineFailed(error);
-            return true;
+            return CLAIM_FAILED;
           }
+          claim = undefined;
           continue;
         }
       }
       // Running on another node (or on a copy of this session here that was dropped): its
       // outcome comes when it completes, or the claim is taken over once that node is dead.
       await new Promise((resolve) => setTimeout(resolve, pollMs));
-      if (this.ended || this.link !== link) return false;
+      if (this.ended || this.link !== link) return undefined;
+      claim = undefined;
     }
     switch (claim.status) {
       case 'unknown-session':
         this.deps.sessionGone();
-        return false;
+        return undefined;
       case 'duplicate':
         this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
-        return false;
+        return undefined;
       case 'lost': {
         // Its handler ran on two nodes that both died (or on one, and the node that took it over
         // let go of it without knowing which): its effect is unknown, and it is not run again.
         const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted by nodes that died and is not handed over again; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
-        await this.store(f.seq, storeOutcome(this.codec, lost), lost);
-        return false;
+        return this.store(f.seq, storeOutcome(this.codec, lost), lost);
       }
       case 'claimed': {
         if (f.seq > this.accepted) this.accepted = f.seq;
         const outcome = await this.handle(f, claim.redelivered);
-        await this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
-        return false;
+        return this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
       }
     }
   }
 
-  /** Record the outcome, then answer it: never the other way round. */
-  private async store(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<void> {
+  /**
+   * Record the outcome, then answer it: never the other way round. When the next message is
+   * queued (and the engine can), it is claimed in the same engine call and resolved.
+   */
+  private async store(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<Ahead | undefined> {
+    const { engine, node, orphans } = this.deps;
+    const next = engine.sessions.completeThenClaim !== undefined && !this.ended && this.link?.writable !== false ? this.take() : undefined;
+    // The next message counts as worked on here from before its claim is sent, as one claimed on its own.
+    const nextKey = next === undefined ? undefined : orphans.enter(this.sid, next.seq);
     let kept: boolean;
+    let ahead: Ahead | undefined;
     try {
-      kept = await this.deps.engine.sessions.complete(this.sid, seq, this.deps.node, stored);
+      if (next === undefined || nextKey === undefined) {
+        kept = await engine.sessions.complete(this.sid, seq, node, stored);
+      } else {
+        const both = await (engine.sessions.completeThenClaim as NonNullable<typeof engine.sessions.completeThenClaim>)(this.sid, seq, node, stored, next);
+        kept = both.kept;
+        ahead = { f: next, claim: both.next, key: nextKey };
+      }
     } catch (error) {
       // The claim stays this node's: the outcome is stored once the engine answers (or on the retransmission).
-      this.deps.orphans.completeFailed(this.sid, seq, stored);
+      orphans.completeFailed(this.sid, seq, stored);
+      if (next !== undefined && nextKey !== undefined) {
+        // The next message goes with this connection (the client sends it again); the claim the
+        // engine may have made for it is released, as after a failed `claim`.
+        orphans.leave(nextKey);
+        orphans.claimFailed(this.sid, next.seq);
+      }
       this.deps.engineFailed(error);
-      return;
+      return undefined;
     }
     // Not kept: the claim was taken over (this node was thought dead); the other run answers.
     if (kept) this.answer(seq, outcome);
+    return ahead;
   }
 
   private async handle(f: MsgFrame, redelivered: boolean): Promise<Outcome> {
