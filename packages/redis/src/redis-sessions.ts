@@ -27,6 +27,7 @@ import {
   detachScript,
   listScript,
   recordFields,
+  releaseScript,
   rotateScript,
   takeoverScript,
   touchScript,
@@ -37,6 +38,8 @@ const MAX_SESSION_ID = 1024;
 const MAX_NODE = 128;
 /** A takeover that keeps losing races (the claim changing under it) gives up and reports the claim as running. */
 const MAX_TAKEOVER_TRIES = 3;
+/** Who holds a released claim that had been taken over: no node (node ids are nanoids, never `!`), so never alive. */
+const RELEASED = '!released';
 
 const scripts = {
   create: script(createScript),
@@ -50,6 +53,7 @@ const scripts = {
   append: script(appendScript),
   ack: script(ackScript),
   list: script(listScript),
+  release: script(releaseScript),
 };
 
 
@@ -205,6 +209,13 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       if (next.seq === seq) throw new TypeError('next.seq must differ from seq');
       const [kept, ...reply] = (await run('sessions.completeThenClaim', scripts.completeClaim, id, [...completeArgs(seq, by, outcome), next.seq, next.id])) as [number, ...ClaimReply];
       return { kept: kept === 1, next: await settle(id, next.seq, next.id, by, reply) };
+    },
+
+    async release(id: string, seq: number, by: string): Promise<boolean> {
+      sid(id);
+      integer('seq', seq, 1);
+      node(by);
+      return (await run('sessions.release', scripts.release, id, [seq, by, RELEASED])) === 1;
     },
   };
 

@@ -7,6 +7,7 @@ import type { HandlerContext, ResolvedOptions } from '../options.js';
 import { errorOutcome, evicted, type Outcome } from '../results.js';
 import type { Session } from '../session.js';
 import type { SharedEngine } from './node.js';
+import type { Orphans } from './orphans.js';
 import { loadOutcome, storeOutcome } from './stored.js';
 
 /** What a session's shared inbound part is given. */
@@ -16,6 +17,8 @@ export interface SharedInboundDeps {
   readonly engine: SharedEngine;
   /** This node's id: who holds the claims it makes. */
   readonly node: string;
+  /** The node's claims that no handler of its will complete (a failed claim or complete call). */
+  readonly orphans: Orphans;
   closing(): boolean;
   reportError(error: unknown): void;
   /** An engine call failed: the connection is told to come back later (1013); nothing unrecorded was answered. */
@@ -28,7 +31,12 @@ export interface SharedInboundDeps {
 interface Ahead {
   readonly f: MsgFrame;
   readonly claim: ClaimResult;
+  /** Its key in the node's tracker of what it works on (`Orphans.enter`), entered before that call. */
+  readonly key: string;
 }
+
+/** A `claim` call failed: the engine may hold the claim for this node all the same. */
+const CLAIM_FAILED = Symbol('claim failed');
 
 /** Polls of a claim running on another node: from 25 ms, doubling, at most this far apart. */
 const MAX_POLL_MS = 500;
@@ -57,10 +65,6 @@ export class SharedInbound {
   private idleWaiters: (() => void)[] = [];
   private link: InboundLink | undefined;
   private duplicatesAnswered = 0;
-  /** Outcomes handled here whose `complete` failed (the engine was down): stored again on the retransmission. */
-  private readonly unstored = new Map<number, StoredOutcome>();
-  /** Seqs whose claim call failed (its answer lost): a claim this node holds on them was never handled. */
-  private readonly claimedUnrun = new Set<number>();
 
   constructor(
     private readonly sid: string,
@@ -147,7 +151,7 @@ export class SharedInbound {
       while (ahead !== undefined || (!this.ended && this.link?.writable !== false)) {
         const f = ahead?.f ?? this.take();
         if (f === undefined) break;
-        ahead = await this.process(f, this.link, ahead?.claim);
+        ahead = await this.process(f, this.link, ahead);
       }
     } catch (error) {
       this.deps.reportError(error);
@@ -167,36 +171,64 @@ export class SharedInbound {
   }
 
   /**
-   * One message, from its claim (made here, or `claimed` with its predecessor's complete) to its
+   * One message, from its claim (made here, or with its predecessor's complete: `ahead`) to its
    * answer; `link` is the connection it came on. Resolves the next message when its claim was
    * made with this one's complete.
    */
-  private async process(f: MsgFrame, link: InboundLink | undefined, claimed?: ClaimResult): Promise<Ahead | undefined> {
-    const { engine, node } = this.deps;
-    let claim: ClaimResult | undefined = claimed;
-    for (let pollMs = 25; claim === undefined || claim.status === 'running-elsewhere'; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
-      if (claim !== undefined) {
-        const mine = claim.node === node;
-        // Ours, handled already but not recorded (the engine was down): record it now.
-        const unstored = mine ? this.unstored.get(f.seq) : undefined;
-        if (unstored !== undefined) return this.store(f.seq, unstored);
-        // Ours, claimed by a call whose answer was lost (the engine failed): never handled, so handled now.
-        if (mine && this.claimedUnrun.delete(f.seq)) {
-          claim = { status: 'claimed', redelivered: false };
-          break;
+  private async process(f: MsgFrame, link: InboundLink | undefined, ahead?: Ahead): Promise<Ahead | undefined> {
+    const orphans = this.deps.orphans;
+    const key = ahead?.key ?? orphans.enter(this.sid, f.seq);
+    let done: Ahead | undefined | typeof CLAIM_FAILED;
+    try {
+      done = await this.claimAndHandle(f, link, key, ahead?.claim);
+    } finally {
+      orphans.leave(key);
+    }
+    if (done !== CLAIM_FAILED) return done;
+    // The engine may have recorded the claim all the same (a timed-out command still runs): it is released once the engine answers.
+    orphans.claimFailed(this.sid, f.seq);
+    return undefined;
+  }
+
+  /** `CLAIM_FAILED` when a `claim` (or `release`) call failed: the engine may hold a claim of this node for `f`. */
+  private async claimAndHandle(f: MsgFrame, link: InboundLink | undefined, key: string, claimed: ClaimResult | undefined): Promise<Ahead | undefined | typeof CLAIM_FAILED> {
+    const { engine, node, orphans } = this.deps;
+    let claim = claimed;
+    let retaken = false;
+    for (let pollMs = 25; ; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
+      if (claim === undefined) {
+        try {
+          claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
+        } catch (error) {
+          this.deps.engineFailed(error);
+          return CLAIM_FAILED;
         }
-        // Running on another node (or on a copy of this session here that was dropped): its
-        // outcome comes when it completes, or the claim is taken over once that node is dead.
-        await new Promise((resolve) => setTimeout(resolve, pollMs));
-        if (this.ended || this.link !== link) return undefined;
       }
-      try {
-        claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
-      } catch (error) {
-        this.claimFailed(f.seq);
-        this.deps.engineFailed(error);
-        return undefined;
+      if (claim.status !== 'running-elsewhere') break;
+      // Held by this node, and no loop here works on it (one that does answers when it completes).
+      if (claim.node === node && !orphans.othersWorking(key)) {
+        const taken = orphans.take(key);
+        // Handled here already but not recorded (the engine was down): record it now.
+        if (typeof taken === 'object' && taken.outcome !== undefined) return this.store(f.seq, taken.outcome);
+        // Its handler never ran (this node's claim call failed, yet the engine recorded it): let
+        // it go and claim again, here or on whichever node gets it first. Once per message.
+        if (taken !== 'calling' && !retaken) {
+          retaken = true;
+          try {
+            await engine.sessions.release(this.sid, f.seq, node);
+          } catch (error) {
+            this.deps.engineFailed(error);
+            return CLAIM_FAILED;
+          }
+          claim = undefined;
+          continue;
+        }
       }
+      // Running on another node (or on a copy of this session here that was dropped): its
+      // outcome comes when it completes, or the claim is taken over once that node is dead.
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      if (this.ended || this.link !== link) return undefined;
+      claim = undefined;
     }
     switch (claim.status) {
       case 'unknown-session':
@@ -206,12 +238,12 @@ export class SharedInbound {
         this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
         return undefined;
       case 'lost': {
-        // Its handler ran on two nodes that both died: its effect is unknown, and it is not run a third time.
-        const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted twice by nodes that died; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
+        // Its handler ran on two nodes that both died (or on one, and the node that took it over
+        // let go of it without knowing which): its effect is unknown, and it is not run again.
+        const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted by nodes that died and is not handed over again; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
         return this.store(f.seq, storeOutcome(this.codec, lost), lost);
       }
       case 'claimed': {
-        this.claimedUnrun.delete(f.seq);
         if (f.seq > this.accepted) this.accepted = f.seq;
         const outcome = await this.handle(f, claim.redelivered);
         return this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
@@ -224,34 +256,35 @@ export class SharedInbound {
    * queued (and the engine can), it is claimed in the same engine call and resolved.
    */
   private async store(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<Ahead | undefined> {
-    const { engine, node } = this.deps;
+    const { engine, node, orphans } = this.deps;
     const next = engine.sessions.completeThenClaim !== undefined && !this.ended && this.link?.writable !== false ? this.take() : undefined;
+    // The next message counts as worked on here from before its claim is sent, as one claimed on its own.
+    const nextKey = next === undefined ? undefined : orphans.enter(this.sid, next.seq);
     let kept: boolean;
     let ahead: Ahead | undefined;
     try {
-      if (next === undefined) {
+      if (next === undefined || nextKey === undefined) {
         kept = await engine.sessions.complete(this.sid, seq, node, stored);
       } else {
         const both = await (engine.sessions.completeThenClaim as NonNullable<typeof engine.sessions.completeThenClaim>)(this.sid, seq, node, stored, next);
         kept = both.kept;
-        ahead = { f: next, claim: both.next };
+        ahead = { f: next, claim: both.next, key: nextKey };
       }
     } catch (error) {
-      if (this.unstored.size < this.deps.options.maxInFlight) this.unstored.set(seq, stored);
-      // The next message goes with this connection; the client sends it again.
-      if (next !== undefined) this.claimFailed(next.seq);
+      // The claim stays this node's: the outcome is stored once the engine answers (or on the retransmission).
+      orphans.completeFailed(this.sid, seq, stored);
+      if (next !== undefined && nextKey !== undefined) {
+        // The next message goes with this connection (the client sends it again); the claim the
+        // engine may have made for it is released, as after a failed `claim`.
+        orphans.leave(nextKey);
+        orphans.claimFailed(this.sid, next.seq);
+      }
       this.deps.engineFailed(error);
       return undefined;
     }
-    this.unstored.delete(seq);
     // Not kept: the claim was taken over (this node was thought dead); the other run answers.
     if (kept) this.answer(seq, outcome);
     return ahead;
-  }
-
-  /** A call that may have claimed `seq` failed: if the engine says this node holds it, it was never handled. */
-  private claimFailed(seq: number): void {
-    if (this.claimedUnrun.size < this.deps.options.maxInFlight) this.claimedUnrun.add(seq);
   }
 
   private async handle(f: MsgFrame, redelivered: boolean): Promise<Outcome> {
