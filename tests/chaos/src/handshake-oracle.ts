@@ -89,6 +89,11 @@ function dispatch(frames: readonly Frame[]): End | undefined {
       case 'cack':
       case 'ping':
       case 'pong':
+      // Channel frames (protocol.md, "Channels"): a refusal is a `suberr`, never a close.
+      case 'sub':
+      case 'unsub':
+      case 'pack':
+      case 'presence':
         continue;
       case 'bye':
         return own(f, 'code') === 1000 ? 1000 : undefined; // another bye: the rest of this message is ignored
