@@ -1,7 +1,7 @@
 import { CloseCode, type Codec, type MsgFrame, type PluginContext } from '@lifeline/protocol';
 import { Fifo, now as monotonic, type PluginHost } from '@lifeline/protocol/internal';
 import { AckRun } from '../ack-run.js';
-import type { ClaimResult, StoredOutcome } from '../engine/engine-sessions.js';
+import { MAX_BATCH, type ClaimResult, type DoneMessage, type StoredOutcome } from '../engine/engine-sessions.js';
 import { ReadPause, type InboundLink } from '../link.js';
 import type { HandlerContext, ResolvedOptions } from '../options.js';
 import { errorOutcome, evicted, type Outcome } from '../results.js';
@@ -24,11 +24,19 @@ export interface SharedInboundDeps {
   sessionGone(): void;
 }
 
-/** A message claimed in the same engine call as its predecessor's complete. */
+/** A message to handle, and its claim when it was made in the same engine call as its predecessors' completes. */
 interface Ahead {
   readonly f: MsgFrame;
-  readonly claim: ClaimResult;
+  readonly claim: ClaimResult | undefined;
 }
+
+/** A handled message whose outcome waits to be recorded with the rest of its batch. */
+interface Done extends DoneMessage {
+  readonly answer: Outcome;
+}
+
+/** Characters of outcomes held for one engine call: past this, they are recorded at once. */
+const MAX_BATCH_CHARS = 1 << 20;
 
 /** Polls of a claim running on another node: from 25 ms, doubling, at most this far apart. */
 const MAX_POLL_MS = 500;
@@ -40,8 +48,12 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /**
  * Client → server on a shared engine (guarantee 10): each message is `claim`ed in the engine
  * before its handler runs and `complete`d after, so no id is handed to a handler twice across
- * nodes; a duplicate is answered from the stored outcome. While messages are queued, a complete
- * and the next claim go in one call (`completeThenClaim`): one round trip per message. Claims are async, so one session's
+ * nodes; a duplicate is answered from the stored outcome. While messages are queued, the
+ * completes of a batch and the claims of the next (up to `MAX_BATCH`) go in one call
+ * (`completeThenClaimMany`, else `completeThenClaim`: one message per call). A batch's claims are
+ * taken before any of its handlers runs, so a node dying mid-batch has its unrun claims handed
+ * over `redelivered` too: the flag says "may have run" (issue 12: one Redis call per message
+ * cost ~150 µs of socket writes). Claims are async, so one session's
  * messages go through one loop, in seq order, while other sessions run theirs at the same time.
  * The same bounds as the in-process `Inbound`: the window in messages, `maxInboundBytes` in bytes.
  */
@@ -61,6 +73,9 @@ export class SharedInbound {
   private readonly unstored = new Map<number, StoredOutcome>();
   /** Seqs whose claim call failed (its answer lost): a claim this node holds on them was never handled. */
   private readonly claimedUnrun = new Set<number>();
+  /** Handled, not yet recorded nor answered: recorded in one engine call with the next batch's claims. */
+  private done: Done[] = [];
+  private doneChars = 0;
 
   constructor(
     private readonly sid: string,
@@ -141,13 +156,25 @@ export class SharedInbound {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      // A message claimed together with its predecessor's complete is handled whatever the
-      // connection does meanwhile, as one claimed on its own would be.
-      let ahead: Ahead | undefined;
-      while (ahead !== undefined || (!this.ended && this.link?.writable !== false)) {
-        const f = ahead?.f ?? this.take();
-        if (f === undefined) break;
-        ahead = await this.process(f, this.link, ahead?.claim);
+      // Messages claimed together with their predecessors' completes are handled whatever the
+      // connection does meanwhile, as one claimed on its own would be. A batch's handlers run one
+      // after the other, in seq order; their outcomes are recorded (then answered) together.
+      let batch: Ahead[] = [];
+      while (batch.length > 0 || (!this.ended && this.link?.writable !== false)) {
+        if (batch.length === 0) {
+          const f = this.take();
+          if (f === undefined) break;
+          batch = [{ f, claim: undefined }];
+        }
+        for (let i = 0; i < batch.length; i++) {
+          const a = batch[i] as Ahead;
+          if (!(await this.process(a.f, this.link, a.claim))) {
+            // The engine failed: the claims made for the rest were never handled.
+            for (const rest of batch.slice(i + 1)) if (rest.claim?.status === 'claimed') this.claimFailed(rest.f.seq);
+            break;
+          }
+        }
+        batch = (await this.store()) ?? [];
       }
     } catch (error) {
       this.deps.reportError(error);
@@ -171,7 +198,7 @@ export class SharedInbound {
    * answer; `link` is the connection it came on. Resolves the next message when its claim was
    * made with this one's complete.
    */
-  private async process(f: MsgFrame, link: InboundLink | undefined, claimed?: ClaimResult): Promise<Ahead | undefined> {
+  private async process(f: MsgFrame, link: InboundLink | undefined, claimed?: ClaimResult): Promise<boolean> {
     const { engine, node } = this.deps;
     let claim: ClaimResult | undefined = claimed;
     for (let pollMs = 25; claim === undefined || claim.status === 'running-elsewhere'; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
@@ -179,7 +206,7 @@ export class SharedInbound {
         const mine = claim.node === node;
         // Ours, handled already but not recorded (the engine was down): record it now.
         const unstored = mine ? this.unstored.get(f.seq) : undefined;
-        if (unstored !== undefined) return this.store(f.seq, unstored);
+        if (unstored !== undefined) return this.hold(f.seq, unstored);
         // Ours, claimed by a call whose answer was lost (the engine failed): never handled, so handled now.
         if (mine && this.claimedUnrun.delete(f.seq)) {
           claim = { status: 'claimed', redelivered: false };
@@ -187,66 +214,96 @@ export class SharedInbound {
         }
         // Running on another node (or on a copy of this session here that was dropped): its
         // outcome comes when it completes, or the claim is taken over once that node is dead.
+        // What this node handled meanwhile is recorded and answered first.
+        if (this.done.length > 0 && (await this.store(false)) === undefined) return false;
         await new Promise((resolve) => setTimeout(resolve, pollMs));
-        if (this.ended || this.link !== link) return undefined;
+        if (this.ended || this.link !== link) return true;
       }
       try {
         claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
       } catch (error) {
         this.claimFailed(f.seq);
         this.deps.engineFailed(error);
-        return undefined;
+        return false;
       }
     }
     switch (claim.status) {
       case 'unknown-session':
         this.deps.sessionGone();
-        return undefined;
+        return true;
       case 'duplicate':
         this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
-        return undefined;
+        return true;
       case 'lost': {
         // Its handler ran on two nodes that both died: its effect is unknown, and it is not run a third time.
         const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted twice by nodes that died; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
-        return this.store(f.seq, storeOutcome(this.codec, lost), lost);
+        return this.hold(f.seq, storeOutcome(this.codec, lost), lost);
       }
       case 'claimed': {
         this.claimedUnrun.delete(f.seq);
         if (f.seq > this.accepted) this.accepted = f.seq;
         const outcome = await this.handle(f, claim.redelivered);
-        return this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
+        return this.hold(f.seq, storeOutcome(this.codec, outcome), outcome);
       }
     }
   }
 
+  /** Holds a handled message's outcome for its batch's engine call (made at once when the batch is full). */
+  private async hold(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<boolean> {
+    this.done.push({ seq, outcome: stored, answer: outcome });
+    this.doneChars += stored.data.length;
+    if (this.done.length < MAX_BATCH && this.doneChars <= MAX_BATCH_CHARS) return true;
+    return (await this.store(false)) !== undefined;
+  }
+
   /**
-   * Record the outcome, then answer it: never the other way round. When the next message is
-   * queued (and the engine can), it is claimed in the same engine call and resolved.
+   * Record the held outcomes, then answer them: never the other way round. When messages are
+   * queued (and the engine can), they are claimed in the same engine call: the batch the loop
+   * handles next. Resolves undefined when the engine failed.
    */
-  private async store(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<Ahead | undefined> {
+  private async store(claimNext = true): Promise<Ahead[] | undefined> {
     const { engine, node } = this.deps;
-    const next = engine.sessions.completeThenClaim !== undefined && !this.ended && this.link?.writable !== false ? this.take() : undefined;
-    let kept: boolean;
-    let ahead: Ahead | undefined;
+    const sessions = engine.sessions;
+    const done = this.done;
+    this.done = [];
+    this.doneChars = 0;
+    const many = sessions.completeThenClaimMany !== undefined;
+    const next: MsgFrame[] = [];
+    if (claimNext && !this.ended && this.link?.writable !== false && (many || (sessions.completeThenClaim !== undefined && done.length === 1))) {
+      const most = many ? MAX_BATCH : 1;
+      for (let f = next.length < most ? this.take() : undefined; f !== undefined; f = next.length < most ? this.take() : undefined) next.push(f);
+    }
+    if (done.length === 0 && next.length === 0) return [];
+    let kept: readonly boolean[];
+    let claims: readonly ClaimResult[] = [];
     try {
-      if (next === undefined) {
-        kept = await engine.sessions.complete(this.sid, seq, node, stored);
+      if (many) {
+        const r = await (sessions.completeThenClaimMany as NonNullable<typeof sessions.completeThenClaimMany>)(this.sid, node, done, next);
+        kept = r.kept;
+        claims = r.next;
+      } else if (next.length === 1) {
+        const d = done[0] as Done;
+        const both = await (sessions.completeThenClaim as NonNullable<typeof sessions.completeThenClaim>)(this.sid, d.seq, node, d.outcome, next[0] as MsgFrame);
+        kept = [both.kept];
+        claims = [both.next];
       } else {
-        const both = await (engine.sessions.completeThenClaim as NonNullable<typeof engine.sessions.completeThenClaim>)(this.sid, seq, node, stored, next);
-        kept = both.kept;
-        ahead = { f: next, claim: both.next };
+        const each: boolean[] = [];
+        for (const d of done) each.push(await sessions.complete(this.sid, d.seq, node, d.outcome));
+        kept = each;
       }
     } catch (error) {
-      if (this.unstored.size < this.deps.options.maxInFlight) this.unstored.set(seq, stored);
-      // The next message goes with this connection; the client sends it again.
-      if (next !== undefined) this.claimFailed(next.seq);
+      for (const d of done) if (this.unstored.size < this.deps.options.maxInFlight) this.unstored.set(d.seq, d.outcome);
+      // The next messages go with this connection; the client sends them again.
+      for (const f of next) this.claimFailed(f.seq);
       this.deps.engineFailed(error);
       return undefined;
     }
-    this.unstored.delete(seq);
-    // Not kept: the claim was taken over (this node was thought dead); the other run answers.
-    if (kept) this.answer(seq, outcome);
-    return ahead;
+    done.forEach((d, i) => {
+      this.unstored.delete(d.seq);
+      // Not kept: the claim was taken over (this node was thought dead); the other run answers.
+      if (kept[i] === true) this.answer(d.seq, d.answer);
+    });
+    return next.map((f, i) => ({ f, claim: claims[i] }));
   }
 
   /** A call that may have claimed `seq` failed: if the engine says this node holds it, it was never handled. */
