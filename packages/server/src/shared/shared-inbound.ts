@@ -248,11 +248,14 @@ export class SharedInbound {
     }
   }
 
-  /** Holds a handled message's outcome for its batch's engine call (made at once when the batch is full). */
+  /**
+   * Holds a handled message's outcome for its batch's engine call (made at once past
+   * `MAX_BATCH_CHARS`). A batch has at most `MAX_BATCH` messages, so `done` never holds more.
+   */
   private async hold(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<boolean> {
     this.done.push({ seq, outcome: stored, answer: outcome });
     this.doneChars += stored.data.length;
-    if (this.done.length < MAX_BATCH && this.doneChars <= MAX_BATCH_CHARS) return true;
+    if (this.done.length <= MAX_BATCH && this.doneChars <= MAX_BATCH_CHARS) return true;
     return (await this.store(false)) !== undefined;
   }
 
