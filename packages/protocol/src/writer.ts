@@ -19,6 +19,12 @@ export function atTurnEnd(fn: () => void): void {
 const atMacrotaskEnd: (fn: () => void) => void =
   typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
 
+/**
+ * Frames after which a batch leaves at once. Large enough that a window of 1,024 small messages
+ * goes as a few WebSocket messages (not one per frame), small enough that the first leaves early.
+ */
+export const EAGER_FRAMES = 256;
+
 /** Where a part writes its frames: a `FrameWriter` as the parts that write through it see it. */
 export interface FrameSink<W> {
   push(frame: W): void;
@@ -95,6 +101,8 @@ export class FrameWriter<W> implements FrameSink<W> {
     private producer?: FlushProducer<W> | (() => void),
     /** Asked when a flush is due: true when frames are on their way, so it may wait for the end of the macrotask. */
     linger?: () => boolean,
+    /** A batch that holds this many frames is flushed at once, without waiting for the turn's end. */
+    public eagerFrames = EAGER_FRAMES,
   ) {
     this.linger = linger ?? (typeof producer === 'object' ? producer.lingers : undefined);
   }
@@ -121,7 +129,10 @@ export class FrameWriter<W> implements FrameSink<W> {
     if (this.frames.length > 0 && this.size + size > this.maxSize) this.flush();
     this.frames.push(frame);
     this.size += size;
-    this.schedule();
+    // A long synchronous run of writes (a burst of send()s filling the window) puts its first
+    // frames on the wire now, so the peer starts on them while the run goes on (issue 14).
+    if (this.frames.length >= this.eagerFrames) this.flush();
+    else this.schedule();
   }
 
   /** Ask for a flush at the end of this turn without pushing a frame yet (a `FlushProducer` has one waiting). */

@@ -29,6 +29,16 @@ describe('FrameWriter', () => {
     expect(sent).toEqual(['{"a":111}']);
   });
 
+  it('puts a batch of eagerFrames frames on the wire at once, during the run that pushes them', async () => {
+    const sent: string[] = [];
+    const w = new FrameWriter(jsonCodec, (m) => sent.push(m), 1024, undefined, undefined, 3);
+    for (let i = 0; i < 7; i++) w.push(`{"n":${i}}`);
+    expect(sent).toEqual(['[{"n":0},{"n":1},{"n":2}]', '[{"n":3},{"n":4},{"n":5}]']);
+    await Promise.resolve();
+    expect(sent[2]).toBe('{"n":6}');
+    expect(sent).toHaveLength(3);
+  });
+
   it('runs beforeFlush so aggregated frames join the same message', async () => {
     const sent: string[] = [];
     let run: string | undefined = '{"acks":1}';

@@ -31,6 +31,7 @@ import {
   detachScript,
   listScript,
   recordFields,
+  releaseScript,
   rotateScript,
   takeoverScript,
   touchScript,
@@ -41,6 +42,8 @@ const MAX_SESSION_ID = 1024;
 const MAX_NODE = 128;
 /** A takeover that keeps losing races (the claim changing under it) gives up and reports the claim as running. */
 const MAX_TAKEOVER_TRIES = 3;
+/** Who holds a released claim that had been taken over: no node (node ids are nanoids, never `!`), so never alive. */
+const RELEASED = '!released';
 
 const scripts = {
   create: script(createScript),
@@ -55,6 +58,7 @@ const scripts = {
   append: script(appendScript),
   ack: script(ackScript),
   list: script(listScript),
+  release: script(releaseScript),
 };
 
 
@@ -240,6 +244,13 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       // In seq order: a takeover (rare) is a call of its own.
       for (let i = 0; i < next.length; i++) claims.push(await settle(id, next[i]!.seq, next[i]!.id, by, replies[i] as ClaimReply));
       return { kept: kept.map((k) => k === 1), next: claims };
+    },
+
+    async release(id: string, seq: number, by: string): Promise<boolean> {
+      sid(id);
+      integer('seq', seq, 1);
+      node(by);
+      return (await run('sessions.release', scripts.release, id, [seq, by, RELEASED])) === 1;
     },
   };
 

@@ -15,7 +15,7 @@
  * commands per message with one HGET per field and five PEXPIREs per write, now 7 to 10.
  *
  * TTLs (engine-sessions.ts): `create`, `rotate`, `detach` and `touch` set every key's TTL to
- * `ttl`; the per-message writes (claim, complete, append, ack) do so only once a quarter of it
+ * `ttl`; the per-message writes (claim, complete, release, append, ack) do so only once a quarter of it
  * has passed (PTTL of r below ¾ ttl), so every key lives at least ¾ ttl after any write. A
  * list created by a write gets the full TTL at once, so it never expires before r.
  * Sizes are characters of the JavaScript strings, passed in (Lua counts bytes).
@@ -284,4 +284,25 @@ if limit >= 0 then stop = start + limit - 1 end
 local out = { first + start }
 for _, e in ipairs(redis.call('LRANGE', KEYS[3], start, stop)) do out[#out + 1] = e end
 return out
+`;
+
+/**
+ * Let go of a claim `node` holds whose handler never ran there (its `claim` call failed on the
+ * node but ran here). ARGV: seq, node, the never-alive holder for a claim taken over before.
+ * → 1 released, 0 not held by `node` (or an outcome is stored, or no session).
+ */
+export const releaseScript = `${prelude}
+load({ 'th', 'o' .. ARGV[1], 'c' .. ARGV[1], 'ttl' })
+if not get('th') or get('o' .. ARGV[1]) then return 0 end
+local held = get('c' .. ARGV[1])
+if not held or string.sub(held, 2) ~= ARGV[2] then return 0 end
+if string.sub(held, 1, 1) == '1' then
+  -- Taken over before (its handler ran on a node that died, or two): the next claimant finds it lost.
+  set('c' .. ARGV[1], '1' .. ARGV[3])
+else
+  del('c' .. ARGV[1])
+end
+flush()
+refresh(false)
+return 1
 `;

@@ -172,7 +172,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     let shared: SessionDeps['shared'];
     const limits = sharedLimits(resolved);
     if (sharedEngine !== undefined) {
-      const node = new SharedNode(sharedEngine, resolved.nodeTimeoutMs, reportError, (sid) => this.shared?.moved(sid));
+      const node = new SharedNode(sharedEngine, resolved.nodeTimeoutMs, reportError, (sid) => this.shared?.moved(sid), limits.ttlMs);
       this.node = node;
       this.shared = new SharedSessions(node, registry.sessions, limits, resolved, lifecycle, reportError);
       lifecycle = this.shared;

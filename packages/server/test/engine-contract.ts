@@ -234,6 +234,44 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await peer.sessions.claim(r.id, 2, 'm2', 'A')).toEqual({ status: 'duplicate', outcome: lost });
     });
 
+    it('releases a claim only for the node holding it with no outcome stored; the next claim gets it, not redelivered', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'claimed', redelivered: false });
+      expect(await peer.sessions.release(r.id, 1, 'B')).toBe(false);
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'running-elsewhere', node: 'A', alive: true });
+      expect(await engine.sessions.release(r.id, 1, 'A')).toBe(true);
+      expect(await engine.sessions.release(r.id, 1, 'A')).toBe(false);
+      // Its handler never ran: the next claimant runs it as a first delivery.
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'claimed', redelivered: false });
+      expect(await engine.sessions.complete(r.id, 1, 'A', ok('"a"'))).toBe(false);
+      expect(await peer.sessions.complete(r.id, 1, 'B', ok('"b"'))).toBe(true);
+      // Completed: nothing to release, the outcome stays.
+      expect(await peer.sessions.release(r.id, 1, 'B')).toBe(false);
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'A')).toEqual({ status: 'duplicate', outcome: ok('"b"') });
+      expect(await engine.sessions.release(r.id, 2, 'A')).toBe(false);
+      expect(await engine.sessions.release('nobody', 1, 'A')).toBe(false);
+      expect((await engine.sessions.get(r.id))?.accepted).toBe(1);
+    });
+
+    it('releases a claim taken over from a dead node to no live node: the next claim finds it lost, never runs it again', async () => {
+      const { engine, peer } = await setup();
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      await engine.sessions.claim(r.id, 1, 'm1', 'A');
+      await engine.nodes.leave('A');
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'claimed', redelivered: true });
+      expect(await peer.sessions.release(r.id, 1, 'B')).toBe(true);
+      expect(await peer.sessions.release(r.id, 1, 'B')).toBe(false);
+      // It ran on A, and maybe on a node before A: the claim does not say, so it is not run again.
+      expect(await engine.sessions.claim(r.id, 1, 'm1', 'C')).toEqual({ status: 'lost' });
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'running-elsewhere', node: 'C', alive: true });
+      const lost = { error: true, data: '{"code":"ERR_HANDLER_LOST","message":"m"}' };
+      expect(await engine.sessions.complete(r.id, 1, 'C', lost)).toBe(true);
+      expect(await peer.sessions.claim(r.id, 1, 'm1', 'B')).toEqual({ status: 'duplicate', outcome: lost });
+    });
+
     it('keeps the accepted mark at the highest claim and runs a skipped seq, never an evicted one', async () => {
       const { engine } = await setup();
       const r = record();

@@ -9,8 +9,10 @@ import type { NodeConfig, ToChild, ToParent } from './node-protocol.js';
 
 export type { NodeConfig } from './node-protocol.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const ENTRY = fileURLToPath(new URL('./node-child.ts', import.meta.url));
+// Resolved when first used, not at import: the kit is imported by tests in browser-like
+// environments (happy-dom) too, where import.meta.url is not a file URL.
+const root = (): string => fileURLToPath(new URL('../../../', import.meta.url));
+const entry = (): string => fileURLToPath(new URL('./node-child.ts', import.meta.url));
 /** What a node may keep of its stderr and its error reports, for a failure message. */
 const KEEP_CHARS = 8_192;
 
@@ -24,8 +26,8 @@ function script(): Promise<string> {
     const { lifelineSources } = await import('../../../vitest.shared.js');
     const file = path.join(os.tmpdir(), `lifeline-node-${process.pid}-${randomBytes(4).toString('hex')}.mjs`);
     await esbuild.build({
-      entryPoints: [ENTRY],
-      absWorkingDir: ROOT,
+      entryPoints: [entry()],
+      absWorkingDir: root(),
       outfile: file,
       bundle: true,
       platform: 'node',
@@ -137,7 +139,7 @@ export class LifelineNode {
 /** Start a node child and wait (bounded) until it listens; `closeAll` kills it. */
 export async function startNode(name: string, config: NodeConfig, timeoutMs = 15_000): Promise<LifelineNode> {
   const file = await script();
-  const child = fork(file, [JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], cwd: ROOT });
+  const child = fork(file, [JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], cwd: root() });
   const node = new LifelineNode(name, child);
   onCleanup(() => node.kill());
   const ready = await new Promise<ToParent | Error>((resolve) => {

@@ -12,7 +12,7 @@ import type { SessionRecord } from '../store.js';
  *
  * Expiry: nothing outlives an abandoned session. `create`, `rotate`, `detach` and `touch` give
  * every part of the session `ttlMs` (its resume window, fixed at `create`) to live from then;
- * the per-message writes (`claim`, `complete`, `completeThenClaim`, `pushes.append`,
+ * the per-message writes (`claim`, `complete`, `completeThenClaim`, `release`, `pushes.append`,
  * `pushes.ack`) restart that only once a quarter of it has passed, so a session lives at least
  * ¾ `ttlMs` after any write and at most `ttlMs` after its last one. (Refreshing on every message
  * cost Redis a PEXPIRE per key per write: issue 12.) A detached session thus lives a full
@@ -89,6 +89,20 @@ export interface SessionEngine {
    * caller must not answer its client with this outcome as if it were the only one.
    */
   complete(sid: string, seq: number, node: string, outcome: StoredOutcome): Promise<boolean>;
+
+  /**
+   * Let go of the claim on `seq` that `node` holds but whose handler never ran there. A `claim`
+   * call can fail on the node (a command timeout) and still be carried out by the engine later
+   * (the command was queued behind a silence): the live node then holds a claim no handler of
+   * its will complete, and the session, handled in order, stalls on it. Only when `node` holds
+   * the claim and no outcome is stored: a claim made afresh is deleted (the next `claim` gets it,
+   * not redelivered: no handler ran); one that `node` had taken over goes to a holder that is
+   * never alive, and since the claim does not tell a first takeover (the handler ran once) from
+   * a `lost` one (twice), the next `claim` answers `lost`: never a third run.
+   * Resolves whether a claim was let go. Never for a seq whose handler ran on `node`: that one is
+   * `complete`d (with its outcome, or an error one).
+   */
+  release(sid: string, seq: number, node: string): Promise<boolean>;
 
   /**
    * `complete(sid, seq, node, outcome)` and then `claim(sid, next.seq, next.id, node)`, with the

@@ -18,6 +18,8 @@ import type {
 
 const MAX_SESSION_ID = 1024;
 const MAX_NODE = 128;
+/** Who holds a released claim that had been taken over: no node (node ids are nanoids, never `!`), so never alive. */
+const RELEASED = '!released';
 
 interface Claim {
   readonly id: string;
@@ -240,6 +242,25 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
         state.outcomeOrder.push(seq);
         state.outcomeChars += size;
         while (state.outcomes.size > state.limits.results || state.outcomeChars > state.limits.resultChars) evictOldest(state);
+      }
+      wrote(sid, state, false);
+      return true;
+    },
+
+    async release(sid: string, seq: number, node: string): Promise<boolean> {
+      checkOpen('sessions.release');
+      positive('seq', seq, 1);
+      text('node', node, MAX_NODE);
+      const state = live(text('sid', sid, MAX_SESSION_ID));
+      if (state === undefined || state.outcomes.has(seq)) return false;
+      const held = state.claims.get(seq);
+      if (held === undefined || held.node !== node) return false;
+      if (held.redelivered) {
+        // Taken over before: its handler ran on a node that died (or two, when it was lost); which,
+        // the claim does not say, so the next claimant finds it lost rather than run it a third time.
+        held.node = RELEASED;
+      } else {
+        state.claims.delete(seq);
       }
       wrote(sid, state, false);
       return true;

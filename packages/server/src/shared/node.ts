@@ -2,6 +2,7 @@ import { nanoid } from 'nanoid';
 import type { Engine, Unlisten } from '../engine/engine.js';
 import type { NodeEngine, PushEngine, SessionEngine } from '../engine/engine-sessions.js';
 import { inProcessEngines } from '../engine/memory-engine.js';
+import { Orphans } from './orphans.js';
 
 /** The nodes of this process, by id: a notice to one of them needs no engine. */
 const localNodes = new Map<string, SharedNode>();
@@ -34,6 +35,8 @@ export class SharedNode {
   private timer: ReturnType<typeof setInterval> | undefined;
   private unlisten: Promise<Unlisten | undefined> | undefined;
   private stopped = false;
+  /** Claims this node holds that no handler of its will complete, settled once the engine answers. */
+  readonly orphans: Orphans;
 
   constructor(
     readonly engine: SharedEngine,
@@ -42,7 +45,11 @@ export class SharedNode {
     private readonly reportError: (error: unknown) => void,
     /** Another node took session `sid`: drop it here. */
     private readonly onMoved: (sid: string) => void,
-  ) {}
+    /** The sessions' TTL in the engine: how long an orphaned claim is worth settling. */
+    sessionTtlMs: number,
+  ) {
+    this.orphans = new Orphans(engine.sessions, this.id, sessionTtlMs, reportError);
+  }
 
   /** Beat now and every `timeoutMs / 3`; hear notices. Resolves once the first beat was tried. */
   async start(): Promise<void> {
@@ -82,6 +89,7 @@ export class SharedNode {
     if (this.stopped) return;
     this.stopped = true;
     localNodes.delete(this.id);
+    this.orphans.stop();
     clearInterval(this.timer);
     this.timer = undefined;
     try {

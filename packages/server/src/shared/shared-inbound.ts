@@ -7,6 +7,7 @@ import type { HandlerContext, ResolvedOptions } from '../options.js';
 import { errorOutcome, evicted, type Outcome } from '../results.js';
 import type { Session } from '../session.js';
 import type { SharedEngine } from './node.js';
+import type { Orphans } from './orphans.js';
 import { loadOutcome, storeOutcome } from './stored.js';
 
 /** What a session's shared inbound part is given. */
@@ -16,6 +17,8 @@ export interface SharedInboundDeps {
   readonly engine: SharedEngine;
   /** This node's id: who holds the claims it makes. */
   readonly node: string;
+  /** The node's claims that no handler of its will complete (a failed claim or complete call). */
+  readonly orphans: Orphans;
   closing(): boolean;
   reportError(error: unknown): void;
   /** An engine call failed: the connection is told to come back later (1013); nothing unrecorded was answered. */
@@ -28,12 +31,22 @@ export interface SharedInboundDeps {
 interface Ahead {
   readonly f: MsgFrame;
   readonly claim: ClaimResult | undefined;
+  /** Its key in the node's tracker of what it works on (`Orphans.enter`), entered before its claim's call went out. */
+  readonly key: string;
 }
 
 /** A handled message whose outcome waits to be recorded with the rest of its batch. */
 interface Done extends DoneMessage {
   readonly answer: Outcome;
+  /** Its tracker key, left once the outcome is recorded (or handed to the orphans). */
+  readonly key: string;
 }
+
+/** A `claim` (or `release`) call failed: the engine may hold the claim for this node all the same. */
+const CLAIM_FAILED = Symbol('claim failed');
+
+/** What one message came to: its outcome held for the batch's call, nothing held here, another engine call failed, or `CLAIM_FAILED`. */
+type Step = 'held' | 'none' | 'failed' | typeof CLAIM_FAILED;
 
 /** Characters of outcomes held for one engine call: past this, they are recorded at once. */
 const MAX_BATCH_CHARS = 1 << 20;
@@ -50,11 +63,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * before its handler runs and `complete`d after, so no id is handed to a handler twice across
  * nodes; a duplicate is answered from the stored outcome. While messages are queued, the
  * completes of a batch and the claims of the next (up to `MAX_BATCH`) go in one call
- * (`completeThenClaimMany`, else `completeThenClaim`: one message per call). A batch's claims are
- * taken before any of its handlers runs, so a node dying mid-batch has its unrun claims handed
- * over `redelivered` too: the flag says "may have run" (issue 12: one Redis call per message
- * cost ~150 µs of socket writes). Claims are async, so one session's
- * messages go through one loop, in seq order, while other sessions run theirs at the same time.
+ * (`completeThenClaimMany`, else `completeThenClaim`: one message per call; issue 12: one Redis
+ * call per message cost ~150 µs of socket writes). A batch's claims are taken before any of its
+ * handlers runs: a node dying mid-batch has its unrun claims handed over `redelivered` too (the
+ * flag says "may have run"); a connection or session leaving this node releases them instead.
+ * Calls that fail are settled by the node's `Orphans` (failed claims released, outcomes stored
+ * again). Claims are async, so one session's messages go through one loop, in seq order, while
+ * other sessions run theirs at the same time.
  * The same bounds as the in-process `Inbound`: the window in messages, `maxInboundBytes` in bytes.
  */
 export class SharedInbound {
@@ -69,10 +84,6 @@ export class SharedInbound {
   private idleWaiters: (() => void)[] = [];
   private link: InboundLink | undefined;
   private duplicatesAnswered = 0;
-  /** Outcomes handled here whose `complete` failed (the engine was down): stored again on the retransmission. */
-  private readonly unstored = new Map<number, StoredOutcome>();
-  /** Seqs whose claim call failed (its answer lost): a claim this node holds on them was never handled. */
-  private readonly claimedUnrun = new Set<number>();
   /** Handled, not yet recorded nor answered: recorded in one engine call with the next batch's claims. */
   private done: Done[] = [];
   private doneChars = 0;
@@ -156,24 +167,33 @@ export class SharedInbound {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      // Messages claimed together with their predecessors' completes are handled whatever the
-      // connection does meanwhile, as one claimed on its own would be. A batch's handlers run one
-      // after the other, in seq order; their outcomes are recorded (then answered) together.
+      // A batch's handlers run one after the other, in seq order; their outcomes are recorded
+      // (then answered) together, in the call that claims the next batch.
       let batch: Ahead[] = [];
+      /** The connection the batch was claimed for. */
+      let link = this.link;
       while (batch.length > 0 || (!this.ended && this.link?.writable !== false)) {
         if (batch.length === 0) {
           const f = this.take();
           if (f === undefined) break;
-          batch = [{ f, claim: undefined }];
+          link = this.link;
+          batch = [{ f, claim: undefined, key: this.deps.orphans.enter(this.sid, f.seq) }];
         }
-        for (let i = 0; i < batch.length; i++) {
-          const a = batch[i] as Ahead;
-          if (!(await this.process(a.f, this.link, a.claim))) {
-            // The engine failed: the claims made for the rest were never handled.
-            for (const rest of batch.slice(i + 1)) if (rest.claim?.status === 'claimed') this.claimFailed(rest.f.seq);
-            break;
+        let failed = false;
+        for (const a of batch) {
+          // The engine failed, or the connection (or the session) left this node: the fresh
+          // claims not run yet are released, so whichever node gets the retransmission runs
+          // them unflagged instead of waiting on this one. A claim taken over (redelivered) or
+          // found lost is settled here all the same: released, it would be found lost.
+          if (failed || this.ended || this.link !== link) {
+            if (a.claim !== undefined && a.claim.status !== 'lost' && !(a.claim.status === 'claimed' && a.claim.redelivered)) {
+              this.letGo(a);
+              continue;
+            }
           }
+          if (!(await this.process(a, link))) failed = true;
         }
+        link = this.link;
         batch = (await this.store()) ?? [];
       }
     } catch (error) {
@@ -182,6 +202,13 @@ export class SharedInbound {
       this.running = false;
       if (this.idle || this.ended) this.notifyIdle();
     }
+  }
+
+  /** A message of a batch that is not run here: out of the tracker, its claim (if fresh) released through the orphans. */
+  private letGo(a: Ahead): void {
+    const orphans = this.deps.orphans;
+    orphans.leave(a.key);
+    if (a.claim?.status === 'claimed') orphans.claimFailed(this.sid, a.f.seq);
   }
 
   /** The next queued message, out of the queue (its bytes no longer count). */
@@ -194,78 +221,109 @@ export class SharedInbound {
   }
 
   /**
-   * One message, from its claim (made here, or `claimed` with its predecessor's complete) to its
-   * answer; `link` is the connection it came on. Resolves the next message when its claim was
-   * made with this one's complete.
+   * One message, from its claim (made here, or with its predecessors' completes: `a.claim`) to
+   * its outcome, held for its batch's engine call; `link` is the connection it came on. False
+   * when an engine call failed. Its key stays in the node's tracker until the outcome is
+   * recorded (or handed to the orphans): until then the claim is this node's work.
    */
-  private async process(f: MsgFrame, link: InboundLink | undefined, claimed?: ClaimResult): Promise<boolean> {
-    const { engine, node } = this.deps;
-    let claim: ClaimResult | undefined = claimed;
-    for (let pollMs = 25; claim === undefined || claim.status === 'running-elsewhere'; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
-      if (claim !== undefined) {
-        const mine = claim.node === node;
-        // Ours, handled already but not recorded (the engine was down): record it now.
-        const unstored = mine ? this.unstored.get(f.seq) : undefined;
-        if (unstored !== undefined) return this.hold(f.seq, unstored);
-        // Ours, claimed by a call whose answer was lost (the engine failed): never handled, so handled now.
-        if (mine && this.claimedUnrun.delete(f.seq)) {
-          claim = { status: 'claimed', redelivered: false };
-          break;
+  private async process(a: Ahead, link: InboundLink | undefined): Promise<boolean> {
+    const orphans = this.deps.orphans;
+    let step: Step = 'none';
+    try {
+      step = await this.claimAndHandle(a, link);
+    } finally {
+      if (step !== 'held') orphans.leave(a.key);
+    }
+    if (step === CLAIM_FAILED) {
+      // The engine may have recorded the claim all the same (a timed-out command still runs): it is released once the engine answers.
+      orphans.claimFailed(this.sid, a.f.seq);
+      return false;
+    }
+    if (step !== 'held') return step === 'none';
+    if (this.done.length <= MAX_BATCH && this.doneChars <= MAX_BATCH_CHARS) return true;
+    return (await this.store(false)) !== undefined;
+  }
+
+  private async claimAndHandle(a: Ahead, link: InboundLink | undefined): Promise<Step> {
+    const { engine, node, orphans } = this.deps;
+    const { f, key } = a;
+    let claim = a.claim;
+    let retaken = false;
+    for (let pollMs = 25; ; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
+      if (claim === undefined) {
+        try {
+          claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
+        } catch (error) {
+          this.deps.engineFailed(error);
+          return CLAIM_FAILED;
         }
-        // Running on another node (or on a copy of this session here that was dropped): its
-        // outcome comes when it completes, or the claim is taken over once that node is dead.
-        // What this node handled meanwhile is recorded and answered first.
-        if (this.done.length > 0 && (await this.store(false)) === undefined) return false;
-        await new Promise((resolve) => setTimeout(resolve, pollMs));
-        if (this.ended || this.link !== link) return true;
       }
-      try {
-        claim = await engine.sessions.claim(this.sid, f.seq, f.id, node);
-      } catch (error) {
-        this.claimFailed(f.seq);
-        this.deps.engineFailed(error);
-        return false;
+      if (claim.status !== 'running-elsewhere') break;
+      // Held by this node, and no loop here works on it (one that does answers when it completes).
+      if (claim.node === node && !orphans.othersWorking(key)) {
+        const taken = orphans.take(key);
+        // Handled here already but not recorded (the engine was down): record it now.
+        if (typeof taken === 'object' && taken.outcome !== undefined) return this.hold(f.seq, key, taken.outcome);
+        // Its handler never ran (this node's claim call failed, yet the engine recorded it): let
+        // it go and claim again, here or on whichever node gets it first. Once per message.
+        if (taken !== 'calling' && !retaken) {
+          retaken = true;
+          try {
+            await engine.sessions.release(this.sid, f.seq, node);
+          } catch (error) {
+            this.deps.engineFailed(error);
+            return CLAIM_FAILED;
+          }
+          claim = undefined;
+          continue;
+        }
       }
+      // Running on another node (or on a copy of this session here that was dropped): its
+      // outcome comes when it completes, or the claim is taken over once that node is dead.
+      // What this node handled meanwhile is recorded and answered first.
+      if (this.done.length > 0 && (await this.store(false)) === undefined) return 'failed';
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      if (this.ended || this.link !== link) return 'none';
+      claim = undefined;
     }
     switch (claim.status) {
       case 'unknown-session':
         this.deps.sessionGone();
-        return true;
+        return 'none';
       case 'duplicate':
         this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
-        return true;
+        return 'none';
       case 'lost': {
-        // Its handler ran on two nodes that both died: its effect is unknown, and it is not run a third time.
-        const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted twice by nodes that died; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
-        return this.hold(f.seq, storeOutcome(this.codec, lost), lost);
+        // Its handler ran on two nodes that both died (or on one, and the node that took it over
+        // let go of it without knowing which): its effect is unknown, and it is not run again.
+        const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted by nodes that died and is not handed over again; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
+        return this.hold(f.seq, key, storeOutcome(this.codec, lost), lost);
       }
       case 'claimed': {
-        this.claimedUnrun.delete(f.seq);
         if (f.seq > this.accepted) this.accepted = f.seq;
         const outcome = await this.handle(f, claim.redelivered);
-        return this.hold(f.seq, storeOutcome(this.codec, outcome), outcome);
+        return this.hold(f.seq, key, storeOutcome(this.codec, outcome), outcome);
       }
     }
   }
 
-  /**
-   * Holds a handled message's outcome for its batch's engine call (made at once past
-   * `MAX_BATCH_CHARS`). A batch has at most `MAX_BATCH` messages, so `done` never holds more.
-   */
-  private async hold(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<boolean> {
-    this.done.push({ seq, outcome: stored, answer: outcome });
+  /** Holds a handled message's outcome for its batch's engine call; a batch has at most `MAX_BATCH` messages. */
+  private hold(seq: number, key: string, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): 'held' {
+    this.done.push({ seq, outcome: stored, answer: outcome, key });
     this.doneChars += stored.data.length;
-    if (this.done.length <= MAX_BATCH && this.doneChars <= MAX_BATCH_CHARS) return true;
-    return (await this.store(false)) !== undefined;
+    return 'held';
   }
 
   /**
    * Record the held outcomes, then answer them: never the other way round. When messages are
    * queued (and the engine can), they are claimed in the same engine call: the batch the loop
-   * handles next. Resolves undefined when the engine failed.
+   * handles next, each entered in the node's tracker before the call goes out (as one claimed
+   * on its own), so that no other copy of the session here releases a claim about to run here.
+   * Resolves undefined when the engine failed: each outcome is then stored again by the
+   * orphans, and each claim the call may have made released.
    */
   private async store(claimNext = true): Promise<Ahead[] | undefined> {
-    const { engine, node } = this.deps;
+    const { engine, node, orphans } = this.deps;
     const sessions = engine.sessions;
     const done = this.done;
     this.done = [];
@@ -277,6 +335,7 @@ export class SharedInbound {
       for (let f = next.length < most ? this.take() : undefined; f !== undefined; f = next.length < most ? this.take() : undefined) next.push(f);
     }
     if (done.length === 0 && next.length === 0) return [];
+    const keys = next.map((f) => orphans.enter(this.sid, f.seq));
     let kept: readonly boolean[];
     let claims: readonly ClaimResult[] = [];
     try {
@@ -295,23 +354,26 @@ export class SharedInbound {
         kept = each;
       }
     } catch (error) {
-      for (const d of done) if (this.unstored.size < this.deps.options.maxInFlight) this.unstored.set(d.seq, d.outcome);
-      // The next messages go with this connection; the client sends them again.
-      for (const f of next) this.claimFailed(f.seq);
+      // The claims stay this node's: each outcome is stored once the engine answers (or on the retransmission).
+      for (const d of done) {
+        orphans.completeFailed(this.sid, d.seq, d.outcome);
+        orphans.leave(d.key);
+      }
+      // The next messages go with this connection (the client sends them again); the claims the
+      // engine may have made for them are released, as after a failed `claim`.
+      next.forEach((f, i) => {
+        orphans.leave(keys[i] as string);
+        orphans.claimFailed(this.sid, f.seq);
+      });
       this.deps.engineFailed(error);
       return undefined;
     }
     done.forEach((d, i) => {
-      this.unstored.delete(d.seq);
+      orphans.leave(d.key);
       // Not kept: the claim was taken over (this node was thought dead); the other run answers.
       if (kept[i] === true) this.answer(d.seq, d.answer);
     });
-    return next.map((f, i) => ({ f, claim: claims[i] }));
-  }
-
-  /** A call that may have claimed `seq` failed: if the engine says this node holds it, it was never handled. */
-  private claimFailed(seq: number): void {
-    if (this.claimedUnrun.size < this.deps.options.maxInFlight) this.claimedUnrun.add(seq);
+    return next.map((f, i) => ({ f, claim: claims[i], key: keys[i] as string }));
   }
 
   private async handle(f: MsgFrame, redelivered: boolean): Promise<Outcome> {
