@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
 import type {
   ClaimResult,
+  CompleteClaimManyResult,
   CompleteClaimResult,
+  DoneMessage,
+  NextMessage,
   NodeEngine,
   PushEngine,
   RotateResult,
@@ -14,13 +17,14 @@ import type {
   StoredSession,
   TokenRotation,
 } from '@lifeline/server';
-import { checkSessionLimits } from '@lifeline/server';
+import { checkSessionLimits, MAX_BATCH } from '@lifeline/server';
 import { EngineUnavailableError } from './errors.js';
 import { integer, text } from './options.js';
 import {
   ackScript,
   appendScript,
   claimScript,
+  completeClaimManyScript,
   completeClaimScript,
   completeScript,
   createScript,
@@ -50,6 +54,7 @@ const scripts = {
   takeover: script(takeoverScript),
   complete: script(completeScript),
   completeClaim: script(completeClaimScript),
+  completeClaimMany: script(completeClaimManyScript),
   append: script(appendScript),
   ack: script(ackScript),
   list: script(listScript),
@@ -209,6 +214,36 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       if (next.seq === seq) throw new TypeError('next.seq must differ from seq');
       const [kept, ...reply] = (await run('sessions.completeThenClaim', scripts.completeClaim, id, [...completeArgs(seq, by, outcome), next.seq, next.id])) as [number, ...ClaimReply];
       return { kept: kept === 1, next: await settle(id, next.seq, next.id, by, reply) };
+    },
+
+    async completeThenClaimMany(id: string, by: string, done: readonly DoneMessage[], next: readonly NextMessage[]): Promise<CompleteClaimManyResult> {
+      sid(id);
+      node(by);
+      if (!Array.isArray(done) || !Array.isArray(next)) throw new TypeError('done and next must be arrays');
+      if (done.length > MAX_BATCH || next.length > MAX_BATCH) throw new TypeError(`at most ${MAX_BATCH} messages in done and in next`);
+      const args: (string | number)[] = [by, done.length];
+      const seqs = new Set<number>();
+      for (const d of done) {
+        integer('done.seq', d?.seq, 1);
+        if (seqs.has(d.seq)) throw new TypeError(`done.seq ${d.seq} twice`);
+        seqs.add(d.seq);
+        const [seq, , flag, data, size] = completeArgs(d.seq, by, d.outcome);
+        args.push(seq as number, flag as string, data as string, size as number);
+      }
+      seqs.clear();
+      for (const n of next) {
+        integer('next.seq', n?.seq, 1);
+        text('next.id', n.id, MAX_SESSION_ID);
+        if (seqs.has(n.seq)) throw new TypeError(`next.seq ${n.seq} twice`);
+        seqs.add(n.seq);
+        args.push(n.seq, n.id);
+      }
+      if (done.length === 0 && next.length === 0) return { kept: [], next: [] };
+      const [kept, replies] = (await run('sessions.completeThenClaimMany', scripts.completeClaimMany, id, args)) as [number[], ClaimReply[]];
+      const claims: ClaimResult[] = [];
+      // In seq order: a takeover (rare) is a call of its own.
+      for (let i = 0; i < next.length; i++) claims.push(await settle(id, next[i]!.seq, next[i]!.id, by, replies[i] as ClaimReply));
+      return { kept: kept.map((k) => k === 1), next: claims };
     },
 
     async release(id: string, seq: number, by: string): Promise<boolean> {

@@ -209,6 +209,34 @@ table.insert(reply, 1, stored)
 return reply
 `;
 
+/**
+ * complete each done message, then claim each next one, in one step (one round trip per batch).
+ * ARGV: node, done count, then per done seq, '0'|'1', data, size; then per next seq, id.
+ * → { { 1|0 per done }, { the claim's reply per next } }.
+ */
+export const completeClaimManyScript = `${prelude}
+local node, nd = ARGV[1], tonumber(ARGV[2])
+local fields = { 'th', 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl' }
+for i = 0, nd - 1 do fields[#fields + 1] = 'c' .. ARGV[3 + 4 * i] end
+local first = 3 + 4 * nd
+for i = first, #ARGV, 2 do
+  fields[#fields + 1] = 'o' .. ARGV[i]
+  fields[#fields + 1] = 'c' .. ARGV[i]
+end
+load(fields)
+local kept, claims = {}, {}
+for i = 0, nd - 1 do
+  local a = 3 + 4 * i
+  kept[#kept + 1] = complete(ARGV[a], node, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]))
+end
+for i = first, #ARGV, 2 do claims[#claims + 1] = claim(ARGV[i], node) end
+if #order > 0 then
+  flush()
+  refresh(false)
+end
+return { kept, claims }
+`;
+
 /** ARGV: data, size. → seq, 0 full, -1 no session. */
 export const appendScript = `${prelude}
 load({ 'th', 'ps', 'pa', 'pn', 'pch', 'pc', 'ttl' })

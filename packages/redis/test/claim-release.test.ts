@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HandlerContext, LifelineServer } from '@lifeline/server';
-import { client, closeAll, nextEvent, onCleanup, startProxy, startServer } from '@lifeline/test-kit';
+import { client, closeAll, gate, nextEvent, onCleanup, startProxy, startServer } from '@lifeline/test-kit';
 import { redisEngine, type RedisEngine } from '../src/index.js';
 import { fixture, keysOf, until, type Fixture } from './kit.js';
 
@@ -30,23 +30,28 @@ interface Setup {
   readonly handled: Map<string, string[]>;
   /** Engine failures A reported. */
   readonly errors: unknown[];
+  /** Ids of the messages A received. */
+  readonly received: string[];
 }
 
-async function setup(): Promise<Setup> {
+/** `slow`: a message whose data is 'slow' waits for it in its handler. */
+async function setup(slow?: Promise<unknown>): Promise<Setup> {
   const redisProxy = await startProxy(6379);
   const held = redisEngine({ url: `redis://127.0.0.1:${redisProxy.port}`, keyPrefix: f.prefix, commandTimeoutMs: COMMAND_TIMEOUT_MS, onError: () => {} });
   onCleanup(() => held.close());
   const handled = new Map<string, string[]>();
-  const handler = (name: string) => (data: unknown, ctx: HandlerContext) => {
-    handled.set(ctx.id, [...(handled.get(ctx.id) ?? []), name]);
+  const handler = (name: string) => async (data: unknown, ctx: HandlerContext) => {
+    handled.set(ctx.id, [...(handled.get(ctx.id) ?? []), ctx.redelivered ? `${name} (redelivered)` : name]);
+    if (data === 'slow') await slow;
     return data;
   };
-  const a = await startServer({ engine: held, nodeTimeoutMs: 5_000, overloadRetryMs: 20, handler: handler('a') });
+  const received: string[] = [];
+  const a = await startServer({ engine: held, nodeTimeoutMs: 5_000, overloadRetryMs: 20, handler: handler('a'), plugins: [{ name: 'received', onReceive: (e) => void received.push(e.id) }] });
   const b = await startServer({ engine: f.engine(), nodeTimeoutMs: 5_000, overloadRetryMs: 20, handler: handler('b') });
   const errors: unknown[] = [];
   a.on('error', (e) => errors.push(e));
   b.on('error', () => {});
-  return { a, b, redisProxy, engineA: held, handled, errors };
+  return { a, b, redisProxy, engineA: held, handled, errors, received };
 }
 
 /** Hold A's Redis until a claim made during the hold has timed out on A, then let Redis answer. */
@@ -101,6 +106,37 @@ describe('a claim whose reply is held past commandTimeoutMs, then Redis answers'
     // Nothing is left claimed (a running claim is a `c<seq>` field of the session's hash).
     const records = (await keysOf(f.admin, f.prefix)).filter((k) => k.endsWith(':r'));
     expect(records.length).toBeGreaterThan(0);
+    for (const key of records) expect((await f.admin.hkeys(key)).filter((field) => /^c\d+$/.test(field))).toEqual([]);
+  }, 30_000);
+
+  it("a batch's call (its completes and the next batch's claims) held past the timeout: the claims are released, the session continues on another node, every message handled once", async () => {
+    const first = gate();
+    const s = await setup(first.promise);
+    const proxy = await startProxy(s.a.port);
+    const c = client(proxy.url(), { ackTimeoutMs: 20_000 });
+    await c.connect();
+    const slow = c.send('slow', { id: 'm1' });
+    await until("m1's handler to start on A", () => s.handled.has('m1'), 5_000);
+    // Queued behind m1: claimed in one call with m1's complete.
+    const queued = Array.from({ length: 10 }, (_, i) => c.send(i, { id: `n${i}` }));
+    await until('A to receive them', () => s.received.includes('n9'), 5_000);
+    proxy.refuse(true);
+    s.redisProxy.hold();
+    const before = s.errors.length;
+    first.open();
+    await until('the batch call to time out on A', () => s.errors.slice(before).some((e) => String((e as Error).cause).includes('sessions.completeThenClaimMany')), 5_000);
+    s.redisProxy.hold(false);
+    await s.engineA.sessions.get('nobody');
+    const resumed = nextEvent(c, 'resumed', 10_000);
+    proxy.setTarget({ port: s.b.port });
+    proxy.refuse(false);
+    await resumed;
+    expect(await slow).toBe('slow');
+    expect(await Promise.all(queued)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(s.handled.get('m1')).toEqual(['a']);
+    // Claimed by A, never run there, released: first deliveries on B.
+    for (let i = 0; i < 10; i++) expect(s.handled.get(`n${i}`)).toEqual(['b']);
+    const records = (await keysOf(f.admin, f.prefix)).filter((k) => k.endsWith(':r'));
     for (const key of records) expect((await f.admin.hkeys(key)).filter((field) => /^c\d+$/.test(field))).toEqual([]);
   }, 30_000);
 });

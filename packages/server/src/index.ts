@@ -18,7 +18,7 @@ export type { ChannelPublishOptions, ChannelPublishResult, ChannelHistoryOptions
 export { memoryEngine, memoryEngineDefaults } from './engine/memory-engine.js';
 export type { MemoryEngine, MemoryEngineOptions } from './engine/memory-engine.js';
 export { ChannelLimitError } from './engine/engine.js';
-export { checkSessionLimits } from './engine/engine-sessions.js';
+export { checkSessionLimits, MAX_BATCH } from './engine/engine-sessions.js';
 export type {
   SessionEngine,
   PushEngine,
@@ -32,6 +32,9 @@ export type {
   StoredPush,
   ClaimResult,
   CompleteClaimResult,
+  CompleteClaimManyResult,
+  DoneMessage,
+  NextMessage,
 } from './engine/engine-sessions.js';
 export type {
   Engine,

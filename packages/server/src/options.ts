@@ -22,11 +22,14 @@ export interface HandlerContext {
   /** The client's sequence number for this message. */
   readonly seq: number;
   /**
-   * True only when this id was already handed to a handler on a node that died before the
-   * handler finished (guarantee 10, DESIGN.md "Engines"): the handler may have had some effect,
-   * so an idempotent handler checks its own records for `id` before acting again. No id is
-   * handed to a handler twice otherwise, and a redelivery happens at most once. Always `false`
-   * on the embedded `memoryEngine()`: one process has no other node to take over from.
+   * True only when this message's claim was taken over from a node that died before recording
+   * its outcome (guarantee 10, DESIGN.md "Engines"): the handler may have run there, at most once
+   * before, and may have had some effect, so an idempotent handler checks its own records for
+   * `id` before acting again. A node claims a session's queued messages in batches (up to
+   * `MAX_BATCH`) before running their handlers, so a node death can flag up to a batch of
+   * messages whose handler never ran anywhere. No id is handed to a handler twice otherwise, and
+   * a redelivery happens at most once. Always `false` on the embedded `memoryEngine()`: one
+   * process has no other node to take over from.
    */
   readonly redelivered: boolean;
 }

@@ -171,6 +171,33 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await both(r.id, 6, 'A', ok('6'), { seq: 9, id: 'm9' })).toEqual({ kept: false, next: { status: 'unknown-session' } });
     });
 
+    it('completes and claims many messages in one call, as the calls one after the other', async () => {
+      const { engine, peer } = await setup();
+      const many = engine.sessions.completeThenClaimMany?.bind(engine.sessions);
+      if (many === undefined) return; // optional: the server goes one message per call
+      const r = record();
+      await engine.sessions.create(r, limits, null);
+      const next = (...seqs: number[]) => seqs.map((seq) => ({ seq, id: `m${seq}` }));
+      const done = (...seqs: number[]) => seqs.map((seq) => ({ seq, outcome: ok(String(seq)) }));
+      const claimed = { status: 'claimed', redelivered: false };
+      expect(await many(r.id, 'A', [], next(1, 2))).toEqual({ kept: [], next: [claimed, claimed] });
+      expect((await engine.sessions.get(r.id))?.accepted).toBe(2);
+      expect(await peer.sessions.claim(r.id, 2, 'm2', 'B')).toEqual({ status: 'running-elsewhere', node: 'A', alive: true });
+      // A claim after the completes sees them: 1 is a duplicate with its outcome.
+      expect(await many(r.id, 'A', done(1, 2), next(3, 1, 4))).toEqual({ kept: [true, true], next: [claimed, { status: 'duplicate', outcome: ok('1') }, claimed] });
+      expect(await peer.sessions.claim(r.id, 2, 'm2', 'B')).toEqual({ status: 'duplicate', outcome: ok('2') });
+      // results: 3 keeps 2, 3, 4 after 3 and 4 complete; then completing 5 evicts 2.
+      await peer.sessions.claim(r.id, 6, 'm6', 'B');
+      expect(await many(r.id, 'A', done(3, 4, 6), next(5, 6))).toEqual({ kept: [true, true, false], next: [claimed, { status: 'running-elsewhere', node: 'B', alive: true }] });
+      expect(await many(r.id, 'A', done(5), next(2))).toEqual({ kept: [true], next: [{ status: 'duplicate', outcome: undefined }] });
+      // The holder of 6 died: taken over once, flagged.
+      await peer.nodes.leave('B');
+      expect(await many(r.id, 'A', [], next(6))).toEqual({ kept: [], next: [{ status: 'claimed', redelivered: true }] });
+      await expect(many(r.id, 'A', done(7, 7), [])).rejects.toThrow(TypeError);
+      await engine.sessions.end(r.id);
+      expect(await many(r.id, 'A', done(6), next(7))).toEqual({ kept: [false], next: [{ status: 'unknown-session' }] });
+    });
+
     it('stores error outcomes apart from results', async () => {
       const { engine } = await setup();
       const r = record();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeAll, gate, poll, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
-import { memoryEngine, type HandlerContext, type LifelineServer, type SessionEngine } from '../src/index.js';
+import { memoryEngine, type ClaimResult, type HandlerContext, type LifelineServer, type SessionEngine } from '../src/index.js';
 
 // Claims a node holds that no handler of its will complete (a claim or complete call that failed
 // on the node while the engine carried it out, or did not): two servers on one memoryEngine, the
@@ -26,9 +26,12 @@ interface Faults {
   releaseDown?: string;
   /** The next completeThenClaim by this node is carried out, then rejects. */
   completeClaimRunsThenFails?: string;
+  /** The next completeThenClaimMany by this node is carried out, then rejects. */
+  manyRunsThenFails?: string;
 }
 
-function faultyEngine() {
+/** `many`: the engine also batches (`completeThenClaimMany`, as the calls one after the other), as Redis does. */
+function faultyEngine(many = false) {
   const engine = memoryEngine();
   const real = engine.sessions;
   const faults: Faults = {};
@@ -66,6 +69,21 @@ function faultyEngine() {
       return result;
     },
   };
+  if (many) {
+    sessions.completeThenClaimMany = async (sid, node, done, next) => {
+      calls.push(`completeThenClaimMany ${done.map((d) => d.seq).join(',')} ${next.map((n) => n.seq).join(',')}`);
+      if (faults.completeDown === node) throw timedOut();
+      const kept: boolean[] = [];
+      for (const d of done) kept.push(await real.complete(sid, d.seq, node, d.outcome));
+      const claims: ClaimResult[] = [];
+      for (const n of next) claims.push(await real.claim(sid, n.seq, n.id, node));
+      if (faults.manyRunsThenFails === node) {
+        faults.manyRunsThenFails = undefined;
+        throw timedOut();
+      }
+      return { kept, next: claims };
+    };
+  }
   Object.assign(engine, { sessions });
   return { engine, faults, calls };
 }
@@ -78,8 +96,8 @@ function recording(name: string, handled: string[], slow?: Promise<unknown>) {
   };
 }
 
-async function nodes(handled: string[], slow?: Promise<unknown>): Promise<{ a: LifelineServer; b: LifelineServer; f: ReturnType<typeof faultyEngine> }> {
-  const f = faultyEngine();
+async function nodes(handled: string[], slow?: Promise<unknown>, many = false): Promise<{ a: LifelineServer; b: LifelineServer; f: ReturnType<typeof faultyEngine> }> {
+  const f = faultyEngine(many);
   const options = { engine: f.engine, overloadRetryMs: 20, nodeTimeoutMs: 5_000 };
   const a = await startServer({ ...options, handler: recording('a', handled, slow) });
   const b = await startServer({ ...options, handler: recording('b', handled, slow) });
@@ -186,5 +204,63 @@ describe('claims a node holds but will not complete (two servers on one memoryEn
     release.open();
     expect((await three.acks(1, 5_000))[0]).toMatchObject({ seq: 1, r: 'slow' });
     expect(handled).toEqual(['a:m1']);
+  });
+
+  it('a complete-then-claim-many that failed on the node but ran: the outcome stays, every claim of the next batch is released, each message runs once', async () => {
+    const handled: string[] = [];
+    const first = gate();
+    const { a, b, f } = await nodes(handled, first.promise, true);
+    const { client: one, welcome } = await hello(urlOf(a));
+    const nodeA = (await f.engine.sessions.get(welcome.sid))!.holder!;
+    f.faults.manyRunsThenFails = nodeA;
+    // m2..m4 wait in the queue while m1's handler runs: m1's complete and their claims are one call.
+    one.send(msg(1, 'm1', 'slow'));
+    for (const seq of [2, 3, 4]) one.send(msg(seq, `m${seq}`));
+    await poll(() => handled.length === 1, 'the handler of m1 to start on A', 5_000);
+    first.open();
+    expect(await one.closedWith(5_000)).toBe(1013);
+    expect(f.calls).toContain('completeThenClaimMany 1 2,3,4');
+    const { client: two, welcome: again } = await hello(urlOf(b), { sid: welcome.sid, token: welcome.token, seq: 0 });
+    expect(again).toMatchObject({ t: 'welcome', resumed: true, seq: 4 });
+    two.send(msg(1, 'm1', 'slow'));
+    for (const seq of [2, 3, 4]) two.send(msg(seq, `m${seq}`));
+    expect(await two.acks(4, 5_000)).toMatchObject([{ seq: 1, r: 'slow' }, { seq: 2 }, { seq: 3 }, { seq: 4 }]);
+    // Never run on A, released by it: first deliveries on B.
+    expect(handled).toEqual(['a:m1', 'b:m2', 'b:m3', 'b:m4']);
+    for (const seq of [2, 3, 4]) expect(f.calls).toContain(`release ${seq}`);
+  });
+
+  it('a session that leaves the node mid-batch: the claims of the batch not run yet are released and run unflagged on the next node', async () => {
+    const handled: string[] = [];
+    const gates = { slow1: gate(), slow2: gate() };
+    const f = faultyEngine(true);
+    const handler = async (data: unknown, ctx: HandlerContext) => {
+      handled.push(`${ctx.id}${ctx.redelivered ? ' (redelivered)' : ''}`);
+      if (data === 'slow1' || data === 'slow2') await gates[data].promise;
+      return ctx.id;
+    };
+    const options = { engine: f.engine, overloadRetryMs: 20, nodeTimeoutMs: 5_000, handler };
+    const a = await startServer(options);
+    const b = await startServer(options);
+    a.on('error', () => {});
+    b.on('error', () => {});
+    const { client: one, welcome } = await hello(urlOf(a));
+    one.send(msg(1, 'm1', 'slow1'));
+    one.send(msg(2, 'm2', 'slow2'));
+    for (const seq of [3, 4]) one.send(msg(seq, `m${seq}`));
+    await poll(() => handled.length === 1, 'the handler of m1 to start on A', 5_000);
+    gates.slow1.open();
+    // m2..m4 were claimed with m1's complete; m2's handler runs when the session moves to B.
+    await poll(() => handled.length === 2, 'the handler of m2 to start on A', 5_000);
+    expect(f.calls).toContain('completeThenClaimMany 1 2,3,4');
+    const { client: two, welcome: onB } = await hello(urlOf(b), { sid: welcome.sid, token: welcome.token, seq: 0 });
+    expect(onB).toMatchObject({ t: 'welcome', resumed: true, seq: 4 });
+    expect(await one.closedWith(5_000)).toBe(4409);
+    for (const seq of [1, 2, 3, 4]) two.send(msg(seq, `m${seq}`));
+    gates.slow2.open();
+    expect(await two.acks(4, 5_000)).toMatchObject([{ seq: 1, r: 'm1' }, { seq: 2, r: 'm2' }, { seq: 3, r: 'm3' }, { seq: 4, r: 'm4' }]);
+    // m2 ran on A (B waited for its outcome); m3 and m4 were let go by A, not handed over as redelivered.
+    expect(handled).toEqual(['m1', 'm2', 'm3', 'm4']);
+    for (const seq of [3, 4]) expect(f.calls).toContain(`release ${seq}`);
   });
 });

@@ -80,7 +80,11 @@ export class Orphans {
     return (this.working.get(key) ?? 0) > 1;
   }
 
-  /** The `claim` of `seq` failed here: the engine may hold it for this node anyway. Released unless a loop here works on it. */
+  /**
+   * The `claim` of `seq` failed here (the engine may hold it for this node anyway), or a claim of
+   * a batch is left unrun (its connection or session left this node, or the batch's engine call
+   * failed): released unless a loop here works on it.
+   */
   claimFailed(sid: string, seq: number): void {
     const key = keyOf(sid, seq);
     // A handler of this node ran it (its outcome waits here, or was dropped): never released for another run.

@@ -1,7 +1,7 @@
 import { CloseCode, type Codec, type MsgFrame, type PluginContext } from '@lifeline/protocol';
 import { Fifo, now as monotonic, type PluginHost } from '@lifeline/protocol/internal';
 import { AckRun } from '../ack-run.js';
-import type { ClaimResult, StoredOutcome } from '../engine/engine-sessions.js';
+import { MAX_BATCH, type ClaimResult, type DoneMessage, type StoredOutcome } from '../engine/engine-sessions.js';
 import { ReadPause, type InboundLink } from '../link.js';
 import type { HandlerContext, ResolvedOptions } from '../options.js';
 import { errorOutcome, evicted, type Outcome } from '../results.js';
@@ -27,16 +27,29 @@ export interface SharedInboundDeps {
   sessionGone(): void;
 }
 
-/** A message claimed in the same engine call as its predecessor's complete. */
+/** A message to handle, and its claim when it was made in the same engine call as its predecessors' completes. */
 interface Ahead {
   readonly f: MsgFrame;
-  readonly claim: ClaimResult;
-  /** Its key in the node's tracker of what it works on (`Orphans.enter`), entered before that call. */
+  readonly claim: ClaimResult | undefined;
+  /** Its key in the node's tracker of what it works on (`Orphans.enter`), entered before its claim's call went out. */
   readonly key: string;
 }
 
-/** A `claim` call failed: the engine may hold the claim for this node all the same. */
+/** A handled message whose outcome waits to be recorded with the rest of its batch. */
+interface Done extends DoneMessage {
+  readonly answer: Outcome;
+  /** Its tracker key, left once the outcome is recorded (or handed to the orphans). */
+  readonly key: string;
+}
+
+/** A `claim` (or `release`) call failed: the engine may hold the claim for this node all the same. */
 const CLAIM_FAILED = Symbol('claim failed');
+
+/** What one message came to: its outcome held for the batch's call, nothing held here, another engine call failed, or `CLAIM_FAILED`. */
+type Step = 'held' | 'none' | 'failed' | typeof CLAIM_FAILED;
+
+/** Characters of outcomes held for one engine call: past this, they are recorded at once. */
+const MAX_BATCH_CHARS = 1 << 20;
 
 /** Polls of a claim running on another node: from 25 ms, doubling, at most this far apart. */
 const MAX_POLL_MS = 500;
@@ -48,9 +61,15 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /**
  * Client → server on a shared engine (guarantee 10): each message is `claim`ed in the engine
  * before its handler runs and `complete`d after, so no id is handed to a handler twice across
- * nodes; a duplicate is answered from the stored outcome. While messages are queued, a complete
- * and the next claim go in one call (`completeThenClaim`): one round trip per message. Claims are async, so one session's
- * messages go through one loop, in seq order, while other sessions run theirs at the same time.
+ * nodes; a duplicate is answered from the stored outcome. While messages are queued, the
+ * completes of a batch and the claims of the next (up to `MAX_BATCH`) go in one call
+ * (`completeThenClaimMany`, else `completeThenClaim`: one message per call; issue 12: one Redis
+ * call per message cost ~150 µs of socket writes). A batch's claims are taken before any of its
+ * handlers runs: a node dying mid-batch has its unrun claims handed over `redelivered` too (the
+ * flag says "may have run"); a connection or session leaving this node releases them instead.
+ * Calls that fail are settled by the node's `Orphans` (failed claims released, outcomes stored
+ * again). Claims are async, so one session's messages go through one loop, in seq order, while
+ * other sessions run theirs at the same time.
  * The same bounds as the in-process `Inbound`: the window in messages, `maxInboundBytes` in bytes.
  */
 export class SharedInbound {
@@ -65,6 +84,9 @@ export class SharedInbound {
   private idleWaiters: (() => void)[] = [];
   private link: InboundLink | undefined;
   private duplicatesAnswered = 0;
+  /** Handled, not yet recorded nor answered: recorded in one engine call with the next batch's claims. */
+  private done: Done[] = [];
+  private doneChars = 0;
 
   constructor(
     private readonly sid: string,
@@ -145,13 +167,34 @@ export class SharedInbound {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      // A message claimed together with its predecessor's complete is handled whatever the
-      // connection does meanwhile, as one claimed on its own would be.
-      let ahead: Ahead | undefined;
-      while (ahead !== undefined || (!this.ended && this.link?.writable !== false)) {
-        const f = ahead?.f ?? this.take();
-        if (f === undefined) break;
-        ahead = await this.process(f, this.link, ahead);
+      // A batch's handlers run one after the other, in seq order; their outcomes are recorded
+      // (then answered) together, in the call that claims the next batch.
+      let batch: Ahead[] = [];
+      /** The connection the batch was claimed for. */
+      let link = this.link;
+      while (batch.length > 0 || (!this.ended && this.link?.writable !== false)) {
+        if (batch.length === 0) {
+          const f = this.take();
+          if (f === undefined) break;
+          link = this.link;
+          batch = [{ f, claim: undefined, key: this.deps.orphans.enter(this.sid, f.seq) }];
+        }
+        let failed = false;
+        for (const a of batch) {
+          // The engine failed, or the connection (or the session) left this node: the fresh
+          // claims not run yet are released, so whichever node gets the retransmission runs
+          // them unflagged instead of waiting on this one. A claim taken over (redelivered) or
+          // found lost is settled here all the same: released, it would be found lost.
+          if (failed || this.ended || this.link !== link) {
+            if (a.claim !== undefined && a.claim.status !== 'lost' && !(a.claim.status === 'claimed' && a.claim.redelivered)) {
+              this.letGo(a);
+              continue;
+            }
+          }
+          if (!(await this.process(a, link))) failed = true;
+        }
+        link = this.link;
+        batch = (await this.store()) ?? [];
       }
     } catch (error) {
       this.deps.reportError(error);
@@ -159,6 +202,13 @@ export class SharedInbound {
       this.running = false;
       if (this.idle || this.ended) this.notifyIdle();
     }
+  }
+
+  /** A message of a batch that is not run here: out of the tracker, its claim (if fresh) released through the orphans. */
+  private letGo(a: Ahead): void {
+    const orphans = this.deps.orphans;
+    orphans.leave(a.key);
+    if (a.claim?.status === 'claimed') orphans.claimFailed(this.sid, a.f.seq);
   }
 
   /** The next queued message, out of the queue (its bytes no longer count). */
@@ -171,29 +221,33 @@ export class SharedInbound {
   }
 
   /**
-   * One message, from its claim (made here, or with its predecessor's complete: `ahead`) to its
-   * answer; `link` is the connection it came on. Resolves the next message when its claim was
-   * made with this one's complete.
+   * One message, from its claim (made here, or with its predecessors' completes: `a.claim`) to
+   * its outcome, held for its batch's engine call; `link` is the connection it came on. False
+   * when an engine call failed. Its key stays in the node's tracker until the outcome is
+   * recorded (or handed to the orphans): until then the claim is this node's work.
    */
-  private async process(f: MsgFrame, link: InboundLink | undefined, ahead?: Ahead): Promise<Ahead | undefined> {
+  private async process(a: Ahead, link: InboundLink | undefined): Promise<boolean> {
     const orphans = this.deps.orphans;
-    const key = ahead?.key ?? orphans.enter(this.sid, f.seq);
-    let done: Ahead | undefined | typeof CLAIM_FAILED;
+    let step: Step = 'none';
     try {
-      done = await this.claimAndHandle(f, link, key, ahead?.claim);
+      step = await this.claimAndHandle(a, link);
     } finally {
-      orphans.leave(key);
+      if (step !== 'held') orphans.leave(a.key);
     }
-    if (done !== CLAIM_FAILED) return done;
-    // The engine may have recorded the claim all the same (a timed-out command still runs): it is released once the engine answers.
-    orphans.claimFailed(this.sid, f.seq);
-    return undefined;
+    if (step === CLAIM_FAILED) {
+      // The engine may have recorded the claim all the same (a timed-out command still runs): it is released once the engine answers.
+      orphans.claimFailed(this.sid, a.f.seq);
+      return false;
+    }
+    if (step !== 'held') return step === 'none';
+    if (this.done.length <= MAX_BATCH && this.doneChars <= MAX_BATCH_CHARS) return true;
+    return (await this.store(false)) !== undefined;
   }
 
-  /** `CLAIM_FAILED` when a `claim` (or `release`) call failed: the engine may hold a claim of this node for `f`. */
-  private async claimAndHandle(f: MsgFrame, link: InboundLink | undefined, key: string, claimed: ClaimResult | undefined): Promise<Ahead | undefined | typeof CLAIM_FAILED> {
+  private async claimAndHandle(a: Ahead, link: InboundLink | undefined): Promise<Step> {
     const { engine, node, orphans } = this.deps;
-    let claim = claimed;
+    const { f, key } = a;
+    let claim = a.claim;
     let retaken = false;
     for (let pollMs = 25; ; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
       if (claim === undefined) {
@@ -209,7 +263,7 @@ export class SharedInbound {
       if (claim.node === node && !orphans.othersWorking(key)) {
         const taken = orphans.take(key);
         // Handled here already but not recorded (the engine was down): record it now.
-        if (typeof taken === 'object' && taken.outcome !== undefined) return this.store(f.seq, taken.outcome);
+        if (typeof taken === 'object' && taken.outcome !== undefined) return this.hold(f.seq, key, taken.outcome);
         // Its handler never ran (this node's claim call failed, yet the engine recorded it): let
         // it go and claim again, here or on whichever node gets it first. Once per message.
         if (taken !== 'calling' && !retaken) {
@@ -226,65 +280,100 @@ export class SharedInbound {
       }
       // Running on another node (or on a copy of this session here that was dropped): its
       // outcome comes when it completes, or the claim is taken over once that node is dead.
+      // What this node handled meanwhile is recorded and answered first.
+      if (this.done.length > 0 && (await this.store(false)) === undefined) return 'failed';
       await new Promise((resolve) => setTimeout(resolve, pollMs));
-      if (this.ended || this.link !== link) return undefined;
+      if (this.ended || this.link !== link) return 'none';
       claim = undefined;
     }
     switch (claim.status) {
       case 'unknown-session':
         this.deps.sessionGone();
-        return undefined;
+        return 'none';
       case 'duplicate':
         this.answerDuplicate(f.seq, claim.outcome === undefined ? evicted(this.codec) : loadOutcome(this.codec, claim.outcome));
-        return undefined;
+        return 'none';
       case 'lost': {
         // Its handler ran on two nodes that both died (or on one, and the node that took it over
         // let go of it without knowing which): its effect is unknown, and it is not run again.
         const lost = errorOutcome(this.codec, Object.assign(new Error(`message ${f.id}: its handler was interrupted by nodes that died and is not handed over again; its effect is unknown`), { code: 'ERR_HANDLER_LOST' }));
-        return this.store(f.seq, storeOutcome(this.codec, lost), lost);
+        return this.hold(f.seq, key, storeOutcome(this.codec, lost), lost);
       }
       case 'claimed': {
         if (f.seq > this.accepted) this.accepted = f.seq;
         const outcome = await this.handle(f, claim.redelivered);
-        return this.store(f.seq, storeOutcome(this.codec, outcome), outcome);
+        return this.hold(f.seq, key, storeOutcome(this.codec, outcome), outcome);
       }
     }
   }
 
+  /** Holds a handled message's outcome for its batch's engine call; a batch has at most `MAX_BATCH` messages. */
+  private hold(seq: number, key: string, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): 'held' {
+    this.done.push({ seq, outcome: stored, answer: outcome, key });
+    this.doneChars += stored.data.length;
+    return 'held';
+  }
+
   /**
-   * Record the outcome, then answer it: never the other way round. When the next message is
-   * queued (and the engine can), it is claimed in the same engine call and resolved.
+   * Record the held outcomes, then answer them: never the other way round. When messages are
+   * queued (and the engine can), they are claimed in the same engine call: the batch the loop
+   * handles next, each entered in the node's tracker before the call goes out (as one claimed
+   * on its own), so that no other copy of the session here releases a claim about to run here.
+   * Resolves undefined when the engine failed: each outcome is then stored again by the
+   * orphans, and each claim the call may have made released.
    */
-  private async store(seq: number, stored: StoredOutcome, outcome: Outcome = loadOutcome(this.codec, stored)): Promise<Ahead | undefined> {
+  private async store(claimNext = true): Promise<Ahead[] | undefined> {
     const { engine, node, orphans } = this.deps;
-    const next = engine.sessions.completeThenClaim !== undefined && !this.ended && this.link?.writable !== false ? this.take() : undefined;
-    // The next message counts as worked on here from before its claim is sent, as one claimed on its own.
-    const nextKey = next === undefined ? undefined : orphans.enter(this.sid, next.seq);
-    let kept: boolean;
-    let ahead: Ahead | undefined;
+    const sessions = engine.sessions;
+    const done = this.done;
+    this.done = [];
+    this.doneChars = 0;
+    const many = sessions.completeThenClaimMany !== undefined;
+    const next: MsgFrame[] = [];
+    if (claimNext && !this.ended && this.link?.writable !== false && (many || (sessions.completeThenClaim !== undefined && done.length === 1))) {
+      const most = many ? MAX_BATCH : 1;
+      for (let f = next.length < most ? this.take() : undefined; f !== undefined; f = next.length < most ? this.take() : undefined) next.push(f);
+    }
+    if (done.length === 0 && next.length === 0) return [];
+    const keys = next.map((f) => orphans.enter(this.sid, f.seq));
+    let kept: readonly boolean[];
+    let claims: readonly ClaimResult[] = [];
     try {
-      if (next === undefined || nextKey === undefined) {
-        kept = await engine.sessions.complete(this.sid, seq, node, stored);
+      if (many) {
+        const r = await (sessions.completeThenClaimMany as NonNullable<typeof sessions.completeThenClaimMany>)(this.sid, node, done, next);
+        kept = r.kept;
+        claims = r.next;
+      } else if (next.length === 1) {
+        const d = done[0] as Done;
+        const both = await (sessions.completeThenClaim as NonNullable<typeof sessions.completeThenClaim>)(this.sid, d.seq, node, d.outcome, next[0] as MsgFrame);
+        kept = [both.kept];
+        claims = [both.next];
       } else {
-        const both = await (engine.sessions.completeThenClaim as NonNullable<typeof engine.sessions.completeThenClaim>)(this.sid, seq, node, stored, next);
-        kept = both.kept;
-        ahead = { f: next, claim: both.next, key: nextKey };
+        const each: boolean[] = [];
+        for (const d of done) each.push(await sessions.complete(this.sid, d.seq, node, d.outcome));
+        kept = each;
       }
     } catch (error) {
-      // The claim stays this node's: the outcome is stored once the engine answers (or on the retransmission).
-      orphans.completeFailed(this.sid, seq, stored);
-      if (next !== undefined && nextKey !== undefined) {
-        // The next message goes with this connection (the client sends it again); the claim the
-        // engine may have made for it is released, as after a failed `claim`.
-        orphans.leave(nextKey);
-        orphans.claimFailed(this.sid, next.seq);
+      // The claims stay this node's: each outcome is stored once the engine answers (or on the retransmission).
+      for (const d of done) {
+        orphans.completeFailed(this.sid, d.seq, d.outcome);
+        orphans.leave(d.key);
       }
+      // The next messages go with this connection (the client sends them again); the claims the
+      // engine may have made for them are released, as after a failed `claim`.
+      next.forEach((f, i) => {
+        orphans.leave(keys[i] as string);
+        orphans.claimFailed(this.sid, f.seq);
+      });
       this.deps.engineFailed(error);
       return undefined;
     }
-    // Not kept: the claim was taken over (this node was thought dead); the other run answers.
-    if (kept) this.answer(seq, outcome);
-    return ahead;
+    done.forEach((d, i) => {
+      orphans.leave(d.key);
+      // Not kept: the claim was taken over (this node was thought dead); the other run answers.
+      if (kept[i] === true) this.answer(d.seq, d.answer);
+    });
+    return next.map((f, i) => ({ f, claim: claims[i], key: keys[i] as string }));
   }
 
   private async handle(f: MsgFrame, redelivered: boolean): Promise<Outcome> {
