@@ -70,6 +70,8 @@ export class Connection implements Link {
   private pausedFor = 0;
   /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
   private heard = true;
+  /** Set by an inbound `ping`; cleared with `heard` (the heartbeat counts it as its own ping). */
+  private answered = false;
   private pluginContext: PluginContext = noSessionContext;
   /**
    * This connection's channel subscriptions, made at its first channel frame (an app that never
@@ -131,9 +133,15 @@ export class Connection implements Link {
     return this.heard || this.pausedFor === ReadPause.Queued;
   }
 
+  /** A `ping` arrived (and was answered) since the heartbeat last cleared `alive`. */
+  get pinged(): boolean {
+    return this.answered;
+  }
+
   /** The heartbeat took note of `alive`: from now on, only a new inbound message sets it. */
   clearAlive(): void {
     this.heard = false;
+    this.answered = false;
   }
 
   get helloSeen(): boolean {
@@ -333,6 +341,7 @@ export class Connection implements Link {
           session.outbound.cack(f.seq);
           break;
         case 'ping':
+          this.answered = true;
           this.writer.push(this.codec.pong(f.ts, this.hooks.now()));
           break;
         case 'pong': {
