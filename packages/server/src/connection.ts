@@ -57,6 +57,8 @@ export class Connection implements Link {
   private writer: FrameWriter<unknown>;
   /** A write crossed `HIGH_WATER_BYTES`; writing resumes in that write's callback. */
   private blocked = false;
+  /** The callback of the write that crossed it, made at the first such write (most connections never make one). */
+  private onWritten: (() => void) | undefined;
   private sawHello = false;
   /** Frames that came after `hello` while `authenticate` ran; dispatched after `welcome`. */
   private held: Frame[] | undefined;
@@ -409,14 +411,14 @@ export class Connection implements Link {
     if (!this.blocked && ws.bufferedAmount + size > HIGH_WATER_BYTES) {
       this.blocked = true;
       this.pauseReading(ReadPause.Written);
-      ws.send(message as string | Buffer, this.onWritten);
+      ws.send(message as string | Buffer, (this.onWritten ??= () => this.written()));
     } else {
       ws.send(message as string | Buffer);
     }
   };
 
   /** The write that crossed the high-water mark reached the kernel (or the socket died): handle, send and read more. */
-  private readonly onWritten = (): void => {
+  private written(): void {
     this.blocked = false;
     this.resumeReading(ReadPause.Written);
     try {
@@ -425,7 +427,7 @@ export class Connection implements Link {
     } catch (error) {
       this.hooks.reportError(error);
     }
-  };
+  }
 
   private readonly onClose = (code: number, reason: Buffer): void => {
     if (!this.machine.set('closed', `socket closed ${code}`)) return;
