@@ -35,6 +35,10 @@ export function closeReason(reason: string): string {
  */
 export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 
+/** The connection a socket serves, on the socket itself: the socket's listeners are shared by all connections. */
+const kConnection = Symbol('lifeline.connection');
+type OwnedSocket = WebSocket & { [kConnection]: Connection };
+
 const transitions: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
   handshake: ['open', 'closing', 'closed'],
   open: ['closing', 'closed'],
@@ -94,9 +98,10 @@ export class Connection implements Link {
   ) {
     this.request = req;
     this.writer = new FrameWriter(this.codec, this.sink);
-    ws.on('message', this.onMessage);
-    ws.on('close', this.onClose);
-    ws.on('error', this.onError);
+    (ws as OwnedSocket)[kConnection] = this;
+    ws.on('message', Connection.messageListener);
+    ws.on('close', Connection.closeListener);
+    ws.on('error', Connection.errorListener);
   }
 
   get state(): ConnectionState {
@@ -373,7 +378,23 @@ export class Connection implements Link {
     }
   }
 
-  private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+  /**
+   * The socket's listeners, one of each for all connections (`ws` calls them on the socket, which
+   * holds its connection): three closures per connection were 168 bytes (issue 14).
+   */
+  private static readonly messageListener = function (this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    (this as OwnedSocket)[kConnection].onMessage(data, isBinary);
+  };
+
+  private static readonly closeListener = function (this: WebSocket, code: number, reason: Buffer): void {
+    (this as OwnedSocket)[kConnection].onClose(code, reason);
+  };
+
+  private static readonly errorListener = function (this: WebSocket, error: Error & { code?: string }): void {
+    (this as OwnedSocket)[kConnection].onError(error);
+  };
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     if (!this.machine.can('closing')) return;
     this.heard = true;
     // A binary message reaches the codec as a Buffer: JSON refuses it with 4400.
@@ -400,7 +421,8 @@ export class Connection implements Link {
       this.hooks.reportError(error);
       this.close(CloseCode.InternalError, 'internal error');
     }
-  };
+  }
+
 
   private readonly sink = (message: unknown): void => {
     const ws = this.ws;
@@ -429,7 +451,7 @@ export class Connection implements Link {
     }
   }
 
-  private readonly onClose = (code: number, reason: Buffer): void => {
+  private onClose(code: number, reason: Buffer): void {
     if (!this.machine.set('closed', `socket closed ${code}`)) return;
     this.stopWriting();
     try {
@@ -438,9 +460,9 @@ export class Connection implements Link {
     } catch (error) {
       this.hooks.reportError(error);
     }
-  };
+  }
 
-  private readonly onError = (error: Error & { code?: string }): void => {
+  private onError(error: Error & { code?: string }): void {
     if (!this.machine.can('closing')) return;
     // ws emits 'error' for receiver violations (too big, bad UTF-8, bad framing) and closes
     // with the matching code itself; we report it and let go of the session.
@@ -449,5 +471,5 @@ export class Connection implements Link {
     this.machine.set('closing', `socket error ${code}: ${error.message}`);
     this.stopWriting();
     this.detach(code, error.message);
-  };
+  }
 }
