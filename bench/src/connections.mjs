@@ -7,10 +7,13 @@
  * Lifeline the time until every client is open again after the server process is killed and a
  * new one started on the same port (the SDK's default full-jitter backoff; the embedded engine
  * loses sessions on a restart, so each client reports `session-lost` and starts a new one).
- * Options: --count 18000 --at-once 200 --idle-ms 30000 --peers ws,lifeline --out FILE.
+ * Options: --count 18000 --at-once 200 --idle-ms 30000 --peers ws,lifeline --out FILE, and
+ * --profile DIR: a CPU profile of the idle window of both processes (DIR/PEER-server.cpuprofile,
+ * DIR/PEER-clients.cpuprofile) and a heap snapshot of the server after it (DIR/PEER-server.heapsnapshot).
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { startChild } from './spawn.mjs';
 import { sleep } from './deadline.mjs';
 import { machineInfo } from './machine.mjs';
@@ -26,6 +29,7 @@ const atOnce = Number(arg('at-once', '200'));
 const idleMs = Number(arg('idle-ms', '30000'));
 const peers = arg('peers', 'ws,lifeline').split(',');
 const out = arg('out', undefined);
+const profileDir = arg('profile', undefined);
 const cpuUs = (a, b) => b.user - a.user + (b.system - a.system);
 const serverScript = here('./connections/server.mjs');
 
@@ -40,11 +44,18 @@ async function measure(peer) {
     });
     const connectMs = clients.ready.connectMs;
     const after = await server.request('mem', {}, 60_000);
+    if (profileDir !== undefined) await Promise.all([server.request('profileStart'), clients.request('profileStart')]);
     const serverCpu0 = await server.request('cpu');
     const clientCpu0 = await clients.request('cpu');
     await sleep(idleMs);
     const serverIdle = cpuUs(serverCpu0, await server.request('cpu'));
     const clientIdle = cpuUs(clientCpu0, await clients.request('cpu'));
+    if (profileDir !== undefined) {
+      // The profiler's own sampling is in the CPU figures of this run: compare them only with runs without --profile.
+      const file = (side) => resolve(profileDir, `${peer}-${side}.cpuprofile`);
+      await Promise.all([server.request('profileStop', { file: file('server') }, 60_000), clients.request('profileStop', { file: file('clients') }, 60_000)]);
+      await server.request('heapSnapshot', { file: file('server').replace(/cpuprofile$/, 'heapsnapshot') }, 120_000);
+    }
     const per10k = (us) => (us / 1000 / (idleMs / 1000)) * (10_000 / count); // CPU ms per second per 10k connections
     const row = {
       peer,

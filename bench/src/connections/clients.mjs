@@ -7,6 +7,7 @@
  * (full-jitter backoff), which is what is measured.
  */
 import { serveParent } from '../spawn.mjs';
+import { profileCommands } from './profile.mjs';
 import { withDeadline, until } from '../deadline.mjs';
 
 const { peer, port, count, atOnce } = JSON.parse(process.argv[2]);
@@ -50,6 +51,7 @@ serveParent(
   {
     open: () => open,
     cpu: () => process.cpuUsage(),
+    ...profileCommands,
     /** Waits (bounded) until every client has gone down and come back; resolves the ms it took. */
     reconnected: async ({ deadlineMs }) => {
       const t = performance.now();

@@ -5,6 +5,7 @@
  * connections), `close`. No handler work: what is measured is what a held connection costs.
  */
 import { serveParent } from '../spawn.mjs';
+import { profileCommands } from './profile.mjs';
 import { withDeadline } from '../deadline.mjs';
 
 const { peer, port } = JSON.parse(process.argv[2]);
@@ -49,6 +50,7 @@ serveParent(
       return { heap: m.heapUsed, rss: m.rss };
     },
     cpu: () => process.cpuUsage(),
+    ...profileCommands,
     count: () => server.count(),
   },
   () => server.close(),

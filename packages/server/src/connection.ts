@@ -35,6 +35,10 @@ export function closeReason(reason: string): string {
  */
 export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 
+/** The connection a socket serves, on the socket itself: the socket's listeners are shared by all connections. */
+const kConnection = Symbol('lifeline.connection');
+type OwnedSocket = WebSocket & { [kConnection]: Connection };
+
 const transitions: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
   handshake: ['open', 'closing', 'closed'],
   open: ['closing', 'closed'],
@@ -57,6 +61,8 @@ export class Connection implements Link {
   private writer: FrameWriter<unknown>;
   /** A write crossed `HIGH_WATER_BYTES`; writing resumes in that write's callback. */
   private blocked = false;
+  /** The callback of the write that crossed it, made at the first such write (most connections never make one). */
+  private onWritten: (() => void) | undefined;
   private sawHello = false;
   /** Frames that came after `hello` while `authenticate` ran; dispatched after `welcome`. */
   private held: Frame[] | undefined;
@@ -70,6 +76,8 @@ export class Connection implements Link {
   private pausedFor = 0;
   /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
   private heard = true;
+  /** Set by an inbound `ping`; cleared with `heard` (the heartbeat counts it as its own ping). */
+  private answered = false;
   private pluginContext: PluginContext = noSessionContext;
   /**
    * This connection's channel subscriptions, made at its first channel frame (an app that never
@@ -90,9 +98,10 @@ export class Connection implements Link {
   ) {
     this.request = req;
     this.writer = new FrameWriter(this.codec, this.sink);
-    ws.on('message', this.onMessage);
-    ws.on('close', this.onClose);
-    ws.on('error', this.onError);
+    (ws as OwnedSocket)[kConnection] = this;
+    ws.on('message', Connection.messageListener);
+    ws.on('close', Connection.closeListener);
+    ws.on('error', Connection.errorListener);
   }
 
   get state(): ConnectionState {
@@ -131,9 +140,15 @@ export class Connection implements Link {
     return this.heard || this.pausedFor === ReadPause.Queued;
   }
 
+  /** A `ping` arrived (and was answered) since the heartbeat last cleared `alive`. */
+  get pinged(): boolean {
+    return this.answered;
+  }
+
   /** The heartbeat took note of `alive`: from now on, only a new inbound message sets it. */
   clearAlive(): void {
     this.heard = false;
+    this.answered = false;
   }
 
   get helloSeen(): boolean {
@@ -333,6 +348,7 @@ export class Connection implements Link {
           session.outbound.cack(f.seq);
           break;
         case 'ping':
+          this.answered = true;
           this.writer.push(this.codec.pong(f.ts, this.hooks.now()));
           break;
         case 'pong': {
@@ -362,7 +378,23 @@ export class Connection implements Link {
     }
   }
 
-  private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+  /**
+   * The socket's listeners, one of each for all connections (`ws` calls them on the socket, which
+   * holds its connection): three closures per connection were 168 bytes (issue 14).
+   */
+  private static readonly messageListener = function (this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    (this as OwnedSocket)[kConnection].onMessage(data, isBinary);
+  };
+
+  private static readonly closeListener = function (this: WebSocket, code: number, reason: Buffer): void {
+    (this as OwnedSocket)[kConnection].onClose(code, reason);
+  };
+
+  private static readonly errorListener = function (this: WebSocket, error: Error & { code?: string }): void {
+    (this as OwnedSocket)[kConnection].onError(error);
+  };
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     if (!this.machine.can('closing')) return;
     this.heard = true;
     // A binary message reaches the codec as a Buffer: JSON refuses it with 4400.
@@ -389,7 +421,8 @@ export class Connection implements Link {
       this.hooks.reportError(error);
       this.close(CloseCode.InternalError, 'internal error');
     }
-  };
+  }
+
 
   private readonly sink = (message: unknown): void => {
     const ws = this.ws;
@@ -400,14 +433,14 @@ export class Connection implements Link {
     if (!this.blocked && ws.bufferedAmount + size > HIGH_WATER_BYTES) {
       this.blocked = true;
       this.pauseReading(ReadPause.Written);
-      ws.send(message as string | Buffer, this.onWritten);
+      ws.send(message as string | Buffer, (this.onWritten ??= () => this.written()));
     } else {
       ws.send(message as string | Buffer);
     }
   };
 
   /** The write that crossed the high-water mark reached the kernel (or the socket died): handle, send and read more. */
-  private readonly onWritten = (): void => {
+  private written(): void {
     this.blocked = false;
     this.resumeReading(ReadPause.Written);
     try {
@@ -416,9 +449,9 @@ export class Connection implements Link {
     } catch (error) {
       this.hooks.reportError(error);
     }
-  };
+  }
 
-  private readonly onClose = (code: number, reason: Buffer): void => {
+  private onClose(code: number, reason: Buffer): void {
     if (!this.machine.set('closed', `socket closed ${code}`)) return;
     this.stopWriting();
     try {
@@ -427,9 +460,9 @@ export class Connection implements Link {
     } catch (error) {
       this.hooks.reportError(error);
     }
-  };
+  }
 
-  private readonly onError = (error: Error & { code?: string }): void => {
+  private onError(error: Error & { code?: string }): void {
     if (!this.machine.can('closing')) return;
     // ws emits 'error' for receiver violations (too big, bad UTF-8, bad framing) and closes
     // with the matching code itself; we report it and let go of the session.
@@ -438,5 +471,5 @@ export class Connection implements Link {
     this.machine.set('closing', `socket error ${code}: ${error.message}`);
     this.stopWriting();
     this.detach(code, error.message);
-  };
+  }
 }

@@ -6,6 +6,9 @@ export interface HeartbeatPeer {
   readonly state: ConnectionState;
   /** Something arrived since `clearAlive()`. */
   readonly alive: boolean;
+  /** A `ping` arrived (and was answered) since `clearAlive()`. */
+  readonly pinged: boolean;
+  /** Clears `alive` and `pinged`. */
   clearAlive(): void;
   ping(wallNow: number): void;
   terminate(reason: string): void;
@@ -26,19 +29,35 @@ interface Beat {
  * A drop waits one turn of I/O: after the event loop was blocked (a long handler, a GC pause, a
  * starved CPU), Node runs the sweep before it reads the sockets, and the frames that arrived
  * during the block would otherwise count as silence.
+ *
+ * A peer's `ping`, answered at once, stands for one of ours (`answeredCounts`): that exchange
+ * proves the link both ways, so our next ping is due `intervalMs` after the sweep that saw the
+ * peer's. A client pinging at our interval gets no ping from us, and an idle session costs two
+ * messages per interval instead of four (their writes were nearly all of its idle CPU: issue
+ * 14). The peer still hears from us within `intervalMs` plus one sweep; a peer that never pings
+ * gets ours every `intervalMs`, as before.
  */
 export class Heartbeat {
   private readonly connections = new Map<HeartbeatPeer, Beat>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly tickMs: number;
+  private readonly answeredCounts: boolean;
 
   constructor(
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
     private readonly wallNow: () => number,
     private readonly onError: (error: unknown) => void,
+    /**
+     * Whether a ping the peer sent may stand for ours. The caller passes false when something
+     * wants the clock samples only our pings give (a plugin's `onClock`).
+     */
+    answeredCounts = true,
   ) {
     this.tickMs = Math.max(5, Math.floor(Math.min(intervalMs, timeoutMs) / 4));
+    // Our ping may come one sweep later after the peer's last message than before: only where
+    // the timeout leaves that sweep and another for the round trip.
+    this.answeredCounts = answeredCounts && timeoutMs >= intervalMs + 2 * this.tickMs;
   }
 
   get size(): number {
@@ -75,6 +94,7 @@ export class Heartbeat {
       try {
         if (conn.state !== 'open') continue;
         if (conn.alive) {
+          if (conn.pinged && this.answeredCounts) beat.lastPing = t;
           conn.clearAlive();
           beat.lastSeen = t;
         } else if (t - beat.lastSeen >= this.timeoutMs) {

@@ -153,7 +153,9 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       },
       { inline: true },
     );
-    this.heartbeat = new Heartbeat(resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError);
+    // A plugin's onClock wants the samples that only the answers to our own pings give.
+    const wantsClock = resolved.plugins.some((p) => typeof p.onClock === 'function');
+    this.heartbeat = new Heartbeat(resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError, !wantsClock);
     this.registry = new Registry(resolved, store, reportError);
     this.limits = new Limits(resolved, plugins, this.connections, (info) => this.emitSafely('limit', info), reportError);
     const closing = () => this.closing;
