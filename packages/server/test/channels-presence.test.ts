@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoryEngine, type Engine, type Session } from '../src/index.js';
 import { RawClient, closeAll, nextSession, poll, startServer, urlOf } from '@lifeline/test-kit';
 import { queued, settled, subscribe, take } from './channels-kit.js';
+import { resolveChannelOptions } from '../src/channels/options.js';
+
+const resolveJoinLeave = (value: unknown) => resolveChannelOptions({ joinLeave: value as boolean });
 
 afterEach(closeAll);
 
@@ -27,6 +30,27 @@ describe('presence', () => {
     // Not subscribed: an empty list, nothing learned of who is there.
     b.client.send({ t: 'presence', ch: 'elsewhere' });
     expect(await b.client.next((f) => f.t === 'members' && f.ch === 'elsewhere')).toMatchObject({ members: [] });
+  });
+
+  it('channels.joinLeave false for a channel: no join or leave frames there (N arrivals would cost N² frames), presence still listed; other channels unchanged', async () => {
+    const server = await startServer({ channels: { joinLeave: (channel: string) => !channel.startsWith('ticker:') } });
+    const a = await RawClient.connect(urlOf(server));
+    const b = await RawClient.connect(urlOf(server));
+    await subscribe(a.client, 'ticker:LFL');
+    await subscribe(a.client, 'room');
+    await subscribe(b.client, 'ticker:LFL');
+    await subscribe(b.client, 'room');
+    // The room's join comes after the ticker's would have: the ticker's was never sent.
+    expect((await frame(a.client, 'join', 'room')).member).toMatchObject({ sessionId: b.welcome.sid });
+    await settled(a.client);
+    expect(queued(a.client, 'ticker:LFL').filter((f) => f.t === 'join' || f.t === 'leave')).toEqual([]);
+    expect((await server.presence('ticker:LFL')).map((m) => m.sessionId).sort()).toEqual([a.welcome.sid, b.welcome.sid].sort());
+    b.client.send({ t: 'unsub', ch: 'ticker:LFL' });
+    b.client.send({ t: 'unsub', ch: 'room' });
+    await frame(a.client, 'leave', 'room');
+    await settled(a.client);
+    expect(queued(a.client, 'ticker:LFL').filter((f) => f.t === 'join' || f.t === 'leave')).toEqual([]);
+    expect(() => resolveJoinLeave('no')).toThrow(TypeError);
   });
 
   it('shows what channels.presence returns as member.identity', async () => {

@@ -75,7 +75,7 @@ export class Channels {
     private readonly ownsEngine: boolean,
     private readonly reportError: (error: unknown) => void,
   ) {
-    this.hub = new Hub(engine, reportError);
+    this.hub = new Hub(engine, reportError, options.joinLeave);
     this.presence = new Presence({
       engine,
       ttlMs: options.presenceTtlMs,

@@ -13,7 +13,11 @@ class Feed {
   /** The feed was let go (its last subscriber left): stop listening as soon as the engine does. */
   gone = false;
 
-  constructor(readonly channel: string) {
+  constructor(
+    readonly channel: string,
+    /** `channels.joinLeave` for this channel, asked once. */
+    readonly joinLeave: boolean,
+  ) {
     this.units = new UnitCache(channel);
   }
 }
@@ -33,6 +37,7 @@ export class Hub {
   constructor(
     private readonly engine: Pick<Engine, 'listen'>,
     private readonly reportError: (error: unknown) => void,
+    private readonly joinLeave: (channel: string) => boolean = () => true,
   ) {}
 
   /** Channels listened to now. */
@@ -44,7 +49,7 @@ export class Hub {
   async add(channel: string, sub: Subscriber): Promise<void> {
     let feed = this.feeds.get(channel);
     if (feed === undefined) {
-      const created = new Feed(channel);
+      const created = new Feed(channel, this.joinLeave(channel));
       feed = created;
       this.feeds.set(channel, created);
       created.ready = this.engine.listen(channel, (event) => this.heard(created, event)).then(
@@ -121,6 +126,7 @@ export class Hub {
   }
 
   private presence(feed: Feed, type: 'join' | 'leave', member: PresenceMember): void {
+    if (!feed.joinLeave) return;
     const units = new Map<Codec, unknown>();
     const frame = (codec: Codec): unknown => {
       let u = units.get(codec);

@@ -19,6 +19,15 @@ export interface ChannelOptions {
    * @default undefined (identities are never shown)
    */
   presence?(session: Session): Json | undefined;
+  /**
+   * Whether subscribers of `channel` are sent `join` and `leave` events. Each one goes to every
+   * subscriber of the channel, so N subscribers arriving cost N² frames: turn it off for
+   * channels with many readers who do not show each other (a ticker, an order book), as
+   * Centrifugo's `join_leave` is. Presence itself (`sub.presence()`, `server.presence()`) is
+   * kept either way.
+   * @default true
+   */
+  joinLeave?: boolean | ((channel: string) => boolean);
   /** Most publications a channel's history keeps, for recovery and slow subscribers (0: none). @default 1_000 */
   historySize?: number;
   /** How long a publication stays in the history, ms. @default 600_000 */
@@ -53,6 +62,7 @@ export const channelDefaults = Object.freeze({
 export interface ResolvedChannelOptions {
   readonly authorize: ((session: Session, channel: string) => boolean | Promise<boolean>) | undefined;
   readonly presence: ((session: Session) => Json | undefined) | undefined;
+  readonly joinLeave: (channel: string) => boolean;
   readonly historySize: number;
   readonly historyTtlMs: number;
   readonly maxSubscriptions: number;
@@ -75,6 +85,19 @@ function hook<F>(name: string, value: F | undefined): F | undefined {
   return value;
 }
 
+function joinLeave(value: ChannelOptions['joinLeave']): (channel: string) => boolean {
+  if (value === undefined || value === true) return () => true;
+  if (value === false) return () => false;
+  if (typeof value !== 'function') throw new TypeError('channels.joinLeave must be a boolean or a function');
+  return (channel) => {
+    try {
+      return value(channel) !== false;
+    } catch {
+      return true; // the default: a throwing predicate must not stop a subscription
+    }
+  };
+}
+
 /** Defaults applied with `??` and every field checked: a bad option fails at construction. */
 export function resolveChannelOptions(options: ChannelOptions | undefined): ResolvedChannelOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('channels must be an object');
@@ -83,6 +106,7 @@ export function resolveChannelOptions(options: ChannelOptions | undefined): Reso
   return {
     authorize: hook('authorize', o.authorize),
     presence: hook('presence', o.presence),
+    joinLeave: joinLeave(o.joinLeave),
     historySize: integer('historySize', o.historySize ?? d.historySize, 0, 10_000_000),
     historyTtlMs: integer('historyTtlMs', o.historyTtlMs ?? d.historyTtlMs, 1, Number.MAX_SAFE_INTEGER),
     maxSubscriptions: integer('maxSubscriptions', o.maxSubscriptions ?? d.maxSubscriptions, 1, 100_000),
