@@ -1,51 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { EngineUnavailableError, redisEngine, type RedisEngine } from '../src/index.js';
 import { until } from './kit.js';
+import { freePort, killRedisServers, startRedis } from './own-redis.js';
 
 // A redis-server of this test's own, on a free port, killed and started again: the engine's
 // calls reject with a typed error while it is gone, the process goes on, and calls work again
 // by themselves once it is back.
 
-const REDIS_SERVER = '/usr/bin/redis-server';
-const children: ChildProcess[] = [];
 const engines: RedisEngine[] = [];
 
 afterEach(async () => {
   for (const engine of engines.splice(0)) await engine.close();
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  killRedisServers();
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  children.push(child);
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await until(`redis-server on port ${port}`, async () => {
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        probe.disconnect();
-        return false;
-      }
-    });
-  } finally {
-    probe.disconnect();
-  }
-  return child;
-}
 
 async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));

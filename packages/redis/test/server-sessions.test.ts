@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import type { HandlerContext, LifelineServer } from '@lifeline/server';
 import { RawClient, client, closeAll, gate, nextEvent, nextSession, startProxy, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 import { redisEngine, type RedisEngine } from '../src/index.js';
 import { fixture, until, type Fixture } from './kit.js';
+import { freePort, killRedisServers, startRedis } from './own-redis.js';
 
 // Guarantee 10 through the server: two or three Lifeline servers ("nodes") in this process, each
 // with its own redisEngine over one Redis and one key prefix. A client moves between them by
@@ -172,40 +170,7 @@ describe('Redis unreachable', () => {
   }, 30_000);
 });
 
-const REDIS_SERVER = '/usr/bin/redis-server';
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  children.push(child);
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await until(`redis-server on port ${port}`, async () => {
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        probe.disconnect();
-        return false;
-      }
-    });
-  } finally {
-    probe.disconnect();
-  }
-  return child;
-}
+afterEach(killRedisServers);
 
 describe('Redis restarted with its data lost', () => {
   it('a resume finds no session: a new one, and the client reports session-lost', async () => {
