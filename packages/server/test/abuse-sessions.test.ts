@@ -321,8 +321,9 @@ describe('resume tokens rotate', () => {
 describe('session floods: connect, hello, drop', () => {
   it('one identity opening 2,000 sessions keeps at most maxSessionsPerIdentity: its oldest detached ones are evicted, others untouched', async () => {
     // alice's raw client answers no ping: a heartbeat timeout longer than any churn keeps the
-    // eviction rule the only thing that could detach her (on a loaded machine the churn took > 30 s).
-    const server = await startServer({ authenticate: (auth) => ({ sub: auth }), maxSessionsPerIdentity: 100, heartbeatTimeoutMs: 600_000 });
+    // eviction rule the only thing that could detach her, and her parked push outlives the churn
+    // (on a loaded machine the churn took > 30 s, the default heartbeat timeout and ack deadline).
+    const server = await startServer({ authenticate: (auth) => ({ sub: auth }), maxSessionsPerIdentity: 100, heartbeatTimeoutMs: 600_000, ackTimeoutMs: 120_000 });
     const evicted: string[] = [];
     server.on('session', (s) => s.on('close', (e: SessionCloseEvent) => void (e.reason === 'evicted' && evicted.push(s.id))));
     const aliceP = nextSession(server);
