@@ -86,8 +86,11 @@ export interface SubscriptionHost {
   sendSub(sub: Subscription, since: StreamPosition | undefined, win: number): void;
   sendUnsub(channel: string): void;
   sendPresence(channel: string): void;
-  /** A `pack` is due for this subscription: the next flush takes it. */
-  packDue(sub: Subscription): void;
+  /**
+   * A `pack` is due for this subscription. `urgent`: half the window is taken but unannounced (or
+   * the epoch changed), so the next flush takes it; otherwise any flush may, and a timer sees to it.
+   */
+  packDue(sub: Subscription, urgent: boolean): void;
   /** The subscription ended (unsubscribe, refusal, close): forget it. */
   ended(sub: Subscription, unsubscribe: boolean): void;
   /** Retry after `ERR_CHANNEL_UNAVAILABLE`: a delay, growing with `attempt`. */

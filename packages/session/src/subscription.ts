@@ -73,6 +73,8 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
   private readonly window: number;
+  /** Publications taken but not yet packed after which the pack goes at the next flush. */
+  private readonly packEvery: number;
   private readonly maxBytes: number;
 
   constructor(
@@ -83,6 +85,7 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     super();
     this.channel = channel;
     this.window = options.window ?? subscriptionDefaults.window;
+    this.packEvery = Math.max(1, this.window >> 1);
     this.maxBytes = options.maxBufferedBytes ?? subscriptionDefaults.maxBufferedBytes;
     if (options.since !== undefined) {
       this.received = { offset: options.since.offset, epoch: options.since.epoch };
@@ -435,7 +438,9 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
 
   private markTaken(offset: number, epoch: string): void {
     this.taken = { offset, epoch };
-    this.host.packDue(this);
+    // The pack is only flow control (a new connection subscribes from `received`), so it can wait
+    // until half the window is used: the server still has the other half to send meanwhile.
+    this.host.packDue(this, epoch !== this.packedEpoch || offset - this.packed >= this.packEvery);
   }
 
   private emitSafely<E extends EventEmitter.EventNames<SubscriptionEvents>>(event: E, ...args: EventEmitter.EventArgs<SubscriptionEvents, E>): void {

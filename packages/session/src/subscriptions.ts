@@ -5,7 +5,18 @@ import type { Wire } from './wire.js';
 
 /** Backoff after `ERR_CHANNEL_UNAVAILABLE`: full jitter, 100 ms doubling to 10 s. */
 const RETRY_MIN_MS = 100;
+const unref = <T>(timer: T): T => {
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
+};
 const RETRY_MAX_MS = 10_000;
+/**
+ * Longest a taken publication waits for its `pack` when the window is not half used. A pack per
+ * publication was a second message per delivery (the fan-out bench's windowed rows); like
+ * SignalR's stateful reconnect, which acknowledges on a 1 s timer, the rest go with any other
+ * flush or this timer.
+ */
+const PACK_DELAY_MS = 1_000;
 
 export interface SubscriptionsHost {
   isOpen(): boolean;
@@ -27,6 +38,11 @@ export class Subscriptions {
   private readonly dirty = new Set<Subscription>();
   private closed = false;
   private readonly subHost: SubscriptionHost;
+  private packTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly packLater = (): void => {
+    this.packTimer = undefined;
+    if (this.dirty.size > 0) this.wire.schedule();
+  };
 
   constructor(
     private readonly host: SubscriptionsHost,
@@ -37,9 +53,10 @@ export class Subscriptions {
       sendSub: (sub, since, win) => this.push(this.wire.codec.sub(sub.channel, since, win)),
       sendUnsub: (channel) => this.push(this.wire.codec.unsub(channel)),
       sendPresence: (channel) => this.push(this.wire.codec.presence(channel)),
-      packDue: (sub) => {
+      packDue: (sub, urgent) => {
         this.dirty.add(sub);
-        this.wire.schedule();
+        if (urgent) this.wire.schedule();
+        else this.packTimer ??= unref(setTimeout(this.packLater, PACK_DELAY_MS));
       },
       ended: (sub, unsubscribe) => this.ended(sub, unsubscribe),
       retryDelay: (attempt) => Math.floor(this.host.random() * Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 16))),
@@ -67,6 +84,7 @@ export class Subscriptions {
 
   disconnected(): void {
     this.dirty.clear();
+    this.stopPackTimer();
     for (const sub of this.subs.values()) sub.disconnected();
   }
 
@@ -109,6 +127,11 @@ export class Subscriptions {
     }
   }
 
+  private stopPackTimer(): void {
+    if (this.packTimer !== undefined) clearTimeout(this.packTimer);
+    this.packTimer = undefined;
+  }
+
   /** The client closed: every subscription ends (ready rejects, iterators end). */
   close(): void {
     if (this.closed) return;
@@ -118,6 +141,7 @@ export class Subscriptions {
     this.subs.clear();
     this.unsubs.clear();
     this.dirty.clear();
+    this.stopPackTimer();
   }
 
   private ended(sub: Subscription, unsubscribe: boolean): void {

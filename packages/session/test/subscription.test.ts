@@ -4,13 +4,16 @@ import { Subscription, type SubscriptionHost } from '../src/subscription.js';
 
 /** A subscription driven by hand: what it asks its host for is recorded, frames are fed to it. */
 function harness(options: ConstructorParameters<typeof Subscription>[2] = {}) {
-  const log = { subs: [] as Array<{ since: StreamPosition | undefined; win: number }>, unsubs: 0, presence: 0, packDue: 0, ended: 0 };
+  const log = { subs: [] as Array<{ since: StreamPosition | undefined; win: number }>, unsubs: 0, presence: 0, packDue: 0, urgent: [] as number[], ended: 0 };
   const host: SubscriptionHost = {
     isOpen: () => true,
     sendSub: (_s, since, win) => log.subs.push({ since, win }),
     sendUnsub: () => log.unsubs++,
     sendPresence: () => log.presence++,
-    packDue: () => log.packDue++,
+    packDue: (s, urgent) => {
+      log.packDue++;
+      if (urgent) log.urgent.push(s.position?.offset ?? -1);
+    },
     ended: () => log.ended++,
     retryDelay: () => 1,
     listenerError: (e) => {
@@ -38,6 +41,23 @@ describe('Subscription', () => {
     expect(sub.takePack()).toBe(3);
     expect(sub.takePack()).toBeUndefined(); // nothing new taken: no second pack
     expect(log.packDue).toBe(3);
+  });
+
+  it('asks for its pack at once only when half the window is taken unannounced, or on a new epoch', () => {
+    const { sub, log } = harness({ window: 8 });
+    sub.on('publication', () => {});
+    sub.subok({ t: 'subok', ch: 'ch', offset: 0, epoch: 'A' });
+    for (let o = 1; o <= 3; o++) sub.pub(pub(o));
+    expect(log.urgent).toEqual([1, 2, 3]); // nothing packed in this epoch yet
+    expect(sub.takePack()).toBe(3); // any flush takes what is due
+    for (let o = 4; o <= 9; o++) sub.pub(pub(o));
+    expect(log.urgent).toEqual([1, 2, 3, 7, 8, 9]); // 4 (half of 8) or more past the last pack
+    expect(sub.takePack()).toBe(9);
+    sub.pub(pub(10));
+    expect(log.urgent).toEqual([1, 2, 3, 7, 8, 9]);
+    sub.pub(pub(1, 'B'));
+    expect(log.urgent).toEqual([1, 2, 3, 7, 8, 9, 1]);
+    expect(log.packDue).toBe(11);
   });
 
   it('holds for the iterator in order, passes a held gap in its place, and subscribes again from what it received', async () => {
