@@ -38,17 +38,56 @@ local function get(f)
   end
   return v
 end
-local function num(f) return tonumber(get(f)) end
+local nums = {}
+-- A counter is parsed once per script; a batch reads and writes it once per message.
+local function num(f)
+  local v = nums[f]
+  if v == nil then
+    v = tonumber(get(f))
+    nums[f] = v
+  end
+  return v
+end
 local function set(f, v)
   if wrote[f] == nil then order[#order + 1] = f end
   wrote[f] = v
+  nums[f] = nil
 end
 local function del(f) set(f, false) end
 -- The buffered writes: one HDEL and one HSET (in chunks: unpack has a stack limit).
 local function chunked(cmd, list)
   for i = 1, #list, 4000 do redis.call(cmd, R, unpack(list, i, math.min(i + 3999, #list))) end
 end
+-- The outcomes stored by this script, 'seq:size' each, for the oldest-first list in one RPUSH.
+local listed = {}
+local function evicted(s) if tonumber(s) > num('ev') then set('ev', s) end end
+-- Push what this script stored, then evict the oldest while over a bound: one LPOP of the excess
+-- count (the common case: one in, one out), one at a time while only the characters are over.
+local function settle()
+  if #listed == 0 then return end
+  local key = KEYS[2]
+  local length = 0
+  for i = 1, #listed, 4000 do length = redis.call('RPUSH', key, unpack(listed, i, math.min(i + 3999, #listed))) end
+  if length == #listed then redis.call('PEXPIRE', key, num('ttl')) end
+  listed = {}
+  local n, chars = num('on'), num('oc')
+  local rn, rc = num('rn'), num('rc')
+  while n > rn or chars > rc do
+    local popped = redis.call('LPOP', key, math.max(1, n - rn))
+    if not popped then break end
+    for _, e in ipairs(popped) do
+      local colon = string.find(e, ':', 1, true)
+      local s = string.sub(e, 1, colon - 1)
+      del('o' .. s)
+      n, chars = n - 1, chars - tonumber(string.sub(e, colon + 1))
+      evicted(s)
+    end
+  end
+  set('on', n)
+  set('oc', chars)
+end
 local function flush()
+  settle()
   local dels, sets = {}, {}
   for _, f in ipairs(order) do
     local v = wrote[f]
@@ -89,25 +128,17 @@ local function complete(key, node, flag, data, size)
   local held = get('c' .. key)
   if not held or string.sub(held, 2) ~= node then return 0 end
   del('c' .. key)
-  local function evicted(s) if tonumber(s) > num('ev') then set('ev', s) end end
   if size > num('rc') then
     evicted(key)
     return 1
   end
   set('o' .. key, flag .. data)
-  created(KEYS[2], redis.call('RPUSH', KEYS[2], key .. ':' .. size))
+  -- Counted now, listed and evicted down to the bounds by flush() (settle), once per script.
+  listed[#listed + 1] = key .. ':' .. size
   local n, chars = num('on') + 1, num('oc') + size
-  local rn, rc = num('rn'), num('rc')
-  while n > rn or chars > rc do
-    local e = redis.call('LPOP', KEYS[2])
-    local colon = string.find(e, ':', 1, true)
-    local s = string.sub(e, 1, colon - 1)
-    del('o' .. s)
-    n, chars = n - 1, chars - tonumber(string.sub(e, colon + 1))
-    evicted(s)
-  end
   set('on', n)
   set('oc', chars)
+  nums.on, nums.oc = n, chars
   return 1
 end
 `;
@@ -200,6 +231,8 @@ return stored
 export const completeClaimScript = `${prelude}
 load({ 'th', 'c' .. ARGV[1], 'o' .. ARGV[6], 'c' .. ARGV[6], 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl' })
 local stored = complete(ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))
+-- Evicted before the claim, as if the two were called one after the other.
+settle()
 local reply = claim(ARGV[6], ARGV[2])
 if #order > 0 then
   flush()
@@ -229,6 +262,8 @@ for i = 0, nd - 1 do
   local a = 3 + 4 * i
   kept[#kept + 1] = complete(ARGV[a], node, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]))
 end
+-- Evicted before the claims, as if the calls were made one after the other.
+settle()
 for i = first, #ARGV, 2 do claims[#claims + 1] = claim(ARGV[i], node) end
 if #order > 0 then
   flush()
