@@ -19,7 +19,9 @@ describe('frames held behind a hello whose authenticate() hangs', () => {
     const hung: Array<(identity: unknown) => void> = [];
     const aborted: AbortSignal[] = [];
     const server = await startServer({
-      handshakeTimeoutMs: 200,
+      // Long enough for each 0.9 MB hello to be read and parsed on a loaded machine (at 200 ms,
+      // under the whole suite plus two busy loops, one timed out before authenticate() was called).
+      handshakeTimeoutMs: 1_000,
       authenticate: (_auth, _req, { signal }) =>
         new Promise((resolve) => {
           hung.push(resolve);
@@ -54,7 +56,7 @@ describe('frames held behind a hello whose authenticate() hangs', () => {
     console.log(`hung authenticate: heap growth ${mb(after - before)} for ${connections} × ${mb(batch.length)} sent`);
     expect(hung).toHaveLength(connections);
     // Each hung call was told it is no longer needed, so a real backend call could be cancelled.
-    expect(aborted).toHaveLength(connections);
+    expect(aborted).toHaveLength(hung.length);
     expect(after - before).toBeLessThan(24 * MiB);
     for (const resolve of hung) resolve(false);
   });
