@@ -11,6 +11,8 @@ export interface PipeMode {
   /** Hold each chunk this many ms (plus up to `jitterMs`) before forwarding, order kept. */
   delayMs: number;
   jitterMs: number;
+  /** Forward at most this many bytes per second, in 20 ms steps, order kept. 0 = no limit. */
+  bytesPerSecond: number;
 }
 
 /**
@@ -61,7 +63,15 @@ export class Pipe {
         if (m.silent) continue;
         const wait = m.delayMs + (m.jitterMs > 0 ? Math.floor(this.random() * m.jitterMs) : 0);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        if (m.fragmentBytes > 0) {
+        if (m.bytesPerSecond > 0) {
+          // A slow link: a step of bytes, then the time that step takes at the rate.
+          const step = Math.max(1, Math.floor(m.bytesPerSecond / 50));
+          for (let i = 0; i < chunk.length && !this.to.destroyed; i += step) {
+            const piece = chunk.subarray(i, i + step);
+            this.write(piece);
+            await new Promise((r) => setTimeout(r, (1000 * piece.length) / m.bytesPerSecond));
+          }
+        } else if (m.fragmentBytes > 0) {
           for (let i = 0; i < chunk.length && !this.to.destroyed; i += m.fragmentBytes) {
             this.write(chunk.subarray(i, i + m.fragmentBytes));
             // A turn of the loop between pieces so the peer reads them as separate segments.

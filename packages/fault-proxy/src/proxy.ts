@@ -36,7 +36,7 @@ export class FaultProxy extends EventEmitter<{ dropped: [bytes: number] }> {
   private readonly links = new Set<Link>();
   private target: Required<ProxyTarget>;
   private readonly random: () => number;
-  private readonly mode: PipeMode = { silent: false, held: false, fragmentBytes: 0, delayMs: 0, jitterMs: 0 };
+  private readonly mode: PipeMode = { silent: false, held: false, fragmentBytes: 0, delayMs: 0, jitterMs: 0, bytesPerSecond: 0 };
   private refusing = false;
   /** Connections accepted since start. */
   accepted = 0;
@@ -140,18 +140,28 @@ export class FaultProxy extends EventEmitter<{ dropped: [bytes: number] }> {
     this.mode.jitterMs = jitterMs;
   }
 
+  /**
+   * A slow link: each direction of every connection forwards at most `bytesPerSecond` (what the
+   * proxy reads meanwhile waits in its memory, in order); 0 turns it off.
+   */
+  throttle(bytesPerSecond: number): void {
+    if (!(bytesPerSecond >= 0) || !Number.isFinite(bytesPerSecond)) throw new TypeError('throttle(bytesPerSecond) takes a non-negative finite number');
+    this.mode.bytesPerSecond = bytesPerSecond;
+  }
+
   /** Refuse new connections (close them at once), as a server that is down would. */
   refuse(on = true): void {
     this.refusing = on;
   }
 
-  /** Back to a clean link: no hold, silence, fragmentation, delay or refusal. Open connections stay. */
+  /** Back to a clean link: no hold, silence, fragmentation, delay, throttle or refusal. Open connections stay. */
   heal(): void {
     this.hold(false);
     this.mode.silent = false;
     this.mode.fragmentBytes = 0;
     this.mode.delayMs = 0;
     this.mode.jitterMs = 0;
+    this.mode.bytesPerSecond = 0;
     this.refusing = false;
   }
 
