@@ -17,7 +17,7 @@ export type { FrameEncoder, HandshakeEncoder, HelloFields, WelcomeFields } from 
 export { DEFAULT_CODEC, chooseCodec, codecNamed, offers, checkCodecs } from './negotiate.js';
 
 // The wire layer and the send queue both sides use.
-export { FrameWriter, atTurnEnd } from './writer.js';
+export { FrameWriter, MAX_BATCH_SIZE, atTurnEnd } from './writer.js';
 export type { FlushProducer, FrameSink } from './writer.js';
 export { Deadlines } from './deadlines.js';
 export type { DeadlineOptions, DeadlineSlot } from './deadlines.js';

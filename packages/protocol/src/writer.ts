@@ -25,6 +25,16 @@ const atMacrotaskEnd: (fn: () => void) => void =
  */
 export const EAGER_FRAMES = 256;
 
+/**
+ * The most a batch of frames may weigh (`codec.size` units: characters of JSON, bytes of
+ * MessagePack); a single larger frame still goes alone. Any whole message is a sign of life to
+ * the heartbeat, so no message may take longer than its timeout on a slow link: at 256 KiB a
+ * backlog became one message that a 40 kB/s link could not carry within 1.5 s, and every
+ * reconnect sent it again (tests/integration `slow-link.test.ts`). 16 KiB crosses the default
+ * 30 s timeout at 550 B/s and still carries ~100 small frames.
+ */
+export const MAX_BATCH_SIZE = 16 * 1024;
+
 /** Where a part writes its frames: a `FrameWriter` as the parts that write through it see it. */
 export interface FrameSink<W> {
   push(frame: W): void;
@@ -93,7 +103,7 @@ export class FrameWriter<W> implements FrameSink<W> {
   constructor(
     readonly codec: FrameEncoder<W>,
     private readonly sink: (message: W) => void,
-    public maxSize = 256 * 1024,
+    public maxSize = MAX_BATCH_SIZE,
     /**
      * Pulled at the start of every flush, so the frame it aggregated joins the batch. A function
      * instead runs there and may push what it likes (the hook form; a producer says what it is).

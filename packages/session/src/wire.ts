@@ -1,8 +1,8 @@
 import { CloseCode, ProtocolError, jsonCodec, type Codec, type Frame } from '@lifeline/protocol';
-import { FrameWriter } from '@lifeline/protocol/internal';
+import { FrameWriter, MAX_BATCH_SIZE } from '@lifeline/protocol/internal';
 
-/** The most one WebSocket message carries, in codec size units, whatever `welcome.max` allows. */
-const MAX_BATCH = 256 * 1024;
+/** The most one WebSocket message carries, in codec size units, whatever `welcome.max` allows (see `MAX_BATCH_SIZE`). */
+const MAX_BATCH = MAX_BATCH_SIZE;
 
 /** What the wire writes to: the transport, which holds the open connection. */
 export interface WireLink {
