@@ -29,11 +29,13 @@ export const EAGER_FRAMES = 256;
  * The most a batch of frames may weigh (`codec.size` units: characters of JSON, bytes of
  * MessagePack); a single larger frame still goes alone. Any whole message is a sign of life to
  * the heartbeat, so no message may take longer than its timeout on a slow link: at 256 KiB a
- * backlog became one message that a 40 kB/s link could not carry within 1.5 s, and every
- * reconnect sent it again (tests/integration `slow-link.test.ts`). 16 KiB crosses the default
- * 30 s timeout at 550 B/s and still carries ~100 small frames.
+ * backlog became one message that a slow link could not carry within the timeout, and every
+ * reconnect sent it again (tests/integration `slow-link.test.ts`). 64 KiB crosses the default
+ * 30 s timeout at 2.2 kB/s; small frames are flushed at `EAGER_FRAMES` before they reach it
+ * (16 KiB cost ~15 % of the two-process windowed throughput in `bench/src/shape-probe.mjs`;
+ * 64 KiB, nothing measurable).
  */
-export const MAX_BATCH_SIZE = 16 * 1024;
+export const MAX_BATCH_SIZE = 64 * 1024;
 
 /** Where a part writes its frames: a `FrameWriter` as the parts that write through it see it. */
 export interface FrameSink<W> {
