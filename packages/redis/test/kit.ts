@@ -69,3 +69,12 @@ export async function until(what: string, check: () => boolean | Promise<boolean
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * Until the engine's client answers a cheap command (at most 10 s). A test that sets a short
+ * `commandTimeoutMs` for an outage calls this first: connecting under the whole suite at once
+ * can take longer than that timeout.
+ */
+export function warm(engine: { nodes: { alive(name: string): Promise<boolean> } }): Promise<void> {
+  return until('Redis to answer the engine', () => engine.nodes.alive('warm-up').then(() => true, () => false), 10_000);
+}

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineUnavailableError, redisEngine, type RedisEngine } from '../src/index.js';
-import { until } from './kit.js';
+import { until, warm } from './kit.js';
 import { freePort, killRedisServers, startRedis } from './own-redis.js';
 
 // A redis-server of this test's own, on a free port, killed and started again: the engine's
@@ -33,9 +33,22 @@ describe('redisEngine: Redis killed and restarted', () => {
       const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'outage:', commandTimeoutMs: 500, sweepIntervalMs: 50, onError: (e) => errors.push(e) });
       engines.push(engine);
       const heard: number[] = [];
-      await engine.listen('c', (e) => {
-        if (e.type === 'publication') heard.push(e.publication.offset);
-      });
+      // The first call connects the engine's clients and loads its scripts: under the whole
+      // suite at once that passed the 500 ms meant for the outage (a fresh-clone npm test). A
+      // failed listen leaves nothing behind, so it is tried again, for at most 10 s.
+      await until(
+        'the engine to listen',
+        () =>
+          engine
+            .listen('c', (e) => {
+              if (e.type === 'publication') heard.push(e.publication.offset);
+            })
+            .then(
+              () => true,
+              () => false,
+            ),
+        10_000,
+      );
       const keep = { historySize: 100, historyTtlMs: 60_000 };
       const before = await engine.publish('c', '1', keep);
       expect(before.offset).toBe(1);
@@ -82,6 +95,7 @@ describe('redisEngine: Redis killed and restarted', () => {
     const server = await startRedis(port);
     const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', commandTimeoutMs: 300, onError: () => {} });
     engines.push(engine);
+    await warm(engine);
     const keep = { historySize: 100, historyTtlMs: 60_000 };
     const first = await engine.publish('c', '1', keep);
     server.kill('SIGSTOP');
@@ -108,6 +122,7 @@ describe('redisEngine: Redis killed and restarted', () => {
     let server = await startRedis(port);
     const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'outage-s:', commandTimeoutMs: 500, onError: () => {} });
     engines.push(engine);
+    await warm(engine);
     const limits = { ttlMs: 60_000, results: 10, resultChars: 1_000, pushes: 10, pushChars: 1_000 };
     const record = { id: 's1', tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null };
     await engine.nodes.heartbeat('A', 60_000);
