@@ -3,8 +3,12 @@
  * Lifeline are measured alternately by this one process (servers in child processes), and the
  * guard fails only on a gross regression of Lifeline RELATIVE to raw ws:
  *   - pipelined throughput below --min-throughput-ratio × raw ws (default 0.25),
- *   - sequential median (p50) latency above --max-p50-ratio × raw ws (default 5). The p99 is
+ *   - sequential median (p50) latency above --max-p50-ratio × raw ws (default 8). The p99 is
  *     reported but not gated: over a few hundred round trips on a shared CI machine it is noise.
+ *     Raw ws's best p50 on two cores is bimodal (36-40 us or 80-97 us, as its two processes
+ *     share a core or not) while Lifeline's stays near 180 us, so the ratio read 1.84-4.76 over
+ *     eight quiet runs (2026-12-06): 5 was one unlucky placement from failing a correct build.
+ *     8 still fails a doubling of Lifeline's latency at the worst placement seen.
  * Each side keeps its best round (the least disturbed by a busy CI machine).
  * Exit 0: ok; 1: regression; 2: could not measure (packages not built, timeout, crash).
  */
@@ -18,7 +22,7 @@ import { pipelined, sequential, summarize } from './measure.mjs';
 const { values: args } = parseArgs({
   options: {
     'min-throughput-ratio': { type: 'string', default: '0.25' },
-    'max-p50-ratio': { type: 'string', default: '5' },
+    'max-p50-ratio': { type: 'string', default: '8' },
     messages: { type: 'string', default: '5000' },
     latency: { type: 'string', default: '500' },
     rounds: { type: 'string', default: '3' },
