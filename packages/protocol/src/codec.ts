@@ -112,6 +112,7 @@ function validateChannelFrame(o: Record<string, unknown>, t: string, limits: Dec
       seqField(o, 'offset', t, 0);
       epoch(o, 'epoch', t);
       if (o.recovered !== undefined && typeof o.recovered !== 'boolean') bad('subok.recovered must be a boolean');
+      optPositiveInt(o, 'win', t);
       break;
     case 'suberr':
       channel(o, t);

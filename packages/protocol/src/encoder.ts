@@ -42,7 +42,7 @@ export interface FrameEncoder<W> {
   /** Every publication of `ch` up to `offset` was delivered. */
   pack(ch: string, offset: number): W;
   presence(ch: string): W;
-  subok(ch: string, offset: number, epoch: string, recovered?: boolean): W;
+  subok(ch: string, offset: number, epoch: string, recovered?: boolean, win?: number): W;
   suberr(ch: string, error: RemoteErrorInfo): W;
   /** One publication; `ch`, `epoch`, `d` and `id` come from `value()`, encoded once for every subscriber. */
   pub(ch: W, offset: number, epoch: W, ts: number, d: W, id?: W): W;
@@ -126,7 +126,7 @@ export const jsonEncoder: FrameEncoder<string> & HandshakeEncoder = {
   unsub: (ch) => JSON.stringify({ t: 'unsub', ch }),
   pack: (ch, offset) => `{"t":"pack","ch":${JSON.stringify(ch)},"offset":${offset}}`,
   presence: (ch) => JSON.stringify({ t: 'presence', ch }),
-  subok: (ch, offset, epoch, recovered) => JSON.stringify({ t: 'subok', ch, offset, epoch, recovered }),
+  subok: (ch, offset, epoch, recovered, win) => JSON.stringify({ t: 'subok', ch, offset, epoch, recovered, win }),
   suberr: (ch, error) => JSON.stringify({ t: 'suberr', ch, code: error.code, message: error.message }),
   pub: (ch, offset, epoch, ts, d, id) =>
     id === undefined

@@ -174,6 +174,11 @@ export interface SubOkFrame {
   readonly epoch: string;
   /** With `sub.since`: true when everything after it is still in the history (no `gap` follows). */
   readonly recovered?: boolean;
+  /**
+   * The window the server applies: `sub.win` or its own smaller cap. A client paces its `pack`
+   * by it (absent from older servers: the client's own `win`).
+   */
+  readonly win?: number;
 }
 
 /** Server → client: the subscription to `ch` was refused, or has ended. */

@@ -204,7 +204,7 @@ export const msgpackCodec: Codec<Uint8Array> = {
   unsub: (ch) => plain({ t: 'unsub', ch }),
   pack: (ch, offset) => plain({ t: 'pack', ch, offset }),
   presence: (ch) => plain({ t: 'presence', ch }),
-  subok: (ch, offset, epoch, recovered) => plain({ t: 'subok', ch, offset, epoch, recovered }),
+  subok: (ch, offset, epoch, recovered, win) => plain({ t: 'subok', ch, offset, epoch, recovered, win }),
   suberr: (ch, error) => plain({ t: 'suberr', ch, code: error.code, message: error.message }),
   pub: (ch, offset, epoch, ts, d, id) =>
     id === undefined

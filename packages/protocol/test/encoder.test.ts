@@ -103,6 +103,7 @@ describe('jsonEncoder: channel frames', () => {
     ['presence', E.presence('room:42'), { t: 'presence', ch: 'room:42' }],
     ['subok', E.subok('room:42', 3, 'e'), { t: 'subok', ch: 'room:42', offset: 3, epoch: 'e' }],
     ['subok recovered', E.subok('room:42', 3, 'e', false), { t: 'subok', ch: 'room:42', offset: 3, epoch: 'e', recovered: false }],
+    ['subok win', E.subok('room:42', 3, 'e', undefined, 8), { t: 'subok', ch: 'room:42', offset: 3, epoch: 'e', win: 8 }],
     ['suberr', E.suberr('room:42', { code: 'ERR_UNAUTHORIZED', message: 'no' }), { t: 'suberr', ch: 'room:42', code: 'ERR_UNAUTHORIZED', message: 'no' }],
     ['pub', E.pub(ch, 1, E.value('e'), 1700, E.value({ a: 1 })), { t: 'pub', ch: 'room:42', offset: 1, epoch: 'e', ts: 1700, d: { a: 1 } }],
     ['pub with id', E.pub(ch, 2, E.value('e'), 1700, E.value(null), E.value('p"2')), { t: 'pub', ch: 'room:42', offset: 2, epoch: 'e', id: 'p"2', ts: 1700, d: null }],

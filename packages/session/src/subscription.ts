@@ -73,8 +73,8 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
   private readonly window: number;
-  /** Publications taken but not yet packed after which the pack goes at the next flush. */
-  private readonly packEvery: number;
+  /** Publications taken but not yet packed after which the pack goes at the next flush: half the window the server applies. */
+  private packEvery: number;
   private readonly maxBytes: number;
 
   constructor(
@@ -234,6 +234,9 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     this.live = true;
     this.retries = 0;
     this.target = { offset: f.offset, epoch: f.epoch };
+    // The server may cap the window below ours (its `channels.window`): it stops there, so the
+    // pack must go before half of its window, not ours, or every cap would wait for the timer.
+    this.packEvery = Math.max(1, Math.min(this.window, f.win ?? this.window) >> 1);
     // A fresh subscription starts at the subscribe point.
     if (this.received === undefined) {
       this.received = this.target;

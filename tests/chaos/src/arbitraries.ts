@@ -149,6 +149,7 @@ export const validFrames: Record<string, FrameArb> = {
     fixed('offset', seq(0).map(j)),
     fixed('epoch', epoch.map(j)),
     opt('recovered', fc.boolean().map(j)),
+    opt('win', seq(1).map(j)),
   ),
   suberr: entries(fixed('t', c('"suberr"')), fixed('ch', channel.map(j)), fixed('code', token.map(j)), fixed('message', shortText(0, 200).map(j))),
   pub: entries(

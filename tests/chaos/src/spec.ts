@@ -191,6 +191,7 @@ export function judgeFrame(value: unknown): Verdict | undefined {
     case 'subok':
       if (!channelName(own(o, 'ch')) || !int(own(o, 'offset'), 0) || !text(own(o, 'epoch'), limits.maxEpoch, 1)) return bad('subok');
       if (has(o, 'recovered') && typeof own(o, 'recovered') !== 'boolean') return bad('subok.recovered');
+      if (has(o, 'win') && !int(own(o, 'win'), 1)) return bad('subok.win ≥ 1');
       return undefined;
     case 'suberr':
       if (!channelName(own(o, 'ch')) || !text(own(o, 'code'), S) || !text(own(o, 'message'), limits.maxErrorMessage)) return bad('suberr');

@@ -39,6 +39,22 @@ describe('channels (guarantee 9), client side', () => {
     expect(sub.position).toEqual({ offset: N, epoch });
   });
 
+  it('a server window smaller than the client\'s: the client packs by the server\'s (subok.win), so 400 publications never wait for the pack timer', async () => {
+    // The server stops at its own window (8) beyond the last pack. A client pacing its lazy pack
+    // by its own window (256: a pack after 128) would stall at every 8 until its 5 s timer.
+    const server = await startServer({ channels: { window: 8 } });
+    const c = client(urlOf(server));
+    await c.connect({ timeoutMs: 5_000 });
+    const sub = c.subscribe('room:w');
+    const got = collect(sub);
+    await sub.ready({ timeoutMs: 5_000 });
+    const N = 400;
+    await Promise.all(range(1, N).map((n) => server.publish('room:w', { n })));
+    // 50 windows: a stall at each would take 250 s; paced right, it takes milliseconds.
+    await until(sub, 'publication', () => got.offsets.length >= N, 10_000, `${N} publications through a window of 8`);
+    expect(got.offsets).toEqual(range(1, N));
+  });
+
   it('publications() yields { data, meta } in order and ends on unsubscribe()', async () => {
     const server = await startServer();
     const c = client(urlOf(server));

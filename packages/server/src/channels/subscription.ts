@@ -101,7 +101,7 @@ export class Subscription implements Subscriber {
       if (this.ended) return;
       this.epoch = at.epoch;
       this.sent = this.packed = at.offset;
-      this.link.push(codec.subok(this.channel, at.offset, at.epoch));
+      this.link.push(codec.subok(this.channel, at.offset, at.epoch, undefined, this.window));
       this.state = 'live';
       if (this.heard) void this.read();
       return;
@@ -114,11 +114,11 @@ export class Subscription implements Subscriber {
       // A position ahead of the log (it cannot be from this epoch) recovers from the log's end.
       this.sent = this.packed = Math.min(since.offset, page.offset);
       const recovered = this.firstKept(page) <= this.sent + 1;
-      this.link.push(codec.subok(this.channel, page.offset, page.epoch, recovered));
+      this.link.push(codec.subok(this.channel, page.offset, page.epoch, recovered, this.window));
     } else {
       if (since.offset > 0) page = await history(this.channel, { limit });
       if (this.ended) return;
-      this.link.push(codec.subok(this.channel, page.offset, page.epoch, false));
+      this.link.push(codec.subok(this.channel, page.offset, page.epoch, false, this.window));
       this.epochGap(page);
     }
     this.state = 'reading';
