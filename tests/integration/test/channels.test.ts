@@ -21,14 +21,20 @@ async function publishAll(server: { publish(ch: string, d: unknown): Promise<{ o
   for (let n = from; n <= to; n++) await server.publish(ch, { n });
 }
 
+/** A server, one connected client, and its subscription to `channel`, ready, with what it delivers collected. */
+async function subscribed(channel: string, options?: Parameters<typeof startServer>[0]) {
+  const server = await startServer(options);
+  const c = client(urlOf(server));
+  await c.connect({ timeoutMs: 5_000 });
+  const sub = c.subscribe(channel);
+  const got = collect(sub);
+  await sub.ready({ timeoutMs: 5_000 });
+  return { server, c, sub, got };
+}
+
 describe('channels (guarantee 9), client side', () => {
   it('subscribe, ready, then publications 1..N in order with their meta', async () => {
-    const server = await startServer();
-    const c = client(urlOf(server));
-    await c.connect({ timeoutMs: 5_000 });
-    const sub = c.subscribe('room:1');
-    const got = collect(sub);
-    await sub.ready({ timeoutMs: 5_000 });
+    const { server, sub, got } = await subscribed('room:1');
     const N = 300;
     const results = await Promise.all(range(1, N).map((n) => server.publish('room:1', { n })));
     await until(sub, 'publication', () => got.offsets.length >= N);
@@ -42,12 +48,7 @@ describe('channels (guarantee 9), client side', () => {
   it('a server window smaller than the client\'s: the client packs by the server\'s (subok.win), so 400 publications never wait for the pack timer', async () => {
     // The server stops at its own window (8) beyond the last pack. A client pacing its lazy pack
     // by its own window (256: a pack after 128) would stall at every 8 until its 5 s timer.
-    const server = await startServer({ channels: { window: 8 } });
-    const c = client(urlOf(server));
-    await c.connect({ timeoutMs: 5_000 });
-    const sub = c.subscribe('room:w');
-    const got = collect(sub);
-    await sub.ready({ timeoutMs: 5_000 });
+    const { server, sub, got } = await subscribed('room:w', { channels: { window: 8 } });
     const N = 400;
     await Promise.all(range(1, N).map((n) => server.publish('room:w', { n })));
     // 50 windows: a stall at each would take 250 s; paced right, it takes milliseconds.
