@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { afterEach, beforeEach } from 'vitest';
+import { closeAll } from '@lifeline/test-kit';
 import { redisEngine, type RedisEngine, type RedisEngineOptions } from '../src/index.js';
 
 // Every test runs on the real Redis at 127.0.0.1:6379 (`.ci/services.sh` starts it), under its
@@ -40,6 +42,26 @@ export async function fixture(): Promise<Fixture> {
       await deleteKeys(admin, prefix);
       admin.disconnect();
     },
+  };
+}
+
+/**
+ * A fresh fixture for each test of the calling file, torn down after it with the servers and
+ * clients the test kit started: `f()` is the current test's.
+ */
+export function fixturePerTest(): () => Fixture {
+  let current: Fixture | undefined;
+  beforeEach(async () => {
+    current = await fixture();
+  });
+  afterEach(async () => {
+    await closeAll();
+    await current?.cleanup();
+    current = undefined;
+  });
+  return () => {
+    if (current === undefined) throw new Error('fixturePerTest(): no test is running');
+    return current;
   };
 }
 

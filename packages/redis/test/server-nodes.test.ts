@@ -1,23 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RawClient, closeAll, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
-import { fixture, type Fixture } from './kit.js';
+import { describe, expect, it } from 'vitest';
+import { RawClient, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
+import { fixturePerTest } from './kit.js';
 
 // Two Lifeline servers ("nodes") in this process, each on its own redisEngine over one Redis: a
 // subscriber on one node hears what the other publishes, through the server's channel code.
 
-let f: Fixture;
-beforeEach(async () => {
-  f = await fixture();
-});
-afterEach(async () => {
-  await closeAll();
-  await f.cleanup();
-});
+const f = fixturePerTest();
 
 describe('createServer on redisEngine', () => {
   it('a subscriber on node B gets pub 1..N published on node A, once, in order, then replays them from B after a cursor', async () => {
-    const a = await startServer({ engine: f.engine() });
-    const b = await startServer({ engine: f.engine() });
+    const a = await startServer({ engine: f().engine() });
+    const b = await startServer({ engine: f().engine() });
     const { client } = await RawClient.connect(urlOf(b));
     client.send({ t: 'sub', ch: 'room' });
     const ok = await client.next((fr) => (fr.t === 'subok' || fr.t === 'suberr') && fr.ch === 'room');

@@ -1,25 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { HandlerContext, LifelineServer } from '@lifeline/server';
 import { RawClient, client, closeAll, gate, nextEvent, nextSession, startProxy, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 import { redisEngine, type RedisEngine } from '../src/index.js';
-import { fixture, until, type Fixture } from './kit.js';
+import { fixturePerTest, until } from './kit.js';
 import { freePort, killRedisServers, startRedis } from './own-redis.js';
 
 // Guarantee 10 through the server: two or three Lifeline servers ("nodes") in this process, each
 // with its own redisEngine over one Redis and one key prefix. A client moves between them by
 // reconnecting with its url changed, or through a fault proxy whose target is switched.
 
-let f: Fixture;
-beforeEach(async () => {
-  f = await fixture();
-});
-afterEach(async () => {
-  await closeAll();
-  await f.cleanup();
-});
+const f = fixturePerTest();
 
 const node = (options: Parameters<typeof startServer>[0] = {}): Promise<LifelineServer> =>
-  startServer({ engine: f.engine(), nodeTimeoutMs: 600, overloadRetryMs: 20, ...options });
+  startServer({ engine: f().engine(), nodeTimeoutMs: 600, overloadRetryMs: 20, ...options });
 
 /** A raw client that says hello on `url` (resuming `resume` when given) and returns its welcome or first close. */
 async function hello(url: string, resume?: { sid: string; token: string; seq: number }): Promise<{ client: RawClient; welcome: AnyFrame }> {
@@ -106,7 +99,7 @@ describe('sessions on redisEngine, across nodes', () => {
     const c = await node();
     const { client: first, welcome } = await hello(urlOf(a));
     first.ws.terminate();
-    await until('the session to detach', async () => (await f.engine().sessions.get(welcome.sid))?.holder === null);
+    await until('the session to detach', async () => (await f().engine().sessions.get(welcome.sid))?.holder === null);
     const resume = { sid: welcome.sid, token: welcome.token, seq: 0 };
     const [x, y] = await Promise.all([hello(urlOf(b), resume), hello(urlOf(c), resume)]);
     const answers = [x.welcome, y.welcome];
@@ -148,7 +141,7 @@ describe('sessions on redisEngine, across nodes', () => {
 describe('Redis unreachable', () => {
   it('behind a proxy that refuses and cuts Redis: 1013, nothing answered unrecorded, and the flow resumes by itself', async () => {
     const redisProxy = await startProxy(6379);
-    const engine = redisEngine({ url: `redis://127.0.0.1:${redisProxy.port}`, keyPrefix: f.prefix, commandTimeoutMs: 300, onError: () => {} });
+    const engine = redisEngine({ url: `redis://127.0.0.1:${redisProxy.port}`, keyPrefix: f().prefix, commandTimeoutMs: 300, onError: () => {} });
     const handled = new Map<string, number>();
     const server = await startServer({ engine, overloadRetryMs: 50, handler: (d, ctx) => (handled.set(ctx.id, (handled.get(ctx.id) ?? 0) + 1), d) });
     const errors: unknown[] = [];

@@ -96,22 +96,26 @@ function recording(name: string, handled: string[], slow?: Promise<unknown>) {
   };
 }
 
-async function nodes(handled: string[], slow?: Promise<unknown>, many = false): Promise<{ a: LifelineServer; b: LifelineServer; f: ReturnType<typeof faultyEngine> }> {
+/**
+ * Nodes A and B on one faulty engine, each handler recording into `handled`, and a client with a
+ * session on A: `nodeA` is the node id the engine records as its holder.
+ */
+async function sessionOnA(slow?: Promise<unknown>, many = false) {
+  const handled: string[] = [];
   const f = faultyEngine(many);
   const options = { engine: f.engine, overloadRetryMs: 20, nodeTimeoutMs: 5_000 };
   const a = await startServer({ ...options, handler: recording('a', handled, slow) });
   const b = await startServer({ ...options, handler: recording('b', handled, slow) });
   a.on('error', () => {});
   b.on('error', () => {});
-  return { a, b, f };
+  const { client: one, welcome } = await hello(urlOf(a));
+  const nodeA = (await f.engine.sessions.get(welcome.sid as string))!.holder!;
+  return { a, b, f, handled, one, welcome, nodeA };
 }
 
 describe('claims a node holds but will not complete (two servers on one memoryEngine)', () => {
   it('a claim recorded for this node whose handler never ran here is taken back on the retransmission and run once', async () => {
-    const handled: string[] = [];
-    const { a, f } = await nodes(handled);
-    const { client: one, welcome } = await hello(urlOf(a));
-    const node = (await f.engine.sessions.get(welcome.sid))!.holder!;
+    const { a, f, handled, one, welcome, nodeA: node } = await sessionOnA();
     // The worst case: the engine carried the claim out after the node's release of it.
     expect(await f.engine.sessions.claim(welcome.sid, 1, 'm1', node)).toEqual({ status: 'claimed', redelivered: false });
     one.send(msg(1, 'm1'));
@@ -120,10 +124,7 @@ describe('claims a node holds but will not complete (two servers on one memoryEn
   });
 
   it('a claim that failed on the node but was recorded: the client on another node waits, then runs it there once the node releases it', async () => {
-    const handled: string[] = [];
-    const { a, b, f } = await nodes(handled);
-    const { client: one, welcome } = await hello(urlOf(a));
-    const nodeA = (await f.engine.sessions.get(welcome.sid))!.holder!;
+    const { a, b, f, handled, one, welcome, nodeA } = await sessionOnA();
     f.faults.claimRunsThenFails = nodeA;
     f.faults.releaseDown = nodeA;
     one.send(msg(1, 'm1'));
@@ -141,10 +142,7 @@ describe('claims a node holds but will not complete (two servers on one memoryEn
   });
 
   it('a complete that failed on the node: its outcome is stored once the engine answers, and a retransmission on another node gets it; never run twice', async () => {
-    const handled: string[] = [];
-    const { a, b, f } = await nodes(handled);
-    const { client: one, welcome } = await hello(urlOf(a));
-    const nodeA = (await f.engine.sessions.get(welcome.sid))!.holder!;
+    const { a, b, f, handled, one, welcome, nodeA } = await sessionOnA();
     f.faults.completeDown = nodeA;
     one.send(msg(1, 'm1'));
     expect(await one.closedWith(5_000)).toBe(1013);
@@ -157,11 +155,8 @@ describe('claims a node holds but will not complete (two servers on one memoryEn
   });
 
   it('a complete-then-claim that failed on the node but ran: the outcome stays, the next claim is released, each message runs once', async () => {
-    const handled: string[] = [];
     const first = gate();
-    const { a, b, f } = await nodes(handled, first.promise);
-    const { client: one, welcome } = await hello(urlOf(a));
-    const nodeA = (await f.engine.sessions.get(welcome.sid))!.holder!;
+    const { a, b, f, handled, one, welcome, nodeA } = await sessionOnA(first.promise);
     f.faults.completeClaimRunsThenFails = nodeA;
     // m2 waits in the queue while m1's handler runs: m1's complete and m2's claim are one call.
     one.send(msg(1, 'm1', 'slow'));
@@ -184,10 +179,8 @@ describe('claims a node holds but will not complete (two servers on one memoryEn
   });
 
   it('a handler still running here for a copy of the session that moved away is never run again when the client comes back', async () => {
-    const handled: string[] = [];
     const release = gate();
-    const { a, b, f } = await nodes(handled, release.promise);
-    const { client: one, welcome } = await hello(urlOf(a));
+    const { a, b, f, handled, one, welcome } = await sessionOnA(release.promise);
     one.send(msg(1, 'm1', 'slow'));
     await poll(() => handled.length === 1, 'the handler to start on A', 5_000);
     // To B and back to A: A's first copy ended (moved), its handler still runs.
@@ -207,11 +200,8 @@ describe('claims a node holds but will not complete (two servers on one memoryEn
   });
 
   it('a complete-then-claim-many that failed on the node but ran: the outcome stays, every claim of the next batch is released, each message runs once', async () => {
-    const handled: string[] = [];
     const first = gate();
-    const { a, b, f } = await nodes(handled, first.promise, true);
-    const { client: one, welcome } = await hello(urlOf(a));
-    const nodeA = (await f.engine.sessions.get(welcome.sid))!.holder!;
+    const { a, b, f, handled, one, welcome, nodeA } = await sessionOnA(first.promise, true);
     f.faults.manyRunsThenFails = nodeA;
     // m2..m4 wait in the queue while m1's handler runs: m1's complete and their claims are one call.
     one.send(msg(1, 'm1', 'slow'));
