@@ -51,7 +51,7 @@ end
 local function set(f, v)
   if wrote[f] == nil then order[#order + 1] = f end
   wrote[f] = v
-  nums[f] = nil
+  if type(v) == 'number' then nums[f] = v else nums[f] = nil end
 end
 local function del(f) set(f, false) end
 -- The buffered writes: one HDEL and one HSET (in chunks: unpack has a stack limit).
@@ -138,7 +138,6 @@ local function complete(key, node, flag, data, size)
   local n, chars = num('on') + 1, num('oc') + size
   set('on', n)
   set('oc', chars)
-  nums.on, nums.oc = n, chars
   return 1
 end
 `;

@@ -5,10 +5,6 @@ import type { Wire } from './wire.js';
 
 /** Backoff after `ERR_CHANNEL_UNAVAILABLE`: full jitter, 100 ms doubling to 10 s. */
 const RETRY_MIN_MS = 100;
-const unref = <T>(timer: T): T => {
-  (timer as { unref?: () => void }).unref?.();
-  return timer;
-};
 const RETRY_MAX_MS = 10_000;
 /**
  * Longest a taken publication waits for its `pack` when the window is not half used. A pack per
@@ -58,7 +54,11 @@ export class Subscriptions {
       packDue: (sub, urgent) => {
         this.dirty.add(sub);
         if (urgent) this.wire.schedule();
-        else this.packTimer ??= unref(setTimeout(this.packLater, PACK_DELAY_MS));
+        else if (this.packTimer === undefined) {
+          this.packTimer = setTimeout(this.packLater, PACK_DELAY_MS);
+          // Never the thing that keeps a process alive.
+          (this.packTimer as { unref?: () => void }).unref?.();
+        }
       },
       ended: (sub, unsubscribe) => this.ended(sub, unsubscribe),
       retryDelay: (attempt) => Math.floor(this.host.random() * Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 16))),
