@@ -266,7 +266,8 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     if (this.skipping) return;
     const meta: PublicationMeta = { channel: this.channel, offset: f.offset, epoch: f.epoch, publishedAt: f.ts, id: f.id };
     if (this.held.length === 0 && this.handOut(f.d, meta)) {
-      this.received = { offset: f.offset, epoch: f.epoch };
+      // Positions are never changed in place: the one `markTaken` just made is this one too.
+      this.received = this.taken;
     } else {
       const bytes = jsonLength(f.d);
       if (this.held.length > 0 && (this.heldBytes + bytes > this.maxBytes || this.held.length >= this.window)) {
@@ -428,7 +429,12 @@ export class Subscription extends EventEmitter<SubscriptionEvents> {
     let taken = false;
     if (this.listenerCount('publication') > 0) {
       taken = true;
-      this.emitSafely('publication', data, meta);
+      // Not `emitSafely`: its rest parameter is an array per call, and this runs per delivery.
+      try {
+        this.emit('publication', data, meta);
+      } catch (error) {
+        this.host.listenerError(error);
+      }
     }
     const waiter = this.waiters.shift();
     if (waiter !== undefined) {

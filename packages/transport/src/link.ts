@@ -70,7 +70,11 @@ export class Link implements HandshakeLink {
     private readonly maxPayloadBytes = Infinity,
   ) {
     socket.addEventListener('open', () => this.handleOpen());
-    socket.addEventListener('message', (event) => this.handleMessage(event.data));
+    // `ws`'s DOM-style wrapper builds a MessageEvent for every message and decodes text the same
+    // way (`data.toString()`): with 10,000 sockets in one process that object was a sixth of
+    // what the client allocated per message in the fan-out bench.
+    if (typeof socket.on === 'function') socket.on('message', (data, isBinary) => this.handleMessage(isBinary ? data : data.toString()));
+    else socket.addEventListener('message', (event) => this.handleMessage(event.data));
     socket.addEventListener('close', (event) => this.handleClose(event.code, event.reason));
     socket.addEventListener('error', (event) => this.handleError(event));
   }

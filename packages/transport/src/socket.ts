@@ -36,6 +36,11 @@ export interface WebSocketLike {
   addEventListener(type: 'message', listener: (event: MessageEventLike) => void): void;
   addEventListener(type: 'close', listener: (event: CloseEventLike) => void): void;
   addEventListener(type: 'error', listener: (event: unknown) => void): void;
+  /**
+   * `ws` only, its `EventEmitter` form: a text message arrives as UTF-8 bytes with `isBinary`
+   * false. Used instead of the `message` event where present (see `Link`).
+   */
+  on?(type: 'message', listener: (data: { toString(): string }, isBinary: boolean) => void): void;
 }
 
 /**
