@@ -38,6 +38,10 @@ interface Bucket<T> {
 /** A bucket is compacted once it is at least this long and three quarters holes. */
 const COMPACT_MIN = 64;
 
+/** After pending I/O: setImmediate runs after the poll phase; browsers have only setTimeout. */
+const afterIo: (fn: () => void) => unknown =
+  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
 export class Deadlines<T> {
   private readonly buckets = new Map<number, Bucket<T>>();
   /** Per-item bookkeeping when the items do not carry it (`inline: false`). */
@@ -49,6 +53,8 @@ export class Deadlines<T> {
   private count = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private armedFor = Infinity;
+  /** The timer fired and `sweep` waits for the I/O ahead of it. */
+  private sweepQueued = false;
   private readonly resolution: number;
   readonly now: () => number;
 
@@ -182,9 +188,24 @@ export class Deadlines<T> {
     (this.timer as { unref?: () => void }).unref?.();
   }
 
+  /**
+   * The timer does not expire anything itself: the verdict waits until the I/O already waiting
+   * has been read, as the heartbeats' does. After the process was stalled (a long GC, or not
+   * scheduled on a busy machine) the timers phase runs before the poll phase, so a deadline
+   * would otherwise expire an upgrade request, a `hello` or an ack that arrived in time and sat
+   * unread: the fuzz suite saw a connection destroyed by its 150 ms upgrade deadline that way
+   * (1006 where the protocol said 4406). Whatever that I/O settles is deleted before `sweep`.
+   */
   private readonly fire = (): void => {
     this.timer = undefined;
     this.armedFor = Infinity;
+    if (this.sweepQueued) return;
+    this.sweepQueued = true;
+    afterIo(this.sweep);
+  };
+
+  private readonly sweep = (): void => {
+    this.sweepQueued = false;
     const now = this.now();
     const keys = this.keys;
     const expired: T[] = [];
