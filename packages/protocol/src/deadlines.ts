@@ -1,3 +1,5 @@
+import { afterIo } from './after-io.js';
+
 /**
  * One timer for all deadlines, however many messages are pending (DESIGN.md: no timer per
  * message). Deadlines are grouped into buckets of `resolutionMs`; a single timer is armed for
@@ -37,10 +39,6 @@ interface Bucket<T> {
 
 /** A bucket is compacted once it is at least this long and three quarters holes. */
 const COMPACT_MIN = 64;
-
-/** After pending I/O: setImmediate runs after the poll phase; browsers have only setTimeout. */
-const afterIo: (fn: () => void) => unknown =
-  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
 
 export class Deadlines<T> {
   private readonly buckets = new Map<number, Bucket<T>>();

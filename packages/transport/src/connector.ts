@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import pTimeout from 'p-timeout';
 import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError, fatalCloseCodes } from '@lifeline/protocol';
+import { afterIoTimers } from '@lifeline/protocol/internal';
 import { Link } from './link.js';
 import type { ResolvedTransportOptions } from './options.js';
 import { MAX_TIMER_MS, resolveWebSocket } from './socket.js';
@@ -118,6 +119,10 @@ export class Connector {
     try {
       return await pTimeout(this.open(ctl.signal), {
         milliseconds: connectTimeoutMs,
+        // A `welcome` already read from the network but not yet handled must not lose to the
+        // timer after a stall: the server would keep the session it announced, orphaned, and the
+        // next attempt would open another (chaos seed 75).
+        customTimers: afterIoTimers as unknown as { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout },
         fallback: () => {
           const error = new ConnectionError(CloseCode.ConnectTimeout, `connect attempt timed out after ${connectTimeoutMs} ms`);
           ctl.abort(error);

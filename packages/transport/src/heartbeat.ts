@@ -1,3 +1,5 @@
+import { afterIo } from '@lifeline/protocol/internal';
+
 /**
  * Dead-link detection (DESIGN.md guarantee 5). A ping goes out every `intervalMs` (browsers cannot
  * send WebSocket pings, so it is an application frame); any inbound message counts as life.
@@ -27,9 +29,6 @@ const unref = (timer: Timer): Timer => {
   return timer;
 };
 
-/** After pending I/O: setImmediate runs after the poll phase; browsers have only setTimeout. */
-const afterIo: (fn: () => void) => unknown =
-  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
 
 export class Heartbeat {
   /** Monotonic time of the last inbound message. */
