@@ -197,7 +197,9 @@ describe('the durable outbox keeps a message until its outcome is known', () => 
   it('times a restored message out after ackTimeoutMs, reports it, then forgets it', async () => {
     const server = await startServer({ handler: () => new Promise(() => {}) }); // never answers
     const { store, kept } = spyStore([{ id: 'stuck', data: '1' }]);
-    const c = client(`ws://127.0.0.1:${server.port}`, { outbox: store, ackTimeoutMs: 100 });
+    // The timeout must outlast the connect, or the message times out unsent (maybeDelivered
+    // false): 100 ms did not, once, in a fresh clone's full `npm test`.
+    const c = client(`ws://127.0.0.1:${server.port}`, { outbox: store, ackTimeoutMs: 1_000 });
     const settled: RestoredOutcome[] = [];
     c.on('restored-settled', (o) => settled.push(o));
     await c.connect({ timeoutMs: 5_000 });
