@@ -1,9 +1,6 @@
 import { CloseCode, ProtocolError, jsonCodec, type Codec, type Frame } from '@lifeline/protocol';
 import { FrameWriter, MAX_BATCH_SIZE } from '@lifeline/protocol/internal';
 
-/** The most one WebSocket message carries, in codec size units, whatever `welcome.max` allows (see `MAX_BATCH_SIZE`). */
-const MAX_BATCH = MAX_BATCH_SIZE;
-
 /** What the wire writes to: the transport, which holds the open connection. */
 export interface WireLink {
   /** Write one WebSocket message; false (dropped) when no connection is open. */
@@ -96,7 +93,7 @@ export class Wire {
       this.writer = this.writerFor(codec);
     }
     // A batch must fit welcome.max: in bytes, or in UTF-8 text (at most 3 bytes per UTF-16 unit).
-    this.writer.maxSize = Math.min(MAX_BATCH, Math.max(1, codec.binary ? maxBytes : Math.floor(maxBytes / 3)));
+    this.writer.maxSize = Math.min(MAX_BATCH_SIZE, Math.max(1, codec.binary ? maxBytes : Math.floor(maxBytes / 3)));
   }
 
   /** The frames of one inbound message; throws `ProtocolError` for anything the codec refuses. */
@@ -111,7 +108,7 @@ export class Wire {
   }
 
   private writerFor(codec: Codec): FrameWriter<unknown> {
-    return new FrameWriter(codec, this.write, MAX_BATCH, this.beforeFlush, this.lingers);
+    return new FrameWriter(codec, this.write, MAX_BATCH_SIZE, this.beforeFlush, this.lingers);
   }
 
   private readonly write = (message: unknown): void => {

@@ -29,7 +29,6 @@ const unref = (timer: Timer): Timer => {
   return timer;
 };
 
-
 export class Heartbeat {
   /** Monotonic time of the last inbound message. */
   lastSeen = 0;
