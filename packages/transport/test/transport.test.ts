@@ -144,7 +144,9 @@ describe('Transport', () => {
 
   it('reads what arrived while the event loop was blocked before it calls the link dead', async () => {
     const s = await startWsServer();
-    const t = transport({ url: s.url, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 100, reconnect: fast });
+    // The window must outlast connect → send on a loaded machine, or the link is rightly dead
+    // before the block begins: 100 ms did not, once, in a fresh clone's full npm test.
+    const t = transport({ url: s.url, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 1_000, reconnect: fast });
     const closes: CloseInfo[] = [];
     t.on('close', (info) => closes.push(info));
     await t.connect();
@@ -152,7 +154,7 @@ describe('Transport', () => {
     (await s.connection(1)).send('still here');
     // The whole heartbeat window passes while the loop is blocked; when it unblocks, the check's
     // timer is due before the socket is read, and the message is waiting in the socket.
-    const blockedUntil = performance.now() + 150;
+    const blockedUntil = performance.now() + 1_100;
     while (performance.now() < blockedUntil);
     expect((await got)[0]).toBe('still here');
     await new Promise((resolve) => setImmediate(resolve)); // past the deferred verdict
