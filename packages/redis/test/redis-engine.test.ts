@@ -224,13 +224,15 @@ describe('redisEngine: listeners across nodes', () => {
   });
 
   it('a listening node keeps the channel position past positionTtlMs', async () => {
-    const engine = f.engine({ positionTtlMs: 200, sweepIntervalMs: 50 });
+    // The TTL is 1.1 s, twenty sweeps long: a loaded machine once delayed the sweeps of a 300 ms
+    // TTL past it (a fresh clone's full npm test), and the position rightly expired.
+    const engine = f.engine({ positionTtlMs: 1_000, sweepIntervalMs: 50 });
     await engine.listen('c', () => {});
     const { epoch } = await engine.publish('c', '1', { historySize: 10, historyTtlMs: 100 });
     const meta = `${f.prefix}{c}:meta`;
-    // Outlive the position's own TTL (300 ms) several times over: the sweep keeps it.
-    const end = Date.now() + 900;
-    await until('900 ms of sweeps', () => Date.now() > end, 2_000);
+    // Outlive the position's own TTL (1.1 s) three times over: the sweep keeps it.
+    const end = Date.now() + 3_300;
+    await until('3.3 s of sweeps', () => Date.now() > end, 6_000);
     expect(await f.admin.exists(meta)).toBe(1);
     expect(await engine.publish('c', '2', keep)).toMatchObject({ offset: 2, epoch });
   });
