@@ -86,7 +86,8 @@ interface BrowserState {
   sockets: number;
 }
 
-describe('@lifeline/sdk in Chromium', () => {
+// Each test launches Chromium (up to a minute on a loaded machine) before its own waits.
+describe('@lifeline/sdk in Chromium', { timeout: 150_000 }, () => {
   afterEach(closeAll);
 
   /** The fault proxy in front of the server, the page's site, Chromium and a page, closed after the test. */

@@ -20,7 +20,7 @@ const SCREENSHOT_PATH = fileURLToPath(new URL('../../../docs/img/trading.png', i
 const SCREENSHOT = process.env.LIFELINE_SCREENSHOT === '1';
 const SYMBOL = 'BTC-USD';
 const HISTORY = 10;
-const WAIT = 15_000;
+const WAIT = 30_000;
 
 let outDir: string;
 beforeAll(async () => {
@@ -139,7 +139,7 @@ describe('trading example in Chromium', () => {
       await page.screenshot({ path: SCREENSHOT_PATH, fullPage: true });
     }
     expect(pageErrors).toEqual([]);
-  }, 90_000);
+  }, 180_000);
 
   it('shows a timed-out order as an unknown outcome, then settles it by a status query', async () => {
     const trading: Trading = await startTrading({ staticDir: outDir, simulatorEveryMs: 50 });
@@ -165,5 +165,5 @@ describe('trading example in Chromium', () => {
     expect(exchange.order('alice', x)?.status).toBe(status);
     expect(exchange.executions.get(`alice/${x}`) ?? 0).toBe(status === 'filled' ? 1 : 0);
     expect(pageErrors).toEqual([]);
-  }, 60_000);
+  }, 150_000);
 });

@@ -31,7 +31,8 @@ async function lists(page: Page, count: number): Promise<void> {
   await page.waitForFunction((count) => document.querySelectorAll('[data-testid="publications"] li').length >= count, count, { timeout: WAIT_MS });
 }
 
-describe('@lifeline/react in Chromium', () => {
+// Chromium's launch alone may take up to a minute on a loaded machine.
+describe('@lifeline/react in Chromium', { timeout: 150_000 }, () => {
   it('StrictMode: useSend gets the result, useChannel shows every publication once across a cut, one subscription on the server', async () => {
     const authorized: string[] = [];
     let sessions = 0;

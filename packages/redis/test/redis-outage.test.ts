@@ -93,7 +93,7 @@ describe('redisEngine: Redis killed and restarted', () => {
   it('a Redis that stops answering (SIGSTOP) times the call out with EngineUnavailableError; it answers again after SIGCONT', async () => {
     const port = await freePort();
     const server = await startRedis(port);
-    const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', commandTimeoutMs: 300, onError: () => {} });
+    const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', commandTimeoutMs: 2_000, onError: () => {} });
     engines.push(engine);
     await warm(engine);
     const keep = { historySize: 100, historyTtlMs: 60_000 };

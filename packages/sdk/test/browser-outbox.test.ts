@@ -16,7 +16,7 @@ let browser: Chromium;
 let script: string;
 beforeAll(async () => {
   [browser, { code: script }] = await Promise.all([launchChromium(), bundleForBrowser(PAGE)]);
-}, 30_000);
+}, 90_000); // Chromium's launch is bounded at a minute
 afterAll(() => browser?.close());
 afterEach(closeAll);
 
