@@ -26,8 +26,8 @@ export interface HandlerContext {
    * its outcome (guarantee 10, DESIGN.md "Engines"): the handler may have run there, at most once
    * before, and may have had some effect, so an idempotent handler checks its own records for
    * `id` before acting again. A node claims a session's queued messages in batches (up to
-   * `MAX_BATCH`) before running their handlers, so a node death can flag up to a batch of
-   * messages whose handler never ran anywhere. No id is handed to a handler twice otherwise, and
+   * `MAX_BATCH`), the next batch while the current one's handlers run, so a node death can flag
+   * up to two batches of messages whose handler never ran anywhere. No id is handed to a handler twice otherwise, and
    * a redelivery happens at most once. Always `false` on the embedded `memoryEngine()`: one
    * process has no other node to take over from.
    */

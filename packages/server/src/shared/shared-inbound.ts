@@ -64,9 +64,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * nodes; a duplicate is answered from the stored outcome. While messages are queued, the
  * completes of a batch and the claims of the next (up to `MAX_BATCH`) go in one call
  * (`completeThenClaimMany`, else `completeThenClaim`: one message per call; issue 12: one Redis
- * call per message cost ~150 µs of socket writes). A batch's claims are taken before any of its
- * handlers runs: a node dying mid-batch has its unrun claims handed over `redelivered` too (the
- * flag says "may have run"); a connection or session leaving this node releases them instead.
+ * call per message cost ~150 µs of socket writes), and that call goes out while the batch
+ * before it runs (one call out ahead). A batch's claims are taken before any of its handlers
+ * runs: a node dying mid-batch has its unrun claims (two batches at most) handed over
+ * `redelivered` too (the flag says "may have run"); a connection or session leaving this node
+ * releases them instead.
  * Calls that fail are settled by the node's `Orphans` (failed claims released, outcomes stored
  * again). Claims are async, so one session's messages go through one loop, in seq order, while
  * other sessions run theirs at the same time.
@@ -166,42 +168,68 @@ export class SharedInbound {
 
   private async run(): Promise<void> {
     this.running = true;
+    /** A batch's engine call still out: it records the batch before, and claims the batch after the one running. */
+    let ahead: { readonly call: Promise<Ahead[] | undefined>; readonly link: InboundLink | undefined } | undefined;
+    /** An engine call failed: what later calls claimed is let go, never run out of seq order. */
+    let broken = false;
     try {
       // A batch's handlers run one after the other, in seq order; their outcomes are recorded
-      // (then answered) together, in the call that claims the next batch.
+      // (then answered) together, in the call that claims a later batch. While a batch's
+      // handlers run, the call that claimed the batch after it is already out: Redis and this
+      // node work at the same time (issue 12: one call at a time left both idle half the time).
       let batch: Ahead[] = [];
       /** The connection the batch was claimed for. */
       let link = this.link;
-      while (batch.length > 0 || (!this.ended && this.link?.writable !== false)) {
-        if (batch.length === 0) {
+      while (batch.length > 0 || ahead !== undefined || (!this.ended && this.link?.writable !== false)) {
+        if (batch.length === 0 && ahead === undefined) {
+          // Every call of the failed pipeline is settled: a new message starts afresh, as before it.
+          broken = false;
           const f = this.take();
           if (f === undefined) break;
           link = this.link;
           batch = [{ f, claim: undefined, key: this.deps.orphans.enter(this.sid, f.seq) }];
         }
-        let failed = false;
+        let failed = broken;
         for (const a of batch) {
           // The engine failed, or the connection (or the session) left this node: the fresh
           // claims not run yet are released, so whichever node gets the retransmission runs
           // them unflagged instead of waiting on this one. A claim taken over (redelivered) or
           // found lost is settled here all the same: released, it would be found lost.
-          if (failed || this.ended || this.link !== link) {
-            if (a.claim !== undefined && a.claim.status !== 'lost' && !(a.claim.status === 'claimed' && a.claim.redelivered)) {
-              this.letGo(a);
-              continue;
-            }
-          }
+          if ((failed || this.ended || this.link !== link) && this.letGoFresh(a)) continue;
           if (!(await this.process(a, link))) failed = true;
         }
-        link = this.link;
-        batch = (await this.store()) ?? [];
+        if (failed) broken = true;
+        const call = this.done.length > 0 || (!broken && this.queue.length > 0) ? { call: this.store(!broken), link: this.link } : undefined;
+        const mine = ahead ?? call;
+        ahead = ahead === undefined ? undefined : call;
+        if (mine === undefined) {
+          batch = [];
+          continue;
+        }
+        const next = await mine.call;
+        if (next === undefined) broken = true;
+        link = mine.link;
+        batch = next ?? [];
+        // Claim the batch after this one now, so that call runs while this one's handlers do.
+        if (ahead === undefined && !broken && batch.length > 0 && this.queue.length > 0 && !this.ended && this.link?.writable !== false) {
+          ahead = { call: this.store(), link: this.link };
+        }
       }
     } catch (error) {
       this.deps.reportError(error);
+      // What the call still out claims is not run here.
+      void ahead?.call.then((claimed) => claimed?.forEach((a) => this.letGoFresh(a)));
     } finally {
       this.running = false;
       if (this.idle || this.ended) this.notifyIdle();
     }
+  }
+
+  /** Lets `a` go when its claim is fresh (not taken over, not lost): true when it did. */
+  private letGoFresh(a: Ahead): boolean {
+    if (a.claim === undefined || a.claim.status === 'lost' || (a.claim.status === 'claimed' && a.claim.redelivered)) return false;
+    this.letGo(a);
+    return true;
   }
 
   /** A message of a batch that is not run here: out of the tracker, its claim (if fresh) released through the orphans. */
