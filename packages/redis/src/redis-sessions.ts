@@ -239,7 +239,10 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
         args.push(n.seq, n.id);
       }
       if (done.length === 0 && next.length === 0) return { kept: [], next: [] };
-      const [kept, replies] = (await run('sessions.completeThenClaimMany', scripts.completeClaimMany, id, args)) as [number[], ClaimReply[]];
+      const reply = (await run('sessions.completeThenClaimMany', scripts.completeClaimMany, id, args)) as number | [number[], ClaimReply[]];
+      // A count: every done stored, every next claimed.
+      if (typeof reply === 'number') return { kept: done.map(() => true), next: next.map(() => ({ status: 'claimed', redelivered: false })) };
+      const [kept, replies] = reply;
       const claims: ClaimResult[] = [];
       // In seq order: a takeover (rare) is a call of its own.
       for (let i = 0; i < next.length; i++) claims.push(await settle(id, next[i]!.seq, next[i]!.id, by, replies[i] as ClaimReply));

@@ -244,7 +244,9 @@ return reply
 /**
  * complete each done message, then claim each next one, in one step (one round trip per batch).
  * ARGV: node, done count, then per done seq, '0'|'1', data, size; then per next seq, id.
- * → { { 1|0 per done }, { the claim's reply per next } }.
+ * → { { 1|0 per done }, { the claim's reply per next } }, or, when every done was stored and
+ * every next claimed (nearly always), the count of next alone: a reply of 128 small arrays cost
+ * Redis ~0.5 µs and the node ~1.2 µs per message to write and read (issue 12).
  */
 export const completeClaimManyScript = `${prelude}
 local node, nd = ARGV[1], tonumber(ARGV[2])
@@ -268,7 +270,9 @@ if #order > 0 then
   flush()
   refresh(false)
 end
-return { kept, claims }
+for i = 1, #kept do if kept[i] ~= 1 then return { kept, claims } end end
+for i = 1, #claims do if claims[i][1] ~= 'c' then return { kept, claims } end end
+return #claims
 `;
 
 /** ARGV: data, size. → seq, 0 full, -1 no session. */
