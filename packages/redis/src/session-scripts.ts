@@ -110,16 +110,22 @@ end
 -- Seqs come as ARGV strings and name fields as such (Lua prints numbers past 1e14 with an exponent).
 
 -- claim(seq, node) on the buffered view: { 'u' }, { 'd', outcome|false }, { 'r', node, taken-over }, { 'c' }.
+-- A seq above the accepted mark was never claimed (a claim raises the mark in the same step, an
+-- outcome only follows a claim, and ev <= acc), so it has no claim or outcome to look up: the
+-- batch script reads those fields only for seqs at or below the mark (issue 12: most messages).
 local function claim(key, node)
   local seq = tonumber(key)
   if not get('th') then return { 'u' } end
-  local outcome = get('o' .. key)
-  if outcome then return { 'd', outcome } end
-  local held = get('c' .. key)
-  if held then return { 'r', string.sub(held, 2), tonumber(string.sub(held, 1, 1)) } end
-  if seq <= num('ev') then return { 'd', false } end
+  local fresh = seq > num('acc')
+  if not fresh then
+    local outcome = get('o' .. key)
+    if outcome then return { 'd', outcome } end
+    local held = get('c' .. key)
+    if held then return { 'r', string.sub(held, 2), tonumber(string.sub(held, 1, 1)) } end
+    if seq <= num('ev') then return { 'd', false } end
+  end
   set('c' .. key, '0' .. node)
-  if seq > num('acc') then set('acc', key) end
+  if fresh then set('acc', key) end
   return { 'c' }
 end
 
@@ -255,12 +261,17 @@ export const completeClaimManyScript = `${prelude}
 local node, nd = ARGV[1], tonumber(ARGV[2])
 local fields = { 'th', 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl' }
 for i = 0, nd - 1 do fields[#fields + 1] = 'c' .. ARGV[3 + 4 * i] end
-local first = 3 + 4 * nd
-for i = first, #ARGV, 2 do
-  fields[#fields + 1] = 'o' .. ARGV[i]
-  fields[#fields + 1] = 'c' .. ARGV[i]
-end
 load(fields)
+-- Only a next seq at or below the accepted mark can have a claim or an outcome (see claim()).
+local first = 3 + 4 * nd
+local acc, seen = num('acc') or 0, {}
+for i = first, #ARGV, 2 do
+  if tonumber(ARGV[i]) <= acc then
+    seen[#seen + 1] = 'o' .. ARGV[i]
+    seen[#seen + 1] = 'c' .. ARGV[i]
+  end
+end
+if #seen > 0 then load(seen) end
 local kept, claims = {}, {}
 for i = 0, nd - 1 do
   local a = 3 + 4 * i
