@@ -236,7 +236,7 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
         text('next.id', n.id, MAX_SESSION_ID);
         if (seqs.has(n.seq)) throw new TypeError(`next.seq ${n.seq} twice`);
         seqs.add(n.seq);
-        args.push(n.seq, n.id);
+        args.push(n.seq);
       }
       if (done.length === 0 && next.length === 0) return { kept: [], next: [] };
       const reply = (await run('sessions.completeThenClaimMany', scripts.completeClaimMany, id, args)) as number | [number[], ClaimReply[]];
