@@ -227,8 +227,8 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
         integer('done.seq', d?.seq, 1);
         if (seqs.has(d.seq)) throw new TypeError(`done.seq ${d.seq} twice`);
         seqs.add(d.seq);
-        const [seq, , flag, data, size] = completeArgs(d.seq, by, d.outcome);
-        args.push(seq as number, flag as string, data as string, size as number);
+        const [seq, , stored, size] = completeArgs(d.seq, by, d.outcome);
+        args.push(seq as number, stored as string, size as number);
       }
       seqs.clear();
       for (const n of next) {
@@ -259,7 +259,7 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
 
   function completeArgs(seq: number, by: string, outcome: StoredOutcome): (string | number)[] {
     if (typeof outcome !== 'object' || outcome === null || typeof outcome.data !== 'string') throw new TypeError('outcome must be { error, data: string }');
-    return [seq, by, outcome.error === true ? '1' : '0', outcome.data, outcome.data.length];
+    return [seq, by, (outcome.error === true ? '1' : '0') + outcome.data, outcome.data.length];
   }
 
   /** A claim script's reply as a `ClaimResult`: a claim held by a dead node is taken over here (two steps, see above). */

@@ -129,10 +129,12 @@ local function claim(key, node)
   return { 'c' }
 end
 
--- complete(seq, node, flag, data, size) on the buffered view: 1 stored (or answered once), 0 not the claim's holder.
+-- complete(seq, node, stored, size) on the buffered view: 1 stored (or answered once), 0 not the claim's holder.
+-- stored: '0' or '1' (error) then the encoded data, joined by the caller (issue 12: one argument
+-- less and no copy here saved Redis ~0.25 µs and the node ~0.9 µs a message).
 -- size comes as its ARGV text: Lua formats a number into a string with sprintf, which cost a
 -- batch script ~0.3 µs a message (issue 12).
-local function complete(key, node, flag, data, sizeText)
+local function complete(key, node, stored, sizeText)
   local size = tonumber(sizeText)
   local held = get('c' .. key)
   if not held or string.sub(held, 2) ~= node then return 0 end
@@ -141,7 +143,7 @@ local function complete(key, node, flag, data, sizeText)
     evicted(key)
     return 1
   end
-  set('o' .. key, flag .. data)
+  set('o' .. key, stored)
   -- Counted now, listed and evicted down to the bounds by flush() (settle), once per script.
   listed[#listed + 1] = key .. ':' .. sizeText
   local n, chars = num('on') + 1, num('oc') + size
@@ -220,10 +222,10 @@ if lost then return 'l' end
 return 'c'
 `;
 
-/** ARGV: seq, node, '0'|'1' (error), data, size. → 1 stored (or answered once), 0 not the claim's holder. */
+/** ARGV: seq, node, '0'|'1' (error) then the data, its size. → 1 stored (or answered once), 0 not the claim's holder. */
 export const completeScript = `${prelude}
 load({ 'c' .. ARGV[1], 'ev', 'rc', 'rn', 'on', 'oc', 'ttl' })
-local stored = complete(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+local stored = complete(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 if stored == 1 then
   flush()
   refresh(false)
@@ -233,15 +235,15 @@ return stored
 
 /**
  * complete, then claim the session's next message, in one step (one round trip per message
- * while messages are queued). ARGV: seq, node, '0'|'1', data, size, next seq, next id.
+ * while messages are queued). ARGV: seq, node, '0'|'1' then the data, its size, next seq, next id.
  * → { 1|0 (as complete), the claim's reply... }.
  */
 export const completeClaimScript = `${prelude}
-load({ 'th', 'c' .. ARGV[1], 'o' .. ARGV[6], 'c' .. ARGV[6], 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl' })
-local stored = complete(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+load({ 'th', 'c' .. ARGV[1], 'o' .. ARGV[5], 'c' .. ARGV[5], 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl' })
+local stored = complete(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 -- Evicted before the claim, as if the two were called one after the other.
 settle()
-local reply = claim(ARGV[6], ARGV[2])
+local reply = claim(ARGV[5], ARGV[2])
 if #order > 0 then
   flush()
   refresh(false)
@@ -252,7 +254,7 @@ return reply
 
 /**
  * complete each done message, then claim each next one, in one step (one round trip per batch).
- * ARGV: node, done count, then per done seq, '0'|'1', data, size; then each next seq (a claim
+ * ARGV: node, done count, then per done seq, '0'|'1' then the data, its size; then each next seq (a claim
  * does not need the message's id).
  * → { { 1|0 per done }, { the claim's reply per next } }, or, when every done was stored and
  * every next claimed (nearly always), the count of next alone: a reply of 128 small arrays cost
@@ -261,10 +263,10 @@ return reply
 export const completeClaimManyScript = `${prelude}
 local node, nd = ARGV[1], tonumber(ARGV[2])
 local fields = { 'th', 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl' }
-for i = 0, nd - 1 do fields[#fields + 1] = 'c' .. ARGV[3 + 4 * i] end
+for i = 0, nd - 1 do fields[#fields + 1] = 'c' .. ARGV[3 + 3 * i] end
 load(fields)
 -- Only a next seq at or below the accepted mark can have a claim or an outcome (see claim()).
-local first = 3 + 4 * nd
+local first = 3 + 3 * nd
 local acc, seen = num('acc') or 0, {}
 for i = first, #ARGV do
   if tonumber(ARGV[i]) <= acc then
@@ -275,8 +277,8 @@ end
 if #seen > 0 then load(seen) end
 local kept, claims = {}, {}
 for i = 0, nd - 1 do
-  local a = 3 + 4 * i
-  kept[#kept + 1] = complete(ARGV[a], node, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+  local a = 3 + 3 * i
+  kept[#kept + 1] = complete(ARGV[a], node, ARGV[a + 1], ARGV[a + 2])
 end
 -- Evicted before the claims, as if the calls were made one after the other.
 settle()
