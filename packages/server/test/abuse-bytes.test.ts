@@ -227,12 +227,17 @@ describe('frames held behind hello', () => {
 });
 
 describe("the handler's queue", () => {
+  const HB_INTERVAL_MS = 200;
+  const HB_TIMEOUT_MS = 1_000;
+
   it('stops reading past maxInboundBytes behind a busy handler, with no heartbeat drop, and resumes when it drains', async () => {
     const release = gate();
     let calls = 0;
+    // The heartbeat is judged every 200 ms with a 1 s timeout: the 50 MB backlog read after the
+    // release must not outlast it on a loaded machine (a 200 ms timeout did, in a CI-like run).
     const { server, sockets } = await serverWithSockets({
-      heartbeatIntervalMs: 50,
-      heartbeatTimeoutMs: 200,
+      heartbeatIntervalMs: HB_INTERVAL_MS,
+      heartbeatTimeoutMs: HB_TIMEOUT_MS,
       handler: async (_d, ctx) => {
         calls++;
         await release.promise;
@@ -265,18 +270,18 @@ describe("the handler's queue", () => {
     const firstPing = (await client.next((f) => f.t === 'ping')).ts as number;
     for (;;) {
       const ts = (await client.next((f) => f.t === 'ping')).ts as number;
-      if (ts - firstPing >= 4 * 200) break;
+      if (ts - firstPing >= 4 * HB_TIMEOUT_MS) break;
     }
     expect(detaches).toBe(0);
     expect(session?.connected).toBe(true);
 
     release.open();
-    expect(await client.ackedSeqs(sent, 10_000)).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+    expect(await client.ackedSeqs(sent, 30_000)).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
     // Reading again: the session goes on.
     client.send(msg(sent + 1, 'after'));
     expect(await client.ackedSeqs(1)).toEqual([sent + 1]);
     expect(calls).toBe(sent + 1);
-  });
+  }, 60_000);
 });
 
 describe('the result cache', () => {
