@@ -241,7 +241,10 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       if (done.length === 0 && next.length === 0) return { kept: [], next: [] };
       const reply = (await run('sessions.completeThenClaimMany', scripts.completeClaimMany, id, args)) as number | [number[], ClaimReply[]];
       // A count: every done stored, every next claimed.
-      if (typeof reply === 'number') return { kept: done.map(() => true), next: next.map(() => ({ status: 'claimed', redelivered: false })) };
+      if (typeof reply === 'number') {
+        if (reply !== next.length) throw new Error(`redisEngine.sessions.completeThenClaimMany(): the script claimed ${reply} of ${next.length}`);
+        return { kept: done.map(() => true), next: next.map(() => ({ status: 'claimed', redelivered: false })) };
+      }
       const [kept, replies] = reply;
       const claims: ClaimResult[] = [];
       // In seq order: a takeover (rare) is a call of its own.

@@ -254,8 +254,8 @@ return reply
 
 /**
  * complete each done message, then claim each next one, in one step (one round trip per batch).
- * ARGV: node, done count, then per done seq, '0'|'1' then the data, its size; then each next seq (a claim
- * does not need the message's id).
+ * ARGV: node, done count, then per done seq, '0'|'1' then the data, its size; then each next
+ * seq (a claim does not need the message's id).
  * → { { 1|0 per done }, { the claim's reply per next } }, or, when every done was stored and
  * every next claimed (nearly always), the count of next alone: a reply of 128 small arrays cost
  * Redis ~0.5 µs and the node ~1.2 µs per message to write and read (issue 12).

@@ -27,9 +27,9 @@ export interface HandlerContext {
    * before, and may have had some effect, so an idempotent handler checks its own records for
    * `id` before acting again. A node claims a session's queued messages in batches (up to
    * `MAX_BATCH`), the next batch while the current one's handlers run, so a node death can flag
-   * up to two batches of messages whose handler never ran anywhere. No id is handed to a handler twice otherwise, and
-   * a redelivery happens at most once. Always `false` on the embedded `memoryEngine()`: one
-   * process has no other node to take over from.
+   * up to two batches of messages whose handler never ran anywhere. No id is handed to a handler
+   * twice otherwise, and a redelivery happens at most once. Always `false` on the embedded
+   * `memoryEngine()`: one process has no other node to take over from.
    */
   readonly redelivered: boolean;
 }
