@@ -1,4 +1,4 @@
-import { afterIo } from './after-io.js';
+import { afterIo, unref } from './timers.js';
 
 /**
  * One timer for all deadlines, however many messages are pending (DESIGN.md: no timer per
@@ -181,9 +181,8 @@ export class Deadlines<T> {
   private arm(key: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedFor = key;
-    this.timer = setTimeout(this.fire, Math.max(0, key - this.now()));
     // A pending deadline must not keep a process alive on its own.
-    (this.timer as { unref?: () => void }).unref?.();
+    this.timer = unref(setTimeout(this.fire, Math.max(0, key - this.now())));
   }
 
   /**

@@ -20,7 +20,7 @@ export { DEFAULT_CODEC, chooseCodec, codecNamed, offers, checkCodecs } from './n
 export { FrameWriter, MAX_BATCH_SIZE, atTurnEnd } from './writer.js';
 export type { FlushProducer, FrameSink } from './writer.js';
 export { Deadlines } from './deadlines.js';
-export { afterIo, afterIoTimers } from './after-io.js';
+export { afterIo, afterIoTimers, unref } from './timers.js';
 export type { DeadlineOptions, DeadlineSlot } from './deadlines.js';
 export { Fifo } from './fifo.js';
 export { SendQueue } from './send-queue.js';

@@ -1,4 +1,5 @@
 import type { FrameEncoder } from './encoder.js';
+import { afterIo } from './timers.js';
 
 const settled = Promise.resolve();
 
@@ -14,10 +15,9 @@ export function atTurnEnd(fn: () => void): void {
 
 /**
  * Runs `fn` at the end of this macrotask: after the microtasks it queues, and in Node after the
- * I/O callbacks of this poll phase (setImmediate); browsers have only setTimeout.
+ * I/O callbacks of this poll phase.
  */
-const atMacrotaskEnd: (fn: () => void) => void =
-  typeof setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+const atMacrotaskEnd = afterIo;
 
 /**
  * Frames after which a batch leaves at once. Large enough that a window of 1,024 small messages

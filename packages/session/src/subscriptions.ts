@@ -1,5 +1,5 @@
 import { ClosedError, type ChannelServerFrame, type StreamPosition } from '@lifeline/protocol';
-import { isChannelName } from '@lifeline/protocol/internal';
+import { isChannelName, unref } from '@lifeline/protocol/internal';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 import type { Wire } from './wire.js';
 
@@ -54,11 +54,8 @@ export class Subscriptions {
       packDue: (sub, urgent) => {
         this.dirty.add(sub);
         if (urgent) this.wire.schedule();
-        else if (this.packTimer === undefined) {
-          this.packTimer = setTimeout(this.packLater, PACK_DELAY_MS);
-          // Never the thing that keeps a process alive.
-          (this.packTimer as { unref?: () => void }).unref?.();
-        }
+        // Never the thing that keeps a process alive.
+        else this.packTimer ??= unref(setTimeout(this.packLater, PACK_DELAY_MS));
       },
       ended: (sub, unsubscribe) => this.ended(sub, unsubscribe),
       retryDelay: (attempt) => Math.floor(this.host.random() * Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 16))),

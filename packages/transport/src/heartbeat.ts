@@ -1,4 +1,4 @@
-import { afterIo } from '@lifeline/protocol/internal';
+import { afterIo, unref } from '@lifeline/protocol/internal';
 
 /**
  * Dead-link detection (DESIGN.md guarantee 5). A ping goes out every `intervalMs` (browsers cannot
@@ -23,11 +23,6 @@ export interface HeartbeatOptions {
 }
 
 type Timer = ReturnType<typeof setTimeout>;
-
-const unref = (timer: Timer): Timer => {
-  (timer as { unref?: () => void }).unref?.();
-  return timer;
-};
 
 export class Heartbeat {
   /** Monotonic time of the last inbound message. */

@@ -200,8 +200,9 @@ export class SharedInbound {
         }
         if (failed) broken = true;
         const call = this.done.length > 0 || (!broken && this.queue.length > 0) ? { call: this.store(!broken), link: this.link } : undefined;
-        const mine = ahead ?? call;
-        ahead = ahead === undefined ? undefined : call;
+        // The call out ahead claimed the next batch; the one just made stays out in its place.
+        let mine = call;
+        if (ahead !== undefined) [mine, ahead] = [ahead, call];
         if (mine === undefined) {
           batch = [];
           continue;

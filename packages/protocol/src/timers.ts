@@ -1,3 +1,11 @@
+/** Timer helpers shared by the client and the server (every package's timers come through here). */
+
+/** `timer`, kept from holding the process open on its own (a browser's timers have no `unref`). */
+export function unref<T>(timer: T): T {
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
+}
+
 /**
  * Timeouts judged after the I/O already waiting. libuv runs the timers phase before the poll
  * phase, so after a stall (a long GC, or a process not scheduled on a busy machine) a timer whose
