@@ -253,6 +253,96 @@ return reply
 `;
 
 /**
+ * The batch script's common case, written out without the buffered view (issue 12: its function
+ * calls and tables cost ~40 % of the script, 6.2–8.9 → 3.4–4.9 µs of Redis CPU a message in the
+ * same runs): the session exists, `node` holds
+ * every done's claim, no outcome is over the characters' bound on its own, and every next seq is
+ * above the accepted mark (so fresh). It stores and claims exactly what the general code below
+ * would, in the same order, and replies with the count; anything else falls through to that code.
+ * Written fields go in one HSET before one HDEL, so an outcome this call stores and evicts at once
+ * ends deleted, as in the general code.
+ */
+const fastBatch = `
+do
+  local h = redis.call('HMGET', R, 'th', 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl')
+  local acc = tonumber(h[3])
+  local fast = h[1] and acc
+  if fast then
+    for i = first, #ARGV do
+      if tonumber(ARGV[i]) <= acc then fast = false; break end
+    end
+  end
+  local rc = fast and tonumber(h[4])
+  local held
+  if fast and nd > 0 then
+    local cs = {}
+    for i = 0, nd - 1 do
+      local a = 3 + 3 * i
+      cs[i + 1] = 'c' .. ARGV[a]
+      if tonumber(ARGV[a + 2]) > rc then fast = false; break end
+    end
+    if fast then held = redis.call('HMGET', R, unpack(cs)) end
+    if held then
+      for i = 1, nd do
+        local c = held[i]
+        if not c or string.sub(c, 2) ~= node then fast = false; break end
+      end
+    end
+  end
+  if fast then
+    local ev, rn, n, chars = tonumber(h[2]), tonumber(h[5]), tonumber(h[6]), tonumber(h[7])
+    local sets, dels, entries = {}, {}, {}
+    for i = 0, nd - 1 do
+      local a = 3 + 3 * i
+      local key = ARGV[a]
+      sets[#sets + 1] = 'o' .. key
+      sets[#sets + 1] = ARGV[a + 1]
+      dels[#dels + 1] = 'c' .. key
+      entries[#entries + 1] = key .. ':' .. ARGV[a + 2]
+      n, chars = n + 1, chars + tonumber(ARGV[a + 2])
+    end
+    if nd > 0 then
+      local length = 0
+      for i = 1, nd, 4000 do length = redis.call('RPUSH', KEYS[2], unpack(entries, i, math.min(i + 3999, nd))) end
+      if length == nd then redis.call('PEXPIRE', KEYS[2], tonumber(h[8])) end
+      while n > rn or chars > rc do
+        local popped = redis.call('LPOP', KEYS[2], math.max(1, n - rn))
+        if not popped then break end
+        for _, e in ipairs(popped) do
+          local colon = string.find(e, ':', 1, true)
+          local s = string.sub(e, 1, colon - 1)
+          dels[#dels + 1] = 'o' .. s
+          n, chars = n - 1, chars - tonumber(string.sub(e, colon + 1))
+          if tonumber(s) > ev then ev = tonumber(s) end
+        end
+      end
+    end
+    local claimed, top = '0' .. node, nil
+    for i = first, #ARGV do
+      sets[#sets + 1] = 'c' .. ARGV[i]
+      sets[#sets + 1] = claimed
+      if not top or tonumber(ARGV[i]) > tonumber(top) then top = ARGV[i] end
+    end
+    if top then sets[#sets + 1] = 'acc'; sets[#sets + 1] = top end
+    if nd > 0 then
+      sets[#sets + 1] = 'on'; sets[#sets + 1] = n
+      sets[#sets + 1] = 'oc'; sets[#sets + 1] = chars
+      sets[#sets + 1] = 'ev'; sets[#sets + 1] = ev
+    end
+    if #sets > 0 then chunked('HSET', sets) end
+    if #dels > 0 then chunked('HDEL', dels) end
+    if #sets > 0 or #dels > 0 then
+      local t = tonumber(h[8])
+      if redis.call('PTTL', R) <= t * 3 / 4 then
+        for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], t) end
+      end
+    end
+    return #ARGV - first + 1
+  end
+end
+`;
+
+/**
  * complete each done message, then claim each next one, in one step (one round trip per batch).
  * ARGV: node, done count, then per done seq, '0'|'1' then the data, its size; then each next
  * seq (a claim does not need the message's id).
@@ -262,11 +352,12 @@ return reply
  */
 export const completeClaimManyScript = `${prelude}
 local node, nd = ARGV[1], tonumber(ARGV[2])
+local first = 3 + 3 * nd
+${fastBatch}
 local fields = { 'th', 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl' }
 for i = 0, nd - 1 do fields[#fields + 1] = 'c' .. ARGV[3 + 3 * i] end
 load(fields)
 -- Only a next seq at or below the accepted mark can have a claim or an outcome (see claim()).
-local first = 3 + 3 * nd
 local acc, seen = num('acc') or 0, {}
 for i = first, #ARGV do
   if tonumber(ARGV[i]) <= acc then

@@ -198,6 +198,50 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await many(r.id, 'A', done(6), next(7))).toEqual({ kept: [false], next: [{ status: 'unknown-session' }] });
     });
 
+    it('batches exactly as the calls one after the other, in random runs of claims held, lost, evicted and oversized', async () => {
+      const { engine, peer } = await setup();
+      const many = engine.sessions.completeThenClaimMany?.bind(engine.sessions);
+      if (many === undefined) return;
+      // A seeded generator, so a failure names its run; every batch shape the server makes and
+      // those it does not: completes of claims another node holds, repeats of old seqs,
+      // outcomes over resultChars on their own, eviction by count and by characters.
+      let x = 7;
+      const rand = (n: number) => Math.floor(((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) * n);
+      const batched = record();
+      const single = record();
+      for (const r of [batched, single]) await engine.sessions.create(r, { ...limits, results: 5, resultChars: 120 }, null);
+      let seq = 0;
+      let claimedByA: number[] = [];
+      for (let round = 0; round < 120; round++) {
+        // The last rounds are plain (the shape Redis answers on its fast path), so what they leave is checked below.
+        const plain = round >= 100;
+        const done = claimedByA.map((s) => ({ seq: s, outcome: ok('x'.repeat(!plain && rand(20) === 0 ? 130 : rand(40))) }));
+        if (!plain && rand(5) === 0) {
+          // Another node claims the next seq first: A's claim of it is running-elsewhere, A's complete of it is refused.
+          seq++;
+          for (const r of [batched, single]) await peer.sessions.claim(r.id, seq, `m${seq}`, 'B');
+          done.push({ seq, outcome: ok('"b"') });
+        }
+        const old = !plain && rand(4) === 0 && seq > 3 ? 1 + rand(seq) : 0;
+        const next = Array.from({ length: rand(12) }, () => ({ seq: ++seq, id: `m${seq}` }));
+        if (old > 0 && !next.some((n) => n.seq === old)) next.push({ seq: old, id: `m${old}` });
+        const got = await many(batched.id, 'A', done, next);
+        const kept: boolean[] = [];
+        for (const d of done) kept.push(await engine.sessions.complete(single.id, d.seq, 'A', d.outcome));
+        const claims = [];
+        for (const n of next) claims.push(await engine.sessions.claim(single.id, n.seq, n.id, 'A'));
+        expect(got, `round ${round}`).toEqual({ kept, next: claims });
+        claimedByA = next.filter((n, i) => claims[i]!.status === 'claimed').map((n) => n.seq);
+      }
+      // The state left behind answers alike: every seq's claim by a third node.
+      const a = await engine.sessions.get(batched.id);
+      const b = await engine.sessions.get(single.id);
+      expect(a?.accepted).toBe(b?.accepted);
+      for (let s = 1; s <= seq; s++) {
+        expect(await peer.sessions.claim(batched.id, s, `m${s}`, 'C'), `seq ${s}`).toEqual(await peer.sessions.claim(single.id, s, `m${s}`, 'C'));
+      }
+    });
+
     it('stores error outcomes apart from results', async () => {
       const { engine } = await setup();
       const r = record();
