@@ -22,6 +22,7 @@ import { EngineUnavailableError } from './errors.js';
 import { integer, text } from './options.js';
 import {
   ackScript,
+  appendManyScript,
   appendScript,
   claimScript,
   completeClaimManyScript,
@@ -56,6 +57,7 @@ const scripts = {
   completeClaim: script(completeClaimScript),
   completeClaimMany: script(completeClaimManyScript),
   append: script(appendScript),
+  appendMany: script(appendManyScript),
   ack: script(ackScript),
   list: script(listScript),
   release: script(releaseScript),
@@ -294,6 +296,21 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       if (typeof data !== 'string') throw new TypeError('data must be a string (the push, encoded)');
       const seq = (await run('pushes.append', scripts.append, id, [data, data.length])) as number;
       return seq === -1 ? undefined : seq === 0 ? 'full' : seq;
+    },
+
+    async appendMany(id: string, data: readonly string[]): Promise<(number | 'full' | undefined)[]> {
+      sid(id);
+      if (!Array.isArray(data)) throw new TypeError('data must be an array of strings (the pushes, encoded)');
+      if (data.length > MAX_BATCH) throw new TypeError(`at most ${MAX_BATCH} pushes in one appendMany`);
+      if (data.length === 0) return [];
+      const args: (string | number)[] = [];
+      for (const d of data) {
+        if (typeof d !== 'string') throw new TypeError('data must be an array of strings (the pushes, encoded)');
+        args.push(d, d.length);
+      }
+      const seqs = (await run('pushes.appendMany', scripts.appendMany, id, args)) as number[];
+      if (!Array.isArray(seqs) || seqs.length !== data.length) throw new Error(`redisEngine.pushes.appendMany(): the script answered ${seqs?.length} of ${data.length}`);
+      return seqs.map((seq) => (seq === -1 ? undefined : seq === 0 ? 'full' : seq));
     },
 
     async ack(id: string, seq: number): Promise<number> {

@@ -398,6 +398,41 @@ refresh(false)
 return ps + 1
 `;
 
+/**
+ * Append many pushes in one step, as `append` one after the other (issue 12: a round trip and a
+ * script per push held pushes at a fifth of the memory engine's rate). ARGV: per push, its data
+ * then its size. → { the seq, 0 full, or -1 no session, per push }.
+ */
+export const appendManyScript = `${prelude}
+load({ 'th', 'ps', 'pa', 'pn', 'pch', 'pc', 'ttl' })
+local out = {}
+if not get('th') then
+  for i = 1, #ARGV, 2 do out[#out + 1] = -1 end
+  return out
+end
+local ps, pa, pn, pch, pc = num('ps'), num('pa'), num('pn'), num('pch'), num('pc')
+local entries = {}
+for i = 1, #ARGV, 2 do
+  local size = tonumber(ARGV[i + 1])
+  if ps - pa >= pn or pch + size > pc then
+    out[#out + 1] = 0
+  else
+    ps, pch = ps + 1, pch + size
+    entries[#entries + 1] = ARGV[i + 1] .. ':' .. ARGV[i]
+    out[#out + 1] = ps
+  end
+end
+if #entries == 0 then return out end
+local length = 0
+for i = 1, #entries, 4000 do length = redis.call('RPUSH', KEYS[3], unpack(entries, i, math.min(i + 3999, #entries))) end
+if length == #entries then redis.call('PEXPIRE', KEYS[3], num('ttl')) end
+set('ps', ps)
+set('pch', pch)
+flush()
+refresh(false)
+return out
+`;
+
 /** ARGV: seq (cumulative). → how many pushes were dropped. */
 export const ackScript = `${prelude}
 load({ 'th', 'ps', 'pa', 'pch', 'ttl' })

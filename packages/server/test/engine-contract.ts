@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/engine/engine.js';
-import type { SessionLimits, SessionStateEngine } from '../src/engine/engine-sessions.js';
+import type { ClaimResult, SessionLimits, SessionStateEngine } from '../src/engine/engine-sessions.js';
 import type { SessionRecord } from '../src/store.js';
 
 /**
@@ -228,7 +228,7 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
         const got = await many(batched.id, 'A', done, next);
         const kept: boolean[] = [];
         for (const d of done) kept.push(await engine.sessions.complete(single.id, d.seq, 'A', d.outcome));
-        const claims = [];
+        const claims: ClaimResult[] = [];
         for (const n of next) claims.push(await engine.sessions.claim(single.id, n.seq, n.id, 'A'));
         expect(got, `round ${round}`).toEqual({ kept, next: claims });
         claimedByA = next.filter((n, i) => claims[i]!.status === 'claimed').map((n) => n.seq);
@@ -379,6 +379,35 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await engine.pushes.append('nobody', 'p')).toBeUndefined();
       expect(await engine.pushes.list('nobody')).toEqual([]);
       expect(await engine.pushes.ack('nobody', 3)).toBe(0);
+    });
+
+    it('appends many pushes in one call as the appends one after the other: full by count or characters, the next may fit', async () => {
+      const { engine, peer } = await setup();
+      const many = engine.pushes.appendMany?.bind(engine.pushes);
+      if (many === undefined) return; // optional: the server appends one push per call
+      const batched = record();
+      const single = record();
+      for (const r of [batched, single]) await engine.sessions.create(r, { ...limits, pushes: 6, pushChars: 60 }, null);
+      let x = 11;
+      const rand = (n: number) => Math.floor(((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) * n);
+      for (let round = 0; round < 40; round++) {
+        const data = Array.from({ length: rand(6) }, (_, i) => `${round}.${i}`.padEnd(rand(14) + 2, 'z'));
+        const got = await many(batched.id, data);
+        const want = [];
+        for (const d of data) want.push(await engine.pushes.append(single.id, d));
+        expect(got, `round ${round}`).toEqual(want);
+        if (rand(3) === 0) {
+          const upTo = (await engine.sessions.get(single.id))!.pushSeq - rand(3);
+          for (const r of [batched, single]) await peer.pushes.ack(r.id, Math.max(0, upTo));
+        }
+        expect(await peer.pushes.list(batched.id)).toEqual(await peer.pushes.list(single.id));
+      }
+      // Filled to the character exactly, then one over; a smaller push after a full one still fits.
+      const exact = record();
+      await engine.sessions.create(exact, { ...limits, pushes: 6, pushChars: 60 }, null);
+      expect(await many(exact.id, ['a'.repeat(30), 'b'.repeat(29), 'c'.repeat(2), 'd'])).toEqual([1, 2, 'full', 3]);
+      expect(await many(batched.id, [])).toEqual([]);
+      expect(await many('nobody', ['p', 'q'])).toEqual([undefined, undefined]);
     });
 
     it('forgets every part of an ended session', async () => {

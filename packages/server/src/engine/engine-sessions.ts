@@ -163,6 +163,14 @@ export interface PushEngine {
    */
   append(sid: string, data: string): Promise<number | 'full' | undefined>;
 
+  /**
+   * Optional: `append` of each of `data` in one step, as the calls one after the other (a push
+   * that does not fit is `'full'` and the next may still fit). At most `MAX_BATCH` pushes. An
+   * engine where a call costs a round trip implements it; the server then appends the pushes
+   * made while a call is out in the next call.
+   */
+  appendMany?(sid: string, data: readonly string[]): Promise<(number | 'full' | undefined)[]>;
+
   /** The client acknowledged every push up to `seq` (cumulative `cack`): they are dropped. Resolves how many were. */
   ack(sid: string, seq: number): Promise<number>;
 
