@@ -12,7 +12,7 @@ import type { SessionRecord } from '../store.js';
  *
  * Expiry: nothing outlives an abandoned session. `create`, `rotate`, `detach` and `touch` give
  * every part of the session `ttlMs` (its resume window, fixed at `create`) to live from then;
- * the per-message writes (`claim`, `complete`, `completeThenClaim`, `release`, `pushes.append`,
+ * the per-message writes (`claim`, `complete`, `completeThenClaim`, `release`, `pushes.append`, `pushes.appendMany`,
  * `pushes.ack`) restart that only once a quarter of it has passed, so a session lives at least
  * ¾ `ttlMs` after any write and at most `ttlMs` after its last one. (Refreshing on every message
  * cost Redis a PEXPIRE per key per write: issue 12.) A detached session thus lives a full
