@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { CloseCode, ProtocolError, jsonCodec, type Codec, type Frame, type PluginContext } from '@lifeline/protocol';
 import { ClockProbe, FrameWriter, now as monotonic } from '@lifeline/protocol/internal';
@@ -38,6 +39,7 @@ export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 /** The connection a socket serves, on the socket itself: the socket's listeners are shared by all connections. */
 const kConnection = Symbol('lifeline.connection');
 type OwnedSocket = WebSocket & { [kConnection]: Connection };
+type OwnedTcp = Socket & { [kConnection]: Connection };
 
 const transitions: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
   handshake: ['open', 'closing', 'closed'],
@@ -102,6 +104,10 @@ export class Connection implements Link {
     ws.on('message', Connection.messageListener);
     ws.on('close', Connection.closeListener);
     ws.on('error', Connection.errorListener);
+    // Bytes as a sign of life, not only whole messages: a message that arrives a byte at a time
+    // (a slow or fragmenting link, a starved CPU) can take longer than the heartbeat's timeout.
+    (req.socket as OwnedTcp)[kConnection] = this;
+    req.socket.on('data', Connection.bytesListener);
   }
 
   get state(): ConnectionState {
@@ -384,6 +390,10 @@ export class Connection implements Link {
    */
   private static readonly messageListener = function (this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
     (this as OwnedSocket)[kConnection].onMessage(data, isBinary);
+  };
+
+  private static readonly bytesListener = function (this: Socket): void {
+    (this as OwnedTcp)[kConnection].heard = true;
   };
 
   private static readonly closeListener = function (this: WebSocket, code: number, reason: Buffer): void {

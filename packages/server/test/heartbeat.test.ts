@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawClient, closeAll, onCleanup, poll, startServer, urlOf } from '@lifeline/test-kit';
+import { RawClient, closeAll, onCleanup, poll, startProxy, startServer, urlOf } from '@lifeline/test-kit';
 import type { LifelinePlugin } from '../src/index.js';
 
 afterEach(closeAll);
@@ -46,4 +46,33 @@ describe('heartbeat', () => {
     const seen = watch(client, 20);
     await poll(() => seen.pings >= 2, 'two pings to a client that pings', 10_000);
   });
+});
+
+describe('heartbeat on a slow link', () => {
+  it('counts bytes as life: a message that takes four timeouts to arrive is handled, the connection kept', async () => {
+    const handled: number[] = [];
+    const server = await startServer({
+      heartbeatIntervalMs: 50,
+      heartbeatTimeoutMs: 300,
+      maxPayloadBytes: 1 << 20,
+      handler: (data) => {
+        handled.push(String(data).length);
+        return 'ok';
+      },
+    });
+    const proxy = await startProxy(server.port);
+    const client = await RawClient.open(proxy.url());
+    client.send({ t: 'hello', v: 1, win: 64 });
+    await client.next((f) => f.t === 'welcome', 5_000);
+    // 120 KB at 100 KB/s: 1.2 s for the one message, while no whole message arrives. Counted in
+    // whole messages only, the server dropped the link after 300 ms (no frame for 300 ms).
+    proxy.throttle(100_000);
+    const started = performance.now();
+    client.send({ t: 'msg', seq: 1, id: 'big', ts: 1, d: 'x'.repeat(120_000) });
+    const ack = await client.next((f) => f.t === 'ack' || f.t === 'acks', 10_000);
+    expect(performance.now() - started).toBeGreaterThan(900);
+    expect(ack).toMatchObject({ seq: 1 });
+    expect(handled).toEqual([120_000]);
+    expect(client.ws.readyState).toBe(1);
+  }, 20_000);
 });

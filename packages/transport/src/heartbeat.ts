@@ -2,7 +2,8 @@ import { afterIo, unref } from '@lifeline/protocol/internal';
 
 /**
  * Dead-link detection (DESIGN.md guarantee 5). A ping goes out every `intervalMs` (browsers cannot
- * send WebSocket pings, so it is an application frame); any inbound message counts as life.
+ * send WebSocket pings, so it is an application frame); any inbound message counts as life, and
+ * on Node (`ws`) so do bytes of a message still arriving (`Link`).
  * Inbound traffic only stamps `lastSeen`: a single check timer is armed for the earliest moment
  * the peer could be declared dead and, when it fires early (traffic came in meanwhile), re-armed
  * for the rest. No timer is touched per message.

@@ -45,6 +45,8 @@ interface Pending<T> {
 export interface LinkHandlers {
   message(data: unknown): void;
   close(code: number, reason: string): void;
+  /** Bytes arrived on the connection (`ws` only: browsers show whole messages alone). */
+  bytes?(): void;
 }
 
 /**
@@ -75,6 +77,14 @@ export class Link implements HandshakeLink {
     // what the client allocated per message in the fan-out bench.
     if (typeof socket.on === 'function') socket.on('message', (data, isBinary) => this.handleMessage(isBinary ? data : data.toString()));
     else socket.addEventListener('message', (event) => this.handleMessage(event.data));
+    // Bytes as a sign of life: a message that arrives a byte at a time (a slow or fragmenting
+    // link, a starved CPU) can take longer than the heartbeat's timeout while the link is fine.
+    // Listened to from 'open' on: a 'data' listener added during the upgrade would set the TCP
+    // socket flowing before `ws` has taken it over.
+    socket.on?.('upgrade', (response) => {
+      const tcp = response.socket;
+      if (tcp !== undefined) socket.addEventListener('open', () => tcp.on('data', () => this.handlers?.bytes?.()));
+    });
     socket.addEventListener('close', (event) => this.handleClose(event.code, event.reason));
     socket.addEventListener('error', (event) => this.handleError(event));
   }

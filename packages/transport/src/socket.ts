@@ -41,6 +41,8 @@ export interface WebSocketLike {
    * false. Used instead of the `message` event where present (see `Link`).
    */
   on?(type: 'message', listener: (data: { toString(): string }, isBinary: boolean) => void): void;
+  /** `ws` only: the upgrade response, whose TCP socket shows bytes as they arrive (see `Link`). */
+  on?(type: 'upgrade', listener: (response: { socket?: { on(type: 'data', listener: () => void): unknown } }) => void): void;
 }
 
 /**

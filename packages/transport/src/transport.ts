@@ -212,7 +212,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.link = link;
     this.clock = new ClockProbe();
     this.openedAt = this.options.now();
-    link.activate({ message: this.onMessage, close: this.onClose });
+    link.activate({ message: this.onMessage, close: this.onClose, bytes: this.onBytes });
     this.heartbeat.start();
     // The session applies what the handshake brought before anyone hears 'open'.
     this.setState('open', this.options.established?.() ?? 'connected');
@@ -226,6 +226,10 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.heartbeat.seen();
     if (typeof data === 'string' || this.link?.codec.binary === true) this.emit('message', data);
     else this.protocolFailure();
+  };
+
+  private readonly onBytes = (): void => {
+    this.heartbeat.seen();
   };
 
   private readonly onClose = (code: number, reason: string): void => {

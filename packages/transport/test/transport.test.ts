@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, ConnectionError, ProtocolError, UnauthorizedError, jsonCodec, type Codec } from '@lifeline/protocol';
 import type { WebSocket } from 'ws';
-import { closeAll, next, onCleanup, startSilentServer, startWsServer, until, within } from '@lifeline/test-kit';
+import { closeAll, next, onCleanup, startProxy, startSilentServer, startWsServer, until, within } from '@lifeline/test-kit';
 import { Transport, type CloseInfo, type ReconnectInfo, type TransportOptions, type TransportState, type WebSocketLike } from '../src/index.js';
 
 afterEach(closeAll);
@@ -110,6 +110,31 @@ describe('Transport', () => {
     expect(info).toEqual({ code: CloseCode.HeartbeatTimeout, reason: 'heartbeat timeout', willReconnect: true });
     await until(t, 'state', () => t.state === 'open');
     expect(s.sockets.length).toBe(2);
+  });
+
+  it('counts bytes as life: a message that takes four timeouts to arrive on a slow link does not drop it', async () => {
+    const big = JSON.stringify({ t: 'big', d: 'x'.repeat(120_000) });
+    let sendBig: (() => void) | undefined;
+    const s = await startWsServer((socket) => {
+      answerPings(socket);
+      sendBig = () => socket.send(big);
+    });
+    const proxy = await startProxy(Number(new URL(s.url).port));
+    const t = transport({ url: proxy.url(), heartbeatIntervalMs: 50, heartbeatTimeoutMs: 300, reconnect: fast });
+    const closes: CloseInfo[] = [];
+    t.on('close', (info) => closes.push(info));
+    await t.connect();
+    // 120 KB at 100 KB/s: 1.2 s, and the pongs wait behind it. Counted in whole messages only,
+    // the link was called dead after 300 ms.
+    proxy.throttle(100_000);
+    const started = performance.now();
+    let got = false;
+    t.on('message', (data) => (got ||= data === big));
+    sendBig?.();
+    await until(t, 'message', () => got, 10_000);
+    expect(performance.now() - started).toBeGreaterThan(900);
+    expect(closes).toEqual([]);
+    expect(t.state).toBe('open');
   });
 
   it('follows the codec the handshake chose: pings in it, and binary messages passed on as bytes for a binary codec', async () => {
