@@ -29,17 +29,22 @@ function watch(engine: RedisEngine) {
   return seen;
 }
 
+/** A server on a watched engine, a client connected to it, and the client's session there. */
+async function setup() {
+  const engine = f().engine();
+  const seen = watch(engine);
+  const server = await startServer({ engine });
+  const opened = nextSession(server);
+  const c = client(urlOf(server));
+  const got: unknown[] = [];
+  c.on('message', (d: unknown) => got.push(d));
+  await c.connect();
+  return { seen, got, session: await opened };
+}
+
 describe('pushes on redisEngine: stored in batches, one call out', () => {
   it('1,000 session.send() at once: stored in batches of at most 64, each resolves, the client gets them once in order', async () => {
-    const engine = f().engine();
-    const seen = watch(engine);
-    const server = await startServer({ engine });
-    const opened = nextSession(server);
-    const c = client(urlOf(server));
-    const got: unknown[] = [];
-    c.on('message', (d: unknown) => got.push(d));
-    await c.connect();
-    const session = await opened;
+    const { seen, got, session } = await setup();
     const n = 1_000;
     await Promise.all(Array.from({ length: n }, (_, i) => session.send(i)));
     await until('every push to arrive', () => got.length >= n);
@@ -50,15 +55,7 @@ describe('pushes on redisEngine: stored in batches, one call out', () => {
   }, 60_000);
 
   it('a push whose deadline passes before its call is never stored (maybeDelivered false); one in a call that is out says maybeDelivered true', async () => {
-    const engine = f().engine();
-    const seen = watch(engine);
-    const server = await startServer({ engine });
-    const opened = nextSession(server);
-    const c = client(urlOf(server));
-    const got: unknown[] = [];
-    c.on('message', (d: unknown) => got.push(d));
-    await c.connect();
-    const session = await opened;
+    const { seen, got, session } = await setup();
     const held = gate();
     seen.hold = held.promise;
     const first = session.send('first', { timeoutMs: 200 }).catch((e: unknown) => e);
@@ -78,13 +75,7 @@ describe('pushes on redisEngine: stored in batches, one call out', () => {
   }, 30_000);
 
   it('the session closes with pushes waiting for a call: they reject with ClosedError, maybeDelivered false', async () => {
-    const engine = f().engine();
-    const seen = watch(engine);
-    const server = await startServer({ engine });
-    const opened = nextSession(server);
-    const c = client(urlOf(server));
-    await c.connect();
-    const session = await opened;
+    const { seen, session } = await setup();
     const held = gate();
     seen.hold = held.promise;
     const first = session.send('first').catch((e: unknown) => e);
