@@ -28,12 +28,12 @@ export const EAGER_FRAMES = 256;
 /**
  * The most a batch of frames may weigh (`codec.size` units: characters of JSON, bytes of
  * MessagePack); a single larger frame still goes alone. A browser's heartbeat sees only whole
- * messages (Node sides count bytes too), so no message may take longer than its timeout on a slow link: at 256 KiB a
- * backlog became one message that a slow link could not carry within the timeout, and every
- * reconnect sent it again (tests/integration `slow-link.test.ts`). 64 KiB crosses the default
- * 30 s timeout at 2.2 kB/s; small frames are flushed at `EAGER_FRAMES` before they reach it
- * (16 KiB cost ~15 % of the two-process windowed throughput in `bench/src/shape-probe.mjs`;
- * 64 KiB, nothing measurable).
+ * messages (Node sides count bytes too), so no message may take longer than its timeout on a slow
+ * link: at 256 KiB a backlog became one message that a slow link could not carry within the
+ * timeout, and every reconnect sent it again (tests/integration `slow-link.test.ts`). 64 KiB
+ * crosses the default 30 s timeout at 2.2 kB/s; small frames are flushed at `EAGER_FRAMES` before
+ * they reach it (16 KiB cost ~15 % of the two-process windowed throughput in
+ * `bench/src/shape-probe.mjs`; 64 KiB, nothing measurable).
  */
 export const MAX_BATCH_SIZE = 64 * 1024;
 

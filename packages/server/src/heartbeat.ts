@@ -23,8 +23,9 @@ interface Beat {
 /**
  * Pings every open connection each `intervalMs` and drops the ones silent for `timeoutMs`
  * (protocol.md, `ping`/`pong`), with ONE interval timer for all of them. Any inbound message,
- * and any bytes of one still arriving (`Connection`), counts as life: the connection sets a flag, and the sweep turns the flag into a time, so no
- * clock is read per message. A drop is noticed at most two sweeps late, never early.
+ * and any bytes of one still arriving (`Connection`), counts as life: the connection sets a
+ * flag, and the sweep turns the flag into a time, so no clock is read per message. A drop is
+ * noticed at most two sweeps late, never early.
  *
  * A drop waits one turn of I/O: after the event loop was blocked (a long handler, a GC pause, a
  * starved CPU), Node runs the sweep before it reads the sockets, and the frames that arrived

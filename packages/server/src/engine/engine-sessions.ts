@@ -11,12 +11,13 @@ import type { SessionRecord } from '../store.js';
  * only (a hash tag `{sid}` per session, so Redis Cluster may spread sessions).
  *
  * Expiry: nothing outlives an abandoned session. `create`, `rotate`, `detach` and `touch` give
- * every part of the session `ttlMs` (its resume window, fixed at `create`) to live from then;
- * the per-message writes (`claim`, `complete`, `completeThenClaim`, `release`, `pushes.append`, `pushes.appendMany`,
- * `pushes.ack`) restart that only once a quarter of it has passed, so a session lives at least
- * ¾ `ttlMs` after any write and at most `ttlMs` after its last one. (Refreshing on every message
- * cost Redis a PEXPIRE per key per write: issue 12.) A detached session thus lives a full
- * `ttlMs` after `detach`; the holder of an attached one refreshes it with `touch`.
+ * every part of the session `ttlMs` (its resume window, fixed at `create`) to live from then; the
+ * per-message writes (`claim`, `complete`, `completeThenClaim`, `release`, `pushes.append`,
+ * `pushes.appendMany`, `pushes.ack`) restart that only once a quarter of it has passed, so a
+ * session lives at least ¾ `ttlMs` after any write and at most `ttlMs` after its last one.
+ * (Refreshing on every message cost Redis a PEXPIRE per key per write: issue 12.) A detached
+ * session thus lives a full `ttlMs` after `detach`; the holder of an attached one refreshes it with
+ * `touch`.
  *
  * Values are strings: the server encodes outcomes and pushes in the session's codec before they
  * reach the engine (a binary codec's bytes as base64), so an engine never knows the codec.
