@@ -58,31 +58,41 @@ local function del(f) set(f, false) end
 local function chunked(cmd, list)
   for i = 1, #list, 4000 do redis.call(cmd, R, unpack(list, i, math.min(i + 3999, #list))) end
 end
--- The outcomes stored by this script, 'seq:size' each, for the oldest-first list in one RPUSH.
-local listed = {}
-local function evicted(s) if tonumber(s) > num('ev') then set('ev', s) end end
--- Push what this script stored, then evict the oldest while over a bound: one LPOP of the excess
--- count (the common case: one in, one out), one at a time while only the characters are over.
-local function settle()
-  if #listed == 0 then return end
-  local key = KEYS[2]
+-- RPUSH every entry (in chunks: unpack has a stack limit); a list this created gets the TTL at once.
+local function rpushAll(key, entries)
   local length = 0
-  for i = 1, #listed, 4000 do length = redis.call('RPUSH', key, unpack(listed, i, math.min(i + 3999, #listed))) end
-  if length == #listed then redis.call('PEXPIRE', key, num('ttl')) end
-  listed = {}
-  local n, chars = num('on'), num('oc')
+  for i = 1, #entries, 4000 do length = redis.call('RPUSH', key, unpack(entries, i, math.min(i + 3999, #entries))) end
+  if length == #entries then redis.call('PEXPIRE', key, num('ttl')) end
+end
+-- Evict the oldest outcomes while over a bound: one LPOP of the excess count (the common case:
+-- one in, one out), one at a time while only the characters are over. each(seq) per one evicted;
+-- returns the count and characters left.
+local function evictOldest(n, chars, each)
   local rn, rc = num('rn'), num('rc')
   while n > rn or chars > rc do
-    local popped = redis.call('LPOP', key, math.max(1, n - rn))
+    local popped = redis.call('LPOP', KEYS[2], math.max(1, n - rn))
     if not popped then break end
     for _, e in ipairs(popped) do
       local colon = string.find(e, ':', 1, true)
-      local s = string.sub(e, 1, colon - 1)
-      del('o' .. s)
+      each(string.sub(e, 1, colon - 1))
       n, chars = n - 1, chars - tonumber(string.sub(e, colon + 1))
-      evicted(s)
     end
   end
+  return n, chars
+end
+-- The outcomes stored by this script, 'seq:size' each, for the oldest-first list in one RPUSH.
+local listed = {}
+local function evicted(s) if tonumber(s) > num('ev') then set('ev', s) end end
+local function forget(s)
+  del('o' .. s)
+  evicted(s)
+end
+-- Push what this script stored, then evict down to the bounds.
+local function settle()
+  if #listed == 0 then return end
+  rpushAll(KEYS[2], listed)
+  listed = {}
+  local n, chars = evictOldest(num('on'), num('oc'), forget)
   set('on', n)
   set('oc', chars)
 end
@@ -101,10 +111,6 @@ local function refresh(full)
   local t = num('ttl')
   if not full and redis.call('PTTL', R) > t * 3 / 4 then return end
   for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], t) end
-end
--- A list a write just created (its length is 1) gets the TTL at once.
-local function created(key, length)
-  if length == 1 then redis.call('PEXPIRE', key, num('ttl')) end
 end
 
 -- Seqs come as ARGV strings and name fields as such (Lua prints numbers past 1e14 with an exponent).
@@ -264,15 +270,15 @@ return reply
  */
 const fastBatch = `
 do
-  local h = redis.call('HMGET', R, 'th', 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl')
-  local acc = tonumber(h[3])
-  local fast = h[1] and acc
+  load({ 'th', 'ev', 'acc', 'rc', 'rn', 'on', 'oc', 'ttl' })
+  local acc = num('acc')
+  local fast = get('th') and acc
   if fast then
     for i = first, #ARGV do
       if tonumber(ARGV[i]) <= acc then fast = false; break end
     end
   end
-  local rc = fast and tonumber(h[4])
+  local rc = fast and num('rc')
   local held
   if fast and nd > 0 then
     local cs = {}
@@ -290,7 +296,7 @@ do
     end
   end
   if fast then
-    local ev, rn, n, chars = tonumber(h[2]), tonumber(h[5]), tonumber(h[6]), tonumber(h[7])
+    local ev, n, chars = num('ev'), num('on'), num('oc')
     local sets, dels, entries = {}, {}, {}
     for i = 0, nd - 1 do
       local a = 3 + 3 * i
@@ -302,20 +308,11 @@ do
       n, chars = n + 1, chars + tonumber(ARGV[a + 2])
     end
     if nd > 0 then
-      local length = 0
-      for i = 1, nd, 4000 do length = redis.call('RPUSH', KEYS[2], unpack(entries, i, math.min(i + 3999, nd))) end
-      if length == nd then redis.call('PEXPIRE', KEYS[2], tonumber(h[8])) end
-      while n > rn or chars > rc do
-        local popped = redis.call('LPOP', KEYS[2], math.max(1, n - rn))
-        if not popped then break end
-        for _, e in ipairs(popped) do
-          local colon = string.find(e, ':', 1, true)
-          local s = string.sub(e, 1, colon - 1)
-          dels[#dels + 1] = 'o' .. s
-          n, chars = n - 1, chars - tonumber(string.sub(e, colon + 1))
-          if tonumber(s) > ev then ev = tonumber(s) end
-        end
-      end
+      rpushAll(KEYS[2], entries)
+      n, chars = evictOldest(n, chars, function(s)
+        dels[#dels + 1] = 'o' .. s
+        if tonumber(s) > ev then ev = tonumber(s) end
+      end)
     end
     local claimed, top = '0' .. node, nil
     for i = first, #ARGV do
@@ -329,14 +326,9 @@ do
       sets[#sets + 1] = 'oc'; sets[#sets + 1] = chars
       sets[#sets + 1] = 'ev'; sets[#sets + 1] = ev
     end
-    if #sets > 0 then chunked('HSET', sets) end
+    chunked('HSET', sets)
     if #dels > 0 then chunked('HDEL', dels) end
-    if #sets > 0 or #dels > 0 then
-      local t = tonumber(h[8])
-      if redis.call('PTTL', R) <= t * 3 / 4 then
-        for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], t) end
-      end
-    end
+    refresh(false)
     return #ARGV - first + 1
   end
 end
@@ -390,7 +382,7 @@ if not get('th') then return -1 end
 local size = tonumber(ARGV[2])
 local ps, pch = num('ps'), num('pch')
 if ps - num('pa') >= num('pn') or pch + size > num('pc') then return 0 end
-created(KEYS[3], redis.call('RPUSH', KEYS[3], ARGV[2] .. ':' .. ARGV[1]))
+rpushAll(KEYS[3], { ARGV[2] .. ':' .. ARGV[1] })
 set('ps', ps + 1)
 set('pch', pch + size)
 flush()
@@ -423,9 +415,7 @@ for i = 1, #ARGV, 2 do
   end
 end
 if #entries == 0 then return out end
-local length = 0
-for i = 1, #entries, 4000 do length = redis.call('RPUSH', KEYS[3], unpack(entries, i, math.min(i + 3999, #entries))) end
-if length == #entries then redis.call('PEXPIRE', KEYS[3], num('ttl')) end
+rpushAll(KEYS[3], entries)
 set('ps', ps)
 set('pch', pch)
 flush()

@@ -129,8 +129,8 @@ export class SharedOutbound {
     }
     p.handed = true;
     this.deps.engine.pushes.append(this.sid, stored).then(
-      (seq) => this.stored(p, seq, ts, d),
-      (error: unknown) => this.notStored(p, error),
+      (seq) => this.afterAppend(p, seq, ts, d),
+      (error: unknown) => this.appendFailed(p, error),
     );
     return promise;
   }
@@ -161,24 +161,24 @@ export class SharedOutbound {
         try {
           seqs = await this.deps.engine.pushes.appendMany!(this.sid, batch.map((q) => q.stored));
         } catch (error) {
-          for (const q of batch) this.notStored(q.p, error, false);
+          for (const q of batch) this.appendFailed(q.p, error, false);
           this.deps.engineFailed(error);
           continue;
         }
-        for (let i = 0; i < batch.length; i++) this.stored(batch[i]!.p, seqs[i], batch[i]!.ts, batch[i]!.d);
+        for (let i = 0; i < batch.length; i++) this.afterAppend(batch[i]!.p, seqs[i], batch[i]!.ts, batch[i]!.d);
       }
     } finally {
       this.appending = false;
     }
   }
 
-  private stored(p: PendingPush, seq: number | 'full' | undefined, ts: number, d: unknown): void {
+  private afterAppend(p: PendingPush, seq: number | 'full' | undefined, ts: number, d: unknown): void {
     if (seq === 'full') this.fail(p, new QueueFullError('session.send(): the session holds maxQueued unacknowledged pushes'));
     else if (seq === undefined) this.fail(p, new ClosedError('session.send(): the session is no longer known to the engine'));
     else this.appended(p, seq, this.codec.msg(seq, this.codec.value(p.id), ts, d));
   }
 
-  private notStored(p: PendingPush, error: unknown, report = true): void {
+  private appendFailed(p: PendingPush, error: unknown, report = true): void {
     // Not known to be stored: the caller may send again under the same id.
     this.fail(p, new ClosedError(`session.send() of ${p.id}: the engine did not record it`, { cause: error, maybeDelivered: true }));
     if (report) this.deps.engineFailed(error);
