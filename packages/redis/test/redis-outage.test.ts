@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineUnavailableError, redisEngine, type RedisEngine } from '../src/index.js';
 import { until, warm } from './kit.js';
-import { freePort, killRedisServers, startRedis } from './own-redis.js';
+import { killRedisServers, startRedis, startRedisOnFreePort } from './own-redis.js';
 
 // A redis-server of this test's own, on a free port, killed and started again: the engine's
 // calls reject with a typed error while it is gone, the process goes on, and calls work again
@@ -27,8 +27,9 @@ describe('redisEngine: Redis killed and restarted', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const port = await freePort();
-      let server = await startRedis(port);
+      const started = await startRedisOnFreePort();
+      const port = started.port;
+      let server = started.child;
       const errors: unknown[] = [];
       const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'outage:', commandTimeoutMs: 500, sweepIntervalMs: 50, onError: (e) => errors.push(e) });
       engines.push(engine);
@@ -91,8 +92,7 @@ describe('redisEngine: Redis killed and restarted', () => {
   });
 
   it('a Redis that stops answering (SIGSTOP) times the call out with EngineUnavailableError; it answers again after SIGCONT', async () => {
-    const port = await freePort();
-    const server = await startRedis(port);
+    const { port, child: server } = await startRedisOnFreePort();
     const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', commandTimeoutMs: 2_000, onError: () => {} });
     engines.push(engine);
     await warm(engine);
@@ -118,8 +118,9 @@ describe('redisEngine: Redis killed and restarted', () => {
   });
 
   it('session state: every call rejects with EngineUnavailableError while Redis is gone; after a restart without persistence the session is unknown (the client reports session-lost)', async () => {
-    const port = await freePort();
-    let server = await startRedis(port);
+    const started = await startRedisOnFreePort();
+    const port = started.port;
+    let server = started.child;
     const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'outage-s:', commandTimeoutMs: 500, onError: () => {} });
     engines.push(engine);
     await warm(engine);

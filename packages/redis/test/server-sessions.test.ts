@@ -3,7 +3,7 @@ import type { HandlerContext, LifelineServer } from '@lifeline/server';
 import { RawClient, client, closeAll, gate, nextEvent, nextSession, startProxy, startServer, urlOf, type AnyFrame } from '@lifeline/test-kit';
 import { redisEngine, type RedisEngine } from '../src/index.js';
 import { fixturePerTest, until } from './kit.js';
-import { freePort, killRedisServers, startRedis } from './own-redis.js';
+import { killRedisServers, startRedis, startRedisOnFreePort } from './own-redis.js';
 
 // Guarantee 10 through the server: two or three Lifeline servers ("nodes") in this process, each
 // with its own redisEngine over one Redis and one key prefix. A client moves between them by
@@ -167,8 +167,7 @@ afterEach(killRedisServers);
 
 describe('Redis restarted with its data lost', () => {
   it('a resume finds no session: a new one, and the client reports session-lost', async () => {
-    const port = await freePort();
-    const redis = await startRedis(port);
+    const { port, child: redis } = await startRedisOnFreePort();
     const engines: RedisEngine[] = [];
     try {
       const engine = redisEngine({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'restart:', commandTimeoutMs: 300, onError: () => {} });

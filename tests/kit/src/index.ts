@@ -12,6 +12,6 @@ export { nextSession, startProxy, startServer, startSilentServer, startWsServer,
 export { WireClient, clientFrame, type WireClientOptions } from './wire.js';
 export { WAIT_MS, within } from './within.js';
 export { Balancer, startBalancer } from './balancer.js';
-export { REDIS_URL, deleteKeys, freePort, redisAdmin, startRedis, testPrefix, type PrivateRedis } from './redis.js';
+export { PortTakenError, REDIS_URL, deleteKeys, freePort, redisAdmin, spawnOwnRedis, spawnOwnRedisOnFreePort, startRedis, testPrefix, type PrivateRedis } from './redis.js';
 export { LifelineNode, startNode, type NodeConfig } from './nodes.js';
 export { startCluster, type Cluster } from './cluster.js';

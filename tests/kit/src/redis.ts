@@ -61,8 +61,10 @@ export interface PrivateRedis {
 }
 
 export async function startRedis(port?: number): Promise<PrivateRedis> {
-  const p = port ?? (await freePort());
-  let child = await spawnRedis(p);
+  let child: ChildProcess;
+  let p: number;
+  if (port === undefined) ({ port: p, child } = await spawnOwnRedisOnFreePort());
+  else child = await spawnOwnRedis((p = port));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
@@ -75,27 +77,58 @@ export async function startRedis(port?: number): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${p}`,
     async restart() {
       await stop();
-      child = await spawnRedis(p);
+      child = await spawnOwnRedis(p);
     },
     stop,
   };
 }
 
-async function spawnRedis(port: number): Promise<ChildProcess> {
+/** The port a test's own redis-server was to take is held by another process. */
+export class PortTakenError extends Error {
+  override readonly name = 'PortTakenError';
+}
+
+/**
+ * Starts a redis-server of the test's own on `port` and resolves once THAT server answers (its
+ * `process_id`): between `freePort()` and the spawn another suite's server may take the port,
+ * and a test would then kill, restart and count on a Redis that is not its own.
+ */
+export async function spawnOwnRedis(port: number): Promise<ChildProcess> {
   const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
   const failed = new Promise<never>((_, reject) => child.once('error', (e) => reject(new Error(`cannot start ${REDIS_SERVER}: ${e.message}`))));
+  failed.catch(() => {});
   const deadline = Date.now() + 10_000;
   for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new PortTakenError(`redis-server on port ${port} exited at start (port taken?)`);
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => {});
     try {
-      const pong = await Promise.race([probe.connect().then(() => probe.ping()), failed]);
-      if (pong === 'PONG') return child;
+      const info = await Promise.race([probe.connect().then(() => probe.info('server')), failed]);
+      const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+      if (pid === child.pid) return child;
+      child.kill('SIGKILL');
+      throw new PortTakenError(`port ${port} is served by redis-server pid ${pid}, not this test's (${child.pid})`);
     } catch (error) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer: ${String(error)}`);
+      if (error instanceof PortTakenError) throw error;
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`redis-server on port ${port} did not answer: ${String(error)}`);
+      }
     } finally {
       probe.disconnect();
     }
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** `spawnOwnRedis` on a free port, another one (up to five) when the port was taken meanwhile. */
+export async function spawnOwnRedisOnFreePort(): Promise<{ port: number; child: ChildProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { port, child: await spawnOwnRedis(port) };
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 5) throw error;
+    }
   }
 }
