@@ -62,8 +62,7 @@ describe('heartbeat on a slow link', () => {
     });
     const proxy = await startProxy(server.port);
     const client = await RawClient.open(proxy.url());
-    client.send({ t: 'hello', v: 1, win: 64 });
-    await client.next((f) => f.t === 'welcome', 5_000);
+    await client.hello({ win: 64 });
     // 120 KB at 100 KB/s: 1.2 s for the one message, while no whole message arrives. Counted in
     // whole messages only, the server dropped the link after 300 ms (no frame for 300 ms).
     proxy.throttle(100_000);
