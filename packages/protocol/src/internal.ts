@@ -18,7 +18,7 @@ export { DEFAULT_CODEC, chooseCodec, codecNamed, offers, checkCodecs } from './n
 
 // The wire layer and the send queue both sides use.
 export { FrameWriter, MAX_BATCH_SIZE, atTurnEnd } from './writer.js';
-export type { FlushProducer, FrameSink } from './writer.js';
+export type { FlushProducer, FrameSink, MessageSink } from './writer.js';
 export { Deadlines } from './deadlines.js';
 export { afterIo, afterIoTimers, unref } from './timers.js';
 export type { DeadlineOptions, DeadlineSlot } from './deadlines.js';

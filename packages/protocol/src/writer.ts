@@ -44,6 +44,11 @@ export interface FrameSink<W> {
   schedule(): void;
 }
 
+/** What a `FrameWriter` may write its messages to, beside a plain function. */
+export interface MessageSink<W> {
+  writeMessage(message: W): void;
+}
+
 /**
  * A part that aggregates what it has to say between flushes (a run of acks, a cumulative
  * `cack`) into one frame, which the writer pulls at the start of every flush: the frame joins
@@ -55,9 +60,10 @@ export interface FlushProducer<W> {
   /**
    * True while the producer holds a frame and expects to add to it soon (an ack run whose next
    * handler is running): the writer then flushes at the end of the macrotask instead of the
-   * microtask, once (see `FrameWriter`'s linger).
+   * microtask, once (see `FrameWriter`'s linger). A method, not a closure: a server session's
+   * producer is one per session, and a closure with its context is ~100 bytes of each (issue 14).
    */
-  readonly lingers?: () => boolean;
+  lingers?(): boolean;
 }
 
 /**
@@ -78,9 +84,9 @@ export class FrameWriter<W> implements FrameSink<W> {
   private scheduled = false;
   /** The due flush was put off to the end of the macrotask (it happens then, whatever `linger` says). */
   private lingered = false;
-  private linger: (() => boolean) | undefined;
+  private readonly linger: (() => boolean) | undefined;
   private readonly flushBound = () => {
-    if (!this.lingered && this.linger !== undefined && this.linger()) {
+    if (!this.lingered && this.lingers()) {
       this.lingered = true;
       atMacrotaskEnd(this.flushBound);
       return;
@@ -99,12 +105,13 @@ export class FrameWriter<W> implements FrameSink<W> {
 
   /**
    * @param codec encodes the batch and measures the frames.
-   * @param sink writes one WebSocket message.
+   * @param sink writes one WebSocket message: a function, or an object whose `writeMessage` does
+   * (a server connection is its own sink, which spares it a closure: issue 14).
    * @param maxSize a batch is flushed early once it would pass this size (`codec.size` units).
    */
   constructor(
     readonly codec: FrameEncoder<W>,
-    private readonly sink: (message: W) => void,
+    private readonly sink: ((message: W) => void) | MessageSink<W>,
     public maxSize = MAX_BATCH_SIZE,
     /**
      * Pulled at the start of every flush, so the frame it aggregated joins the batch. A function
@@ -116,7 +123,14 @@ export class FrameWriter<W> implements FrameSink<W> {
     /** A batch that holds this many frames is flushed at once, without waiting for the turn's end. */
     public eagerFrames = EAGER_FRAMES,
   ) {
-    this.linger = linger ?? (typeof producer === 'object' ? producer.lingers : undefined);
+    this.linger = linger;
+  }
+
+  /** The constructor's `linger`, else the producer's own answer. */
+  private lingers(): boolean {
+    if (this.linger !== undefined) return this.linger();
+    const producer = this.producer;
+    return typeof producer === 'object' && producer.lingers !== undefined && producer.lingers();
   }
 
   /**
@@ -126,7 +140,6 @@ export class FrameWriter<W> implements FrameSink<W> {
    */
   pullFrom(producer: FlushProducer<W> | undefined): void {
     this.producer = producer;
-    this.linger = producer?.lingers;
   }
 
   /** Pull the producer's frame into the batch now, ahead of a frame that must follow it (a `bye`). */
@@ -162,7 +175,9 @@ export class FrameWriter<W> implements FrameSink<W> {
     if (n === 0) return;
     const message = n === 1 ? (frames[0] as W) : this.codec.batch(frames);
     this.discard();
-    this.sink(message);
+    const sink = this.sink;
+    if (typeof sink === 'function') sink(message);
+    else sink.writeMessage(message);
   }
 
   /** The producer's frame joins this batch (or the next one, when it would pass `maxSize`). */

@@ -2,6 +2,14 @@ import { type Codec } from '@lifeline/protocol';
 import { MAX_BATCHED_RESULT_DEPTH, type FlushProducer, type FrameSink } from '@lifeline/protocol/internal';
 import { ErrorOutcome, ackFrame, type Outcome } from './results.js';
 
+/** What an `AckRun` asks of its session's inbound part. */
+export interface Answering {
+  /** A handler is running whose ack would join the run. */
+  readonly answering: boolean;
+}
+
+const NEVER_ANSWERING: Answering = { answering: false };
+
 /** A run of successful acks is cut into frames of about this many characters (codec size units). */
 const MAX_RUN_CHARS = 64 * 1024;
 
@@ -20,17 +28,20 @@ export class AckRun implements FlushProducer<unknown> {
   private chars = 0;
 
   /**
-   * @param answering true while a handler runs whose ack would join this run: the writer may then
-   * hold the run until the end of the macrotask (a queue of async handlers each settles in a
-   * microtask of its own; without this, each ack went as its own WebSocket message).
+   * @param handler `answering` is true while a handler runs whose ack would join this run: the
+   * writer may then hold the run until the end of the macrotask (a queue of async handlers each
+   * settles in a microtask of its own; without this, each ack went as its own WebSocket message).
+   * The session's inbound part itself, not a closure over it (issue 14: memory per idle session).
    */
   constructor(
     private readonly codec: Codec,
-    private readonly answering: () => boolean = () => false,
+    private readonly handler: Answering = NEVER_ANSWERING,
   ) {}
 
   /** The writer's question at a due flush: is there a run, and will it grow before the macrotask ends? */
-  readonly lingers = (): boolean => this.results.length > 0 && this.answering();
+  lingers(): boolean {
+    return this.results.length > 0 && this.handler.answering;
+  }
 
   /** Answer `seq` with `outcome`: joins the run (written at the next flush of `out`), or goes to `out` now. */
   add(seq: number, outcome: Outcome, out: FrameSink<unknown>): void {

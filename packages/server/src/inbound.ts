@@ -78,7 +78,7 @@ export class Inbound {
     private readonly codec: Codec,
     private readonly deps: InboundDeps,
   ) {
-    this.acks = new AckRun(codec, () => this.busy);
+    this.acks = new AckRun(codec, this);
     this.results = new ResultCache(codec, deps.options.maxInFlight, deps.options.maxResultCacheBytes);
   }
 
@@ -131,6 +131,11 @@ export class Inbound {
     this.accepted = f.seq;
     if (wait) this.enqueue(f, bytes);
     else this.handle(f, wallAt, at);
+  }
+
+  /** A handler call is in progress: its ack would join the run (`AckRun`). */
+  get answering(): boolean {
+    return this.busy;
   }
 
   /** No handler running and nothing queued. */

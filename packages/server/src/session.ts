@@ -6,7 +6,7 @@ import type { ResolvedOptions } from './options.js';
 import { Inbound, type InboundDeps } from './inbound.js';
 import type { Link } from './link.js';
 import { Outbound, type OutboundDeps, type SendOptions } from './outbound.js';
-import { StateMachine, type Transition, type Deadlines } from '@lifeline/protocol/internal';
+import { StateMachine, type Deadlines } from '@lifeline/protocol/internal';
 import { SharedInbound } from './shared/shared-inbound.js';
 import { SharedOutbound, type PendingPush } from './shared/shared-outbound.js';
 import type { SharedNode } from './shared/node.js';
@@ -130,7 +130,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   ) {
     super();
     this.pluginContext = Object.freeze({ side: 'server', sessionId: id });
-    this.machine = new StateMachine<SessionState>('detached', 'created', transitions, this.changed);
+    this.machine = new StateMachine<SessionState>('detached', 'created', transitions);
     const shared = deps.shared;
     if (shared === undefined) {
       this.inbound = new Inbound(this, this.pluginContext, codec, deps);
@@ -279,14 +279,14 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
 
   /** The one writer of the state; false when the move is not allowed (a second end, a detach after it). */
   private setState(next: SessionState, reason: string): boolean {
-    return this.machine.set(next, reason);
-  }
-
-  private readonly changed = (change: Transition<SessionState>): void => {
+    const from = this.machine.value;
+    if (!this.machine.set(next, reason)) return false;
+    // Told here, not through the machine's `changed` callback: a closure per session (issue 14).
     const plugins = this.deps.plugins;
-    if (plugins.active) plugins.onState({ from: change.from, to: change.to, reason: change.reason, at: monotonic() }, this.pluginContext);
-    this.emitSafely('state', change.to, { from: change.from, reason: change.reason });
-  };
+    if (plugins.active) plugins.onState({ from, to: next, reason, at: monotonic() }, this.pluginContext);
+    this.emitSafely('state', next, { from, reason });
+    return true;
+  }
 
   private emitSafely<K extends keyof SessionEvents>(event: K, ...args: Parameters<SessionEvents[K]>): void {
     try {

@@ -97,7 +97,7 @@ export class SharedInbound {
     private readonly codec: Codec,
     private readonly deps: SharedInboundDeps,
   ) {
-    this.acks = new AckRun(codec, () => this.running);
+    this.acks = new AckRun(codec, this);
   }
 
   /** Highest client seq claimed, as the engine said at the last resume and as claimed here since. */
@@ -136,6 +136,11 @@ export class SharedInbound {
     this.queuedBytes += bytes;
     if (this.queuedBytes > this.deps.options.maxInboundBytes) this.link?.pauseReading(ReadPause.Queued);
     if (!this.running) void this.run();
+  }
+
+  /** The loop is running: an ack it gives joins the run (`AckRun`). */
+  get answering(): boolean {
+    return this.running;
   }
 
   get idle(): boolean {
