@@ -39,7 +39,6 @@ export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 /** The connection a socket serves, on the socket itself: the socket's listeners are shared by all connections. */
 const kConnection = Symbol('lifeline.connection');
 type OwnedSocket = WebSocket & { [kConnection]: Connection };
-type OwnedTcp = Socket & { [kConnection]: Connection };
 
 const transitions: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
   handshake: ['open', 'closing', 'closed'],
@@ -78,6 +77,14 @@ export class Connection implements Link {
   private pausedFor = 0;
   /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
   private heard = true;
+  /**
+   * Bytes as a sign of life, not only whole messages: a message that arrives a byte at a time (a
+   * slow or fragmenting link, a starved CPU) can take longer than the heartbeat's timeout. The
+   * sweep compares the socket's byte count with the one it saw last, which costs nothing per read
+   * (a `data` listener cost a call per chunk and ~100 bytes per connection: issue 14).
+   */
+  private readonly tcp: Socket;
+  private bytesSeen = 0;
   /** Set by an inbound `ping`; cleared with `heard` (the heartbeat counts it as its own ping). */
   private answered = false;
   private pluginContext: PluginContext = noSessionContext;
@@ -99,15 +106,12 @@ export class Connection implements Link {
     private readonly hooks: ConnectionHooks,
   ) {
     this.request = req;
-    this.writer = new FrameWriter(this.codec, this.sink);
+    this.writer = new FrameWriter(this.codec, this);
     (ws as OwnedSocket)[kConnection] = this;
     ws.on('message', Connection.messageListener);
     ws.on('close', Connection.closeListener);
     ws.on('error', Connection.errorListener);
-    // Bytes as a sign of life, not only whole messages: a message that arrives a byte at a time
-    // (a slow or fragmenting link, a starved CPU) can take longer than the heartbeat's timeout.
-    (req.socket as OwnedTcp)[kConnection] = this;
-    req.socket.on('data', Connection.bytesListener);
+    this.tcp = req.socket;
   }
 
   get state(): ConnectionState {
@@ -143,7 +147,7 @@ export class Connection implements Link {
    * handler's backlog alone: that silence is ours.
    */
   get alive(): boolean {
-    return this.heard || this.pausedFor === ReadPause.Queued;
+    return this.heard || this.tcp.bytesRead !== this.bytesSeen || this.pausedFor === ReadPause.Queued;
   }
 
   /** A `ping` arrived (and was answered) since the heartbeat last cleared `alive`. */
@@ -154,6 +158,7 @@ export class Connection implements Link {
   /** The heartbeat took note of `alive`: from now on, only a new inbound message sets it. */
   clearAlive(): void {
     this.heard = false;
+    this.bytesSeen = this.tcp.bytesRead;
     this.answered = false;
   }
 
@@ -207,7 +212,7 @@ export class Connection implements Link {
     if (session.codec !== this.codec) {
       this.writer.flush();
       this.codec = session.codec;
-      this.writer = new FrameWriter(session.codec, this.sink);
+      this.writer = new FrameWriter(session.codec, this);
     }
     this.writer.pullFrom(session.acks);
     this.served = session;
@@ -392,10 +397,6 @@ export class Connection implements Link {
     (this as OwnedSocket)[kConnection].onMessage(data, isBinary);
   };
 
-  private static readonly bytesListener = function (this: Socket): void {
-    (this as OwnedTcp)[kConnection].heard = true;
-  };
-
   private static readonly closeListener = function (this: WebSocket, code: number, reason: Buffer): void {
     (this as OwnedSocket)[kConnection].onClose(code, reason);
   };
@@ -434,7 +435,8 @@ export class Connection implements Link {
   }
 
 
-  private readonly sink = (message: unknown): void => {
+  /** The writer's sink: one WebSocket message to the socket (a method, so no closure per connection). */
+  writeMessage(message: unknown): void {
     const ws = this.ws;
     if (ws.readyState !== 1) return;
     const size = this.codec.size(message);
@@ -447,7 +449,7 @@ export class Connection implements Link {
     } else {
       ws.send(message as string | Buffer);
     }
-  };
+  }
 
   /** The write that crossed the high-water mark reached the kernel (or the socket died): handle, send and read more. */
   private written(): void {
