@@ -27,8 +27,10 @@ export interface ServedSession {
   readonly codec: Codec;
   /** The session's run of acks, pulled by the connection's writer at each flush. */
   readonly acks: FlushProducer<unknown>;
-  readonly inbound: { receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void };
-  readonly outbound: { cack(seq: number): void };
+  /** A `msg` frame. */
+  receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void;
+  /** A `cack` frame. */
+  cack(seq: number): void;
   /** The client's `bye` 1000: the session ends. */
   endedByClient(): void;
   /** `conn`'s socket took what it had buffered: the session may handle and write more. */

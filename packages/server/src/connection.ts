@@ -353,10 +353,10 @@ export class Connection implements Link {
             wallAt = this.hooks.now();
             at = monotonic();
           }
-          session.inbound.receive(f, wallAt, at, frameBytes);
+          session.receive(f, wallAt, at, frameBytes);
           break;
         case 'cack':
-          session.outbound.cack(f.seq);
+          session.cack(f.seq);
           break;
         case 'ping':
           this.answered = true;

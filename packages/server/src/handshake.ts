@@ -390,7 +390,7 @@ export class Handshakes {
       sid: session.id,
       token,
       resumed,
-      seq: session.inbound.acceptedSeq,
+      seq: session.acceptedSeq,
       win: o.maxInFlight,
       hb: o.heartbeatIntervalMs,
       max: o.maxPayloadBytes,

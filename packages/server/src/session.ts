@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { CloseCode, type Codec, type PluginContext } from '@lifeline/protocol';
+import { CloseCode, type Codec, type MsgFrame, type PluginContext } from '@lifeline/protocol';
 import { now as monotonic, type FlushProducer, type PluginHost } from '@lifeline/protocol/internal';
 import type { ServedSession } from './connection-hooks.js';
 import type { ResolvedOptions } from './options.js';
@@ -108,10 +108,17 @@ export interface Session extends EventEmitter<SessionEvents> {
  * `onState`), its inbound part (client → server: handler, outcomes, acks) and its outbound queue
  * (server → client), and holds the connection attached to it as a `Link`.
  */
-export class SessionImpl extends EventEmitter<SessionEvents> implements Session, ServedSession {
+export class SessionImpl extends EventEmitter<SessionEvents> implements Session, ServedSession, FlushProducer<unknown> {
   readonly pluginContext: PluginContext;
-  readonly inbound: Inbound | SharedInbound;
-  readonly outbound: Outbound | SharedOutbound;
+  /**
+   * Made at the first message each way on the one-node path (`inboundPart`, `outboundPart`): a
+   * session that is only held, which is most of them in a chat or a ticker, pays nothing for
+   * them (issue 14: about 800 bytes per idle session with their queues and result cache).
+   */
+  private inbound: Inbound | SharedInbound | undefined;
+  private outbound: Outbound | SharedOutbound | undefined;
+  /** The window the attached client asked for (`hello.win`), for an outbound part made later. */
+  private clientWindow: number | undefined;
   private readonly machine: StateMachine<SessionState>;
   private link: Link | undefined;
   /** Monotonic ms when the last connection let go (for `onResume.downtimeMs`). */
@@ -132,11 +139,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     this.pluginContext = Object.freeze({ side: 'server', sessionId: id });
     this.machine = new StateMachine<SessionState>('detached', 'created', transitions);
     const shared = deps.shared;
-    if (shared === undefined) {
-      this.inbound = new Inbound(this, this.pluginContext, codec, deps);
-      this.outbound = new Outbound(codec, this.pluginContext, deps);
-      return;
-    }
+    if (shared === undefined) return;
     // An engine failure: the connection is told to come back (1013); the session stays resumable.
     const engineFailed = (error: unknown) => {
       deps.reportError(new Error(`session ${id}: the engine failed; the connection was told to retry (1013)`, { cause: error }));
@@ -184,23 +187,64 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     return this.lastDetach;
   }
 
-  /** The run of acks the attached connection's writer pulls at each flush. */
+  /**
+   * The run of acks the attached connection's writer pulls at each flush: the session itself,
+   * which hands on its inbound part's run, so the writer needs no word when that part is made.
+   */
   get acks(): FlushProducer<unknown> {
-    return this.inbound.acks;
+    return this;
+  }
+
+  takeFrame(): unknown {
+    return this.inbound?.acks.takeFrame();
+  }
+
+  lingers(): boolean {
+    return this.inbound !== undefined && this.inbound.acks.lingers();
+  }
+
+  /** Highest client seq accepted: `welcome.seq`. */
+  get acceptedSeq(): number {
+    return this.inbound?.acceptedSeq ?? 0;
   }
 
   /** No handler running and nothing queued for one. */
   get idle(): boolean {
-    return this.inbound.idle;
+    return this.inbound?.idle ?? true;
   }
 
   /** Resolves when no handler runs and none is queued (a graceful shutdown waits for it). */
   whenIdle(): Promise<void> {
-    return this.inbound.whenIdle();
+    return this.inbound?.whenIdle() ?? Promise.resolve();
+  }
+
+  /** A `msg` from the attached connection. */
+  receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void {
+    this.inboundPart().receive(f, wallAt, at, bytes);
+  }
+
+  /** The client's `cack`: with no outbound part, no push was ever sent, so it settles nothing. */
+  cack(seq: number): void {
+    this.outbound?.cack(seq);
   }
 
   send(data: unknown, options?: SendOptions): Promise<void> {
-    return this.outbound.send(data, options) as Promise<unknown> as Promise<void>;
+    return this.outboundPart().send(data, options) as Promise<unknown> as Promise<void>;
+  }
+
+  private inboundPart(): Inbound | SharedInbound {
+    if (this.inbound !== undefined) return this.inbound;
+    const inbound = (this.inbound = new Inbound(this, this.pluginContext, this.codec, this.deps));
+    if (this.link !== undefined) inbound.attach(this.link);
+    return inbound;
+  }
+
+  private outboundPart(): Outbound | SharedOutbound {
+    if (this.outbound !== undefined) return this.outbound;
+    const outbound = (this.outbound = new Outbound(this.codec, this.pluginContext, this.deps));
+    // Nothing was ever sent, so the client has acknowledged nothing: the cumulative ack is 0.
+    if (this.link !== undefined) outbound.attach(this.link, this.clientWindow, 0);
+    return outbound;
   }
 
   close(reason = 'session closed by the server'): void {
@@ -221,8 +265,11 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
       return 0;
     }
     this.deps.lifecycle.attached(this);
-    this.inbound.attach(link);
-    const replayed = this.outbound instanceof SharedOutbound ? this.outbound.attach(link, win, ackSeq, this.storedPushSeq) : this.outbound.attach(link, win, ackSeq);
+    this.clientWindow = win;
+    this.inbound?.attach(link);
+    const outbound = this.outbound;
+    const replayed =
+      outbound === undefined ? 0 : outbound instanceof SharedOutbound ? outbound.attach(link, win, ackSeq, this.storedPushSeq) : outbound.attach(link, win, ackSeq);
     this.emitSafely('attach');
     return replayed;
   }
@@ -236,8 +283,8 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   detachFrom(conn: Link, code: number, reason: string): void {
     if (this.link !== conn) return;
     this.link = undefined;
-    this.inbound.detach();
-    this.outbound.detach();
+    this.inbound?.detach();
+    this.outbound?.detach();
     if (this.state === 'closed') return;
     this.lastDetach = monotonic();
     this.setState('detached', `connection closed ${code}: ${reason}`);
@@ -248,8 +295,8 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   /** The attached connection's socket took what it had buffered: handle what waited for it, then send more. */
   drained(conn: Link): void {
     if (this.link !== conn) return;
-    this.inbound.drain();
-    this.outbound.pump();
+    this.inbound?.drain();
+    this.outbound?.pump();
   }
 
   /** The client's `bye` 1000. */
@@ -271,8 +318,9 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
       else if (bye !== undefined) link.goodbye(closeCode, closeText, bye.retryMs);
       else link.close(closeCode, closeText);
     }
-    this.inbound.end();
-    this.outbound.closeAll(reason, closeCode);
+    this.inbound?.end();
+    // Made now if it never was, so a later send() is refused with the session's end.
+    this.outboundPart().closeAll(reason, closeCode);
     this.deps.lifecycle.ended(this);
     this.emitSafely('close', { reason });
   }
