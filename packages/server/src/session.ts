@@ -6,7 +6,7 @@ import type { ResolvedOptions } from './options.js';
 import { Inbound, type InboundDeps } from './inbound.js';
 import type { Link } from './link.js';
 import { Outbound, type OutboundDeps, type SendOptions } from './outbound.js';
-import { StateMachine, type Deadlines } from '@lifeline/protocol/internal';
+import type { Deadlines } from '@lifeline/protocol/internal';
 import { SharedInbound } from './shared/shared-inbound.js';
 import { SharedOutbound, type PendingPush } from './shared/shared-outbound.js';
 import type { SharedNode } from './shared/node.js';
@@ -109,7 +109,8 @@ export interface Session extends EventEmitter<SessionEvents> {
  * (server → client), and holds the connection attached to it as a `Link`.
  */
 export class SessionImpl extends EventEmitter<SessionEvents> implements Session, ServedSession, FlushProducer<unknown> {
-  readonly pluginContext: PluginContext;
+  /** Made when first asked for (plugins, or a part made at a first message): most idle sessions never are. */
+  private context: PluginContext | undefined;
   /**
    * Made at the first message each way on the one-node path (`inboundPart`, `outboundPart`): a
    * session that is only held, which is most of them in a chat or a ticker, pays nothing for
@@ -119,7 +120,11 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   private outbound: Outbound | SharedOutbound | undefined;
   /** The window the attached client asked for (`hello.win`), for an outbound part made later. */
   private clientWindow: number | undefined;
-  private readonly machine: StateMachine<SessionState>;
+  /**
+   * Changed only by `setState`, against `transitions`: a field rather than a `StateMachine`,
+   * whose object with its table and a reason nobody read was 56 bytes of every session (issue 14).
+   */
+  private current: SessionState = 'detached';
   private link: Link | undefined;
   /** Monotonic ms when the last connection let go (for `onResume.downtimeMs`). */
   private lastDetach = monotonic();
@@ -136,8 +141,6 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     private readonly deps: SessionDeps,
   ) {
     super();
-    this.pluginContext = Object.freeze({ side: 'server', sessionId: id });
-    this.machine = new StateMachine<SessionState>('detached', 'created', transitions);
     const shared = deps.shared;
     if (shared === undefined) return;
     // An engine failure: the connection is told to come back (1013); the session stays resumable.
@@ -162,6 +165,11 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     this.outbound = new SharedOutbound(id, codec, { options: deps.options, engine, deadlines: shared.pushDeadlines, reportError: deps.reportError, engineFailed });
   }
 
+  /** What plugins are told of this session (`{ side: 'server', sessionId }`). */
+  get pluginContext(): PluginContext {
+    return (this.context ??= Object.freeze({ side: 'server', sessionId: this.id }));
+  }
+
   /** Why the session ended (undefined while it has not). */
   get endReason(): SessionCloseReason | undefined {
     return this.ending;
@@ -175,7 +183,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
 
 
   get state(): SessionState {
-    return this.machine.value;
+    return this.current;
   }
 
   get connected(): boolean {
@@ -327,8 +335,9 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
 
   /** The one writer of the state; false when the move is not allowed (a second end, a detach after it). */
   private setState(next: SessionState, reason: string): boolean {
-    const from = this.machine.value;
-    if (!this.machine.set(next, reason)) return false;
+    const from = this.current;
+    if (!transitions[from].includes(next)) return false;
+    this.current = next;
     // Told here, not through the machine's `changed` callback: a closure per session (issue 14).
     const plugins = this.deps.plugins;
     if (plugins.active) plugins.onState({ from, to: next, reason, at: monotonic() }, this.pluginContext);
