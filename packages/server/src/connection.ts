@@ -91,7 +91,6 @@ export class Connection implements Link {
   private bytesSeen = 0;
   /** Set by an inbound `ping`; cleared with `heard` (the heartbeat counts it as its own ping). */
   private answered = false;
-  private pluginContext: PluginContext = noSessionContext;
   /**
    * This connection's channel subscriptions, made at its first channel frame (an app that never
    * subscribes pays nothing for them: about 250 bytes per connection, issue 14); they end with it.
@@ -220,7 +219,6 @@ export class Connection implements Link {
     }
     this.writer.pullFrom(session.acks);
     this.served = session;
-    this.pluginContext = session.pluginContext;
     return true;
   }
 
@@ -449,6 +447,11 @@ export class Connection implements Link {
     this.current = next;
     this.why = reason;
     return true;
+  }
+
+  /** The session's, once open: read when plugins listen, not kept (it is made when first asked for). */
+  private get pluginContext(): PluginContext {
+    return this.served?.pluginContext ?? noSessionContext;
   }
 
   /** The writer's sink: one WebSocket message to the socket (a method, so no closure per connection). */

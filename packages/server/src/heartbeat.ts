@@ -14,7 +14,11 @@ export interface HeartbeatPeer {
   terminate(reason: string): void;
 }
 
-/** When a peer was last found alive, and last pinged (monotonic ms). */
+/**
+ * When a peer was last found alive, and last pinged: whole milliseconds since the heartbeat was
+ * made. Small integers, so they sit in the record as they are; a fractional monotonic time got a
+ * 16-byte heap number box per field and connection (issue 14).
+ */
 interface Beat {
   lastSeen: number;
   lastPing: number;
@@ -43,6 +47,8 @@ export class Heartbeat {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly tickMs: number;
   private readonly answeredCounts: boolean;
+  /** The monotonic time the `Beat` times count from. */
+  private readonly base = monotonic();
 
   constructor(
     private readonly intervalMs: number,
@@ -67,7 +73,8 @@ export class Heartbeat {
 
   /** Watch an open connection: pinged each `intervalMs`, dropped after `timeoutMs` of silence. */
   add(conn: HeartbeatPeer): void {
-    const t = monotonic();
+    // Rounded up, as the sweep keeps them (see there).
+    const t = Math.ceil(monotonic() - this.base);
     conn.clearAlive();
     this.connections.set(conn, { lastSeen: t, lastPing: t });
     if (this.timer === undefined) {
@@ -88,22 +95,25 @@ export class Heartbeat {
   }
 
   private readonly sweep = (): void => {
-    const t = monotonic();
+    // Times are kept rounded up and read rounded down, so an elapsed time is never overstated.
+    const since = monotonic() - this.base;
+    const t = Math.floor(since);
+    const mark = Math.ceil(since);
     const wall = this.wallNow();
     let suspects: HeartbeatPeer[] | undefined;
     for (const [conn, beat] of this.connections) {
       try {
         if (conn.state !== 'open') continue;
         if (conn.alive) {
-          if (conn.pinged && this.answeredCounts) beat.lastPing = t;
+          if (conn.pinged && this.answeredCounts) beat.lastPing = mark;
           conn.clearAlive();
-          beat.lastSeen = t;
+          beat.lastSeen = mark;
         } else if (t - beat.lastSeen >= this.timeoutMs) {
           (suspects ??= []).push(conn);
           continue;
         }
         if (t - beat.lastPing >= this.intervalMs) {
-          beat.lastPing = t;
+          beat.lastPing = mark;
           conn.ping(wall);
         }
       } catch (error) {

@@ -58,5 +58,15 @@ export function defaultIdentityKey(identity: unknown): string {
  * shared (Redis): only the digest leaves the process.
  */
 export function identityHash(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  // The last one is kept: the sessions of one identity (every session of a server without
+  // `authenticate`) then share one 80-byte string in their records (issue 14), and a handshake
+  // of the same identity as the last costs no hash.
+  if (key !== lastKey) {
+    lastHash = createHash('sha256').update(key).digest('hex');
+    lastKey = key;
+  }
+  return lastHash;
 }
+
+let lastKey: string | undefined;
+let lastHash = '';
