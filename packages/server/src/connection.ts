@@ -75,8 +75,11 @@ export class Connection implements Link {
   private heldSize = 0;
   /** Bytes each frame of the WebSocket message being handled stands for (its length over its frames). */
   private frameBytes = 0;
-  /** The last ping and the one pong that may answer it. */
-  private readonly clock = new ClockProbe();
+  /**
+   * The last ping and the one pong that may answer it; made at our first ping. A client that
+   * pings at our interval is never pinged (`Heartbeat`), so most connections never make it.
+   */
+  private clock: ClockProbe | undefined;
   /** `ReadPause` bits in force; 0 while the socket is read. */
   private pausedFor = 0;
   /** Set by every inbound message; the heartbeat sweep reads and clears it (no clock read per message). */
@@ -242,7 +245,7 @@ export class Connection implements Link {
   }
 
   ping(wallNow: number): void {
-    this.clock.sent(wallNow);
+    (this.clock ??= new ClockProbe()).sent(wallNow);
     this.writer.push(this.codec.ping(wallNow));
   }
 
@@ -366,7 +369,7 @@ export class Connection implements Link {
           break;
         case 'pong': {
           // Only the answer to our last ping counts: a forged one would set any clock offset.
-          const sample = this.clock.answer(f.ts, f.at, this.hooks.now());
+          const sample = this.clock?.answer(f.ts, f.at, this.hooks.now());
           if (sample !== undefined && plugins.active) plugins.onClock({ ...sample, at: monotonic() }, this.pluginContext);
           break;
         }
