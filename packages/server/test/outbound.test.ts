@@ -46,6 +46,27 @@ describe('server → client messages', () => {
     await Promise.all(sends);
   });
 
+  it('a cack before any push settles nothing: the first push made afterwards is seq 1, within hello.win', async () => {
+    // The outbound part is made at the first session.send(); a cack that comes first finds none.
+    const server = await startServer();
+    const sessionP = nextSession(server);
+    const { client } = await RawClient.connect(urlOf(server), { win: 1 });
+    const session = await sessionP;
+    client.send({ t: 'cack', seq: 3 });
+    client.send({ t: 'ping', ts: 1 });
+    await client.next((f) => f.t === 'pong');
+    const sends = [session.send('a'), session.send('b')];
+    expect(await client.next()).toMatchObject({ t: 'msg', seq: 1, d: 'a' });
+    client.send({ t: 'ping', ts: 2 });
+    await client.next((f) => f.t === 'pong');
+    expect(client.pending.filter((f) => f.t === 'msg')).toEqual([]);
+    client.send({ t: 'cack', seq: 1 });
+    expect(await client.next()).toMatchObject({ t: 'msg', seq: 2, d: 'b' });
+    client.send({ t: 'cack', seq: 2 });
+    await Promise.all(sends);
+    expect(session.connected).toBe(true);
+  });
+
   it("overflow 'reject': a full queue rejects with QueueFullError", async () => {
     const drops: string[] = [];
     const plugin: LifelinePlugin = { name: 'drops', onDrop: (e) => drops.push(e.reason) };
