@@ -249,7 +249,9 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   private inboundPart(): Inbound | SharedInbound {
     if (this.inbound !== undefined) return this.inbound;
     const inbound = (this.inbound = new Inbound(this, this.pluginContext, this.codec, this.deps));
-    if (this.link !== undefined) inbound.attach(this.link);
+    // As an inbound part made at the start would be: ended with the session, it takes nothing.
+    if (this.ending !== undefined) inbound.end();
+    else if (this.link !== undefined) inbound.attach(this.link);
     return inbound;
   }
 
