@@ -2,7 +2,9 @@
  * `npm run connections -w @lifeline/bench`: what a held connection costs (issue 14). N sessions
  * (default 18,000: this machine allows 20,000 descriptors per process) on one server process,
  * from one client process, Lifeline against a bare `ws` server and clients in the same run:
- * connect rate, server memory per connection (heap and RSS, after a full GC), idle CPU per
+ * connect rate, server memory per connection (heap and RSS, after a full GC; and how much of the
+ * RSS growth is V8's young generation, which grows with the connect storm's allocation rate in
+ * both servers alike, so the RSS ratio is also given without it), idle CPU per
  * 10,000 connections over an idle window spanning two heartbeat intervals (both sides), and for
  * Lifeline the time until every client is open again after the server process is killed and a
  * new one started on the same port (the SDK's default full-jitter backoff; the embedded engine
@@ -64,6 +66,7 @@ async function measure(peer) {
       connectPerSecond: count / (connectMs / 1000),
       heapPerConnection: (after.heap - before.heap) / count,
       rssPerConnection: (after.rss - before.rss) / count,
+      youngPerConnection: (after.young - before.young) / count,
       serverIdleCpuMsPerSecPer10k: per10k(serverIdle),
       clientIdleCpuMsPerSecPer10k: per10k(clientIdle),
     };
@@ -99,16 +102,16 @@ for (const peer of peers) {
 const fmt = (n, d = 0) => (n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
 const ref = results.find((r) => r.peer === 'ws' && !r.error);
 const lines = [
-  '| peer | connections | connects/s | server heap B/conn | server RSS B/conn | RSS ratio to ws | server idle CPU ms/s per 10k | client idle CPU ms/s per 10k | all reconnected after restart |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| peer | connections | connects/s | server heap B/conn | server RSS B/conn | RSS ratio to ws | of it young generation B/conn | RSS less it, ratio to ws | server idle CPU ms/s per 10k | client idle CPU ms/s per 10k | all reconnected after restart |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 for (const r of results) {
   if (r.error) {
-    lines.push(`| ${r.peer} | FAILED: ${r.error} | | | | | | | |`);
+    lines.push(`| ${r.peer} | FAILED: ${r.error} | | | | | | | | | |`);
     continue;
   }
   lines.push(
-    `| ${r.peer} | ${fmt(r.open)} | ${fmt(r.connectPerSecond)} | ${fmt(r.heapPerConnection)} | ${fmt(r.rssPerConnection)} | ${ref ? `${(r.rssPerConnection / ref.rssPerConnection).toFixed(2)}×` : '–'} | ${fmt(r.serverIdleCpuMsPerSecPer10k, 2)} | ${fmt(r.clientIdleCpuMsPerSecPer10k, 2)} | ${r.reconnectAllMs === undefined ? '–' : `${fmt(r.reconnectAllMs)} ms (${r.sessionLost} session-lost)`} |`,
+    `| ${r.peer} | ${fmt(r.open)} | ${fmt(r.connectPerSecond)} | ${fmt(r.heapPerConnection)} | ${fmt(r.rssPerConnection)} | ${ref ? `${(r.rssPerConnection / ref.rssPerConnection).toFixed(2)}×` : '–'} | ${fmt(r.youngPerConnection)} | ${ref ? `${((r.rssPerConnection - r.youngPerConnection) / (ref.rssPerConnection - ref.youngPerConnection)).toFixed(2)}×` : '–'} | ${fmt(r.serverIdleCpuMsPerSecPer10k, 2)} | ${fmt(r.clientIdleCpuMsPerSecPer10k, 2)} | ${r.reconnectAllMs === undefined ? '–' : `${fmt(r.reconnectAllMs)} ms (${r.sessionLost} session-lost)`} |`,
   );
 }
 console.log(lines.join('\n'));

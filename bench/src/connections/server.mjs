@@ -1,9 +1,11 @@
 /**
  * The server side of the connections benchmark (issue 14), in its own process. argv[2]: JSON
  * `{ peer: 'lifeline' | 'ws', port }` (port 0: any; a restart passes the previous one). Reports
- * `{ type: 'ready', port }`, then answers `mem` (after a full GC), `cpu`, `count` (open
+ * `{ type: 'ready', port }`, then answers `mem` (after a full GC: heap, RSS, and the young
+ * generation's committed size), `cpu`, `count` (open
  * connections), `close`. No handler work: what is measured is what a held connection costs.
  */
+import { getHeapSpaceStatistics } from 'node:v8';
 import { serveParent } from '../spawn.mjs';
 import { profileCommands } from './profile.mjs';
 import { withDeadline } from '../deadline.mjs';
@@ -47,7 +49,10 @@ serveParent(
       globalThis.gc?.();
       globalThis.gc?.();
       const m = process.memoryUsage();
-      return { heap: m.heapUsed, rss: m.rss };
+      // V8's young generation grows with the allocation rate of the connect storm, not with what
+      // a held connection keeps: its committed size is reported so it can be told apart in RSS.
+      const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+      return { heap: m.heapUsed, rss: m.rss, young };
     },
     cpu: () => process.cpuUsage(),
     ...profileCommands,
