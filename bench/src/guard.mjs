@@ -11,6 +11,10 @@
  *     share a core or not) while Lifeline's stays near 180 us, so the ratio read 1.84-4.76 over
  *     eight quiet runs (2026-12-06): 5 was one unlucky placement from failing a correct build.
  *     8 still fails a doubling of Lifeline's latency at the worst placement seen.
+ *   - server heap per held idle connection above --max-idle-heap-ratio × a bare ws server's
+ *     (default 1.9; Lifeline only), 1,000 connections from a child process (`idle-heap.mjs`).
+ *     It read 1.52-1.63 after issue 14's cuts and 2.20-2.22 before them (2026-12-07), so 1.9
+ *     fails a loss of half that gain; the heap moves by a few bytes a run, RSS by hundreds.
  * Each side keeps its best round (the least disturbed by a busy CI machine).
  * Exit 0: ok; 1: regression; 2: could not measure (packages not built, timeout, crash).
  */
@@ -20,11 +24,14 @@ import { PEERS } from './peers/index.mjs';
 import { startChild } from './spawn.mjs';
 import { withDeadline } from './deadline.mjs';
 import { pipelined, sequential, summarize } from './measure.mjs';
+import { idleHeapPerConnection } from './idle-heap.mjs';
 
 const { values: args } = parseArgs({
   options: {
     'min-throughput-ratio': { type: 'string', default: '0.7' },
     'max-p50-ratio': { type: 'string', default: '8' },
+    'max-idle-heap-ratio': { type: 'string', default: '1.9' },
+    'idle-connections': { type: 'string', default: '1000' },
     messages: { type: 'string', default: '5000' },
     latency: { type: 'string', default: '500' },
     rounds: { type: 'string', default: '3' },
@@ -35,6 +42,8 @@ const { values: args } = parseArgs({
 });
 const minThroughputRatio = Number(args['min-throughput-ratio']);
 const maxP50Ratio = Number(args['max-p50-ratio']);
+const maxIdleHeapRatio = Number(args['max-idle-heap-ratio']);
+const idleConnections = Number(args['idle-connections']);
 const messages = Number(args.messages);
 const latencyMessages = Number(args.latency);
 const rounds = Number(args.rounds);
@@ -74,10 +83,21 @@ async function measure() {
   }
 }
 
+/** Lifeline's server heap per idle connection ÷ a bare ws server's, or undefined for another peer. */
+async function idleHeap() {
+  if (args.peer !== 'lifeline') return undefined;
+  const ws = await idleHeapPerConnection('ws', idleConnections, PHASE_MS);
+  const lifeline = await idleHeapPerConnection('lifeline', idleConnections, PHASE_MS);
+  return { ws, lifeline, ratio: lifeline / ws };
+}
+
+/** Close both sides (once: it runs before the idle-heap phase, and again in `finally`). */
 async function cleanup() {
   for (const side of sides) {
-    if (side.peer) await withDeadline(Promise.resolve(side.peer.close()), 3_000, 'close').catch(() => {});
-    await side.server?.close();
+    const { peer, server } = side;
+    side.peer = side.server = undefined;
+    if (peer) await withDeadline(Promise.resolve(peer.close()), 3_000, 'close').catch(() => {});
+    await server?.close();
   }
 }
 
@@ -85,6 +105,8 @@ let code = 2;
 let report;
 try {
   await withDeadline(measure(), deadlineMs, 'guard');
+  await cleanup();
+  const heap = await withDeadline(idleHeap(), deadlineMs, 'guard idle heap');
   const [ref, peer] = sides;
   const throughputRatio = peer.best.throughput / ref.best.throughput;
   const p50Ratio = peer.best.p50 / ref.best.p50;
@@ -92,6 +114,7 @@ try {
   const failures = [];
   if (!(throughputRatio >= minThroughputRatio)) failures.push(`throughput ${throughputRatio.toFixed(2)}× raw ws < ${minThroughputRatio}×`);
   if (!(p50Ratio <= maxP50Ratio)) failures.push(`median latency ${p50Ratio.toFixed(2)}× raw ws > ${maxP50Ratio}×`);
+  if (heap !== undefined && !(heap.ratio <= maxIdleHeapRatio)) failures.push(`idle server heap ${heap.ratio.toFixed(2)}× bare ws > ${maxIdleHeapRatio}×`);
   code = failures.length ? 1 : 0;
   report = {
     ok: code === 0,
@@ -99,9 +122,10 @@ try {
     throughput: { raw: Math.round(ref.best.throughput), peer: Math.round(peer.best.throughput), ratio: throughputRatio, min: minThroughputRatio },
     p50Us: { raw: ref.best.p50, peer: peer.best.p50, ratio: p50Ratio, max: maxP50Ratio },
     p99Us: { raw: ref.best.p99, peer: peer.best.p99, ratio: p99Ratio },
+    idleHeapBytes: heap === undefined ? undefined : { ws: Math.round(heap.ws), peer: Math.round(heap.lifeline), ratio: heap.ratio, max: maxIdleHeapRatio },
     failures,
   };
-  const line = `${peer.spec.key}: throughput ${throughputRatio.toFixed(2)}× raw ws (min ${minThroughputRatio}×), p50 ${p50Ratio.toFixed(2)}× raw ws (max ${maxP50Ratio}×), p99 ${p99Ratio.toFixed(2)}× (not gated)`;
+  const line = `${peer.spec.key}: throughput ${throughputRatio.toFixed(2)}× raw ws (min ${minThroughputRatio}×), p50 ${p50Ratio.toFixed(2)}× raw ws (max ${maxP50Ratio}×), p99 ${p99Ratio.toFixed(2)}× (not gated)${heap === undefined ? '' : `, idle server heap ${heap.ratio.toFixed(2)}× bare ws (max ${maxIdleHeapRatio}×)`}`;
   console.log(code === 0 ? `bench guard ok — ${line}` : `bench guard FAILED — ${failures.join('; ')} [${line}]`);
 } catch (error) {
   report = { ok: false, error: error?.message ?? String(error) };
