@@ -3,8 +3,9 @@
  * (default 18,000: this machine allows 20,000 descriptors per process) on one server process,
  * from one client process, Lifeline against a bare `ws` server and clients in the same run:
  * connect rate, server memory per connection (heap and RSS, after a full GC; and how much of the
- * RSS growth is V8's young generation, which grows with the connect storm's allocation rate in
- * both servers alike, so the RSS ratio is also given without it), idle CPU per
+ * RSS growth may be V8's young generation, which grows with the connect storm's allocation rate
+ * in both servers alike: its committed growth is printed, and the RSS ratio without it, which
+ * over-corrects where not all of it is resident, as with a few thousand connections), idle CPU per
  * 10,000 connections over an idle window spanning two heartbeat intervals (both sides), and for
  * Lifeline the time until every client is open again after the server process is killed and a
  * new one started on the same port (the SDK's default full-jitter backoff; the embedded engine
@@ -17,6 +18,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { startChild } from './spawn.mjs';
+import { holdConnections } from './idle-heap.mjs';
 import { sleep } from './deadline.mjs';
 import { machineInfo } from './machine.mjs';
 
@@ -36,16 +38,11 @@ const cpuUs = (a, b) => b.user - a.user + (b.system - a.system);
 const serverScript = here('./connections/server.mjs');
 
 async function measure(peer) {
-  let server = await startChild(serverScript, [JSON.stringify({ peer, port: 0 })], { execArgv: ['--expose-gc', '--max-old-space-size=8192'] });
-  let clients;
+  const held = await holdConnections(peer, count, { atOnce, readyMs: 600_000, serverHeapMb: 8192, clientHeapMb: 16384 });
+  let server = held.server;
+  const { clients, before, after } = held;
   try {
-    const before = await server.request('mem', {}, 60_000);
-    clients = await startChild(here('./connections/clients.mjs'), [JSON.stringify({ peer, port: server.ready.port, count, atOnce })], {
-      readyMs: 600_000,
-      execArgv: ['--max-old-space-size=16384'],
-    });
     const connectMs = clients.ready.connectMs;
-    const after = await server.request('mem', {}, 60_000);
     if (profileDir !== undefined) await Promise.all([server.request('profileStart'), clients.request('profileStart')]);
     const serverCpu0 = await server.request('cpu');
     const clientCpu0 = await clients.request('cpu');
@@ -82,7 +79,7 @@ async function measure(peer) {
     }
     return row;
   } finally {
-    await clients?.close(60_000);
+    await clients.close(60_000);
     await server.close(20_000);
   }
 }
@@ -102,7 +99,7 @@ for (const peer of peers) {
 const fmt = (n, d = 0) => (n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
 const ref = results.find((r) => r.peer === 'ws' && !r.error);
 const lines = [
-  '| peer | connections | connects/s | server heap B/conn | server RSS B/conn | RSS ratio to ws | of it young generation B/conn | RSS less it, ratio to ws | server idle CPU ms/s per 10k | client idle CPU ms/s per 10k | all reconnected after restart |',
+  '| peer | connections | connects/s | server heap B/conn | server RSS B/conn | RSS ratio to ws | young generation growth B/conn (committed, not all of it resident) | RSS less that, ratio to ws | server idle CPU ms/s per 10k | client idle CPU ms/s per 10k | all reconnected after restart |',
   '|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 for (const r of results) {
