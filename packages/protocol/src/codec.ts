@@ -161,6 +161,13 @@ function shownVersion(v: unknown): string {
   return v === undefined ? '(absent)' : `(${Array.isArray(v) ? 'array' : typeof v})`;
 }
 
+/** What `hello.nonce` may be: as unguessable as a resume token, and no longer than one. */
+const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
+
+function isNonce(value: unknown): value is string {
+  return typeof value === 'string' && NONCE.test(value);
+}
+
 /** Validate one decoded value as a frame; returns it typed, or throws `ProtocolError`. */
 export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefaults): Frame {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('a frame must be a JSON object');
@@ -224,6 +231,7 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
         str(rr, 'token', S, 'hello.resume');
         seqField(rr, 'seq', 'hello.resume', 0);
       }
+      if (o.nonce !== undefined && !isNonce(o.nonce)) bad('hello.nonce must be 16-64 characters of [A-Za-z0-9_-]');
       return o as unknown as Frame;
     }
     case 'welcome':

@@ -114,7 +114,7 @@ export const jsonEncoder: FrameEncoder<string> & HandshakeEncoder = {
   cack: (seq) => `{"t":"cack","seq":${seq}}`,
   ping: (ts) => `{"t":"ping","ts":${num(ts)}}`,
   pong: (ts, at) => `{"t":"pong","ts":${num(ts)},"at":${num(at)}}`,
-  hello: (f) => JSON.stringify({ t: 'hello', v: f.v, auth: f.auth, resume: f.resume, win: f.win, codecs: f.codecs }),
+  hello: (f) => JSON.stringify({ t: 'hello', v: f.v, auth: f.auth, resume: f.resume, win: f.win, codecs: f.codecs, nonce: f.nonce }),
   welcome: (f) =>
     JSON.stringify({ t: 'welcome', v: f.v, sid: f.sid, token: f.token, resumed: f.resumed, seq: f.seq, win: f.win, hb: f.hb, max: f.max, codec: f.codec }),
   bye: (code, reason, retryMs) => {

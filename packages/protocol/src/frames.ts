@@ -31,6 +31,12 @@ export interface HelloFrame {
   readonly win?: number;
   /** Codec names the client accepts, in preference order (1–8 names of `[a-z0-9-]`, ≤ 32 each); absent means `["json"]`. */
   readonly codecs?: readonly string[];
+  /**
+   * The client's secret name for the session this `hello` would open (16–64 characters of
+   * `[A-Za-z0-9_-]`), kept and sent again until a `welcome` arrives: a server that opened a
+   * session for it whose `welcome` was lost gives that session again instead of another.
+   */
+  readonly nonce?: string;
 }
 
 /** Server → client, answer to `hello`. */

@@ -15,6 +15,7 @@ describe('jsonEncoder', () => {
     ['pong', E.pong(12, 14), { t: 'pong', ts: 12, at: 14 }],
     ['hello', E.hello({ v: 1, win: 8, resume: { sid: 's', token: 'k', seq: 2 } }), { t: 'hello', v: 1, resume: { sid: 's', token: 'k', seq: 2 }, win: 8 }],
     ['hello with codecs', E.hello({ v: 1, codecs: ['x-bin', 'json'] }), { t: 'hello', v: 1, codecs: ['x-bin', 'json'] }],
+    ['hello with a nonce', E.hello({ v: 1, nonce: 'V1StGXR8_Z5jdHi6B-myT' }), { t: 'hello', v: 1, nonce: 'V1StGXR8_Z5jdHi6B-myT' }],
     ['welcome with a codec', E.welcome({ v: 1, sid: 's', token: 'k', resumed: false, seq: 0, win: 2, hb: 3, max: 4, codec: 'json' }), { t: 'welcome', v: 1, sid: 's', token: 'k', resumed: false, seq: 0, win: 2, hb: 3, max: 4, codec: 'json' }],
     ['welcome', E.welcome({ v: 1, sid: 's', token: 'k', resumed: true, seq: 1, win: 2, hb: 3, max: 4096 }), { t: 'welcome', v: 1, sid: 's', token: 'k', resumed: true, seq: 1, win: 2, hb: 3, max: 4096 }],
     ['bye', E.bye(1001, 'going', 500), { t: 'bye', code: 1001, reason: 'going', retryMs: 500 }],
