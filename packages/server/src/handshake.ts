@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { nanoid } from 'nanoid';
-import { CloseCode, PROTOCOL_VERSION, jsonCodec, type Codec, type Frame, type HelloFrame, type ResumeRequest } from '@lifeline/protocol';
+import { CloseCode, PROTOCOL_VERSION, jsonCodec, type Codec, type Frame, type HelloFrame } from '@lifeline/protocol';
 import { Deadlines, chooseCodec, now as monotonic, offers, type PluginHost } from '@lifeline/protocol/internal';
 import type { Connection } from './connection.js';
 import type { Heartbeat } from './heartbeat.js';
@@ -12,7 +12,7 @@ import type { ResolvedOptions } from './options.js';
 import type { Registry } from './registry.js';
 import type { SessionImpl } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
-import type { SessionLimits } from './engine/engine-sessions.js';
+import type { SessionLimits, StoredSession, TokenRotation } from './engine/engine-sessions.js';
 import type { SharedNode } from './shared/node.js';
 
 /** The shared path (an engine with session state): where sessions are created, checked and rotated. */
@@ -59,6 +59,16 @@ function sameDigest(a: string, b: string | null): boolean {
 }
 
 const newToken = (): string => randomBytes(32).toString('base64url');
+
+/**
+ * The id of the session a `hello` with this nonce opens: the same for every `hello` of one
+ * client's attempt, so a retried `hello` finds the session its lost `welcome` announced (on
+ * any node: the shared engine is looked up by id). Salted with the identity, so a nonce names
+ * nothing of another identity's; 126 bits, like the nanoid a session without a nonce gets.
+ */
+export function sessionIdFor(identityOf: string, nonce: string): string {
+  return createHash('sha256').update(`lifeline session\0${identityOf}\0${nonce}`).digest('base64url').slice(0, 21);
+}
 
 /**
  * Whether `token` may resume the session of `record` (protocol.md, "Resume"): the current token
@@ -214,14 +224,30 @@ export class Handshakes {
             return;
           }
           if (this.refuseWhileClosing(conn)) return;
-          this.resume(conn, live, hello, resume);
+          const token = newToken();
+          this.takeOver(conn, live, hello, token, { previousTokenHash: hashToken(resume.token) }, resume.seq, true);
           return;
+        }
+      }
+      let id: string | undefined;
+      if (hello.nonce !== undefined) {
+        id = sessionIdFor(identityOf, hello.nonce);
+        const held = this.deps.registry.get(id);
+        if (held !== undefined) {
+          if (held.state !== 'closed' && held.unheard && this.reclaimable(this.deps.registry.recordOf(held), identityOf, hello, held.codec)) {
+            if (this.refuseWhileClosing(conn)) return;
+            // The old token went out in the lost welcome only: nothing to keep acceptable.
+            this.takeOver(conn, held, hello, newToken(), { previousTokenHash: null }, 0, false);
+            return;
+          }
+          // Its client knows it: this hello is not that client's retry, and gets a session of its own.
+          id = undefined;
         }
       }
       if (this.refuseWhileClosing(conn)) return;
       const perIdentity = this.deps.options.authenticate !== undefined ? identityOf : undefined;
       if (!this.deps.limits.admitSession(conn, this.deps.registry, perIdentity)) return;
-      this.start(conn, hello, identity, identityOf, codec);
+      this.start(conn, hello, identity, identityOf, codec, id ?? nanoid());
     } catch (error) {
       this.deps.reportError(error);
       if (conn.state === 'handshake') conn.close(CloseCode.InternalError, 'internal error');
@@ -268,9 +294,17 @@ export class Handshakes {
     return true;
   }
 
-  private start(conn: Connection, hello: HelloFrame, identity: unknown, identityOf: string, codec: Codec): void {
+  /**
+   * Whether a session found under a `hello`'s nonce is the one that client's lost `welcome`
+   * announced: live, of the same identity, never resumed (a resume presents the token, so the
+   * client had it), in a codec still offered. The caller checks that no client frame reached it.
+   */
+  private reclaimable(record: SessionRecord, identityOf: string, hello: HelloFrame, codec: Codec): boolean {
+    return this.deps.registry.live(record) && sameDigest(identityOf, record.identityHash) && record.previousTokenHash === null && offers(hello.codecs, codec);
+  }
+
+  private start(conn: Connection, hello: HelloFrame, identity: unknown, identityOf: string, codec: Codec, id: string): void {
     const token = newToken();
-    const id = nanoid();
     const record: SessionRecord = { id, tokenHash: hashToken(token), previousTokenHash: null, identityHash: identityOf, expiresAt: null };
     const session = this.deps.newSession(id, identity, codec);
     this.deps.registry.add(session, record);
@@ -313,38 +347,32 @@ export class Handshakes {
           if (this.refuseWhileClosing(conn)) return;
           const token = newToken();
           const next = { tokenHash: hashToken(token), previousTokenHash: hashToken(resume.token) };
-          const rotated = await engine.sessions.rotate(resume.sid, stored.record.tokenHash, next, node.id);
-          if (!rotated.ok) {
-            this.tryAgainLater(conn, 'session resumed by another connection at the same time, try again later');
-            return;
-          }
-          if (rotated.previousHolder !== null) node.notify(rotated.previousHolder, resume.sid);
-          if (conn.state !== 'handshake') {
-            // Won, but the client is gone: the session stays resumable.
-            const expiresAt = this.deps.options.now() + this.deps.options.resumeWindowMs;
-            engine.sessions.detach(resume.sid, node.id, expiresAt).then(undefined, this.deps.reportError);
-            return;
-          }
-          const record: SessionRecord = { ...stored.record, ...next, expiresAt: null };
-          let session = this.deps.registry.get(resume.sid);
-          const arrived = session === undefined || session.state === 'closed';
-          if (arrived) {
-            session = this.deps.newSession(resume.sid, identity, storedCodec);
-            this.deps.registry.add(session, record);
-          }
-          const here = session as SessionImpl;
-          here.adoptStored(stored.accepted, stored.pushSeq);
-          this.resume(conn, here, hello, resume, token, record);
-          // New to this node: the application here gets it (its sends go through the engine).
-          if (arrived) this.deps.onSession(here);
+          await this.takeShared(conn, hello, identity, stored, storedCodec, token, next, resume.seq, true, shared);
           return;
+        }
+      }
+      let id: string | undefined;
+      if (hello.nonce !== undefined) {
+        id = sessionIdFor(identityOf, hello.nonce);
+        const stored = await engine.sessions.get(id);
+        if (conn.state !== 'handshake') return;
+        if (stored !== undefined) {
+          const storedCodec = this.deps.options.codecs.find((c) => c.name === stored.record.codec);
+          // No client message claimed and no push acknowledged: no frame of its client reached it.
+          if (storedCodec !== undefined && stored.accepted === 0 && stored.pushAcked === 0 && this.reclaimable(stored.record, identityOf, hello, storedCodec)) {
+            if (this.refuseWhileClosing(conn)) return;
+            const token = newToken();
+            await this.takeShared(conn, hello, identity, stored, storedCodec, token, { tokenHash: hashToken(token), previousTokenHash: null }, 0, false, shared);
+            return;
+          }
+          id = undefined;
         }
       }
       if (this.refuseWhileClosing(conn)) return;
       const perIdentity = this.deps.options.authenticate !== undefined ? identityOf : undefined;
       if (!this.deps.limits.admitSession(conn, this.deps.registry, perIdentity)) return;
       const token = newToken();
-      const id = nanoid();
+      id ??= nanoid();
       const record: SessionRecord = { id, tokenHash: hashToken(token), previousTokenHash: null, identityHash: identityOf, expiresAt: null, codec: codec.name };
       if (!(await engine.sessions.create(record, shared.limits, node.id))) throw new Error(`session id ${id} exists in the engine`);
       if (conn.state !== 'handshake') {
@@ -363,18 +391,77 @@ export class Handshakes {
     }
   }
 
-  private resume(conn: Connection, session: SessionImpl, hello: HelloFrame, resume: ResumeRequest, rotatedToken?: string, record?: SessionRecord): void {
+  /**
+   * The shared path's takeover of a stored session (a resume, or a reclaimed nonce): the token
+   * rotated in the engine (compare-and-set: of two nodes taking it at once, one wins), the node
+   * that held it told to let go, then attached here.
+   */
+  private async takeShared(
+    conn: Connection,
+    hello: HelloFrame,
+    identity: unknown,
+    stored: StoredSession,
+    codec: Codec,
+    token: string,
+    next: TokenRotation,
+    ackSeq: number,
+    resumed: boolean,
+    shared: SharedHandshakeDeps,
+  ): Promise<void> {
+    const { node } = shared;
+    const engine = node.engine;
+    const sid = stored.record.id;
+    const rotated = await engine.sessions.rotate(sid, stored.record.tokenHash, next, node.id);
+    if (!rotated.ok) {
+      this.tryAgainLater(conn, 'session resumed by another connection at the same time, try again later');
+      return;
+    }
+    if (rotated.previousHolder !== null) node.notify(rotated.previousHolder, sid);
+    if (conn.state !== 'handshake') {
+      // Won, but the client is gone: the session stays resumable.
+      const expiresAt = this.deps.options.now() + this.deps.options.resumeWindowMs;
+      engine.sessions.detach(sid, node.id, expiresAt).then(undefined, this.deps.reportError);
+      return;
+    }
+    const record: SessionRecord = { ...stored.record, ...next, expiresAt: null };
+    let session = this.deps.registry.get(sid);
+    const arrived = session === undefined || session.state === 'closed';
+    if (arrived) {
+      session = this.deps.newSession(sid, identity, codec);
+      this.deps.registry.add(session, record);
+    }
+    const here = session as SessionImpl;
+    here.adoptStored(stored.accepted, stored.pushSeq);
+    this.takeOver(conn, here, hello, token, record, ackSeq, resumed);
+    // New to this node: the application here gets it (its sends go through the engine).
+    if (arrived) this.deps.onSession(here);
+  }
+
+  /**
+   * Attach `session`, taken from the connection that held it if any, with a new token: a resume
+   * (`resumed`, `ackSeq` the client's delivered mark) or a session reclaimed by its nonce (new to
+   * its client: `ackSeq` 0, so every push it holds goes). `rotation`: the previous token hash to
+   * keep acceptable, or (shared path) the record as the engine rotated it.
+   */
+  private takeOver(
+    conn: Connection,
+    session: SessionImpl,
+    hello: HelloFrame,
+    token: string,
+    rotation: SessionRecord | { readonly previousTokenHash: string | null },
+    ackSeq: number,
+    resumed: boolean,
+  ): void {
     const downtimeMs = session.connected ? 0 : monotonic() - session.detachedAt;
     session.closeConnection(CloseCode.Replaced, 'replaced by a newer connection');
     // A new token on every resume: a copy of the old one stops working as soon as the client
     // presents the new one. The presented token stays acceptable while the session is detached,
     // in case this welcome never reaches the client. (On the shared path the engine rotated it.)
-    const token = rotatedToken ?? newToken();
-    if (record !== undefined) this.deps.registry.adopt(session, record);
-    else this.deps.registry.rotated(session, hashToken(token), hashToken(resume.token));
-    const replayed = this.open(conn, session, hello, token, true, resume.seq);
+    if ('id' in rotation) this.deps.registry.adopt(session, rotation);
+    else this.deps.registry.rotated(session, hashToken(token), rotation.previousTokenHash);
+    const replayed = this.open(conn, session, hello, token, resumed, ackSeq);
     const plugins = this.deps.plugins;
-    if (plugins.active) plugins.onResume({ resumed: true, replayed, downtimeMs, at: monotonic() }, session.pluginContext);
+    if (resumed && plugins.active) plugins.onResume({ resumed: true, replayed, downtimeMs, at: monotonic() }, session.pluginContext);
     conn.releaseHeld();
   }
 

@@ -73,10 +73,10 @@ export class Registry implements SessionCounts, SessionLifecycle {
   }
 
   /**
-   * A resume is about to attach `session`: its token was rotated. One store write, already as
+   * A resume (or a `hello` reclaiming it by its nonce) is about to attach `session`: its token was rotated. One store write, already as
    * attached (`attached()` then has nothing to write).
    */
-  rotated(session: SessionImpl, tokenHash: string, previousTokenHash: string): void {
+  rotated(session: SessionImpl, tokenHash: string, previousTokenHash: string | null): void {
     this.write(session, { ...this.recordOf(session), tokenHash, previousTokenHash, expiresAt: null });
   }
 

@@ -138,6 +138,11 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   private storedPushSeq = 0;
   /** Why it ended, once it has. */
   private ending: SessionCloseReason | undefined;
+  /**
+   * A client frame (`msg` or `cack`) reached the session: its client knows it, so a `hello`
+   * naming its nonce without its token is not that client come back for a lost `welcome`.
+   */
+  private heard = false;
 
   constructor(
     readonly id: string,
@@ -234,12 +239,19 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
 
   /** A `msg` from the attached connection. */
   receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void {
+    this.heard = true;
     this.inboundPart().receive(f, wallAt, at, bytes);
   }
 
   /** The client's `cack`: with no outbound part, no push was ever sent, so it settles nothing. */
   cack(seq: number): void {
+    this.heard = true;
     this.outbound?.cack(seq);
+  }
+
+  /** No client frame has reached it: the client it was opened for may never have had its `welcome`. */
+  get unheard(): boolean {
+    return !this.heard;
   }
 
   send(data: unknown, options?: SendOptions): Promise<void> {
