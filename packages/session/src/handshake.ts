@@ -1,5 +1,5 @@
 import { ProtocolError, jsonCodec, type Codec, type Frame, type PluginContext, type WelcomeFrame } from '@lifeline/protocol';
-import { codecNamed, type PluginHost } from '@lifeline/protocol/internal';
+import { codecNamed, messageId, type PluginHost } from '@lifeline/protocol/internal';
 import { type HandshakeLink } from '@lifeline/transport';
 import { closeError } from '@lifeline/transport/internal';
 import type { ResumedInfo, SessionLostInfo } from './events.js';
@@ -42,6 +42,13 @@ export class SessionHandshake {
   ticket: SessionTicket | undefined;
   /** What plugins are told about the session; a new object when the session changes. */
   ctx: PluginContext = { side: 'client', sessionId: undefined };
+  /**
+   * `hello.nonce`: names the session our next `hello` may open, until a `welcome` is applied. A
+   * `welcome` lost with its link (or read after the connect deadline) leaves a session on the
+   * server we never learnt of; the same nonce on the next `hello` gets that session back
+   * instead of a second one beside it.
+   */
+  private nonce: string | undefined;
   private welcomed: Welcomed | undefined;
   private outcome: WelcomeOutcome | undefined;
   /** When the last connection went down (monotonic): the downtime a resume reports. */
@@ -64,7 +71,8 @@ export class SessionHandshake {
     signal.throwIfAborted();
     const ticket = this.ticket;
     const delivered = ticket === undefined ? 0 : this.inbox.presentDelivered();
-    const hello = jsonCodec.hello(helloFields(credentials, this.options.maxBuffered, ticket, delivered, this.options.codecs));
+    const nonce = (this.nonce ??= messageId());
+    const hello = jsonCodec.hello(helloFields(credentials, this.options.maxBuffered, ticket, delivered, this.options.codecs, nonce));
     this.meter(0, hello.length);
     link.send(hello);
     const reply = await link.receive();
@@ -98,6 +106,7 @@ export class SessionHandshake {
     const w = welcomed.frame;
     const previous = this.ticket;
     this.ticket = { sid: w.sid, token: w.token };
+    this.nonce = undefined;
     if (this.ctx.sessionId !== w.sid) this.ctx = { side: 'client', sessionId: w.sid };
     this.wire.established(welcomed.codec, w.max);
     this.outbox.connected(w.win, w.max, welcomed.codec);

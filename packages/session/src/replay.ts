@@ -18,11 +18,19 @@ export interface SessionTicket {
  * The first frame on every connection. No `resume` on the very first one; no `codecs` when the
  * client speaks JSON alone (their absence means just that).
  */
-export function helloFields(auth: Json | undefined, win: number, ticket: SessionTicket | undefined, delivered: number, codecs: readonly Codec[]): HelloFields {
+export function helloFields(
+  auth: Json | undefined,
+  win: number,
+  ticket: SessionTicket | undefined,
+  delivered: number,
+  codecs: readonly Codec[],
+  nonce?: string,
+): HelloFields {
   const hello: { -readonly [K in keyof HelloFields]: HelloFields[K] } = { v: PROTOCOL_VERSION, win };
   if (auth !== undefined) hello.auth = auth;
   if (ticket !== undefined) hello.resume = { sid: ticket.sid, token: ticket.token, seq: delivered };
   if (codecs.length !== 1 || codecs[0]?.name !== DEFAULT_CODEC) hello.codecs = codecs.map((c) => c.name);
+  if (nonce !== undefined) hello.nonce = nonce;
   return hello;
 }
 

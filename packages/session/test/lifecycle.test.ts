@@ -82,10 +82,31 @@ describe('lifecycle', () => {
     await c.connect();
     (await server.conn(1)).socket.terminate();
     await server.conn(2);
+    const nonce = expect.stringMatching(/^[A-Za-z0-9_-]{21}$/);
     expect(server.conns.map((x) => x.hello)).toEqual([
-      { t: 'hello', v: 1, auth: { token: 't1' }, win: 7 },
-      { t: 'hello', v: 1, auth: { token: 't2' }, win: 7, resume: { sid: 'sid-1', token: 'token-1', seq: 0 } },
+      { t: 'hello', v: 1, auth: { token: 't1' }, win: 7, nonce },
+      { t: 'hello', v: 1, auth: { token: 't2' }, win: 7, resume: { sid: 'sid-1', token: 'token-1', seq: 0 }, nonce },
     ]);
+    // A nonce names the session one attempt may open: the first was welcomed, so the next is new.
+    const [first, second] = server.conns.map((x) => (x.hello as { nonce: string }).nonce);
+    expect(second).not.toBe(first);
+  });
+
+  it('sends the same nonce again while no welcome has arrived', async () => {
+    const nonces: unknown[] = [];
+    // The first two hellos get no welcome: their links close (as if it were lost with them).
+    const server = await fakeServer({
+      onHello: (hello, socket) => {
+        if (nonces.push(hello.nonce) > 2) return true;
+        socket.terminate();
+        return false;
+      },
+    });
+    const c = client({ url: server.url });
+    await c.connect({ timeoutMs: 5_000 });
+    expect(nonces).toHaveLength(3);
+    expect(nonces[0]).toMatch(/^[A-Za-z0-9_-]{21}$/);
+    expect(nonces).toEqual([nonces[0], nonces[0], nonces[0]]);
   });
 
   it('connect() rejects with TimeoutError and goes back to idle; queued sends keep waiting', async () => {
