@@ -192,3 +192,35 @@ describe('Redis restarted with its data lost', () => {
     }
   }, 30_000);
 });
+
+describe('hello.nonce on redisEngine', () => {
+  it("a welcome lost on A: the same nonce on B gets that session, with A's push; once heard from, the nonce alone gets another", async () => {
+    const a = await node();
+    const b = await node();
+    const nonce = 'lost-welcome-nonce-01';
+    const opened = nextSession(a);
+    const one = await RawClient.open(urlOf(a));
+    one.send({ t: 'hello', v: 1, win: 64, nonce });
+    const first = await one.next((fr) => fr.t === 'welcome', 5_000);
+    const session = await opened;
+    void session.send('from A').catch(() => undefined);
+    const detached = nextEvent(session as never, 'detach');
+    one.ws.terminate(); // as if the welcome had been lost with the link
+    await detached;
+
+    const two = await RawClient.open(urlOf(b));
+    two.send({ t: 'hello', v: 1, win: 64, nonce });
+    expect(await two.next((fr) => fr.t === 'welcome', 5_000)).toMatchObject({ sid: first.sid, resumed: false, seq: 0 });
+    expect(await two.next((fr) => fr.t === 'msg', 5_000)).toMatchObject({ seq: 1, d: 'from A' });
+    two.send({ t: 'cack', seq: 1 });
+    const look = f().engine();
+    await until('the cack to reach Redis', async () => (await look.sessions.get(first.sid as string))?.pushAcked === 1);
+    two.ws.terminate();
+
+    const three = await RawClient.open(urlOf(a));
+    three.send({ t: 'hello', v: 1, win: 64, nonce });
+    const other = await three.next((fr) => fr.t === 'welcome', 5_000);
+    expect(other).toMatchObject({ resumed: false });
+    expect(other.sid).not.toBe(first.sid);
+  });
+});
