@@ -32,6 +32,8 @@ const resume = fc.oneof(
   { arbitrary: fc.constantFrom(...weirdValues), weight: 1 },
 );
 
+const NONCE_ALPHABET = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-'];
+
 /** A hello that is valid or nearly so. */
 const hello = fc
   .record(
@@ -46,17 +48,23 @@ const hello = fc
         { arbitrary: fc.constantFrom('["msgpack"]', '["x","y-2"]', '["jsonx"]'), weight: 2 },
         { arbitrary: fc.constantFrom('[]', '"json"', '["JSON"]', '[""]', 'null', `[${Array(9).fill('"json"').join(',')}]`, `["${'a'.repeat(33)}"]`), weight: 1 },
       ),
+      // Random valid nonces (no two cases share one), and what is not one (4400).
+      nonce: fc.oneof(
+        { arbitrary: fc.string({ unit: fc.constantFrom(...NONCE_ALPHABET), minLength: 16, maxLength: 64 }).map(j), weight: 4 },
+        { arbitrary: fc.constantFrom('"short"', `"${'n'.repeat(65)}"`, '"sixteen chars ok"', '1234567890123456', 'null', '["abcdefghijklmnop"]'), weight: 1 },
+      ),
       extra: fc.tuple(fc.constantFrom('__proto__', 'constructor', 'prototype', 'x'), hostileJson),
       extra2: fc.boolean(),
     },
     { requiredKeys: ['v'] },
   )
-  .map(({ v, auth: a, resume: r, win, codecs, extra, extra2 }) => {
+  .map(({ v, auth: a, resume: r, win, codecs, nonce, extra, extra2 }) => {
     const entries: Array<[string, string]> = [['t', '"hello"'], ['v', v]];
     if (a !== undefined) entries.push(['auth', a]);
     if (r !== undefined) entries.push(['resume', r]);
     if (win !== undefined) entries.push(['win', win]);
     if (codecs !== undefined) entries.push(['codecs', codecs]);
+    if (nonce !== undefined) entries.push(['nonce', nonce]);
     if (extra !== undefined && extra2 === true) entries.push(extra);
     return objectText(entries);
   });

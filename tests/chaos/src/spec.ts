@@ -131,6 +131,11 @@ export function judgeFrame(value: unknown): Verdict | undefined {
         if (!isObject(r)) return bad('hello.resume is an object');
         if (!text(own(r, 'sid'), S) || !text(own(r, 'token'), S) || !int(own(r, 'seq'), 0)) return bad('hello.resume fields');
       }
+      // "16–64 characters of A–Z, a–z, 0–9, _, -"
+      if (has(o, 'nonce')) {
+        const n = own(o, 'nonce');
+        if (typeof n !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(n)) return bad('hello.nonce');
+      }
       return undefined;
     }
     case 'welcome':
