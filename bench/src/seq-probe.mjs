@@ -1,0 +1,78 @@
+/**
+ * One round trip at a time, server and client of one peer in this one process (issue 14's
+ * sequential latency): prints the mean, p50, p90, p99 and p99.9 in µs, and the share of the time
+ * spent in round trips over 100 µs. A diagnostic, not part of `npm run bench`; one process per
+ * peer, so each starts cold alike. Pin it to one CPU to take the scheduler out:
+ *   taskset -c 1 node bench/src/seq-probe.mjs lifeline|ws [round trips=60000] [remote [server cpu]]
+ * `remote`: the server runs in a child process (bench/src/server-child.mjs), moved to `server cpu`
+ * with `taskset -p` when one is given. Profile with `node --cpu-prof --cpu-prof-interval 100`.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { withDeadline } from './deadline.mjs';
+import { startChild } from './spawn.mjs';
+import * as rawWs from './peers/raw-ws.mjs';
+import * as lifeline from './peers/lifeline.mjs';
+
+const peers = { ws: rawWs, lifeline };
+const key = process.argv[2];
+const mod = peers[key];
+if (mod === undefined) throw new Error(`usage: seq-probe.mjs ${Object.keys(peers).join('|')} [round trips]`);
+const n = Number(process.argv[3] ?? 60_000);
+const WARMUP = 20_000;
+const DEADLINE_MS = 120_000;
+
+const remote = process.argv[4] === 'remote';
+const serverCpu = process.argv[5];
+
+async function serve() {
+  if (!remote) return mod.serve({});
+  const child = await startChild(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [JSON.stringify({ peer: key === 'ws' ? 'raw-ws' : key })]);
+  if (serverCpu !== undefined) execFileSync('taskset', ['-p', '-c', serverCpu, String(child.child.pid)], { stdio: 'ignore', timeout: 5_000 });
+  return { port: child.ready.port, close: () => child.close() };
+}
+
+const server = await serve();
+const peer = await mod.connect({ port: server.port, options: {}, mode: 'perf' });
+let latencies = new Float64Array(0);
+
+/** `count` round trips, each fired when the last is answered; kept in `latencies` (ms). */
+function run(count) {
+  latencies = new Float64Array(count);
+  let done = 0;
+  let t = 0;
+  return withDeadline(
+    new Promise((resolve, reject) => {
+      peer.onError = reject;
+      peer.onAck = () => {
+        const now = performance.now();
+        latencies[done++] = now - t;
+        t = now;
+        if (done === count) resolve();
+        else peer.fire();
+      };
+      t = performance.now();
+      peer.fire();
+    }),
+    DEADLINE_MS,
+    `${count} round trips`,
+  );
+}
+
+try {
+  await run(WARMUP);
+  const t0 = performance.now();
+  await run(n);
+  const ms = performance.now() - t0;
+  const sorted = latencies.slice().sort();
+  const us = (p) => Math.round(sorted[Math.floor(p * (sorted.length - 1))] * 1000);
+  let slow = 0;
+  for (const v of sorted) if (v > 0.1) slow += v;
+  console.log(
+    `${key}${remote ? ' (two processes)' : ''} ${((ms * 1000) / n).toFixed(1)} µs mean; p50 ${us(0.5)} p90 ${us(0.9)} p99 ${us(0.99)} p99.9 ${us(0.999)}; time in trips >100µs ${Math.round((slow / ms) * 100)}%`,
+  );
+} finally {
+  peer.onError = () => {};
+  await withDeadline(Promise.resolve(peer.close()), 5_000, 'close').catch(() => {});
+  await server.close();
+}
