@@ -20,15 +20,21 @@ async function lose(client: RawClient, session: Session): Promise<void> {
   await detached;
 }
 
+/** A server that pushes `text` to every session as it opens: the sessions, and each push's promise. */
+async function pushingServer(text: string) {
+  const server = await startServer();
+  const sessions: Session[] = [];
+  const pushes: Array<Promise<void>> = [];
+  server.on('session', (s) => {
+    sessions.push(s);
+    pushes.push(s.send(text));
+  });
+  return { server, sessions, pushes };
+}
+
 describe('hello.nonce: a welcome lost with its link', () => {
   it('the next hello with the same nonce gets that session, new to it, with the pushes made for it', async () => {
-    const server = await startServer();
-    const sessions: Session[] = [];
-    const pushes: Array<Promise<void>> = [];
-    server.on('session', (s) => {
-      sessions.push(s);
-      pushes.push(s.send('made at open'));
-    });
+    const { server, sessions, pushes } = await pushingServer('made at open');
     const first = await hello(urlOf(server), { nonce: NONCE });
     await lose(first.client, sessions[0] as Session);
 
@@ -82,13 +88,7 @@ describe('hello.nonce: a welcome lost with its link', () => {
   });
 
   it('a session whose pushes its client acknowledged is not given again either', async () => {
-    const server = await startServer();
-    const sessions: Session[] = [];
-    const pushes: Array<Promise<void>> = [];
-    server.on('session', (s) => {
-      sessions.push(s);
-      pushes.push(s.send('hi'));
-    });
+    const { server, sessions, pushes } = await pushingServer('hi');
     const first = await hello(urlOf(server), { nonce: NONCE });
     await first.client.next((f) => f.t === 'msg');
     first.client.send({ t: 'cack', seq: 1 });

@@ -88,7 +88,7 @@ describe('lifecycle', () => {
       { t: 'hello', v: 1, auth: { token: 't2' }, win: 7, resume: { sid: 'sid-1', token: 'token-1', seq: 0 }, nonce },
     ]);
     // A nonce names the session one attempt may open: the first was welcomed, so the next is new.
-    const [first, second] = server.conns.map((x) => (x.hello as { nonce: string }).nonce);
+    const [first, second] = server.conns.map((x) => x.hello.nonce);
     expect(second).not.toBe(first);
   });
 
