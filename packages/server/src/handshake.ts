@@ -64,10 +64,12 @@ const newToken = (): string => randomBytes(32).toString('base64url');
  * The id of the session a `hello` with this nonce opens: the same for every `hello` of one
  * client's attempt, so a retried `hello` finds the session its lost `welcome` announced (on
  * any node: the shared engine is looked up by id). Salted with the identity, so a nonce names
- * nothing of another identity's; 126 bits, like the nanoid a session without a nonce gets.
+ * nothing of another identity's; 128 bits in 22 characters, as a nanoid is 126 in 21. Encoded
+ * from the first 16 bytes rather than sliced from the whole digest's text: a slice would keep
+ * the whole text alive behind it for as long as the session lives (issue 14: idle memory).
  */
 export function sessionIdFor(identityOf: string, nonce: string): string {
-  return createHash('sha256').update(`lifeline session\0${identityOf}\0${nonce}`).digest('base64url').slice(0, 21);
+  return createHash('sha256').update(`lifeline session\0${identityOf}\0${nonce}`).digest().toString('base64url', 0, 16);
 }
 
 /**
