@@ -236,7 +236,7 @@ export class Handshakes {
         id = sessionIdFor(identityOf, hello.nonce);
         const held = this.deps.registry.get(id);
         if (held !== undefined) {
-          if (held.state !== 'closed' && held.unheard && this.reclaimable(this.deps.registry.recordOf(held), identityOf, hello, held.codec)) {
+          if (held.state !== 'closed' && this.reclaimable(this.deps.registry.recordOf(held), identityOf, hello, held.codec, held.acceptedSeq, held.pushAcked)) {
             if (this.refuseWhileClosing(conn)) return;
             // The old token went out in the lost welcome only: nothing to keep acceptable.
             this.takeOver(conn, held, hello, newToken(), { previousTokenHash: null }, 0, false);
@@ -298,11 +298,20 @@ export class Handshakes {
 
   /**
    * Whether a session found under a `hello`'s nonce is the one that client's lost `welcome`
-   * announced: live, of the same identity, never resumed (a resume presents the token, so the
-   * client had it), in a codec still offered. The caller checks that no client frame reached it.
+   * announced: live, of the same identity, never heard from (no client message accepted, no
+   * push acknowledged: `accepted`, `pushAcked`), never resumed (a resume presents the token, so
+   * the client had it), in a codec still offered. The same rule on both paths: one node reads
+   * the marks from the session, a shared engine from what it stores.
    */
-  private reclaimable(record: SessionRecord, identityOf: string, hello: HelloFrame, codec: Codec): boolean {
-    return this.deps.registry.live(record) && sameDigest(identityOf, record.identityHash) && record.previousTokenHash === null && offers(hello.codecs, codec);
+  private reclaimable(record: SessionRecord, identityOf: string, hello: HelloFrame, codec: Codec, accepted: number, pushAcked: number): boolean {
+    return (
+      accepted === 0 &&
+      pushAcked === 0 &&
+      this.deps.registry.live(record) &&
+      sameDigest(identityOf, record.identityHash) &&
+      record.previousTokenHash === null &&
+      offers(hello.codecs, codec)
+    );
   }
 
   private start(conn: Connection, hello: HelloFrame, identity: unknown, identityOf: string, codec: Codec, id: string): void {
@@ -360,8 +369,7 @@ export class Handshakes {
         if (conn.state !== 'handshake') return;
         if (stored !== undefined) {
           const storedCodec = this.deps.options.codecs.find((c) => c.name === stored.record.codec);
-          // No client message claimed and no push acknowledged: no frame of its client reached it.
-          if (storedCodec !== undefined && stored.accepted === 0 && stored.pushAcked === 0 && this.reclaimable(stored.record, identityOf, hello, storedCodec)) {
+          if (storedCodec !== undefined && this.reclaimable(stored.record, identityOf, hello, storedCodec, stored.accepted, stored.pushAcked)) {
             if (this.refuseWhileClosing(conn)) return;
             const token = newToken();
             await this.takeShared(conn, hello, identity, stored, storedCodec, token, { tokenHash: hashToken(token), previousTokenHash: null }, 0, false, shared);

@@ -138,11 +138,6 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   private storedPushSeq = 0;
   /** Why it ended, once it has. */
   private ending: SessionCloseReason | undefined;
-  /**
-   * A client frame (`msg` or `cack`) reached the session: its client knows it, so a `hello`
-   * naming its nonce without its token is not that client come back for a lost `welcome`.
-   */
-  private heard = false;
 
   constructor(
     readonly id: string,
@@ -239,19 +234,17 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
 
   /** A `msg` from the attached connection. */
   receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void {
-    this.heard = true;
     this.inboundPart().receive(f, wallAt, at, bytes);
   }
 
   /** The client's `cack`: with no outbound part, no push was ever sent, so it settles nothing. */
   cack(seq: number): void {
-    this.heard = true;
     this.outbound?.cack(seq);
   }
 
-  /** No client frame has reached it: the client it was opened for may never have had its `welcome`. */
-  get unheard(): boolean {
-    return !this.heard;
+  /** Highest push seq the client has acknowledged (one-node path; the engine keeps the shared path's). */
+  get pushAcked(): number {
+    return this.outbound instanceof Outbound ? this.outbound.ackedSeq : 0;
   }
 
   send(data: unknown, options?: SendOptions): Promise<void> {
