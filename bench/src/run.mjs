@@ -93,18 +93,19 @@ async function main() {
         list.push({ run, result });
         log(`[run ${run}/${config.runs}] ${spec.key} ${task}${task === 'memory' ? ` ${taskParams.inFlight}` : ''}: ${describe(result)}`);
       };
-      if (cli.tasks.includes('perf')) await record('perf', raw[spec.key].perf, params);
-      if (cli.tasks.includes('shapes')) {
+      const runs = (task) => cli.tasks.includes(task) && (spec.tasks === undefined || spec.tasks.includes(task));
+      if (runs('perf')) await record('perf', raw[spec.key].perf, params);
+      if (runs('shapes')) {
         await record('shapes-remote', raw[spec.key].shapesRemote, { ...params, run });
         if (!notApplicable(spec, 'shapes-local')) await record('shapes-local', raw[spec.key].shapesLocal, { ...params, run });
       }
-      if (cli.tasks.includes('memory')) {
+      if (runs('memory')) {
         for (const n of config.inFlight) {
           if (notApplicable(spec, 'memory', n)) continue;
           await record('memory', (raw[spec.key].memory[n] ??= []), { ...params, inFlight: n });
         }
       }
-      if (cli.tasks.includes('replay') && !notApplicable(spec, 'replay')) await record('replay', raw[spec.key].replay, params);
+      if (runs('replay') && !notApplicable(spec, 'replay')) await record('replay', raw[spec.key].replay, params);
     }
   }
 

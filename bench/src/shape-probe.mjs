@@ -3,7 +3,7 @@
  * Lifeline in two processes: the synchronous send loop, the first ack, the last ack, and the
  * read/write system calls per message of the client and of the server (Linux /proc/PID/io,
  * `syscr`/`syscw`). A diagnostic, not part of `npm run bench`:
- *   node --expose-gc bench/src/shape-probe.mjs [messages=50000] [rounds=2]
+ *   node --expose-gc bench/src/shape-probe.mjs [messages=50000] [rounds=2] [peers=raw-ws,lifeline]
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { burst, pipelined, sequential } from './measure.mjs';
 
 const n = Number(process.argv[2] ?? 50_000);
 const rounds = Number(process.argv[3] ?? 2);
+const keys = (process.argv[4] ?? 'raw-ws,lifeline').split(',');
 const PHASE_MS = 120_000;
 const serverScript = fileURLToPath(new URL('./server-child.mjs', import.meta.url));
 
@@ -46,7 +47,7 @@ function atOnce(peer) {
   return withDeadline(done, PHASE_MS, `at once ${n}`).then(() => ({ loopMs, firstAckMs: firstAck - t0, ms: performance.now() - t0 }));
 }
 
-for (const key of ['raw-ws', 'lifeline']) {
+for (const key of keys) {
   const spec = PEERS.find((p) => p.key === key);
   const server = await startChild(serverScript, [JSON.stringify({ peer: key })]);
   const mod = await import(`./peers/${spec.module}`);

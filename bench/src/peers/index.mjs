@@ -2,7 +2,8 @@
  * The peers of one run, in table order. `server: false` means the peer talks to an external
  * server (Mosquitto). `memory` / `replay` say whether those figures are meaningful for the peer
  * (a string is the reason they are not); `maxInFlight` caps the in-flight memory measurement;
- * `local` (a string) says why the one-process load shape does not apply.
+ * `local` (a string) says why the one-process load shape does not apply; `tasks`, when given, are
+ * the only tasks the peer runs.
  */
 export const PEERS = [
   {
@@ -76,6 +77,17 @@ export const PEERS = [
     memory: true,
     replay: true,
     note: 'createClient → createServer, handler returns a small result',
+  },
+  {
+    key: 'lifeline-window',
+    label: 'Lifeline, window 65,535',
+    module: 'lifeline.mjs',
+    options: { maxInFlight: 65_535 },
+    lifeline: true,
+    tasks: ['shapes'],
+    memory: true,
+    replay: true,
+    note: '`maxInFlight: 65535` on the client and the server (default 1,024), the receive maximum the MQTT peers run with: a burst of 50,000 goes on the wire in its send loop; load shapes only',
   },
   {
     key: 'lifeline-metrics',

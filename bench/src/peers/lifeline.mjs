@@ -1,7 +1,8 @@
 /**
  * Lifeline: `client.send()` resolves with the server handler's result (acked, replayed after a
  * reconnect, handled once). options: `{ metrics }`: install `metrics()` from @lifeline/metrics on
- * the client and on the server; `{ fileOutbox }`: give the client a durable outbox in a file.
+ * the client and on the server; `{ fileOutbox }`: give the client a durable outbox in a file;
+ * `{ maxInFlight }`: the send window of the client and of the server (else their default).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ export async function serve(options = {}) {
   const server = createServer({
     port: 0,
     host: '127.0.0.1',
+    maxInFlight: options.maxInFlight,
     plugins: await plugins(options),
     handler: () => {
       const released = hold.wait();
@@ -58,6 +60,7 @@ export async function connect({ port, url = `ws://127.0.0.1:${port}`, options = 
     outbox: store.outbox,
     plugins: await plugins(options),
     ackTimeoutMs: 120_000,
+    maxInFlight: options.maxInFlight,
     ...(mode === 'perf'
       ? {}
       : { maxQueued: { messages: Infinity, bytes: Infinity }, reconnect: { minDelayMs: 0, maxDelayMs: 20, minUptimeMs: 0 } }),
