@@ -14,19 +14,20 @@ export type Outcome = unknown;
 
 /**
  * The bounded result cache that answers retransmitted client messages without calling the
- * handler again (protocol.md, "Sessions and sequence numbers"). Bounded twice: at most
- * `capacity` outcomes and at most `maxChars` characters of them, evicted oldest first. Seqs
- * arrive in increasing order, so a FIFO of seqs beside a Map is the whole LRU. A client that
- * respects `welcome.win` never has more unacknowledged messages than `capacity`, so it finds
- * its answer here unless the results were too large to keep (then `ERR_RESULT_EVICTED`).
+ * handler again (protocol.md, "Sessions and sequence numbers"). It keeps the outcomes of the last
+ * `capacity` seqs, as the window counts them (a span of seqs, not a count of messages), within
+ * `maxChars` characters, evicting oldest first. Outcomes are set in increasing seq order, so each
+ * sits at `seq - first` of a `Fifo` (a seq never handled leaves a hole): one slot per outcome,
+ * where a Map beside a FIFO of seqs cost a hash entry and a rehash now and then per message.
+ * A client that respects `welcome.win` never awaits a seq the cache has passed, so it finds its
+ * answer here unless the results were too large to keep (then `ERR_RESULT_EVICTED`).
  */
 export class ResultCache {
-  /**
-   * Made at the first outcome: an idle session holds none, and an empty Map and Fifo cost about
-   * 400 bytes, per session (issue 14: server memory per idle session).
-   */
-  private outcomes: Map<number, Outcome> | undefined;
-  private order: Fifo<number> | undefined;
+  /** Empty until the first outcome: an idle session holds no slots (issue 14: memory per idle session). */
+  private readonly slots = new Fifo<Outcome | undefined>();
+  /** Seq of the head slot, while there is one. */
+  private first = 0;
+  private count = 0;
   private chars = 0;
 
   constructor(
@@ -37,7 +38,7 @@ export class ResultCache {
   ) {}
 
   get size(): number {
-    return this.outcomes?.size ?? 0;
+    return this.count;
   }
 
   /** Characters held by the cached outcomes. */
@@ -45,24 +46,39 @@ export class ResultCache {
     return this.chars;
   }
 
+  /** Keep `outcome` for `seq`, newer than every seq set before (an older one is ignored). */
   set(seq: number, outcome: Outcome): void {
     const size = this.sizeOf(outcome);
-    // Larger than the whole cache: keeping it would break the bound, evicting everything for it would not help.
-    if (size > this.maxChars) return;
-    const outcomes = (this.outcomes ??= new Map());
-    (this.order ??= new Fifo()).push(seq);
-    outcomes.set(seq, outcome);
-    this.chars += size;
-    while (outcomes.size > this.capacity || this.chars > this.maxChars) this.evictOldest();
+    const slots = this.slots;
+    if (slots.length === 0) this.first = seq;
+    const end = this.first + slots.length;
+    if (seq < end) return;
+    // A jump past the whole span leaves nothing of the old one to keep.
+    if (seq - end >= this.capacity) {
+      this.clear();
+      this.first = seq;
+    } else {
+      for (let s = end; s < seq; s++) slots.push(undefined);
+    }
+    // Larger than the whole cache: keeping it would break the bound, evicting everything for it
+    // would not help. Its seq stays a hole.
+    if (size > this.maxChars) slots.push(undefined);
+    else {
+      slots.push(outcome);
+      this.count++;
+      this.chars += size;
+    }
+    while (slots.length > this.capacity || this.chars > this.maxChars) this.evictOldest();
   }
 
   get(seq: number): Outcome | undefined {
-    return this.outcomes?.get(seq);
+    const i = seq - this.first;
+    return i >= 0 && i < this.slots.length ? this.slots.at(i) : undefined;
   }
 
   clear(): void {
-    this.outcomes = undefined;
-    this.order = undefined;
+    this.slots.clear();
+    this.count = 0;
     this.chars = 0;
   }
 
@@ -72,10 +88,10 @@ export class ResultCache {
   }
 
   private evictOldest(): void {
-    const outcomes = this.outcomes as Map<number, Outcome>;
-    const seq = (this.order as Fifo<number>).shift() as number;
-    const outcome = outcomes.get(seq) as Outcome;
-    outcomes.delete(seq);
+    const outcome = this.slots.shift();
+    this.first++;
+    if (outcome === undefined) return;
+    this.count--;
     this.chars -= this.sizeOf(outcome);
   }
 }

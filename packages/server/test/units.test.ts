@@ -6,14 +6,21 @@ import { hashToken, tokenAccepted } from '../src/handshake.js';
 import { MemorySessionStore } from '../src/index.js';
 
 describe('ResultCache', () => {
-  it('keeps the newest `capacity` outcomes and evicts the oldest', () => {
+  it('keeps the outcomes of the last `capacity` seqs and evicts the oldest', () => {
     const cache = new ResultCache(jsonCodec, 3);
-    for (const seq of [1, 2, 4, 7]) cache.set(seq, String(seq));
+    for (const seq of [1, 2, 3, 4]) cache.set(seq, String(seq));
     expect(cache.get(1)).toBeUndefined();
-    expect([cache.get(2), cache.get(4), cache.get(7)]).toEqual(['2', '4', '7']);
-    cache.set(8, '8');
-    expect(cache.get(2)).toBeUndefined();
+    expect([cache.get(2), cache.get(3), cache.get(4)]).toEqual(['2', '3', '4']);
     expect(cache.size).toBe(3);
+    // A seq never handled is a hole that counts toward the span, as the window counts seqs.
+    cache.set(6, '6');
+    expect([cache.get(3), cache.get(4), cache.get(5), cache.get(6)]).toEqual([undefined, '4', undefined, '6']);
+    expect(cache.size).toBe(2);
+    // A jump past the whole span keeps only the new outcome; a seq older than the newest is ignored.
+    cache.set(100, '100');
+    cache.set(99, '99');
+    expect([cache.get(4), cache.get(6), cache.get(99), cache.get(100)]).toEqual([undefined, undefined, undefined, '100']);
+    expect(cache.size).toBe(1);
   });
 
   it('never lets a handler forge the eviction answer', () => {
