@@ -109,8 +109,10 @@ export interface ServerOptions {
   /** Largest WebSocket message accepted; `ws` closes larger ones with 1009. Announced as `welcome.max`. @default 1_048_576 */
   maxPayloadBytes?: number;
   /**
-   * The client send window announced as `welcome.win`; the result cache keeps this many
-   * outcomes, as long as they fit in `maxResultCacheBytes`.
+   * The client send window announced as `welcome.win`; the result cache keeps the outcomes of
+   * this many seqs, as long as they fit in `maxResultCacheBytes`. Larger speeds up clients that
+   * send in bursts (their client must raise its own `maxInFlight` too), at the price of up to
+   * this many outcomes kept per busy session (docs/performance.md, "the window").
    * @default 1024
    */
   maxInFlight?: number;

@@ -35,7 +35,11 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions | false;
   /** Default deadline of a `send()`: its promise settles by then, acked or not. @default 30_000 */
   ackTimeoutMs?: number;
-  /** Most unacknowledged messages on the wire; the effective window is min(this, welcome.win). @default 1024 */
+  /**
+   * Most unacknowledged messages on the wire; the effective window is min(this, welcome.win). A
+   * client that sends in bursts larger than the window gets them through faster with a larger
+   * one on both sides (docs/performance.md, "the window"). @default 1024
+   */
   maxInFlight?: number;
   /**
    * Bound on the queue behind the window; a number bounds messages only. A payload larger than
