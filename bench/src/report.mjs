@@ -2,7 +2,7 @@
  * From per-run task results to figures: medians over runs, ratios to raw ws (per run, then the
  * median), the JSON document, and the markdown tables.
  */
-import { REFERENCE } from './peers/index.mjs';
+import { REFERENCE, runsTask } from './peers/index.mjs';
 import { aggregateShapes } from './report-shapes.mjs';
 
 export function median(values) {
@@ -103,7 +103,7 @@ export function aggregate(peers, raw, config) {
     if (replay.median) replay.median.replayOverFresh = median(ok(tasks.replay).map((r) => r.result.replayMs / r.result.freshMs));
 
     const shapes = aggregateShapes(tasks, raw[REFERENCE], median, notApplicable(spec, 'shapes-local'));
-    return { key: spec.key, label: spec.label, note: spec.note, options: spec.options, perf, shapes, memory, replay };
+    return { key: spec.key, label: spec.label, note: spec.note, options: spec.options, tasks: spec.tasks, perf, shapes, memory, replay };
   });
 }
 
@@ -145,7 +145,7 @@ export function markdown(doc) {
     '| peer | throughput (msg/s) | × ws | p50 (µs) | p99 (µs) | p99.9 (µs) | p99 × ws | client CPU (µs/msg) | CPU × ws | server CPU (µs/msg) | server CPU × ws | client peak RSS (MB) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
-  for (const p of peers) {
+  for (const p of peers.filter((q) => runsTask(q, 'perf'))) {
     const m = p.perf.median;
     const r = p.perf.ratio;
     if (!m) {
@@ -175,7 +175,7 @@ export function markdown(doc) {
     `| peer | ${ns.map((n) => `heap B / in-flight msg @ ${int(n)}`).join(' | ')} | replay ${int(config.replayMessages)} after reconnect (ms) | fresh ${int(config.replayMessages)} (ms) | replay ÷ fresh |`,
     `| --- | ${ns.map(() => '---:').join(' | ')} | ---: | ---: | ---: |`,
   );
-  for (const p of peers) {
+  for (const p of peers.filter((q) => runsTask(q, 'memory') || runsTask(q, 'replay'))) {
     const mem = ns.map((n) => status(p.memory[n], (m) => int(m.heapBytesPerMsg)));
     const rp = p.replay;
     out.push(

@@ -6,7 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { PEERS, REFERENCE } from './peers/index.mjs';
+import { PEERS, REFERENCE, runsTask } from './peers/index.mjs';
 import { parseCli, USAGE } from './config.mjs';
 import { runTask } from './task.mjs';
 import { runMain } from './main.mjs';
@@ -93,7 +93,7 @@ async function main() {
         list.push({ run, result });
         log(`[run ${run}/${config.runs}] ${spec.key} ${task}${task === 'memory' ? ` ${taskParams.inFlight}` : ''}: ${describe(result)}`);
       };
-      const runs = (task) => cli.tasks.includes(task) && (spec.tasks === undefined || spec.tasks.includes(task));
+      const runs = (task) => cli.tasks.includes(task) && runsTask(spec, task);
       if (runs('perf')) await record('perf', raw[spec.key].perf, params);
       if (runs('shapes')) {
         await record('shapes-remote', raw[spec.key].shapesRemote, { ...params, run });

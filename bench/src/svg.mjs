@@ -1,4 +1,5 @@
 /** The two charts, written by hand as SVG strings (no charting dependency). */
+import { runsTask } from './peers/index.mjs';
 
 export const COLORS = ['#6b7280', '#2563eb', '#d97706', '#dc2626', '#059669', '#a16207', '#7c3aed', '#db2777'];
 export const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
@@ -8,7 +9,10 @@ const fmt = (x) => Math.round(x).toLocaleString('en-US');
 
 /** Horizontal bars, one per peer, with the raw ws value as a dashed reference line. */
 export function throughputSvg(doc) {
-  const rows = doc.peers.map((p, i) => ({ label: p.label, value: p.perf.median?.throughput, ratio: p.perf.ratio.throughput, color: COLORS[i % COLORS.length], failed: !p.perf.median }));
+  // Colours follow each peer's place among all peers, as in the latency chart.
+  const rows = doc.peers
+    .map((p, i) => ({ label: p.label, value: p.perf.median?.throughput, ratio: p.perf.ratio.throughput, color: COLORS[i % COLORS.length], failed: !p.perf.median, runs: runsTask(p, 'perf') }))
+    .filter((r) => r.runs);
   const max = Math.max(1, ...rows.map((r) => r.value ?? 0));
   const left = 190;
   const barMax = 420;

@@ -112,3 +112,8 @@ export const PEERS = [
 ];
 
 export const REFERENCE = 'raw-ws';
+
+/** Whether a peer (its spec, or its aggregate in a report) runs `task` at all: `tasks` limits it. */
+export function runsTask(peer, task) {
+  return peer.tasks === undefined || peer.tasks.includes(task);
+}
