@@ -226,8 +226,7 @@ export class Handshakes {
             return;
           }
           if (this.refuseWhileClosing(conn)) return;
-          const token = newToken();
-          this.takeOver(conn, live, hello, token, { previousTokenHash: hashToken(resume.token) }, resume.seq, true);
+          this.takeOver(conn, live, hello, newToken(), { previousTokenHash: hashToken(resume.token) }, resume.seq, true);
           return;
         }
       }
