@@ -1,8 +1,8 @@
 /**
  * An array queue with a moving head: push and shift in O(1) without `Array#shift`'s copying,
  * which matters at tens of thousands of messages a second. The one queue of both sides: the
- * send queue, its waiting list and its in-flight list, the client's held messages, the server's
- * handler queue and result cache order.
+ * send queue, its waiting list and (through `SeqFifo`) its in-flight list, the client's held
+ * messages, the server's handler queue and (through `SeqFifo`) its result cache.
  */
 /**
  * A queue that empties with at most this many slots keeps them: a stream of messages each

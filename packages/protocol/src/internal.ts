@@ -23,6 +23,7 @@ export { Deadlines } from './deadlines.js';
 export { afterIo, afterIoTimers, unref } from './timers.js';
 export type { DeadlineOptions, DeadlineSlot } from './deadlines.js';
 export { Fifo } from './fifo.js';
+export { SeqFifo } from './seq-fifo.js';
 export { SendQueue } from './send-queue.js';
 export type { SendQueueOptions, SendLog, QueueBound } from './send-options.js';
 export { Outgoing } from './outgoing.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Fifo } from '../src/internal.js';
+import { Fifo, SeqFifo } from '../src/internal.js';
 import { InFlight } from '../src/in-flight.js';
 import type { Outgoing } from '../src/outgoing.js';
 
@@ -65,5 +65,24 @@ describe('InFlight', () => {
     for (let m = f.takeUpTo(3); m !== undefined; m = f.takeUpTo(3)) taken.push(m.seq);
     expect(taken).toEqual([1, 2, 3]);
     expect([f.size, f.oldest]).toEqual([1, 4]);
+  });
+});
+
+describe('SeqFifo', () => {
+  it('finds items by seq, keeps holes for the seqs it skips, and moves its first seq as it shifts', () => {
+    const q = new SeqFifo<string>();
+    expect([q.length, q.get(0), q.shift()]).toEqual([0, undefined, undefined]);
+    q.put(10, 'a');
+    q.put(11, 'b');
+    q.put(14, 'e');
+    expect([q.first, q.end, q.length]).toEqual([10, 15, 5]);
+    expect([q.get(9), q.get(10), q.get(12), q.get(14), q.get(15)]).toEqual([undefined, 'a', undefined, 'e', undefined]);
+    q.clearAt(11);
+    expect(q.get(11)).toBeUndefined();
+    expect([q.shift(), q.shift(), q.first, q.peek()]).toEqual(['a', undefined, 12, undefined]);
+    expect(q.drain()).toEqual(['e']);
+    expect(q.length).toBe(0);
+    q.put(100, 'z');
+    expect([q.first, q.get(100)]).toEqual([100, 'z']);
   });
 });

@@ -1,5 +1,5 @@
 import type { Codec } from '@lifeline/protocol';
-import { Fifo, errorValue } from '@lifeline/protocol/internal';
+import { SeqFifo, errorValue } from '@lifeline/protocol/internal';
 
 /**
  * An error outcome, kept apart from successes so a run of successes can be coalesced into one
@@ -16,17 +16,15 @@ export type Outcome = unknown;
  * The bounded result cache that answers retransmitted client messages without calling the
  * handler again (protocol.md, "Sessions and sequence numbers"). It keeps the outcomes of the last
  * `capacity` seqs, as the window counts them (a span of seqs, not a count of messages), within
- * `maxChars` characters, evicting oldest first. Outcomes are set in increasing seq order, so each
- * sits at `seq - first` of a `Fifo` (a seq never handled leaves a hole): one slot per outcome,
- * where a Map beside a FIFO of seqs cost a hash entry and a rehash now and then per message.
- * A client that respects `welcome.win` never awaits a seq the cache has passed, so it finds its
- * answer here unless the results were too large to keep (then `ERR_RESULT_EVICTED`).
+ * `maxChars` characters, evicting oldest first. Outcomes are set in increasing seq order, so they
+ * sit in a `SeqFifo` (a seq never handled is a hole): one slot per outcome, where a Map beside a
+ * FIFO of seqs cost a hash entry and a rehash now and then per message. A client that respects
+ * `welcome.win` never awaits a seq the cache has passed, so it finds its answer here unless the
+ * results were too large to keep (then `ERR_RESULT_EVICTED`).
  */
 export class ResultCache {
   /** Empty until the first outcome: an idle session holds no slots (issue 14: memory per idle session). */
-  private readonly slots = new Fifo<Outcome | undefined>();
-  /** Seq of the head slot, while there is one. */
-  private first = 0;
+  private readonly slots = new SeqFifo<Outcome>();
   private count = 0;
   private chars = 0;
 
@@ -48,23 +46,16 @@ export class ResultCache {
 
   /** Keep `outcome` for `seq`, newer than every seq set before (an older one is ignored). */
   set(seq: number, outcome: Outcome): void {
-    const size = this.sizeOf(outcome);
     const slots = this.slots;
-    if (slots.length === 0) this.first = seq;
-    const end = this.first + slots.length;
-    if (seq < end) return;
+    if (slots.length > 0 && seq < slots.end) return;
     // A jump past the whole span leaves nothing of the old one to keep.
-    if (seq - end >= this.capacity) {
-      this.clear();
-      this.first = seq;
-    } else {
-      for (let s = end; s < seq; s++) slots.push(undefined);
-    }
+    if (slots.length > 0 && seq - slots.end >= this.capacity) this.clear();
+    const size = this.sizeOf(outcome);
     // Larger than the whole cache: keeping it would break the bound, evicting everything for it
     // would not help. Its seq stays a hole.
-    if (size > this.maxChars) slots.push(undefined);
+    if (size > this.maxChars) slots.put(seq, undefined);
     else {
-      slots.push(outcome);
+      slots.put(seq, outcome);
       this.count++;
       this.chars += size;
     }
@@ -72,8 +63,7 @@ export class ResultCache {
   }
 
   get(seq: number): Outcome | undefined {
-    const i = seq - this.first;
-    return i >= 0 && i < this.slots.length ? this.slots.at(i) : undefined;
+    return this.slots.get(seq);
   }
 
   clear(): void {
@@ -89,7 +79,6 @@ export class ResultCache {
 
   private evictOldest(): void {
     const outcome = this.slots.shift();
-    this.first++;
     if (outcome === undefined) return;
     this.count--;
     this.chars -= this.sizeOf(outcome);
