@@ -202,6 +202,7 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
       return o as unknown as Frame;
     }
     case 'cack':
+    case 'got':
       seqField(o, 'seq', t, 0);
       return o as unknown as Frame;
     case 'ping':
@@ -244,6 +245,7 @@ export function validateFrame(value: unknown, limits: DecodeLimits = decodeDefau
       seqField(o, 'hb', t);
       seqField(o, 'max', t);
       if (o.codec !== undefined && !isCodecName(o.codec)) bad('welcome.codec must be 1-32 characters of [a-z0-9-]');
+      if (o.got !== undefined && typeof o.got !== 'boolean') bad('welcome.got must be a boolean');
       return o as unknown as Frame;
     case 'bye':
       if (!isSeq(o.code) || o.code > 4999) bad('bye.code must be a close code');

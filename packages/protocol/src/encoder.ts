@@ -30,6 +30,8 @@ export interface FrameEncoder<W> {
   /** Successful outcomes of `seq`, `seq + 1`, …; each `r` comes from `value()` and nests within `MAX_BATCHED_RESULT_DEPTH`. */
   acks(seq: number, r: readonly W[]): W;
   cack(seq: number): W;
+  /** The client holds the answers of every message up to `seq` (see `GotFrame`). */
+  got(seq: number): W;
   ping(ts: number): W;
   pong(ts: number, at: number): W;
   /** `reason` is cut to the decoder's string bound. */
@@ -112,11 +114,12 @@ export const jsonEncoder: FrameEncoder<string> & HandshakeEncoder = {
   ackError: (seq, e) => `{"t":"ack","seq":${seq},"e":${e}}`,
   acks: (seq, r) => `{"t":"acks","seq":${seq},"r":[${r.join(',')}]}`,
   cack: (seq) => `{"t":"cack","seq":${seq}}`,
+  got: (seq) => `{"t":"got","seq":${seq}}`,
   ping: (ts) => `{"t":"ping","ts":${num(ts)}}`,
   pong: (ts, at) => `{"t":"pong","ts":${num(ts)},"at":${num(at)}}`,
   hello: (f) => JSON.stringify({ t: 'hello', v: f.v, auth: f.auth, resume: f.resume, win: f.win, codecs: f.codecs, nonce: f.nonce }),
   welcome: (f) =>
-    JSON.stringify({ t: 'welcome', v: f.v, sid: f.sid, token: f.token, resumed: f.resumed, seq: f.seq, win: f.win, hb: f.hb, max: f.max, codec: f.codec }),
+    JSON.stringify({ t: 'welcome', v: f.v, sid: f.sid, token: f.token, resumed: f.resumed, seq: f.seq, win: f.win, hb: f.hb, max: f.max, codec: f.codec, got: f.got }),
   bye: (code, reason, retryMs) => {
     const cut = reason.length > REASON ? reason.slice(0, REASON) : reason;
     return JSON.stringify(retryMs === undefined ? { t: 'bye', code, reason: cut } : { t: 'bye', code, reason: cut, retryMs: num(retryMs) });

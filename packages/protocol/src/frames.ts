@@ -59,6 +59,11 @@ export interface WelcomeFrame {
   readonly max: number;
   /** The session's codec, one the client offered; absent means `"json"`. */
   readonly codec?: string;
+  /**
+   * True when the server frees cached outcomes on `got` (a one-node session): the client sends
+   * `got` only then. Absent: the server keeps the outcomes of the last `win` seqs.
+   */
+  readonly got?: boolean;
 }
 
 /** A message, either direction. */
@@ -94,6 +99,16 @@ export interface AcksFrame {
 /** Client → server: every server message with `seq` at or below this one was delivered. */
 export interface CackFrame {
   readonly t: 'cack';
+  readonly seq: number;
+}
+
+/**
+ * Client → server: the client holds the answer of every message with `seq` at or below this one,
+ * and will never send one of them again; the server may forget their outcomes (an ack of acks,
+ * as SignalR's stateful reconnect and QUIC have). Sent only when `welcome.got` is true.
+ */
+export interface GotFrame {
+  readonly t: 'got';
   readonly seq: number;
 }
 
@@ -254,6 +269,7 @@ export type Frame =
   | AckFrame
   | AcksFrame
   | CackFrame
+  | GotFrame
   | PingFrame
   | PongFrame
   | ByeFrame
@@ -263,7 +279,7 @@ export type Frame =
 export type FrameType = Frame['t'];
 
 /** Frames a server accepts from a client after `hello`. */
-export const clientFrameTypes: ReadonlySet<FrameType> = new Set<FrameType>(['msg', 'cack', 'ping', 'pong', 'bye', 'sub', 'unsub', 'pack', 'presence']);
+export const clientFrameTypes: ReadonlySet<FrameType> = new Set<FrameType>(['msg', 'cack', 'got', 'ping', 'pong', 'bye', 'sub', 'unsub', 'pack', 'presence']);
 /** Frames a client accepts from a server after `welcome`. */
 export const serverFrameTypes: ReadonlySet<FrameType> = new Set<FrameType>([
   'msg', 'ack', 'acks', 'ping', 'pong', 'bye', 'subok', 'suberr', 'pub', 'gap', 'join', 'leave', 'members',

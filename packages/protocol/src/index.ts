@@ -18,6 +18,7 @@ export type {
   AckFrame,
   AcksFrame,
   CackFrame,
+  GotFrame,
   PingFrame,
   PongFrame,
   ByeFrame,

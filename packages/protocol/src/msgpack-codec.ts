@@ -38,8 +38,8 @@ function fixstr(s: string): Uint8Array {
 const K = Object.fromEntries(
   ['t', 'seq', 'id', 'ts', 'd', 'r', 'e', 'at', 'ch', 'offset', 'epoch', 'member', 'members'].map((k) => [k, fixstr(k)]),
 ) as Record<'t' | 'seq' | 'id' | 'ts' | 'd' | 'r' | 'e' | 'at' | 'ch' | 'offset' | 'epoch' | 'member' | 'members', Uint8Array>;
-const T = Object.fromEntries(['msg', 'ack', 'acks', 'cack', 'ping', 'pong', 'pub', 'join', 'leave', 'members'].map((t) => [t, fixstr(t)])) as Record<
-  'msg' | 'ack' | 'acks' | 'cack' | 'ping' | 'pong' | 'pub' | 'join' | 'leave' | 'members',
+const T = Object.fromEntries(['msg', 'ack', 'acks', 'cack', 'got', 'ping', 'pong', 'pub', 'join', 'leave', 'members'].map((t) => [t, fixstr(t)])) as Record<
+  'msg' | 'ack' | 'acks' | 'cack' | 'got' | 'ping' | 'pong' | 'pub' | 'join' | 'leave' | 'members',
   Uint8Array
 >;
 const MAP = Array.from({ length: 16 }, (_, n) => Uint8Array.of(0x80 | n));
@@ -196,6 +196,7 @@ export const msgpackCodec: Codec<Uint8Array> = {
   ackError: (seq, e) => frame([MAP[3]!, K.t, T.ack, K.seq, seq, K.e, e]),
   acks: (seq, r) => frame([MAP[3]!, K.t, T.acks, K.seq, seq, K.r, arrayHeader(r.length), ...r]),
   cack: (seq) => frame([MAP[2]!, K.t, T.cack, K.seq, seq]),
+  got: (seq) => frame([MAP[2]!, K.t, T.got, K.seq, seq]),
   ping: (ts) => frame([MAP[2]!, K.t, T.ping, K.ts, ts]),
   pong: (ts, at) => frame([MAP[3]!, K.t, T.pong, K.ts, ts, K.at, at]),
   bye: (code, reason, retryMs) =>

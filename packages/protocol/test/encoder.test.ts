@@ -11,6 +11,8 @@ describe('jsonEncoder', () => {
     ['ack error', E.ackError(5, E.value(errorValue({ code: 'E', message: 'm' }))), { t: 'ack', seq: 5, e: { code: 'E', message: 'm' } }],
     ['acks', E.acks(6, [E.value(1), E.value('two')]), { t: 'acks', seq: 6, r: [1, 'two'] }],
     ['cack', E.cack(0), { t: 'cack', seq: 0 }],
+    ['got', E.got(64), { t: 'got', seq: 64 }],
+    ['welcome offering got', E.welcome({ v: 1, sid: 's', token: 'k', resumed: false, seq: 0, win: 2, hb: 3, max: 4, got: true }), { t: 'welcome', v: 1, sid: 's', token: 'k', resumed: false, seq: 0, win: 2, hb: 3, max: 4, got: true }],
     ['ping', E.ping(12), { t: 'ping', ts: 12 }],
     ['pong', E.pong(12, 14), { t: 'pong', ts: 12, at: 14 }],
     ['hello', E.hello({ v: 1, win: 8, resume: { sid: 's', token: 'k', seq: 2 } }), { t: 'hello', v: 1, resume: { sid: 's', token: 'k', seq: 2 }, win: 8 }],

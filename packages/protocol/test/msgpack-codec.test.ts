@@ -28,6 +28,8 @@ function everyFrame<W>(c: Codec<W>): W[] {
     c.acks(5, Array.from({ length: 20 }, (_, i) => v(i))),
     c.cack(0),
     c.cack(2 ** 33),
+    c.got(0),
+    c.got(2 ** 33),
     c.ping(1732860000000.25),
     c.pong(5, 6),
     c.bye(4410, 'done'),

@@ -31,6 +31,8 @@ export interface ServedSession {
   receive(f: MsgFrame, wallAt: number, at: number, bytes: number): void;
   /** A `cack` frame. */
   cack(seq: number): void;
+  /** A `got` frame: the client holds every answer up to `seq`. */
+  got(seq: number): void;
   /** The client's `bye` 1000: the session ends. */
   endedByClient(): void;
   /** `conn`'s socket took what it had buffered: the session may handle and write more. */

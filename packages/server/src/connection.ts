@@ -363,6 +363,9 @@ export class Connection implements Link {
         case 'cack':
           session.cack(f.seq);
           break;
+        case 'got':
+          session.got(f.seq);
+          break;
         case 'ping':
           this.answered = true;
           this.writer.push(this.codec.pong(f.ts, this.hooks.now()));

@@ -82,6 +82,15 @@ export class Inbound {
     this.results = new ResultCache(codec, deps.options.maxInFlight, deps.options.maxResultCacheBytes);
   }
 
+  /**
+   * The client holds every answer up to `seq` and will not send those messages again: their
+   * outcomes leave the cache. A client that says so too early only loses its own answers: a
+   * retransmission of a forgotten seq gets `ERR_RESULT_EVICTED`, never a second handler call.
+   */
+  got(seq: number): void {
+    this.results.forgetThrough(seq);
+  }
+
   /** Highest client seq accepted (handed, or queued, to the handler): `welcome.seq`. */
   get acceptedSeq(): number {
     return this.accepted;

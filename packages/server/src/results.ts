@@ -66,6 +66,12 @@ export class ResultCache {
     return this.slots.get(seq);
   }
 
+  /** Drop every outcome of a seq at or below `seq` (the client's `got`). */
+  forgetThrough(seq: number): void {
+    const slots = this.slots;
+    while (slots.length > 0 && slots.first <= seq) this.evictOldest();
+  }
+
   clear(): void {
     this.slots.clear();
     this.count = 0;

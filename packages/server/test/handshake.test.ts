@@ -19,6 +19,7 @@ describe('handshake', () => {
       win: 77,
       hb: 1_234,
       max: 4_096,
+      got: true,
     });
     // 32 random bytes, base64url.
     expect(welcome.token).toMatch(/^[A-Za-z0-9_-]{43}$/);

@@ -103,6 +103,28 @@ describe('client → server messages', () => {
     expect(calls).toBe(1);
   });
 
+  it('got: the outcomes up to its seq leave the cache; the ones after it stay', async () => {
+    let calls = 0;
+    const server = await startServer({ handler: () => ++calls });
+    const { client, welcome } = await RawClient.connect(urlOf(server));
+    expect(welcome.got).toBe(true);
+    client.sendMsgs([1, 2, 3, 4].map((seq) => ({ seq, d: 0 })));
+    await client.acks(4);
+    client.send({ t: 'got', seq: 2 });
+    client.sendMsgs([{ seq: 2, d: 0 }, { seq: 3, d: 0 }]);
+    const [forgotten, kept] = await client.acks(2);
+    // Forgotten, yet never handled twice.
+    expect(forgotten).toMatchObject({ seq: 2, e: { code: 'ERR_RESULT_EVICTED' } });
+    expect(kept).toEqual({ seq: 3, r: 3 });
+    // A got past every seq handled so far empties the cache, and the session carries on.
+    client.send({ t: 'got', seq: 1_000 });
+    client.sendMsgs([{ seq: 5, d: 0 }]);
+    expect(await client.acks(1)).toEqual([{ seq: 5, r: 5 }]);
+    client.sendMsgs([{ seq: 5, d: 0 }]);
+    expect(await client.acks(1)).toEqual([{ seq: 5, r: 5 }]);
+    expect(calls).toBe(5);
+  });
+
   it('evicted results are answered with ERR_RESULT_EVICTED, not handled again', async () => {
     let calls = 0;
     const server = await startServer({ maxInFlight: 2, handler: () => ++calls });

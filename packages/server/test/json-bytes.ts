@@ -18,6 +18,7 @@ export const jsonBytes: Codec<Buffer> = {
   ackError: (seq, e) => utf8(jsonCodec.ackError(seq, text(e))),
   acks: (seq, r) => utf8(jsonCodec.acks(seq, r.map(text))),
   cack: (seq) => utf8(jsonCodec.cack(seq)),
+  got: (seq) => utf8(jsonCodec.got(seq)),
   ping: (ts) => utf8(jsonCodec.ping(ts)),
   pong: (ts, at) => utf8(jsonCodec.pong(ts, at)),
   bye: (code, reason, retryMs) => utf8(jsonCodec.bye(code, reason, retryMs)),

@@ -23,6 +23,19 @@ describe('ResultCache', () => {
     expect(cache.size).toBe(1);
   });
 
+  it('forgetThrough drops the outcomes the client holds, holes included, and its counts with them', () => {
+    const cache = new ResultCache(jsonCodec, 8);
+    for (const seq of [1, 2, 4, 5]) cache.set(seq, String(seq));
+    cache.forgetThrough(3);
+    expect([cache.get(1), cache.get(2), cache.get(4), cache.get(5)]).toEqual([undefined, undefined, '4', '5']);
+    expect([cache.size, cache.heldChars]).toEqual([2, 2]);
+    // Past everything held: empty, and the next outcome starts a new span.
+    cache.forgetThrough(50);
+    expect([cache.size, cache.heldChars]).toEqual([0, 0]);
+    cache.set(6, '6');
+    expect([cache.get(5), cache.get(6), cache.size]).toEqual([undefined, '6', 1]);
+  });
+
   it('never lets a handler forge the eviction answer', () => {
     const forged = errorOutcome(jsonCodec, Object.assign(new Error('nope'), { code: 'ERR_RESULT_EVICTED' }));
     expect(JSON.parse(forged.e as string)).toEqual({ code: 'ERR_HANDLER', message: 'nope' });

@@ -118,6 +118,7 @@ export class LifelineClient extends EventEmitter<ClientEvents> {
       ctx,
       store,
     });
+    this.wire.pullGots(this.outbox);
     this.dispatch = new Dispatch(
       {
         plugins: this.plugins,

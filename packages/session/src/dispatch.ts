@@ -69,6 +69,8 @@ export class Dispatch {
     if (this.needPump && host.isOpen()) {
       this.needPump = false;
       this.outbox.pump();
+      // Answers moved the mark: the `got` leaves with this turn's frames, or alone.
+      if (this.outbox.gotDue()) this.wire.schedule();
     }
   }
 

@@ -109,7 +109,7 @@ export class SessionHandshake {
     this.nonce = undefined;
     if (this.ctx.sessionId !== w.sid) this.ctx = { side: 'client', sessionId: w.sid };
     this.wire.established(welcomed.codec, w.max);
-    this.outbox.connected(w.win, w.max, welcomed.codec);
+    this.outbox.connected(w.win, w.max, welcomed.codec, w.got === true);
     const outcome = reconcile(w, previous, this.outbox, this.inbox);
     this.outcome = outcome;
     return outcome.kind === 'new' ? 'welcome' : outcome.kind === 'resumed' ? 'resumed' : 'session lost';

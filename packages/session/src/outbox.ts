@@ -31,6 +31,14 @@ export interface FrameSink {
   readonly writable: boolean;
 }
 
+/**
+ * Answers received between two `got` frames: the server's result cache holds at most this many
+ * outcomes beyond those still awaited. One `got` per 64 acks costs the wire about 20 bytes per
+ * 64 answers; one per answer would put a second frame into every round trip of a caller that
+ * sends one message at a time.
+ */
+export const GOT_EVERY = 64;
+
 /** The waiting list of `overflow: 'wait'` is bounded only by each sender's deadline (see `Outbox`). */
 const UNBOUNDED = Object.freeze({ messages: Infinity, bytes: Infinity });
 
@@ -54,6 +62,10 @@ export class Outbox extends SendQueue {
    * chose another of those offered. Each transmission then re-encodes its payload (see `frameOf`).
    */
   private other: Codec | undefined;
+  /** The server frees outcomes on `got` (`welcome.got`). */
+  private gotOffered = false;
+  /** The last `got.seq` written on this connection. */
+  private gotSent = 0;
 
   constructor(private readonly config: OutboxConfig) {
     super({
@@ -105,8 +117,11 @@ export class Outbox extends SendQueue {
    * A connection was established: its window is min(maxInFlight, `welcome.win`), its frame limit
    * `welcome.max`, its codec `welcome.codec`.
    */
-  connected(win: number, maxFrameBytes: number, codec: Codec): void {
+  connected(win: number, maxFrameBytes: number, codec: Codec, got = false): void {
     this.window = Math.min(this.config.maxInFlight, win);
+    this.gotOffered = got;
+    // A `got` written on the last connection may have been lost with it: the mark goes again.
+    this.gotSent = 0;
     this.maxFrameBytes = maxFrameBytes;
     this.other = sameUnits(codec, this.config.codec) ? undefined : codec;
     this.online = true;
@@ -114,6 +129,25 @@ export class Outbox extends SendQueue {
 
   disconnected(): void {
     this.online = false;
+  }
+
+  /**
+   * Every seq below the oldest one awaited was answered, and will not be sent again (zombies the
+   * server accepted stay awaited): that is the mark a `got` carries.
+   */
+  private gotMark(): number {
+    return (this.inFlight.oldest ?? this.nextSeq) - 1;
+  }
+
+  /** A `got` is due: the mark moved `GOT_EVERY` seqs past the last one written. */
+  gotDue(): boolean {
+    return this.gotOffered && this.gotMark() - this.gotSent >= GOT_EVERY;
+  }
+
+  /** The `got.seq` to write now, if one is due; taking it marks it written. */
+  takeGot(): number | undefined {
+    if (!this.gotDue()) return undefined;
+    return (this.gotSent = this.gotMark());
   }
 
   /** Stop taking new messages (`close()` started); those already accepted carry on. */
@@ -160,6 +194,7 @@ export class Outbox extends SendQueue {
    * seqs; their `send()` promises stay pending. Returns their ids.
    */
   restartInFlight(): string[] {
+    this.gotSent = 0;
     return this.restartSequence().map((m) => m.id);
   }
 

@@ -24,6 +24,11 @@ export interface CackSource {
   cackLingers(): boolean;
 }
 
+/** The outbox's `got`: at most one per flush, when the answers received moved its mark far enough. */
+export interface GotSource {
+  takeGot(): number | undefined;
+}
+
 /** The channel subscriptions' `pack`s: one per channel per flush, for what the application took. */
 export interface PackSource {
   pushPacks(push: (frame: unknown) => void): void;
@@ -43,6 +48,7 @@ export class Wire {
   /** Built for its codec: replaced (never kept elsewhere) when a welcome names another. */
   private writer: FrameWriter<unknown>;
   private packs: PackSource | undefined;
+  private gots: GotSource | undefined;
 
   constructor(
     private readonly link: WireLink,
@@ -50,6 +56,11 @@ export class Wire {
     private readonly meter: ByteMeter,
   ) {
     this.writer = this.writerFor(this.current);
+  }
+
+  /** From now on, the `got` of `source` joins a flush when it is due. */
+  pullGots(source: GotSource): void {
+    this.gots = source;
   }
 
   /** From now on, the `pack`s of `source` join every flush. */
@@ -119,6 +130,8 @@ export class Wire {
   private readonly beforeFlush = (): void => {
     const seq = this.cacks.takeCack();
     if (seq !== undefined) this.writer.push(this.current.cack(seq));
+    const got = this.gots?.takeGot();
+    if (got !== undefined) this.writer.push(this.current.got(got));
     this.packs?.pushPacks(this.pushPack);
   };
 

@@ -44,6 +44,8 @@ export interface FakeServerOptions {
   rotateTokens?: boolean;
   win?: number;
   max?: number;
+  /** Offer `got` in the welcome (the real server does on one node). @default false */
+  got?: boolean;
   /** Called with each hello before the welcome; may close the socket instead (return false). */
   onHello?: (hello: AnyFrame, socket: WebSocket) => boolean | void;
 }
@@ -137,6 +139,7 @@ export class FakeServer extends EventEmitter {
           win: this.options.win ?? 1024,
           hb: 15_000,
           max: this.options.max ?? 1_048_576,
+          got: this.options.got,
         }),
       );
       socket.on('message', (raw) => this.onMessage(conn, String(raw)));

@@ -113,6 +113,7 @@ export const validFrames: Record<string, FrameArb> = {
     fixed('hb', seq(1).map(j)),
     fixed('max', seq(1).map(j)),
     opt('codec', codecName.map(j)),
+    opt('got', fc.boolean().map(j)),
   ),
   msg: entries(fixed('t', c('"msg"')), fixed('seq', seq(1).map(j)), fixed('id', id.map(j)), fixed('ts', time.map(j)), fixed('d', payload)),
   ack: fc.oneof(
@@ -125,6 +126,7 @@ export const validFrames: Record<string, FrameArb> = {
   ),
   acks: entries(fixed('t', c('"acks"')), fixed('seq', seq(1).map(j)), fixed('r', fc.array(payload, { minLength: 1, maxLength: 5 }).map((r) => `[${r.join(',')}]`))),
   cack: entries(fixed('t', c('"cack"')), fixed('seq', seq(0).map(j))),
+  got: entries(fixed('t', c('"got"')), fixed('seq', seq(0).map(j))),
   ping: entries(fixed('t', c('"ping"')), fixed('ts', time.map(j))),
   pong: entries(fixed('t', c('"pong"')), fixed('ts', time.map(j)), fixed('at', time.map(j))),
   bye: entries(
@@ -187,7 +189,7 @@ const frameKeys = [
 ];
 const anyKey = fc.oneof(fc.constantFrom(...pollutionKeys), fc.constantFrom(...frameKeys), fc.string({ maxLength: 8 }));
 const typeNames = [
-  'hello', 'welcome', 'msg', 'ack', 'acks', 'cack', 'ping', 'pong', 'bye',
+  'hello', 'welcome', 'msg', 'ack', 'acks', 'cack', 'got', 'ping', 'pong', 'bye',
   'sub', 'unsub', 'pack', 'presence', 'subok', 'suberr', 'pub', 'gap', 'join', 'leave', 'members',
   'Msg', 'launch', '', '__proto__', 'constructor', 'toString',
 ];

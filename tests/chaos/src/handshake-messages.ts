@@ -75,7 +75,7 @@ const forgedResumeOfGood = fc
   .map((token) => objectText([['t', '"hello"'], ['v', '1'], ['auth', '{"user":"good"}'], ['resume', objectText([['sid', j(LIVE_SID)], ['token', j(token)], ['seq', '0']])]]));
 
 /** Frames a client may send after hello, frames it may not, and junk: for batches and second messages. */
-const clientFrame = fc.oneof(validFrames.msg!, validFrames.cack!, validFrames.ping!, validFrames.pong!).map(objectText);
+const clientFrame = fc.oneof(validFrames.msg!, validFrames.cack!, validFrames.got!, validFrames.ping!, validFrames.pong!).map(objectText);
 const anyFrame = fc.oneof(
   { arbitrary: clientFrame, weight: 6 },
   { arbitrary: validFrames.bye!.map(objectText), weight: 1 },

@@ -16,7 +16,7 @@ import { judgeMessage } from './spec.js';
  *   identity (the same identity key: string or number `sub`, else `id`, else the JSON with sorted
  *   keys) with a token that does not match → 4403. A resume of a session of another identity, or
  *   of an unknown session → a new session (`welcome`, `resumed: false`).
- * - After `welcome`: `msg`, `cack`, `ping`, `pong` keep the connection; `bye` 1000 ends the
+ * - After `welcome`: `msg`, `cack`, `got`, `ping`, `pong` keep the connection; `bye` 1000 ends the
  *   session (close 1000); another `bye` precedes a close the peer makes, so the server ignores
  *   the rest of that message; a frame only servers send (`welcome`, `ack`, `acks`) → 4400.
  */
@@ -87,6 +87,7 @@ function dispatch(frames: readonly Frame[]): End | undefined {
     switch (own(f, 't')) {
       case 'msg':
       case 'cack':
+      case 'got':
       case 'ping':
       case 'pong':
       // Channel frames (protocol.md, "Channels"): a refusal is a `suberr`, never a close.

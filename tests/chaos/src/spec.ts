@@ -144,6 +144,7 @@ export function judgeFrame(value: unknown): Verdict | undefined {
       if (typeof own(o, 'resumed') !== 'boolean') return bad('welcome.resumed');
       if (!int(own(o, 'seq'), 0) || !int(own(o, 'win'), 1) || !int(own(o, 'hb'), 1) || !int(own(o, 'max'), 1)) return bad('welcome integers');
       if (has(o, 'codec') && !codecName(own(o, 'codec'))) return bad('welcome.codec');
+      if (has(o, 'got') && typeof own(o, 'got') !== 'boolean') return bad('welcome.got');
       return undefined;
     case 'msg':
       if (!int(own(o, 'seq'), 1)) return bad('msg.seq ≥ 1');
@@ -167,6 +168,8 @@ export function judgeFrame(value: unknown): Verdict | undefined {
     }
     case 'cack':
       return int(own(o, 'seq'), 0) ? undefined : bad('cack.seq ≥ 0');
+    case 'got':
+      return int(own(o, 'seq'), 0) ? undefined : bad('got.seq ≥ 0');
     case 'ping':
       return time(own(o, 'ts')) ? undefined : bad('ping.ts');
     case 'pong':
