@@ -94,7 +94,7 @@ describe('public API (DESIGN.md)', () => {
     expectTypeOf<ClientOptions['reconnect']>().toEqualTypeOf<
       { minDelayMs?: number; maxDelayMs?: number; maxAttempts?: number; minUptimeMs?: number } | false | undefined
     >();
-    expect(clientDefaults).toMatchObject({ ackTimeoutMs: 30_000, maxInFlight: 1024, maxBuffered: 1024, overflow: 'wait' });
+    expect(clientDefaults).toMatchObject({ ackTimeoutMs: 30_000, maxInFlight: 65_535, maxBuffered: 1024, overflow: 'wait' });
   });
 
   it('takes codecs, and exports the codec they name', () => {

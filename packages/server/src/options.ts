@@ -3,6 +3,7 @@ import { jsonCodec, type Codec, type Json, type LifelinePlugin } from '@lifeline
 import { checkCodecs } from '@lifeline/protocol/internal';
 import { resolveChannelOptions, type ChannelOptions, type ResolvedChannelOptions } from './channels/options.js';
 import type { Engine } from './engine/engine.js';
+import { isSharedEngine } from './shared/node.js';
 import { defaultIdentityKey } from './identity.js';
 import type { Session } from './session.js';
 import type { SessionStore } from './store.js';
@@ -110,10 +111,11 @@ export interface ServerOptions {
   maxPayloadBytes?: number;
   /**
    * The client send window announced as `welcome.win`; the result cache keeps the outcomes of
-   * this many seqs, as long as they fit in `maxResultCacheBytes`. Larger speeds up clients that
-   * send in bursts (their client must raise its own `maxInFlight` too), at the price of up to
-   * this many outcomes kept per busy session (docs/performance.md, "the window").
-   * @default 1024
+   * this many seqs, as long as they fit in `maxResultCacheBytes`. On one node the client's `got`
+   * frees them as it receives their acks, so only a burst still being answered holds many; a
+   * shared engine has no `got` and keeps its span for as long as a busy session lives, in Redis
+   * (docs/performance.md, "the window").
+   * @default 65_535 on one node (MQTT's default receive maximum); 1_024 with an `engine` that has `sessions`
    */
   maxInFlight?: number;
   /**
@@ -240,6 +242,12 @@ export interface ServerOptions {
   nodeTimeoutMs?: number;
 }
 
+/**
+ * The push window for a client whose `hello` names none (`hello.win`; the reference client always
+ * does): what the client holds, not the server's own `maxInFlight`, bounds what it is sent.
+ */
+export const HELLO_WIN_DEFAULT = 1_024;
+
 export const serverDefaults = Object.freeze({
   port: 0,
   host: '127.0.0.1',
@@ -248,7 +256,9 @@ export const serverDefaults = Object.freeze({
   heartbeatTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   maxPayloadBytes: 1024 * 1024,
-  maxInFlight: 1024,
+  maxInFlight: 65_535,
+  /** `maxInFlight`'s default with an engine that has `sessions`: its result cache has no `got`. */
+  maxInFlightShared: 1_024,
   maxResultCacheBytes: 4 * 1024 * 1024,
   maxInboundBytes: 8 * 1024 * 1024,
   maxQueued: Object.freeze({ messages: 10_000, bytes: 16 * 1024 * 1024 }) as Readonly<QueueLimits>,
@@ -382,7 +392,12 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     heartbeatTimeoutMs,
     handshakeTimeoutMs: duration('handshakeTimeoutMs', options.handshakeTimeoutMs ?? serverDefaults.handshakeTimeoutMs, 1),
     maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes ?? serverDefaults.maxPayloadBytes, 64),
-    maxInFlight: integer('maxInFlight', options.maxInFlight ?? serverDefaults.maxInFlight, 1, 1_000_000),
+    maxInFlight: integer(
+      'maxInFlight',
+      options.maxInFlight ?? (isSharedEngine(options.engine) ? serverDefaults.maxInFlightShared : serverDefaults.maxInFlight),
+      1,
+      1_000_000,
+    ),
     maxResultCacheBytes: integer('maxResultCacheBytes', options.maxResultCacheBytes ?? serverDefaults.maxResultCacheBytes, 0),
     maxInboundBytes: integer('maxInboundBytes', options.maxInboundBytes ?? serverDefaults.maxInboundBytes, 1),
     maxQueued: queueLimits(options.maxQueued),

@@ -1,7 +1,7 @@
 import { ClosedError, type Codec, type Json, type PluginContext } from '@lifeline/protocol';
 import { SendQueue, now as monotonic, type Deadlines, type Outgoing, type PluginHost, type SendQueueOptions } from '@lifeline/protocol/internal';
 import type { OutboundLink } from './link.js';
-import type { ResolvedOptions } from './options.js';
+import { HELLO_WIN_DEFAULT, type ResolvedOptions } from './options.js';
 import type { SessionCloseReason } from './session.js';
 
 export type { SendOptions } from '@lifeline/protocol';
@@ -102,7 +102,7 @@ export class Outbound extends SendQueue {
    */
   attach(link: OutboundLink, win: number | undefined, ackSeq: number): number {
     this.link = link;
-    this.window = win === undefined ? this.maxInFlight : Math.min(win, this.maxInFlight);
+    this.window = Math.min(win ?? HELLO_WIN_DEFAULT, this.maxInFlight);
     this.cover(ackSeq);
     const replayed = this.retransmit();
     this.pump();

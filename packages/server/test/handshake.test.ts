@@ -1,10 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeAll, nextEvent, nextSession, startServer, urlOf } from '@lifeline/test-kit';
-import { CloseCode, type ProtocolErrorInfo } from '../src/index.js';
+import { CloseCode, memoryEngine, type ProtocolErrorInfo } from '../src/index.js';
 
 afterEach(closeAll);
 
 describe('handshake', () => {
+  it('announces a 65,535 window with got on one node, and 1,024 without got on a shared engine', async () => {
+    const one = await RawClient.connect(urlOf(await startServer()));
+    expect(one.welcome).toMatchObject({ win: 65_535, got: true });
+    const engine = memoryEngine();
+    const shared = await RawClient.connect(urlOf(await startServer({ engine })));
+    expect(shared.welcome.win).toBe(1_024);
+    expect(shared.welcome.got).toBeUndefined();
+    await engine.close();
+  });
+
   it('answers hello with a welcome carrying the documented fields', async () => {
     const server = await startServer({ maxInFlight: 77, heartbeatIntervalMs: 1_234, maxPayloadBytes: 4_096 });
     const session = nextSession(server);

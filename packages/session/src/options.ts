@@ -36,9 +36,11 @@ export interface ClientOptions {
   /** Default deadline of a `send()`: its promise settles by then, acked or not. @default 30_000 */
   ackTimeoutMs?: number;
   /**
-   * Most unacknowledged messages on the wire; the effective window is min(this, welcome.win). A
-   * client that sends in bursts larger than the window gets them through faster with a larger
-   * one on both sides (docs/performance.md, "the window"). @default 1024
+   * Most unacknowledged messages on the wire; the effective window is min(this, welcome.win):
+   * 65,535 from one server node, 1,024 from a shared engine, by default. A burst within the
+   * window is on the wire while the loop that sends it still runs, so the server works meanwhile
+   * (docs/performance.md, "the window"). Their bytes are bounded too, by `maxQueued.bytes`.
+   * @default 65_535 (MQTT's default receive maximum)
    */
   maxInFlight?: number;
   /**
@@ -101,7 +103,7 @@ export const clientDefaults = Object.freeze({
   heartbeatTimeoutMs: transportDefaults.heartbeatTimeoutMs,
   reconnect: reconnectDefaults,
   ackTimeoutMs: 30_000,
-  maxInFlight: 1024,
+  maxInFlight: 65_535,
   maxQueued: Object.freeze({ messages: 10_000, bytes: 16 * 1024 * 1024 }),
   overflow: 'wait' as OverflowPolicy,
   maxBuffered: 1024,

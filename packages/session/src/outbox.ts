@@ -73,6 +73,9 @@ export class Outbox extends SendQueue {
       ackTimeoutMs: config.ackTimeoutMs,
       window: config.maxInFlight,
       maxQueued: { messages: config.maxQueuedMessages, bytes: config.maxQueuedBytes },
+      // A large window bounds a count, not bytes: a server that reads and never answers would
+      // otherwise hold window × message size of ours on the wire.
+      maxInFlightBytes: config.maxQueuedBytes,
       maxWaiting: UNBOUNDED,
       overflow: config.overflow,
       retransmitSettled: true,

@@ -1,7 +1,7 @@
 import { AbortError, AckTimeoutError, ClosedError, PayloadTooLargeError, QueueFullError, type Codec } from '@lifeline/protocol';
 import { messageId, now as monotonic, type Deadlines } from '@lifeline/protocol/internal';
 import type { OutboundLink } from '../link.js';
-import type { ResolvedOptions } from '../options.js';
+import { HELLO_WIN_DEFAULT, type ResolvedOptions } from '../options.js';
 import type { SendOptions } from '../outbound.js';
 import type { SessionCloseReason } from '../session.js';
 import { MAX_BATCH } from '../engine/engine-sessions.js';
@@ -190,7 +190,7 @@ export class SharedOutbound {
    */
   attach(link: OutboundLink, win: number | undefined, ackSeq: number, pushSeq: number): number {
     this.link = link;
-    this.window = win === undefined ? this.deps.options.maxInFlight : Math.min(win, this.deps.options.maxInFlight);
+    this.window = Math.min(win ?? HELLO_WIN_DEFAULT, this.deps.options.maxInFlight);
     this.known = Math.max(this.known, pushSeq);
     // Everything after the client's mark goes again on this connection.
     this.written = Math.max(this.acked, Math.min(ackSeq, this.known));
