@@ -147,7 +147,7 @@ export function makePlan(seed: number): Plan {
   return {
     seed,
     client: {
-      maxInFlight: rng.pick([4, 16, 64, 1024]),
+      maxInFlight: rng.pick([4, 16, 64, 1024, 65_535]),
       maxQueued: rng.pick([8, 32, 10_000]),
       maxBuffered: rng.pick([8, 64, 1024]),
       heartbeatIntervalMs: 50,
@@ -155,7 +155,7 @@ export function makePlan(seed: number): Plan {
       connectTimeoutMs: 400,
     },
     server: {
-      maxInFlight: rng.pick([16, 64, 1024]),
+      maxInFlight: rng.pick([16, 64, 1024, 65_535]),
       heartbeatIntervalMs: rng.int(50, 250),
       heartbeatTimeoutMs: rng.int(300, 1_500),
     },
