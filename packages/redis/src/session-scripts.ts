@@ -477,3 +477,41 @@ flush()
 refresh(false)
 return 1
 `;
+
+/**
+ * The client holds every answer up to a seq (`got`): drop the stored outcomes at the head of the
+ * eviction list while their seq is at or below it and the accepted mark, in LRANGE chunks, and
+ * raise `ev` to that seq (a retransmission is then a duplicate whose outcome is gone). ARGV: seq.
+ * → how many outcomes were dropped (0 for no session).
+ */
+export const forgetScript = `${prelude}
+load({ 'th', 'acc', 'ev', 'on', 'oc', 'ttl' })
+if not get('th') then return 0 end
+-- Seqs stay strings here (see above): the smaller of the two, as given.
+local upTo = ARGV[1]
+if tonumber(upTo) > num('acc') then upTo = get('acc') end
+local limit = tonumber(upTo)
+local n, chars, dropped = num('on'), num('oc'), 0
+while n > 0 do
+  local head = redis.call('LRANGE', KEYS[2], 0, 127)
+  local taken = 0
+  for _, e in ipairs(head) do
+    local colon = string.find(e, ':', 1, true)
+    local s = string.sub(e, 1, colon - 1)
+    if tonumber(s) > limit then break end
+    del('o' .. s)
+    n, chars, taken = n - 1, chars - tonumber(string.sub(e, colon + 1)), taken + 1
+  end
+  if taken > 0 then redis.call('LTRIM', KEYS[2], taken, -1) end
+  dropped = dropped + taken
+  if taken < #head or #head < 128 then break end
+end
+if dropped > 0 then
+  set('on', n)
+  set('oc', chars)
+end
+evicted(upTo)
+flush()
+refresh(false)
+return dropped
+`;
