@@ -60,9 +60,8 @@ export interface WelcomeFrame {
   /** The session's codec, one the client offered; absent means `"json"`. */
   readonly codec?: string;
   /**
-   * True when the server frees cached outcomes on `got` (one node, or a shared engine that can
-   * `forget`): the client sends `got` only then. Absent: the server keeps the outcomes of the last
-   * `win` seqs.
+   * True when the server frees cached outcomes on `got` (a one-node session): the client sends
+   * `got` only then. Absent: the server keeps the outcomes of the last `win` seqs.
    */
   readonly got?: boolean;
 }

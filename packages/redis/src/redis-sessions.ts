@@ -34,7 +34,6 @@ import {
   recordFields,
   releaseScript,
   rotateScript,
-  forgetScript,
   takeoverScript,
   touchScript,
 } from './session-scripts.js';
@@ -62,7 +61,6 @@ const scripts = {
   ack: script(ackScript),
   list: script(listScript),
   release: script(releaseScript),
-  forget: script(forgetScript),
 };
 
 
@@ -261,12 +259,6 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       integer('seq', seq, 1);
       node(by);
       return (await run('sessions.release', scripts.release, id, [seq, by, RELEASED])) === 1;
-    },
-
-    async forget(id: string, seq: number): Promise<void> {
-      sid(id);
-      integer('seq', seq, 0);
-      await run('sessions.forget', scripts.forget, id, [seq]);
     },
   };
 

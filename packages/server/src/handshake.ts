@@ -491,8 +491,8 @@ export class Handshakes {
       hb: o.heartbeatIntervalMs,
       max: o.maxPayloadBytes,
       codec: hello.codecs === undefined ? undefined : session.codec.name,
-      // The one-node result cache forgets on `got`; a shared engine's does when it can (`forget`).
-      got: this.deps.shared === undefined || this.deps.shared.node.engine.sessions.forget !== undefined ? true : undefined,
+      // The one-node result cache forgets on `got`; a shared engine's keeps its span.
+      got: this.deps.shared === undefined ? true : undefined,
     });
     if (!conn.open(welcome, session)) return 0;
     this.deps.heartbeat.add(conn);

@@ -111,10 +111,9 @@ export interface ServerOptions {
   maxPayloadBytes?: number;
   /**
    * The client send window announced as `welcome.win`; the result cache keeps the outcomes of
-   * this many seqs, as long as they fit in `maxResultCacheBytes`. The client's `got` frees them
-   * as it receives their acks (on a shared engine through its `forget`), so only a burst still
-   * being answered holds many. A shared engine keeps the smaller default: each outcome there is
-   * a Redis write, and a burst of 65,535 in one session was not tried under multi-node chaos
+   * this many seqs, as long as they fit in `maxResultCacheBytes`. On one node the client's `got`
+   * frees them as it receives their acks, so only a burst still being answered holds many; a
+   * shared engine has no `got` and keeps its span for as long as a busy session lives, in Redis
    * (docs/performance.md, "the window").
    * @default 65_535 on one node (MQTT's default receive maximum); 1_024 with an `engine` that has `sessions`
    */
@@ -258,7 +257,7 @@ export const serverDefaults = Object.freeze({
   handshakeTimeoutMs: 10_000,
   maxPayloadBytes: 1024 * 1024,
   maxInFlight: 65_535,
-  /** `maxInFlight`'s default with a shared engine (one with `sessions`): see `maxInFlight`. */
+  /** `maxInFlight`'s default with an engine that has `sessions`: its result cache has no `got`. */
   maxInFlightShared: 1_024,
   maxResultCacheBytes: 4 * 1024 * 1024,
   maxInboundBytes: 8 * 1024 * 1024,

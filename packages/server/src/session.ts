@@ -237,9 +237,12 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     this.inboundPart().receive(f, wallAt, at, bytes);
   }
 
-  /** The client's `got`: the result cache (here, or the shared engine's) forgets what it answered up to `seq`. */
+  /**
+   * The client's `got`: the one-node result cache forgets what it answered up to `seq`. A shared
+   * engine keeps its span (its welcome does not offer `got`, so a client sends none).
+   */
   got(seq: number): void {
-    this.inbound?.got(seq);
+    if (this.inbound instanceof Inbound) this.inbound.got(seq);
   }
 
   /** The client's `cack`: with no outbound part, no push was ever sent, so it settles nothing. */

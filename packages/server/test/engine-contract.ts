@@ -338,36 +338,6 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await engine.sessions.claim(r.id, 4, 'm4', 'A')).toEqual({ status: 'duplicate', outcome: undefined });
     });
 
-    it("forgets the outcomes a client holds (got): they count as evicted, the rest stay, claims untouched", async () => {
-      const { engine } = await setup();
-      const forget = engine.sessions.forget;
-      expect(forget).toBeTypeOf('function');
-      const r = record();
-      await engine.sessions.create(r, limits, null);
-      for (const seq of [1, 2, 3]) {
-        await engine.sessions.claim(r.id, seq, `m${seq}`, 'A');
-        await engine.sessions.complete(r.id, seq, 'A', ok(String(seq)));
-      }
-      await forget!.call(engine.sessions, r.id, 2);
-      // The counts went down with them: two more outcomes fit beside 3 (results: 3).
-      for (const seq of [4, 5]) {
-        await engine.sessions.claim(r.id, seq, `m${seq}`, 'A');
-        await engine.sessions.complete(r.id, seq, 'A', ok(String(seq)));
-      }
-      for (const seq of [1, 2]) expect(await engine.sessions.claim(r.id, seq, `m${seq}`, 'A')).toEqual({ status: 'duplicate', outcome: undefined });
-      for (const seq of [3, 4, 5]) expect(await engine.sessions.claim(r.id, seq, `m${seq}`, 'A')).toEqual({ status: 'duplicate', outcome: ok(String(seq)) });
-      // A running claim is left alone; a mark past the accepted one stops there.
-      await engine.sessions.claim(r.id, 6, 'm6', 'A');
-      await forget!.call(engine.sessions, r.id, 100);
-      expect(await engine.sessions.claim(r.id, 6, 'm6', 'B')).toEqual({ status: 'running-elsewhere', node: 'A', alive: true });
-      for (const seq of [3, 4, 5]) expect(await engine.sessions.claim(r.id, seq, `m${seq}`, 'A')).toEqual({ status: 'duplicate', outcome: undefined });
-      expect(await engine.sessions.complete(r.id, 6, 'A', ok('6'))).toBe(true);
-      expect(await engine.sessions.claim(r.id, 7, 'm7', 'A')).toEqual({ status: 'claimed', redelivered: false });
-      expect(await engine.sessions.claim(r.id, 6, 'm6', 'A')).toEqual({ status: 'duplicate', outcome: ok('6') });
-      // Unknown sessions: nothing to do, no error.
-      await forget!.call(engine.sessions, 'no-such-session', 1);
-    });
-
     it('bounds the result cache by characters, and never stores an outcome larger than it', async () => {
       const { engine } = await setup();
       const r = record();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryEngine, type Session } from '@lifeline/server';
+import type { Session } from '@lifeline/server';
 import { client, closeAll, nextSession, startProxy, startServer } from '@lifeline/test-kit';
 
 afterEach(closeAll);
@@ -29,25 +29,5 @@ describe('got: the result cache holds what the client has not confirmed (issue 1
     const more = await Promise.all(Array.from({ length: 100 }, (_, i) => c.send(n + i, { timeoutMs: 10_000 })));
     expect(more).toEqual(Array.from({ length: 100 }, (_, i) => n + i));
     expect(cached(s)).toBeLessThanOrEqual(64 + 100);
-  });
-
-  it('on a shared engine, the outcomes the client holds leave the engine too', async () => {
-    const engine = memoryEngine();
-    const server = await startServer({ handler: (d) => d, engine });
-    const c = client(`ws://127.0.0.1:${server.port}`);
-    const session = nextSession(server);
-    await c.connect({ timeoutMs: 5_000 });
-    const sid = (await session).id;
-    const n = 200;
-    expect(await Promise.all(Array.from({ length: n }, (_, i) => c.send(i)))).toHaveLength(n);
-    // The got left with the flush after those answers, before this message: by its answer the
-    // memory engine (whose calls finish at once) has forgotten what the client holds.
-    await c.send('last');
-    expect(await engine.sessions.claim(sid, 1, 'probe', 'probe')).toEqual({ status: 'duplicate', outcome: undefined });
-    // The last answer, fewer than 64 past the mark, is still there.
-    expect(await engine.sessions.claim(sid, n + 1, 'probe', 'probe')).toMatchObject({ status: 'duplicate', outcome: { error: false } });
-    await c.close();
-    await server.close({ timeoutMs: 1_000 });
-    await engine.close();
   });
 });

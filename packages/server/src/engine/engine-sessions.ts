@@ -106,15 +106,6 @@ export interface SessionEngine {
   release(sid: string, seq: number, node: string): Promise<boolean>;
 
   /**
-   * The client holds the answer of every message up to `seq` (its `got` frame): their stored
-   * outcomes are dropped, oldest first, while the oldest is at or below `seq` and the accepted
-   * mark, and those seqs count as evicted (a retransmission is a `duplicate` with no outcome,
-   * never handled again). Claims are not touched. Optional: the server offers `got` to clients of
-   * a shared engine only when it has this.
-   */
-  forget?(sid: string, seq: number): Promise<void>;
-
-  /**
    * `complete(sid, seq, node, outcome)` and then `claim(sid, next.seq, next.id, node)`, with the
    * same results as those two calls made one after the other, in one step: a session whose next
    * message is queued already costs one engine round trip per message instead of two. Optional:

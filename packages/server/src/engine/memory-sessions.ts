@@ -247,16 +247,6 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       return true;
     },
 
-    async forget(sid: string, seq: number): Promise<void> {
-      checkOpen('sessions.forget');
-      positive('seq', seq, 0);
-      const state = live(text('sid', sid, MAX_SESSION_ID));
-      if (state === undefined) return;
-      const upTo = Math.min(seq, state.accepted);
-      while (state.outcomeOrder.length > 0 && (state.outcomeOrder.peek() as number) <= upTo) evictOldest(state);
-      if (upTo > state.evictedUpTo) state.evictedUpTo = upTo;
-    },
-
     async release(sid: string, seq: number, node: string): Promise<boolean> {
       checkOpen('sessions.release');
       positive('seq', seq, 1);

@@ -100,39 +100,6 @@ export class SharedInbound {
     this.acks = new AckRun(codec, this);
   }
 
-  /** The client's `got` mark, and the last one the engine was told (`forget`). */
-  private gotMark = 0;
-  private gotTold = 0;
-  private telling = false;
-
-  /**
-   * The client holds every answer up to `seq` (acks go out only once their outcomes are recorded,
-   * so those are stored): the engine forgets them, one call at a time, the latest mark winning.
-   */
-  got(seq: number): void {
-    if (seq <= this.gotMark || this.deps.engine.sessions.forget === undefined) return;
-    this.gotMark = seq;
-    void this.tellEngine();
-  }
-
-  private async tellEngine(): Promise<void> {
-    const forget = this.deps.engine.sessions.forget;
-    if (this.telling || forget === undefined) return;
-    this.telling = true;
-    try {
-      while (this.gotTold < this.gotMark && !this.ended) {
-        const seq = this.gotMark;
-        await forget.call(this.deps.engine.sessions, this.sid, seq);
-        this.gotTold = seq;
-      }
-    } catch (error) {
-      // Only memory is at stake: the outcomes stay until the span evicts them, or a later got.
-      this.deps.reportError(error);
-    } finally {
-      this.telling = false;
-    }
-  }
-
   /** Highest client seq claimed, as the engine said at the last resume and as claimed here since. */
   get acceptedSeq(): number {
     return this.accepted;
