@@ -91,6 +91,15 @@ export abstract class SendQueue {
     return this.queuedCount;
   }
 
+  /**
+   * Highest seq below which the peer answered everything: one below the oldest seq still awaited
+   * (a zombie the peer accepted is still awaited), or the last seq taken when none is. The
+   * server's push mark and the client's `got` are both this.
+   */
+  get answeredThrough(): number {
+    return (this.inFlight.oldest ?? this.nextSeq) - 1;
+  }
+
   send(data: unknown, options: SendOptions | undefined): Promise<Json> {
     const o = this.options;
     if (this.refusal !== undefined) return this.rejected(this.refusal());

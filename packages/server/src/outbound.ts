@@ -114,11 +114,6 @@ export class Outbound extends SendQueue {
     this.link = undefined;
   }
 
-  /** Highest seq the client has acknowledged: everything before the oldest still awaited. */
-  get ackedSeq(): number {
-    return (this.inFlight.oldest ?? this.nextSeq) - 1;
-  }
-
   /** The client delivered every message up to `seq`. */
   cack(seq: number): void {
     if (this.cover(seq)) this.pump();

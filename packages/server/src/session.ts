@@ -252,7 +252,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
 
   /** Highest push seq the client has acknowledged (one-node path; the engine keeps the shared path's). */
   get pushAcked(): number {
-    return this.outbound instanceof Outbound ? this.outbound.ackedSeq : 0;
+    return this.outbound instanceof Outbound ? this.outbound.answeredThrough : 0;
   }
 
   send(data: unknown, options?: SendOptions): Promise<void> {

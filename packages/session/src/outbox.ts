@@ -135,22 +135,16 @@ export class Outbox extends SendQueue {
   }
 
   /**
-   * Every seq below the oldest one awaited was answered, and will not be sent again (zombies the
-   * server accepted stay awaited): that is the mark a `got` carries.
+   * A `got` is due: the mark it carries (`answeredThrough`: those seqs will not be sent again)
+   * moved `GOT_EVERY` seqs past the last one written.
    */
-  private gotMark(): number {
-    return (this.inFlight.oldest ?? this.nextSeq) - 1;
-  }
-
-  /** A `got` is due: the mark moved `GOT_EVERY` seqs past the last one written. */
   gotDue(): boolean {
-    return this.gotOffered && this.gotMark() - this.gotSent >= GOT_EVERY;
+    return this.gotOffered && this.answeredThrough - this.gotSent >= GOT_EVERY;
   }
 
   /** The `got.seq` to write now, if one is due; taking it marks it written. */
   takeGot(): number | undefined {
-    if (!this.gotDue()) return undefined;
-    return (this.gotSent = this.gotMark());
+    return this.gotDue() ? (this.gotSent = this.answeredThrough) : undefined;
   }
 
   /** Stop taking new messages (`close()` started); those already accepted carry on. */
