@@ -139,7 +139,17 @@ export const jsonEncoder: FrameEncoder<string> & HandshakeEncoder = {
   join: (ch, member) => `{"t":"join","ch":${ch},"member":${member}}`,
   leave: (ch, member) => `{"t":"leave","ch":${ch},"member":${member}}`,
   members: (ch, members) => `{"t":"members","ch":${JSON.stringify(ch)},"members":[${members.join(',')}]}`,
-  batch: (frames) => (frames.length === 1 ? (frames[0] as string) : `[${frames.join(',')}]`),
+  batch: (frames) => {
+    const n = frames.length;
+    if (n === 1) return frames[0] as string;
+    // One join that writes the brackets too: `[${frames.join(',')}]` is a string of three pieces
+    // that the socket's UTF-8 encoding flattens into a second copy of the whole batch (~180 bytes
+    // of garbage per message sent all at once, issue 14). The copied array costs 8 bytes a frame.
+    const parts = frames.slice();
+    parts[0] = `[${parts[0] as string}`;
+    parts[n - 1] = `${parts[n - 1] as string}]`;
+    return parts.join(',');
+  },
   size: (unit) => unit.length,
 };
 
