@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { jsonCodec } from '../src/index.js';
 import { FrameWriter } from '../src/internal.js';
 
@@ -11,6 +11,40 @@ describe('FrameWriter', () => {
     expect(sent).toEqual([]);
     await Promise.resolve();
     expect(sent).toEqual(['[{"a":1},{"b":2}]']);
+  });
+
+  it('flushes the writers due in one turn in the order they asked; one whose sink throws holds back neither the others nor its own next flush', async () => {
+    const sent: string[] = [];
+    const thrown: unknown[] = [];
+    // The failure surfaces as an uncaught exception through queueMicrotask: caught here instead.
+    vi.stubGlobal('queueMicrotask', (fn: () => void) => {
+      try {
+        fn();
+      } catch (error) {
+        thrown.push(error);
+      }
+    });
+    try {
+      let fail = true;
+      const a = new FrameWriter(jsonCodec, (m) => sent.push(`a ${m}`));
+      const bad = new FrameWriter(jsonCodec, (m) => {
+        if (fail) throw new Error('socket gone');
+        sent.push(`bad ${m}`);
+      });
+      const c = new FrameWriter(jsonCodec, (m) => sent.push(`c ${m}`));
+      c.push('{"c":1}');
+      bad.push('{"x":1}');
+      a.push('{"a":1}');
+      await Promise.resolve();
+      expect(sent).toEqual(['c {"c":1}', 'a {"a":1}']);
+      expect(thrown).toEqual([new Error('socket gone')]);
+      fail = false;
+      bad.push('{"x":2}');
+      await Promise.resolve();
+      expect(sent).toEqual(['c {"c":1}', 'a {"a":1}', 'bad {"x":2}']);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('sends a lone frame bare, not as a batch', async () => {
