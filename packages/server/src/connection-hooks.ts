@@ -61,6 +61,8 @@ export interface ConnectionHooks {
   onHandshakeFrames(conn: Connection, frames: Frame[]): void;
   /** The connection opened for `session`: where its channel frames go (its subscriptions end with it). */
   openChannels(conn: Connection, session: ServedSession): ChannelFrames;
+  /** The handshake succeeded (`welcome` written): the connection stops counting as pending. */
+  onOpened(conn: Connection): void;
   /** The socket is gone (after `close` or `terminate`, or from the peer). */
   onClosed(conn: Connection): void;
   /** An unexpected failure: reported through the server's `error` event, never thrown. */

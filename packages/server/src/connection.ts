@@ -214,6 +214,7 @@ export class Connection implements Link {
   open(welcome: unknown, session: ServedSession): boolean {
     if (!this.moveTo('open', 'welcome')) return false;
     this.request = undefined;
+    this.hooks.onOpened(this);
     this.writer.push(welcome);
     if (session.codec !== this.codec) {
       this.writer.flush();

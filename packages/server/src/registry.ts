@@ -17,12 +17,11 @@ export interface SessionCounts {
  * `resumeWindowMs` after its connection went (session `close` with reason `expired`). All
  * expiries share one timer (protocol `Deadlines`), unref'd. Every change is mirrored to the
  * `SessionStore`, which is what a resume is checked against; the registry keeps each session's
- * record as last written. With `authenticate`, sessions are also indexed by identity hash, for
+ * record as last written (`SessionImpl.storeRecord`). With `authenticate`, sessions are also indexed by identity hash, for
  * `maxSessionsPerIdentity`.
  */
 export class Registry implements SessionCounts, SessionLifecycle {
   readonly sessions = new Map<string, SessionImpl>();
-  private readonly records = new Map<SessionImpl, SessionRecord>();
   private readonly byIdentity = new Map<string, Set<SessionImpl>>();
   private readonly expiry: Deadlines<SessionImpl>;
 
@@ -58,7 +57,7 @@ export class Registry implements SessionCounts, SessionLifecycle {
 
   /** The record of a live session as last written to the store. */
   recordOf(session: SessionImpl): SessionRecord {
-    return this.records.get(session) as SessionRecord;
+    return session.storeRecord as SessionRecord;
   }
 
   add(session: SessionImpl, record: SessionRecord): void {
@@ -82,7 +81,7 @@ export class Registry implements SessionCounts, SessionLifecycle {
 
   /** The shared path: the engine rotated the token; this is the record as it stands there now. */
   adopt(session: SessionImpl, record: SessionRecord): void {
-    this.records.set(session, record);
+    session.storeRecord = record;
   }
 
   attached(session: SessionImpl): void {
@@ -101,7 +100,7 @@ export class Registry implements SessionCounts, SessionLifecycle {
   ended(session: SessionImpl): void {
     this.expiry.delete(session);
     const record = this.recordOf(session);
-    this.records.delete(session);
+    session.storeRecord = undefined;
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
     const hash = record.identityHash;
@@ -128,7 +127,7 @@ export class Registry implements SessionCounts, SessionLifecycle {
   }
 
   private write(session: SessionImpl, record: SessionRecord): void {
-    this.records.set(session, record);
+    session.storeRecord = record;
     this.guard(() => this.store.set(record));
   }
 

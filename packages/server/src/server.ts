@@ -219,10 +219,11 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
         };
         return channels.open(link, registry.get(served.id) as SessionImpl);
       },
+      onOpened: (conn) => this.admission.finished(conn),
       onClosed: (conn) => {
         this.connections.delete(conn);
         this.handshakes.forget(conn);
-        this.admission.closed(conn);
+        this.admission.finished(conn);
         this.heartbeat.delete(conn);
         if (this.connections.size === 0) this.onAllClosed?.();
       },

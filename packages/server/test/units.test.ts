@@ -4,6 +4,8 @@ import { ResultCache, ackFrame, errorOutcome } from '../src/results.js';
 import { defaultIdentityKey as identityKey } from '../src/identity.js';
 import { hashToken, tokenAccepted } from '../src/handshake.js';
 import { MemorySessionStore } from '../src/index.js';
+import { Admission } from '../src/admission.js';
+import type { Connection } from '../src/connection.js';
 
 describe('ResultCache', () => {
   it('keeps the outcomes of the last `capacity` seqs and evicts the oldest', () => {
@@ -107,5 +109,26 @@ describe('MemorySessionStore', () => {
     store.delete('s1');
     expect(store.get('s1')).toBeUndefined();
     expect(store.size).toBe(0);
+  });
+});
+
+describe('Admission', () => {
+  it('counts an upgraded connection only while its handshake runs, and holds nothing for it once it opened', () => {
+    const admission = new Admission(10_000, 2);
+    const socket = { remoteAddress: '192.0.2.7' };
+    const a = { state: 'handshake' } as { state: string };
+    const b = { state: 'handshake' } as { state: string };
+    admission.upgraded(a as unknown as Connection, socket);
+    admission.upgraded(b as unknown as Connection, socket);
+    expect(admission.pendingOf(socket)).toBe(2);
+    a.state = 'open';
+    admission.finished(a as unknown as Connection);
+    expect(admission.pendingOf(socket)).toBe(1);
+    // An open connection is held for its whole life: nothing of it stays here (issue 14).
+    expect((admission as unknown as { connAddress: Map<unknown, string> }).connAddress.size).toBe(1);
+    admission.finished(b as unknown as Connection);
+    expect(admission.pendingOf(socket)).toBe(0);
+    expect((admission as unknown as { connAddress: Map<unknown, string> }).connAddress.size).toBe(0);
+    admission.stop();
   });
 });
