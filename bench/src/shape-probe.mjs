@@ -2,10 +2,13 @@
  * Where the time of "all at once" goes, against 1,000 outstanding (issue 14), for raw ws and
  * Lifeline in two processes: the synchronous send loop, the first ack, the last ack, and the
  * read/write system calls per message of the client and of the server (Linux /proc/PID/io,
- * `syscr`/`syscw`). A diagnostic, not part of `npm run bench`:
+ * `syscr`/`syscw`), and the client's CPU and its time in V8's young-generation collections (the
+ * scavenges that copy every send still awaiting its ack: what holds "at once" back, issue 14).
+ * A diagnostic, not part of `npm run bench`:
  *   node --expose-gc bench/src/shape-probe.mjs [messages=50000] [rounds=2] [peers=raw-ws,lifeline]
  */
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { PEERS } from './peers/index.mjs';
 import { startChild } from './spawn.mjs';
@@ -25,6 +28,25 @@ function syscalls(pid) {
   } catch {
     return undefined;
   }
+}
+
+/** Milliseconds of GC in this process since the last `take()`: young generation (scavenges) and the rest. */
+const gcTime = { minor: 0, other: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) gcTime.minor += e.duration;
+    else gcTime.other += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+/** Client CPU µs and GC ms over a phase: `const done = phase(); …; done()` gives its text. */
+function phase() {
+  const cpu = process.cpuUsage();
+  gcTime.minor = 0;
+  gcTime.other = 0;
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return `client CPU ${((used.user + used.system) / n).toFixed(2)} µs/msg, scavenges ${Math.round(gcTime.minor)} ms, other GC ${Math.round(gcTime.other)} ms`;
+  };
 }
 
 const perMsg = (a, b, k) => (a && b ? ((b[k] - a[k]) / n).toFixed(3) : '?');
@@ -59,17 +81,21 @@ for (const key of keys) {
     for (let round = 0; round < rounds; round++) {
       let c0 = syscalls(process.pid);
       let s0 = syscalls(server.child.pid);
+      let client = phase();
       const b = await atOnce(peer);
+      const onceClient = client();
       let c1 = syscalls(process.pid);
       let s1 = syscalls(server.child.pid);
       const io = `client r/w per msg ${perMsg(c0, c1, 'reads')}/${perMsg(c0, c1, 'writes')}, server ${perMsg(s0, s1, 'reads')}/${perMsg(s0, s1, 'writes')}`;
       console.log(
-        `${key} at once: ${Math.round((n / b.ms) * 1000)} msg/s; send loop ${Math.round(b.loopMs)} ms, first ack ${Math.round(b.firstAckMs)} ms, last ack ${Math.round(b.ms)} ms; ${io}`,
+        `${key} at once: ${Math.round((n / b.ms) * 1000)} msg/s; send loop ${Math.round(b.loopMs)} ms, first ack ${Math.round(b.firstAckMs)} ms, last ack ${Math.round(b.ms)} ms; ${io}; ${onceClient}`,
       );
       [c0, s0] = [syscalls(process.pid), syscalls(server.child.pid)];
+      client = phase();
       const w = await pipelined(peer, n, 1_000, PHASE_MS);
+      const windowedClient = client();
       [c1, s1] = [syscalls(process.pid), syscalls(server.child.pid)];
-      console.log(`${key} 1,000 outstanding: ${Math.round(w.perSecond)} msg/s; client r/w per msg ${perMsg(c0, c1, 'reads')}/${perMsg(c0, c1, 'writes')}, server ${perMsg(s0, s1, 'reads')}/${perMsg(s0, s1, 'writes')}`);
+      console.log(`${key} 1,000 outstanding: ${Math.round(w.perSecond)} msg/s; client r/w per msg ${perMsg(c0, c1, 'reads')}/${perMsg(c0, c1, 'writes')}, server ${perMsg(s0, s1, 'reads')}/${perMsg(s0, s1, 'writes')}; ${windowedClient}`);
     }
   } finally {
     peer.onError = () => {};
