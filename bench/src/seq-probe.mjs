@@ -5,7 +5,8 @@
  * peer, so each starts cold alike. Pin it to one CPU to take the scheduler out:
  *   taskset -c 1 node bench/src/seq-probe.mjs lifeline|ws [round trips=60000] [remote [server cpu]]
  * `remote`: the server runs in a child process (bench/src/server-child.mjs), moved to `server cpu`
- * with `taskset -p` when one is given. Profile with `node --cpu-prof --cpu-prof-interval 100`.
+ * with `taskset -p` when one is given. Prints the CPU time per round trip of each process too.
+ * Profile with `node --cpu-prof --cpu-prof-interval 100`.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,7 @@ async function serve() {
   if (!remote) return mod.serve({});
   const child = await startChild(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [JSON.stringify({ peer: key === 'ws' ? 'raw-ws' : key })]);
   if (serverCpu !== undefined) execFileSync('taskset', ['-p', '-c', serverCpu, String(child.child.pid)], { stdio: 'ignore', timeout: 5_000 });
-  return { port: child.ready.port, close: () => child.close() };
+  return { port: child.ready.port, close: () => child.close(), cpu: () => child.request('cpu', {}, 5_000) };
 }
 
 const server = await serve();
@@ -61,15 +62,21 @@ function run(count) {
 
 try {
   await run(WARMUP);
+  const serverCpu0 = await server.cpu?.();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await run(n);
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const serverCpu1 = await server.cpu?.();
+  const perTrip = (a, b) => ((b.user + b.system - (a ? a.user + a.system : 0)) / n).toFixed(1);
+  const cpuText = remote ? `CPU per trip: client ${perTrip(undefined, cpu)} µs, server ${perTrip(serverCpu0, serverCpu1)} µs` : `CPU per trip ${perTrip(undefined, cpu)} µs`;
   const sorted = latencies.slice().sort();
   const us = (p) => Math.round(sorted[Math.floor(p * (sorted.length - 1))] * 1000);
   let slow = 0;
   for (const v of sorted) if (v > 0.1) slow += v;
   console.log(
-    `${key}${remote ? ' (two processes)' : ''} ${((ms * 1000) / n).toFixed(1)} µs mean; p50 ${us(0.5)} p90 ${us(0.9)} p99 ${us(0.99)} p99.9 ${us(0.999)}; time in trips >100µs ${Math.round((slow / ms) * 100)}%`,
+    `${key}${remote ? ' (two processes)' : ''} ${((ms * 1000) / n).toFixed(1)} µs mean; p50 ${us(0.5)} p90 ${us(0.9)} p99 ${us(0.99)} p99.9 ${us(0.999)}; time in trips >100µs ${Math.round((slow / ms) * 100)}%; ${cpuText}`,
   );
 } finally {
   peer.onError = () => {};
