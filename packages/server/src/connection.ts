@@ -94,6 +94,9 @@ export class Connection implements Link {
   private bytesSeen = 0;
   /** Set by an inbound `ping`; cleared with `heard` (the heartbeat counts it as its own ping). */
   private answered = false;
+  /** The `Heartbeat`'s (see `HeartbeatPeer`). */
+  lastSeen = 0;
+  lastPing = 0;
   /**
    * This connection's channel subscriptions, made at its first channel frame (an app that never
    * subscribes pays nothing for them: about 250 bytes per connection, issue 14); they end with it.
