@@ -36,6 +36,15 @@ describe('jsonEncoder', () => {
     expect(decode(E.batch([one, E.ping(2)]))).toEqual([{ t: 'cack', seq: 1 }, { t: 'ping', ts: 2 }]);
   });
 
+  it('joins many frames into one JSON array, leaving the frames it was given as they were', () => {
+    const frames = Array.from({ length: 300 }, (_, i) => E.cack(i));
+    const copy = frames.slice();
+    const message = E.batch(frames);
+    expect(message).toBe(`[${copy.join(',')}]`);
+    expect(frames).toEqual(copy);
+    expect(decode(message).map((f) => f.seq)).toEqual(copy.map((_, i) => i));
+  });
+
   it('encodes a payload once and embeds it as it is', () => {
     const d = E.value({ text: 'quote " and \\ and \u2028' });
     expect(decode(E.msg(1, E.value('x'), 0, d))[0]).toMatchObject({ d: { text: 'quote " and \\ and \u2028' } });
