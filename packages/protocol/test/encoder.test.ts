@@ -42,7 +42,7 @@ describe('jsonEncoder', () => {
     const message = E.batch(frames);
     expect(message).toBe(`[${copy.join(',')}]`);
     expect(frames).toEqual(copy);
-    expect(decode(message).map((f) => f.seq)).toEqual(copy.map((_, i) => i));
+    expect(decode(message)).toEqual(copy.map((_, i) => ({ t: 'cack', seq: i })));
   });
 
   it('encodes a payload once and embeds it as it is', () => {
