@@ -3,14 +3,15 @@
  * Lifeline are measured alternately by this one process (servers in child processes), and the
  * guard fails only on a gross regression of Lifeline RELATIVE to raw ws:
  *   - pipelined throughput below --min-throughput-ratio × raw ws (default 0.7: every guard run
- *     since issue 14's speed-ups read 1.02-2.36x, so 0.7 leaves two thirds of the lowest for noise and
- *     still fails Lifeline losing half its speed; it was 0.25 when Lifeline ran at 0.5-0.7x),
+ *     since issue 14's speed-ups read 1.02-2.36x, so 0.7 leaves two thirds of the lowest for noise
+ *     and still fails Lifeline losing half its speed; it was 0.25 when Lifeline ran at 0.5-0.7x),
  *   - sequential median (p50) latency above --max-p50-ratio × raw ws (default 5). The p99 is
  *     reported but not gated: over a few hundred round trips on a shared CI machine it is noise.
  *     Raw ws's best p50 on two cores is bimodal (35-40 us or 50-60 us, as its two processes
  *     share a core or not), and Lifeline's is now 77-116 us (it was ~180 us when the ceiling was
- *     set at 8): twenty-five runs of three builds on 2026-12-07 read 1.48-2.76, so 5 leaves 1.8 times the worst
- *     for noise and fails Lifeline's round trip growing by 2.6 times its median (1.9).
+ *     set at 8): twenty-five runs of three builds on 2026-12-07 read 1.48-2.76, so 5 leaves 1.8
+ *     times the worst for noise and fails Lifeline's round trip growing by 2.6 times its median
+ *     (1.9).
  *   - server heap per held idle connection above --max-idle-heap-ratio × a bare ws server's
  *     (default 1.9; Lifeline only), 1,000 connections from a child process (`idle-heap.mjs`).
  *     It read 1.52-1.63 after issue 14's cuts and 2.20-2.22 before them (2026-12-07), so 1.9

@@ -69,8 +69,11 @@ try {
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const serverCpu1 = await server.cpu?.();
-  const perTrip = (a, b) => ((b.user + b.system - (a ? a.user + a.system : 0)) / n).toFixed(1);
-  const cpuText = remote ? `CPU per trip: client ${perTrip(undefined, cpu)} µs, server ${perTrip(serverCpu0, serverCpu1)} µs` : `CPU per trip ${perTrip(undefined, cpu)} µs`;
+  const perTrip = (us) => (us / n).toFixed(1);
+  const clientUs = cpu.user + cpu.system;
+  const cpuText = remote
+    ? `CPU per trip: client ${perTrip(clientUs)} µs, server ${perTrip(serverCpu1.user + serverCpu1.system - serverCpu0.user - serverCpu0.system)} µs`
+    : `CPU per trip ${perTrip(clientUs)} µs`;
   const sorted = latencies.slice().sort();
   const us = (p) => Math.round(sorted[Math.floor(p * (sorted.length - 1))] * 1000);
   let slow = 0;

@@ -30,7 +30,7 @@ function syscalls(pid) {
   }
 }
 
-/** Milliseconds of GC in this process since the last `take()`: young generation (scavenges) and the rest. */
+/** Milliseconds of GC in this process since the last `phase()`: young generation (scavenges) and the rest. */
 const gcTime = { minor: 0, other: 0 };
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {

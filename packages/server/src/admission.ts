@@ -110,8 +110,8 @@ export class Admission {
   private pendingFrom(address: string): number {
     const slots = this.addresses.get(address);
     if (slots === undefined) return 0;
-    // Connections that finished (or failed) their handshake stop counting; pruned here, lazily,
-    // so the handshake code needs no hook. The set is at most `perAddress` large.
+    // An opened or closed connection has left already (`finished`); one we are closing ('closing',
+    // up to the close grace) stops counting here. The set is at most `perAddress` large.
     for (const conn of slots.upgraded) {
       if (conn.state === 'handshake') continue;
       slots.upgraded.delete(conn);

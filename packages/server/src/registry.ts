@@ -17,8 +17,8 @@ export interface SessionCounts {
  * `resumeWindowMs` after its connection went (session `close` with reason `expired`). All
  * expiries share one timer (protocol `Deadlines`), unref'd. Every change is mirrored to the
  * `SessionStore`, which is what a resume is checked against; the registry keeps each session's
- * record as last written (`SessionImpl.storeRecord`). With `authenticate`, sessions are also indexed by identity hash, for
- * `maxSessionsPerIdentity`.
+ * record as last written (`SessionImpl.storeRecord`). With `authenticate`, sessions are also
+ * indexed by identity hash, for `maxSessionsPerIdentity`.
  */
 export class Registry implements SessionCounts, SessionLifecycle {
   readonly sessions = new Map<string, SessionImpl>();
