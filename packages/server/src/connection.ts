@@ -94,8 +94,8 @@ export class Connection implements Link {
   private bytesSeen = 0;
   /** Set by an inbound `ping`; cleared with `heard` (the heartbeat counts it as its own ping). */
   private answered = false;
-  /** The `Heartbeat`'s (see `HeartbeatPeer`). */
-  lastSeen = 0;
+  /** The `Heartbeat`'s (see `HeartbeatPeer`; negative: not watched). */
+  lastSeen = -1;
   lastPing = 0;
   /**
    * This connection's channel subscriptions, made at its first channel frame (an app that never

@@ -17,7 +17,7 @@ export interface HeartbeatPeer {
    * milliseconds since the heartbeat was made. Small integers, so they sit in their fields as
    * they are (a fractional monotonic time got a 16-byte heap number box per field and
    * connection); fields of the peer, not a record in a map, which cost ~50 bytes of every idle
-   * connection (issue 14).
+   * connection (issue 14). `lastSeen` is negative while the heartbeat does not watch the peer.
    */
   lastSeen: number;
   lastPing: number;
@@ -42,7 +42,8 @@ export interface HeartbeatPeer {
  * gets ours every `intervalMs`, as before.
  */
 export class Heartbeat {
-  private readonly connections = new Set<HeartbeatPeer>();
+  /** Peers watched: those of `peers` that `add` was given and `delete` was not. */
+  private watched = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly tickMs: number;
   private readonly answeredCounts: boolean;
@@ -50,6 +51,11 @@ export class Heartbeat {
   private readonly base = monotonic();
 
   constructor(
+    /**
+     * Every connection of the server, watched or not: the sweep walks the server's own set, as a
+     * set of its own cost an entry (~25 bytes) of every idle connection (issue 14).
+     */
+    private readonly peers: ReadonlySet<HeartbeatPeer>,
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
     private readonly wallNow: () => number,
@@ -67,17 +73,18 @@ export class Heartbeat {
   }
 
   get size(): number {
-    return this.connections.size;
+    return this.watched;
   }
 
-  /** Watch an open connection: pinged each `intervalMs`, dropped after `timeoutMs` of silence. */
+  /** Watch an open connection of `peers`: pinged each `intervalMs`, dropped after `timeoutMs` of silence. */
   add(conn: HeartbeatPeer): void {
+    if (conn.lastSeen >= 0) return;
     // Rounded up, as the sweep keeps them (see there).
     const t = Math.ceil(monotonic() - this.base);
     conn.clearAlive();
     conn.lastSeen = t;
     conn.lastPing = t;
-    this.connections.add(conn);
+    this.watched++;
     if (this.timer === undefined) {
       this.timer = setInterval(this.sweep, this.tickMs);
       // Heartbeats alone must not keep the process alive.
@@ -85,9 +92,11 @@ export class Heartbeat {
     }
   }
 
+  /** Stop watching `conn` (a no-op for one not watched). */
   delete(conn: HeartbeatPeer): void {
-    this.connections.delete(conn);
-    if (this.connections.size === 0) this.stop();
+    if (conn.lastSeen < 0) return;
+    conn.lastSeen = -1;
+    if (--this.watched === 0) this.stop();
   }
 
   stop(): void {
@@ -102,9 +111,9 @@ export class Heartbeat {
     const mark = Math.ceil(since);
     const wall = this.wallNow();
     let suspects: HeartbeatPeer[] | undefined;
-    for (const conn of this.connections) {
+    for (const conn of this.peers) {
       try {
-        if (conn.state !== 'open') continue;
+        if (conn.state !== 'open' || conn.lastSeen < 0) continue;
         if (conn.alive) {
           if (conn.pinged && this.answeredCounts) conn.lastPing = mark;
           conn.clearAlive();
@@ -127,9 +136,9 @@ export class Heartbeat {
   private readonly drop = (suspects: HeartbeatPeer[]): void => {
     for (const conn of suspects) {
       try {
-        if (conn.state !== 'open' || conn.alive || !this.connections.has(conn)) continue;
+        if (conn.state !== 'open' || conn.alive || conn.lastSeen < 0) continue;
         // Half-open links never deliver a close; terminate, and the session waits for a resume.
-        this.connections.delete(conn);
+        this.delete(conn);
         conn.terminate(`no frame for ${this.timeoutMs} ms`);
       } catch (error) {
         this.onError(error);

@@ -155,7 +155,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     );
     // A plugin's onClock wants the samples that only the answers to our own pings give.
     const wantsClock = resolved.plugins.some((p) => typeof p.onClock === 'function');
-    this.heartbeat = new Heartbeat(resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError, !wantsClock);
+    this.heartbeat = new Heartbeat(this.connections, resolved.heartbeatIntervalMs, resolved.heartbeatTimeoutMs, resolved.now, reportError, !wantsClock);
     this.registry = new Registry(resolved, store, reportError);
     this.limits = new Limits(resolved, plugins, this.connections, (info) => this.emitSafely('limit', info), reportError);
     const closing = () => this.closing;

@@ -48,6 +48,40 @@ describe('heartbeat', () => {
   });
 });
 
+describe('heartbeat over the server\'s connections', () => {
+  it('leaves a connection alone while its handshake runs, and watches it once open', async () => {
+    let letIn: (() => void) | undefined;
+    const server = await startServer({
+      heartbeatIntervalMs: 50,
+      heartbeatTimeoutMs: 200,
+      handshakeTimeoutMs: 10_000,
+      authenticate: (auth) => (auth === 'wait' ? new Promise<unknown>((resolve) => (letIn = () => resolve('who'))) : 'who'),
+    });
+    // One open connection keeps the sweep running while the other waits in its handshake.
+    const { client: open } = await RawClient.connect(urlOf(server));
+    const openSeen = watch(open);
+    // It answers each ping, so the heartbeat keeps it.
+    open.ws.on('message', (data) => {
+      const parsed: unknown = JSON.parse(String(data));
+      for (const f of (Array.isArray(parsed) ? parsed : [parsed]) as Array<{ t: string; ts: number }>) {
+        if (f.t === 'ping') open.send({ t: 'pong', ts: f.ts, at: Date.now() });
+      }
+    });
+    const waiting = await RawClient.open(urlOf(server));
+    const waitingSeen = watch(waiting);
+    waiting.send({ t: 'hello', v: 1, auth: 'wait' });
+    await poll(() => letIn !== undefined, 'authenticate called', 5_000);
+    // Many sweeps, and past the timeout: the open one is pinged; the silent one in its handshake
+    // is neither pinged nor dropped (the handshake deadline is its bound, not the heartbeat).
+    await poll(() => openSeen.pings >= 6, 'six pings to the open connection', 10_000);
+    expect(waitingSeen.pings).toBe(0);
+    expect(waiting.closeCode).toBeUndefined();
+    letIn?.();
+    await waiting.next((f) => f.t === 'welcome', 5_000);
+    await poll(() => waitingSeen.pings >= 1, 'a ping once open', 10_000);
+  });
+});
+
 describe('heartbeat on a slow link', () => {
   it('counts bytes as life: a message that takes four timeouts to arrive is handled, the connection kept', async () => {
     const handled: number[] = [];
