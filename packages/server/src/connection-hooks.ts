@@ -57,8 +57,8 @@ export interface ConnectionHooks {
   /** Wall clock in ms (pong answers, clock offsets). */
   readonly now: () => number;
   readonly limits: ConnectionLimits;
-  /** Frames that arrived before the handshake completed. */
-  onHandshakeFrames(conn: Connection, frames: Frame[]): void;
+  /** Frames that arrived before the handshake completed; `frameBytes`: what each stands for of its message. */
+  onHandshakeFrames(conn: Connection, frames: Frame[], frameBytes: number): void;
   /** The connection opened for `session`: where its channel frames go (its subscriptions end with it). */
   openChannels(conn: Connection, session: ServedSession): ChannelFrames;
   /** The handshake succeeded (`welcome` written): the connection stops counting as pending. */

@@ -134,7 +134,7 @@ export class Handshakes {
    * socket is not read while they do (a slow `authenticate` must not make us buffer a flood).
    * What was read before the pause took hold is bounded in frames and in bytes.
    */
-  onFrames(conn: Connection, frames: Frame[]): void {
+  onFrames(conn: Connection, frames: Frame[], frameBytes: number): void {
     let hello: HelloFrame | undefined;
     let i = 0;
     if (!conn.helloSeen) {
@@ -155,7 +155,7 @@ export class Handshakes {
         conn.fail(CloseCode.BadFrame, 'a second hello');
         return;
       }
-      conn.holdFrame(f);
+      conn.holdFrame(f, frameBytes);
       if (conn.heldCount > limit) {
         conn.fail(CloseCode.BadFrame, 'too many frames before welcome');
         return;

@@ -208,7 +208,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
       plugins,
       now: resolved.now,
       limits: this.limits,
-      onHandshakeFrames: (conn, frames) => this.handshakes.onFrames(conn, frames),
+      onHandshakeFrames: (conn, frames, frameBytes) => this.handshakes.onFrames(conn, frames, frameBytes),
       openChannels: (conn, served) => {
         const link = {
           codec: served.codec,
