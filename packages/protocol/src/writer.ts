@@ -101,8 +101,12 @@ export interface FlushProducer<W> {
  * frame has nothing behind it, so it still leaves in the microtask.
  */
 export class FrameWriter<W> implements FrameSink<W> {
-  /** The frames of the batch being built; the same array for every batch (the codec copies what it joins). */
-  private readonly frames: W[] = [];
+  /**
+   * The frames of the batch being built: made at its first frame, let go at its flush. An idle
+   * writer holds none (an array kept for the next batch was 32 bytes of every idle server
+   * session, issue 14).
+   */
+  private frames: W[] | undefined = undefined;
   private size = 0;
   private scheduled = false;
   /** The due flush was put off to the end of the macrotask (it happens then, whatever `linger` says). */
@@ -156,14 +160,19 @@ export class FrameWriter<W> implements FrameSink<W> {
   }
 
   push(frame: W): void {
-    const size = this.codec.size(frame);
-    if (this.frames.length > 0 && this.size + size > this.maxSize) this.flush();
-    this.frames.push(frame);
-    this.size += size;
+    this.add(frame);
     // A long synchronous run of writes (a burst of send()s filling the window) puts its first
     // frames on the wire now, so the peer starts on them while the run goes on (issue 14).
-    if (this.frames.length >= this.eagerFrames) this.flush();
+    if ((this.frames as W[]).length >= this.eagerFrames) this.flush();
     else this.schedule();
+  }
+
+  /** `frame` joins this batch, or the next one when it would pass `maxSize`. */
+  private add(frame: W): void {
+    const size = this.codec.size(frame);
+    if (this.frames !== undefined && this.size + size > this.maxSize) this.flush();
+    (this.frames ??= []).push(frame);
+    this.size += size;
   }
 
   /** Ask for a flush at the end of this turn without pushing a frame yet (a `FlushProducer` has one waiting). */
@@ -200,9 +209,8 @@ export class FrameWriter<W> implements FrameSink<W> {
   flush(): void {
     this.gather();
     const frames = this.frames;
-    const n = frames.length;
-    if (n === 0) return;
-    const message = n === 1 ? (frames[0] as W) : this.codec.batch(frames);
+    if (frames === undefined) return;
+    const message = frames.length === 1 ? (frames[0] as W) : this.codec.batch(frames);
     this.discard();
     const sink = this.sink;
     if (typeof sink === 'function') sink(message);
@@ -212,16 +220,12 @@ export class FrameWriter<W> implements FrameSink<W> {
   /** The producer's frame joins this batch (or the next one, when it would pass `maxSize`). */
   private pull(producer: FlushProducer<W>): void {
     const frame = producer.takeFrame();
-    if (frame === undefined) return;
-    const size = this.codec.size(frame);
-    if (this.frames.length > 0 && this.size + size > this.maxSize) this.flush();
-    this.frames.push(frame);
-    this.size += size;
+    if (frame !== undefined) this.add(frame);
   }
 
   /** Drop what has not been flushed (the socket it was meant for is gone). */
   discard(): void {
-    this.frames.length = 0;
+    this.frames = undefined;
     this.size = 0;
   }
 }
