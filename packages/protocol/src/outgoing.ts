@@ -30,6 +30,8 @@ export interface Rare {
   promise?: Promise<Json> | undefined;
   /** A restored message's own failure callback (`SendQueue.adopt`). */
   reject?: ((error: Error) => void) | undefined;
+  /** The `send()`'s own `timeoutMs`, where it is not the queue's `ackTimeoutMs`. */
+  timeoutMs?: number | undefined;
 }
 
 /**
@@ -40,7 +42,8 @@ export interface Rare {
  * and little more.
  *
  * Every field is 8 bytes in every message (issue 14: at most 400 B per message in flight), so
- * what most messages never use sits in `rare`, `transmitted` is read from `ts`, and only the
+ * what most messages never use sits in `rare` (a `timeoutMs` of their own too), `transmitted` is
+ * read from `ts`, `bytes` is measured again when asked for (a string's length), and only the
  * promise's resolve function is kept: a failure resolves the promise with a rejected one (same
  * error, two microtasks later), which saves the reject function, 56 bytes.
  *
@@ -72,12 +75,19 @@ export class Outgoing implements DeadlineSlot {
     readonly idUnit: unknown,
     /** The payload encoded once by the queue's codec (`value()`). */
     readonly data: unknown,
-    /** `data`'s size in the codec's units (`size()`): what the queue's byte bounds count. */
-    readonly bytes: number,
-    readonly timeoutMs: number,
     rare: Rare | undefined,
   ) {
     this.rare = rare;
+  }
+
+  /** `data`'s size in the queue codec's units (`size()`): what the queue's byte bounds count. */
+  get bytes(): number {
+    return this.queue.sizeOf(this.data);
+  }
+
+  /** How long it may wait for its answer once queued. */
+  get timeoutMs(): number {
+    return this.rare?.timeoutMs ?? this.queue.ackTimeoutMs;
   }
 
   /** Left this machine at least once: `maybeDelivered`. */

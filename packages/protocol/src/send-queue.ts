@@ -71,6 +71,16 @@ export abstract class SendQueue {
     this.deadlines = options.deadlines ?? new Deadlines<Outgoing>((m) => this.expire(m), { now: options.now, inline: true });
   }
 
+  /** A payload unit's size in this queue's codec (`Outgoing.bytes`). */
+  sizeOf(unit: unknown): number {
+    return this.codec.size(unit);
+  }
+
+  /** A message's answer deadline unless its `send()` chose one (`Outgoing.timeoutMs`). */
+  get ackTimeoutMs(): number {
+    return this.options.ackTimeoutMs;
+  }
+
   /** The `msg` frame of `m`'s current transmission; a side may re-encode (the client's `Outbox`). */
   protected frameOf(m: Outgoing): unknown {
     return m.encode(this.codec);
@@ -151,8 +161,10 @@ export abstract class SendQueue {
     // Kept until the answer: a text unit as one flat string, not the pieces it was built from.
     if (typeof unit === 'string') unit = flatten(unit);
     const active = o.plugins.active;
-    const rare: Rare | undefined = active || signal !== undefined || o.handledRejections ? { signal, queuedAt: active ? at : undefined } : undefined;
-    const m = new Outgoing(this, id, idUnit, unit, bytes, timeoutMs, rare);
+    const ownTimeout = timeoutMs === o.ackTimeoutMs ? undefined : timeoutMs;
+    const rare: Rare | undefined =
+      active || signal !== undefined || o.handledRejections || ownTimeout !== undefined ? { signal, queuedAt: active ? at : undefined, timeoutMs: ownTimeout } : undefined;
+    const m = new Outgoing(this, id, idUnit, unit, rare);
     // Only `resolve` is kept (see `Outgoing`); the executor's reject function is left to the GC.
     const promise = new Promise<Json>((resolve) => {
       m.resolve = resolve;
@@ -287,7 +299,7 @@ export abstract class SendQueue {
   protected adopt(id: string, data: unknown, resolve: (value: Json) => void, reject: (error: Error) => void, at: number): Outgoing {
     const o = this.options;
     const codec = this.codec;
-    const m = new Outgoing(this, id, idUnitOf(codec, id), data, codec.size(data), o.ackTimeoutMs, { queuedAt: o.plugins.active ? at : undefined, reject });
+    const m = new Outgoing(this, id, idUnitOf(codec, id), data, { queuedAt: o.plugins.active ? at : undefined, reject });
     m.resolve = resolve as (value: Json | PromiseLike<Json>) => void;
     this.accept(m, at);
     return m;

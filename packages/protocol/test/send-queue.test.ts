@@ -225,6 +225,23 @@ describe('SendQueue', () => {
     expect(q.sent()).toEqual([4]);
   });
 
+  it("holds a send to its own timeoutMs and every other to the queue's ackTimeoutMs", async () => {
+    const q = new TestQueue({ window: 10 });
+    const own = q.send('a', { timeoutMs: 20 });
+    let other: unknown = 'pending';
+    q.send('b', undefined).then(
+      (v) => (other = v),
+      (e: unknown) => (other = e),
+    );
+    const sameAsQueue = q.send('c', { timeoutMs: 60_000 });
+    await expect(own).rejects.toThrow(/within 20 ms \(it may have been delivered\)/);
+    expect(other).toBe('pending');
+    q.answer(2);
+    q.answer(3);
+    await expect(sameAsQueue).resolves.toBe('r3');
+    expect(other).toBe('r2');
+  });
+
   it('ends: everything pending fails, new sends are refused, nothing is an unhandled rejection', async () => {
     const q = new TestQueue({ window: 1 });
     const pending = [q.send(1, undefined), q.send(2, undefined)].map(outcome);
