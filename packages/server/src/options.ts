@@ -154,7 +154,11 @@ export interface ServerOptions {
   overflow?: OverflowPolicy;
   /** Default deadline of `session.send()`; `Infinity` waits until the session ends. @default 30_000 */
   ackTimeoutMs?: number;
-  /** Where session records (id, token hash, identity key, expiry) live. @default new MemorySessionStore() */
+  /**
+   * Where session records (id, token hash, identity key, expiry) live. Without one, in this
+   * process: each live session keeps its own record, as a `MemorySessionStore` would (lost on
+   * restart), without a map of them beside the sessions.
+   */
   store?: SessionStore;
   /** Observers called with isolation (see `LifelinePlugin`). @default [] */
   plugins?: readonly LifelinePlugin[];

@@ -24,12 +24,24 @@ export class Registry implements SessionCounts, SessionLifecycle {
   readonly sessions = new Map<string, SessionImpl>();
   private readonly byIdentity = new Map<string, Set<SessionImpl>>();
   private readonly expiry: Deadlines<SessionImpl>;
+  /** What resumes are checked against: the server's `store`, or without one, these sessions' own records. */
+  readonly store: SessionStore;
 
   constructor(
     private readonly options: ResolvedOptions,
-    private readonly store: SessionStore,
+    /**
+     * Without one, the live sessions are the store: a record outlives neither its session nor
+     * the process, as in a `MemorySessionStore`, and the records need no map of their own
+     * (~30 bytes of every session, issue 14).
+     */
+    store: SessionStore | undefined,
     private readonly onError: (error: unknown) => void,
   ) {
+    this.store = store ?? {
+      get: (id) => this.sessions.get(id)?.storeRecord,
+      set: () => {},
+      delete: () => {},
+    };
     // Coarse buckets for long windows: expiry a little late is harmless, timer churn is not.
     const resolutionMs = Math.max(5, Math.min(1_000, Math.floor(options.resumeWindowMs / 100)));
     this.expiry = new Deadlines((session) => this.expire(session), { resolutionMs });

@@ -18,7 +18,6 @@ import { Limits, type LimitInfo } from './limits.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { Registry } from './registry.js';
 import { SessionImpl, type Session, type SessionDeps, type SessionLifecycle } from './session.js';
-import { MemorySessionStore } from './store.js';
 import { SharedNode, isSharedEngine } from './shared/node.js';
 import { SharedSessions, noStore, sharedLimits } from './shared/shared-sessions.js';
 import type { PendingPush } from './shared/shared-outbound.js';
@@ -140,7 +139,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     const engine = resolved.engine;
     const sharedEngine = isSharedEngine(engine) ? engine : undefined;
     // On a shared engine the engine is the store: sessions are created, rotated and ended there.
-    const store = sharedEngine !== undefined ? noStore : (options.store ?? new MemorySessionStore());
+    const store = sharedEngine !== undefined ? noStore : options.store;
     const plugins = new PluginHost(resolved.plugins, (error, plugin, hook) => this.emitSafely('plugin-error', { error, plugin, hook }));
     this.plugins = plugins;
     this.sendDeadlines = new Deadlines<Outgoing>(
@@ -193,7 +192,7 @@ class Server extends EventEmitter<ServerEvents> implements LifelineServer {
     this.handshakes = new Handshakes({
       options: resolved,
       plugins,
-      store,
+      store: this.registry.store,
       registry: this.registry,
       limits: this.limits,
       heartbeat: this.heartbeat,
