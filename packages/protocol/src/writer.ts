@@ -70,6 +70,11 @@ export interface FrameSink<W> {
 /** What a `FrameWriter` may write its messages to, beside a plain function. */
 export interface MessageSink<W> {
   writeMessage(message: W): void;
+  /**
+   * The writer flushed at its turn's end and holds nothing, nor is it due again: its owner may let
+   * it go until its next frame (a server connection returns it to a pool, `reuse`).
+   */
+  writerIdle?(writer: FrameWriter<W>): void;
 }
 
 /**
@@ -111,7 +116,7 @@ export class FrameWriter<W> implements FrameSink<W> {
   private scheduled = false;
   /** The due flush was put off to the end of the macrotask (it happens then, whatever `linger` says). */
   private lingered = false;
-  private readonly linger: (() => boolean) | undefined;
+  private linger: (() => boolean) | undefined;
 
   /**
    * @param codec encodes the batch and measures the frames.
@@ -120,8 +125,8 @@ export class FrameWriter<W> implements FrameSink<W> {
    * @param maxSize a batch is flushed early once it would pass this size (`codec.size` units).
    */
   constructor(
-    readonly codec: FrameEncoder<W>,
-    private readonly sink: ((message: W) => void) | MessageSink<W>,
+    public codec: FrameEncoder<W>,
+    private sink: ((message: W) => void) | MessageSink<W>,
     public maxSize = MAX_BATCH_SIZE,
     /**
      * Pulled at the start of every flush, so the frame it aggregated joins the batch. A function
@@ -134,6 +139,20 @@ export class FrameWriter<W> implements FrameSink<W> {
     public eagerFrames = EAGER_FRAMES,
   ) {
     this.linger = linger;
+  }
+
+  /**
+   * Serve another owner: an idle writer (see `MessageSink.writerIdle`) takes a new codec, sink
+   * and producer, with the default size bounds.
+   */
+  reuse(codec: FrameEncoder<W>, sink: MessageSink<W>, producer: FlushProducer<W> | undefined): void {
+    if (this.scheduled || this.frames !== undefined) throw new Error('a FrameWriter was reused while it held frames or a flush was due');
+    this.codec = codec;
+    this.sink = sink;
+    this.producer = producer;
+    this.linger = undefined;
+    this.maxSize = MAX_BATCH_SIZE;
+    this.eagerFrames = EAGER_FRAMES;
   }
 
   /** The constructor's `linger`, else the producer's own answer. */
@@ -194,6 +213,8 @@ export class FrameWriter<W> implements FrameSink<W> {
       this.scheduled = false;
       this.lingered = false;
       this.flush();
+      const sink = this.sink;
+      if (!this.scheduled && this.frames === undefined && typeof sink === 'object' && sink.writerIdle !== undefined) sink.writerIdle(this);
     } catch (error) {
       // One writer's failure must not hold back the others flushed in the same reaction, nor
       // leave this one scheduled for ever; it surfaces as queueMicrotask would (an uncaught

@@ -3,6 +3,26 @@ import { jsonCodec } from '../src/index.js';
 import { FrameWriter } from '../src/internal.js';
 
 describe('FrameWriter', () => {
+  it("tells an object sink it is idle once its turn's flush left nothing due, and may then serve another sink", async () => {
+    const sent: string[] = [];
+    const idle: string[] = [];
+    const first = { writeMessage: (m: string) => sent.push(`first ${m}`), writerIdle: () => idle.push('first') };
+    const w = new FrameWriter<string>(jsonCodec, first);
+    w.push('{"a":1}');
+    // Busy (a flush is due): it may not change hands.
+    expect(() => w.reuse(jsonCodec, first, undefined)).toThrow(/reused while/);
+    await Promise.resolve();
+    expect(sent).toEqual(['first {"a":1}']);
+    expect(idle).toEqual(['first']);
+    const second = { writeMessage: (m: string) => sent.push(`second ${m}`), writerIdle: () => idle.push('second') };
+    const pulled = ['{"ack":1}'];
+    w.reuse(jsonCodec, second, { takeFrame: () => pulled.shift() });
+    w.push('{"b":2}');
+    await Promise.resolve();
+    expect(sent).toEqual(['first {"a":1}', 'second [{"b":2},{"ack":1}]']);
+    expect(idle).toEqual(['first', 'second']);
+  });
+
   it('coalesces frames pushed in one turn into one message, flushed in a microtask', async () => {
     const sent: string[] = [];
     const w = new FrameWriter(jsonCodec, (m) => sent.push(m));

@@ -2,10 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { CloseCode, ProtocolError, jsonCodec, type Codec, type Frame, type PluginContext } from '@lifeline/protocol';
-import { ClockProbe, FrameWriter, now as monotonic } from '@lifeline/protocol/internal';
+import { ClockProbe, type FrameWriter, now as monotonic } from '@lifeline/protocol/internal';
 import type { ChannelFrames } from './channels/subscriptions.js';
 import { noSessionContext, type ConnectionHooks, type ServedSession } from './connection-hooks.js';
 import { ReadPause, type Link } from './link.js';
+import { giveBack, takeWriter } from './writer-pool.js';
 
 /**
  * Above this many bytes waiting in the socket, new server → client messages wait (acks and
@@ -74,8 +75,12 @@ export class Connection implements Link {
   private served: ServedSession | undefined;
   /** Every frame of this connection is written by it: `hello`/`welcome` are JSON, so it starts as JSON. */
   private codec: Codec = jsonCodec;
-  /** Replaced only with the codec (`open`). */
-  private writer: FrameWriter<unknown>;
+  /**
+   * The writer of this turn's batch: taken at the first frame (`writing`), given back once it has
+   * flushed at the turn's end with nothing more due (`writerIdle`). Let go, not replaced, when
+   * the codec changes (`open`).
+   */
+  private writer: FrameWriter<unknown> | undefined;
   /**
    * `Flag` bits: four booleans in one small integer, 24 bytes less of every connection (issue 14).
    * A new connection counts as heard.
@@ -124,7 +129,6 @@ export class Connection implements Link {
     private readonly hooks: ConnectionHooks,
   ) {
     this.request = req;
-    this.writer = new FrameWriter(this.codec, this);
     (ws as OwnedSocket)[kConnection] = this;
     ws.on('message', Connection.messageListener);
     ws.on('close', Connection.closeListener);
@@ -230,14 +234,16 @@ export class Connection implements Link {
     if (!this.moveTo('open', 'welcome')) return false;
     this.request = undefined;
     this.hooks.onOpened(this);
-    this.writer.push(welcome);
+    const writer = this.writing();
+    writer.push(welcome);
     if (session.codec !== this.codec) {
-      this.writer.flush();
+      writer.flush();
+      // Given back at its turn's end, when the flush it is due finds it empty.
+      this.writer = undefined;
       this.codec = session.codec;
-      this.writer = new FrameWriter(session.codec, this);
     }
-    this.writer.pullFrom(session.acks);
     this.served = session;
+    this.writer?.pullFrom(session.acks);
     return true;
   }
 
@@ -251,17 +257,17 @@ export class Connection implements Link {
 
   /** Write a frame in the connection's codec (through the coalescing writer). */
   push(frame: unknown): void {
-    this.writer.push(frame);
+    this.writing().push(frame);
   }
 
   /** Ask for a flush at the end of this turn: the session's acks wait to be pulled. */
   schedule(): void {
-    this.writer.schedule();
+    this.writing().schedule();
   }
 
   ping(wallNow: number): void {
     (this.clock ??= new ClockProbe()).sent(wallNow);
-    this.writer.push(this.codec.ping(wallNow));
+    this.writing().push(this.codec.ping(wallNow));
   }
 
   /**
@@ -270,8 +276,9 @@ export class Connection implements Link {
    */
   goodbye(code: number, reason: string, retryMs?: number): void {
     if (!this.can('closing')) return;
-    this.writer.gather();
-    this.writer.push(this.codec.bye(code, reason, retryMs));
+    const writer = this.writing();
+    writer.gather();
+    writer.push(this.codec.bye(code, reason, retryMs));
     this.close(code, reason);
   }
 
@@ -290,7 +297,7 @@ export class Connection implements Link {
   close(code: number, reason: string): void {
     if (!this.can('closing')) return;
     try {
-      this.writer.flush();
+      this.writer?.flush();
     } catch (error) {
       this.hooks.reportError(error);
     }
@@ -336,8 +343,8 @@ export class Connection implements Link {
    * session store) that hangs keeps this object reachable.
    */
   private stopWriting(): void {
-    this.writer.pullFrom(undefined);
-    this.writer.discard();
+    this.writer?.pullFrom(undefined);
+    this.writer?.discard();
     this.dropHeld();
     const channels = this.channels;
     this.channels = undefined;
@@ -382,7 +389,7 @@ export class Connection implements Link {
           break;
         case 'ping':
           this.flags |= Flag.Answered;
-          this.writer.push(this.codec.pong(f.ts, this.hooks.now()));
+          this.writing().push(this.codec.pong(f.ts, this.hooks.now()));
           break;
         case 'pong': {
           // Only the answer to our last ping counts: a forged one would set any clock offset.
@@ -473,6 +480,20 @@ export class Connection implements Link {
   /** The session's, once open: read when plugins listen, not kept (it is made when first asked for). */
   private get pluginContext(): PluginContext {
     return this.served?.pluginContext ?? noSessionContext;
+  }
+
+  /**
+   * This turn's writer, taken at its first frame: in the connection's codec, pulling the session's
+   * acks while the connection is open.
+   */
+  private writing(): FrameWriter<unknown> {
+    return (this.writer ??= takeWriter(this.codec, this, this.current === 'open' ? this.served?.acks : undefined));
+  }
+
+  /** A writer of this connection flushed at its turn's end and holds nothing: the pool keeps it till the next frame. */
+  writerIdle(writer: FrameWriter<unknown>): void {
+    if (this.writer === writer) this.writer = undefined;
+    giveBack(writer);
   }
 
   /** The writer's sink: one WebSocket message to the socket (a method, so no closure per connection). */
