@@ -10,6 +10,9 @@
  * Lifeline the time until every client is open again after the server process is killed and a
  * new one started on the same port (the SDK's default full-jitter backoff; the embedded engine
  * loses sessions on a restart, so each client reports `session-lost` and starts a new one).
+ * `ws-greeted` (only when asked for in --peers) is the bare server again, each connection having
+ * carried one message each way first, as every Lifeline session has (hello, welcome): a reference
+ * for what of the difference is a socket that was never read or written.
  * Options: --count 18000 --at-once 200 --idle-ms 30000 --peers ws,lifeline --out FILE, and
  * --profile DIR: a CPU profile of the idle window of both processes (DIR/PEER-server.cpuprofile,
  * DIR/PEER-clients.cpuprofile) and a heap snapshot of the server after it (DIR/PEER-server.heapsnapshot).

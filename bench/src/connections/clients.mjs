@@ -33,6 +33,13 @@ async function bare() {
   const { WebSocket } = await import('ws');
   const ws = new WebSocket(url, { perMessageDeflate: false });
   await withDeadline(new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject))), 60_000, 'ws open');
+  if (peer === 'ws-greeted') {
+    // One message each way, as every Lifeline session has carried (hello, welcome): a socket
+    // that has read and written keeps buffers a never-used one has not made yet.
+    const answered = new Promise((resolve) => ws.once('message', resolve));
+    ws.send('hello');
+    await withDeadline(answered, 60_000, 'ws-greeted answer');
+  }
   open++;
   ws.on('close', () => open--);
   ws.on('error', () => {});

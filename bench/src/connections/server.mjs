@@ -1,6 +1,6 @@
 /**
  * The server side of the connections benchmark (issue 14), in its own process. argv[2]: JSON
- * `{ peer: 'lifeline' | 'ws', port }` (port 0: any; a restart passes the previous one). Reports
+ * `{ peer: 'lifeline' | 'ws' | 'ws-greeted', port }` (port 0: any; a restart passes the previous one). Reports
  * `{ type: 'ready', port }`, then answers `mem` (after a full GC: heap, RSS, and the young
  * generation's committed size), `cpu`, `count` (open
  * connections), `close`. No handler work: what is measured is what a held connection costs.
@@ -28,10 +28,16 @@ async function lifeline() {
   return { port: server.port, count: () => server.sessions.size, close: () => withDeadline(server.close(), 10_000, 'lifeline close') };
 }
 
+/** `ws-greeted`: answers each connection's first message once, as a server greets its client. */
+function greet() {
+  this.send('welcome');
+}
+
 async function bare() {
   const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: false });
   await new Promise((resolve, reject) => (wss.once('listening', resolve), wss.once('error', reject)));
+  if (peer === 'ws-greeted') wss.on('connection', (ws) => ws.once('message', greet));
   return {
     port: wss.address().port,
     count: () => wss.clients.size,
