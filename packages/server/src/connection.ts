@@ -50,6 +50,26 @@ const Flag = {
   Answered: 8,
 } as const;
 
+/** `ReadPause` bits sit in `Connection.flags` shifted by this much; 0 there while the socket is read. */
+const PAUSE_SHIFT = 4;
+const PAUSED = 7 << PAUSE_SHIFT;
+
+/** What few connections make: kept apart, so an idle connection pays one field for all three. */
+interface Rare {
+  /** The callback of the write that crossed `HIGH_WATER_BYTES`, made at the first such write. */
+  onWritten: (() => void) | undefined;
+  /**
+   * The last ping and the one pong that may answer it; made at our first ping. A client that
+   * pings at our interval is never pinged (`Heartbeat`), so most connections never make it.
+   */
+  clock: ClockProbe | undefined;
+  /**
+   * This connection's channel subscriptions, made at its first channel frame (an app that never
+   * subscribes pays nothing for them: about 250 bytes per connection, issue 14); they end with it.
+   */
+  channels: ChannelFrames | undefined;
+}
+
 type OwnedSocket = WebSocket & { [kConnection]: Connection };
 
 const transitions: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
@@ -73,8 +93,6 @@ export class Connection implements Link {
   private current: ConnectionState = 'handshake';
   private why = 'upgraded';
   private served: ServedSession | undefined;
-  /** Every frame of this connection is written by it: `hello`/`welcome` are JSON, so it starts as JSON. */
-  private codec: Codec = jsonCodec;
   /**
    * The writer of this turn's batch: taken at the first frame (`writing`), given back once it has
    * flushed at the turn's end with nothing more due (`writerIdle`). Let go, not replaced, when
@@ -82,24 +100,17 @@ export class Connection implements Link {
    */
   private writer: FrameWriter<unknown> | undefined;
   /**
-   * `Flag` bits: four booleans in one small integer, 24 bytes less of every connection (issue 14).
-   * A new connection counts as heard.
+   * `Flag` bits, and the `ReadPause` bits in force above `PAUSE_SHIFT`: five fields in one small
+   * integer, 32 bytes less of every connection (issue 14). A new connection counts as heard.
    */
   private flags: number = Flag.Heard;
-  /** The callback of the write that crossed it, made at the first such write (most connections never make one). */
-  private onWritten: (() => void) | undefined;
+  /** Made at the first of its parts (see `Rare`); most connections never make it. */
+  private rare: Rare | undefined;
   /**
    * Frames that came after `hello` while `authenticate` ran, dispatched after `welcome`, with the
    * bytes of the WebSocket messages they came in; made at the first such frame.
    */
   private held: { frames: Frame[]; bytes: number } | undefined;
-  /**
-   * The last ping and the one pong that may answer it; made at our first ping. A client that
-   * pings at our interval is never pinged (`Heartbeat`), so most connections never make it.
-   */
-  private clock: ClockProbe | undefined;
-  /** `ReadPause` bits in force; 0 while the socket is read. */
-  private pausedFor = 0;
   /**
    * Bytes as a sign of life, not only whole messages: a message that arrives a byte at a time (a
    * slow or fragmenting link, a starved CPU) can take longer than the heartbeat's timeout. The
@@ -111,11 +122,6 @@ export class Connection implements Link {
   /** The `Heartbeat`'s (see `HeartbeatPeer`; negative: not watched). */
   lastSeen = -1;
   lastPing = 0;
-  /**
-   * This connection's channel subscriptions, made at its first channel frame (an app that never
-   * subscribes pays nothing for them: about 250 bytes per connection, issue 14); they end with it.
-   */
-  private channels: ChannelFrames | undefined;
 
   /**
    * The upgrade request, for `authenticate`; let go once the connection is open: with its headers
@@ -138,6 +144,14 @@ export class Connection implements Link {
 
   get state(): ConnectionState {
     return this.current;
+  }
+
+  /**
+   * Every frame of this connection is in it: JSON until `open` (`hello`/`welcome` are JSON),
+   * then its session's. Read from the session, not kept (a field of every connection, issue 14).
+   */
+  private get codec(): Codec {
+    return this.served?.codec ?? jsonCodec;
   }
 
   /** The upgrade request while the handshake runs; `undefined` once the connection is open. */
@@ -169,7 +183,7 @@ export class Connection implements Link {
    * handler's backlog alone: that silence is ours.
    */
   get alive(): boolean {
-    return (this.flags & Flag.Heard) !== 0 || this.tcp.bytesRead !== this.bytesSeen || this.pausedFor === ReadPause.Queued;
+    return (this.flags & Flag.Heard) !== 0 || this.tcp.bytesRead !== this.bytesSeen || (this.flags & PAUSED) === ReadPause.Queued << PAUSE_SHIFT;
   }
 
   /** A `ping` arrived (and was answered) since the heartbeat last cleared `alive`. */
@@ -214,15 +228,16 @@ export class Connection implements Link {
   /** Stop reading the socket for `reason` (see `ReadPause`). */
   pauseReading(reason: ReadPause): void {
     if (!this.can('closing')) return;
-    if (this.pausedFor === 0) this.ws.pause();
-    this.pausedFor |= reason;
+    if ((this.flags & PAUSED) === 0) this.ws.pause();
+    this.flags |= reason << PAUSE_SHIFT;
   }
 
   /** `reason` no longer holds; the socket is read again once no other does. */
   resumeReading(reason: ReadPause): void {
-    if ((this.pausedFor & reason) === 0) return;
-    this.pausedFor &= ~reason;
-    if (this.pausedFor === 0) this.ws.resume();
+    const bit = reason << PAUSE_SHIFT;
+    if ((this.flags & bit) === 0) return;
+    this.flags &= ~bit;
+    if ((this.flags & PAUSED) === 0) this.ws.resume();
   }
 
   /**
@@ -240,8 +255,8 @@ export class Connection implements Link {
       writer.flush();
       // Given back at its turn's end, when the flush it is due finds it empty.
       this.writer = undefined;
-      this.codec = session.codec;
     }
+    // From here on, the session's codec.
     this.served = session;
     this.writer?.pullFrom(session.acks);
     return true;
@@ -266,7 +281,7 @@ export class Connection implements Link {
   }
 
   ping(wallNow: number): void {
-    (this.clock ??= new ClockProbe()).sent(wallNow);
+    (this.rareParts().clock ??= new ClockProbe()).sent(wallNow);
     this.writing().push(this.codec.ping(wallNow));
   }
 
@@ -331,8 +346,8 @@ export class Connection implements Link {
 
   /** A paused socket would never see the peer's close frame; what it sends now is dropped unread. */
   private readToClose(): void {
-    if (this.pausedFor === 0) return;
-    this.pausedFor = 0;
+    if ((this.flags & PAUSED) === 0) return;
+    this.flags &= ~PAUSED;
     this.ws.resume();
   }
 
@@ -346,8 +361,8 @@ export class Connection implements Link {
     this.writer?.pullFrom(undefined);
     this.writer?.discard();
     this.dropHeld();
-    const channels = this.channels;
-    this.channels = undefined;
+    const channels = this.rare?.channels;
+    if (this.rare !== undefined) this.rare.channels = undefined;
     channels?.close();
   }
 
@@ -393,7 +408,7 @@ export class Connection implements Link {
           break;
         case 'pong': {
           // Only the answer to our last ping counts: a forged one would set any clock offset.
-          const sample = this.clock?.answer(f.ts, f.at, this.hooks.now());
+          const sample = this.rare?.clock?.answer(f.ts, f.at, this.hooks.now());
           if (sample !== undefined && plugins.active) plugins.onClock({ ...sample, at: monotonic() }, this.pluginContext);
           break;
         }
@@ -406,7 +421,7 @@ export class Connection implements Link {
         case 'pack':
         case 'presence':
           // Only while open (checked above): a closed connection never makes them again.
-          (this.channels ??= this.hooks.openChannels(this, session)).frame(f);
+          (this.rareParts().channels ??= this.hooks.openChannels(this, session)).frame(f);
           break;
         case 'hello':
           this.fail(CloseCode.BadFrame, 'a second hello');
@@ -482,6 +497,11 @@ export class Connection implements Link {
     return this.served?.pluginContext ?? noSessionContext;
   }
 
+  /** Made whole at the first part, so every one has the same shape. */
+  private rareParts(): Rare {
+    return (this.rare ??= { onWritten: undefined, clock: undefined, channels: undefined });
+  }
+
   /**
    * This turn's writer, taken at its first frame: in the connection's codec, pulling the session's
    * acks while the connection is open.
@@ -506,7 +526,7 @@ export class Connection implements Link {
     if ((this.flags & Flag.Blocked) === 0 && ws.bufferedAmount + size > HIGH_WATER_BYTES) {
       this.flags |= Flag.Blocked;
       this.pauseReading(ReadPause.Written);
-      ws.send(message as string | Buffer, (this.onWritten ??= () => this.written()));
+      ws.send(message as string | Buffer, (this.rareParts().onWritten ??= () => this.written()));
     } else {
       ws.send(message as string | Buffer);
     }
@@ -518,7 +538,7 @@ export class Connection implements Link {
     this.resumeReading(ReadPause.Written);
     try {
       this.served?.drained(this);
-      this.channels?.drained();
+      this.rare?.channels?.drained();
     } catch (error) {
       this.hooks.reportError(error);
     }
