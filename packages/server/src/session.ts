@@ -135,8 +135,6 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   private link: Link | undefined;
   /** Monotonic ms when the last connection let go (for `onResume.downtimeMs`). */
   private lastDetach = wholeMs();
-  /** The engine's highest push seq as the last resume read it (shared path). */
-  private storedPushSeq = 0;
   /** Why it ended, once it has. */
   private ending: SessionCloseReason | undefined;
   /**
@@ -190,7 +188,8 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   /** The shared path: the engine's marks as a resume read them (`welcome.seq`, the pushes it holds). */
   adoptStored(accepted: number, pushSeq: number): void {
     if (this.inbound instanceof SharedInbound) this.inbound.adoptAccepted(accepted);
-    this.storedPushSeq = pushSeq;
+    // Kept by the outbound part, not here: a field of every session on the one-node path too (issue 14).
+    if (this.outbound instanceof SharedOutbound) this.outbound.adoptKnown(pushSeq);
   }
 
 
@@ -303,8 +302,7 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     this.clientWindow = win;
     this.inbound?.attach(link);
     const outbound = this.outbound;
-    const replayed =
-      outbound === undefined ? 0 : outbound instanceof SharedOutbound ? outbound.attach(link, win, ackSeq, this.storedPushSeq) : outbound.attach(link, win, ackSeq);
+    const replayed = outbound === undefined ? 0 : outbound.attach(link, win, ackSeq);
     this.emitSafely('attach');
     return replayed;
   }

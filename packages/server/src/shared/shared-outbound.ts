@@ -184,14 +184,15 @@ export class SharedOutbound {
     if (report) this.deps.engineFailed(error);
   }
 
-  /**
-   * A connection took the session: the client has every push up to `ackSeq`; the engine holds
-   * up to `pushSeq`. Returns how many are resent.
-   */
-  attach(link: OutboundLink, win: number | undefined, ackSeq: number, pushSeq: number): number {
+  /** A resume read the engine: it holds pushes up to `pushSeq` (some perhaps from another node). */
+  adoptKnown(pushSeq: number): void {
+    this.known = Math.max(this.known, pushSeq);
+  }
+
+  /** A connection took the session: the client has every push up to `ackSeq`. Returns how many are resent. */
+  attach(link: OutboundLink, win: number | undefined, ackSeq: number): number {
     this.link = link;
     this.window = Math.min(win ?? HELLO_WIN_DEFAULT, this.deps.options.maxInFlight);
-    this.known = Math.max(this.known, pushSeq);
     // Everything after the client's mark goes again on this connection.
     this.written = Math.max(this.acked, Math.min(ackSeq, this.known));
     this.cack(ackSeq);
