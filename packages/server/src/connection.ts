@@ -54,7 +54,7 @@ const Flag = {
 const PAUSE_SHIFT = 4;
 const PAUSED = 7 << PAUSE_SHIFT;
 
-/** What few connections make: kept apart, so an idle connection pays one field for all three. */
+/** What few connections make: kept apart, so an idle connection pays one field for all of it. */
 interface Rare {
   /** The callback of the write that crossed `HIGH_WATER_BYTES`, made at the first such write. */
   onWritten: (() => void) | undefined;
@@ -68,7 +68,17 @@ interface Rare {
    * subscribes pays nothing for them: about 250 bytes per connection, issue 14); they end with it.
    */
   channels: ChannelFrames | undefined;
+  /** Why the connection is in its state, where that is not `usualReason`'s (closing, closed). */
+  why: string | undefined;
 }
+
+/** Why a connection is in each state when nothing else was said: a string field of each connection less. */
+const usualReason: Readonly<Record<ConnectionState, string>> = {
+  handshake: 'upgraded',
+  open: 'welcome',
+  closing: 'closing',
+  closed: 'closed',
+};
 
 type OwnedSocket = WebSocket & { [kConnection]: Connection };
 
@@ -87,11 +97,11 @@ const transitions: Readonly<Record<ConnectionState, readonly ConnectionState[]>>
  */
 export class Connection implements Link {
   /**
-   * The state and why it holds, changed only by `moveTo` against `transitions`: two fields rather
-   * than a `StateMachine` object, 48 bytes less per connection (issue 14).
+   * The state, changed only by `moveTo` against `transitions`: a field rather than a
+   * `StateMachine` object, 48 bytes less per connection (issue 14). Why it holds is
+   * `usualReason[state]`, or for a closing connection `rare.why`.
    */
   private current: ConnectionState = 'handshake';
-  private why = 'upgraded';
   private served: ServedSession | undefined;
   /**
    * The writer of this turn's batch: taken at the first frame (`writing`), given back once it has
@@ -161,7 +171,7 @@ export class Connection implements Link {
 
   /** Why the connection is in its state. */
   get stateReason(): string {
-    return this.why;
+    return this.rare?.why ?? usualReason[this.current];
   }
 
   /** The session it serves, once open (kept after it closes, for reports). */
@@ -488,7 +498,8 @@ export class Connection implements Link {
   private moveTo(next: ConnectionState, reason: string): boolean {
     if (!this.can(next)) return false;
     this.current = next;
-    this.why = reason;
+    if (reason !== usualReason[next]) this.rareParts().why = reason;
+    else if (this.rare !== undefined) this.rare.why = undefined;
     return true;
   }
 
@@ -499,7 +510,7 @@ export class Connection implements Link {
 
   /** Made whole at the first part, so every one has the same shape. */
   private rareParts(): Rare {
-    return (this.rare ??= { onWritten: undefined, clock: undefined, channels: undefined });
+    return (this.rare ??= { onWritten: undefined, clock: undefined, channels: undefined, why: undefined });
   }
 
   /**
