@@ -1,4 +1,4 @@
-import { FrameWriter, type FlushProducer, type FrameEncoder, type MessageSink } from '@lifeline/protocol/internal';
+import { FrameWriter, jsonEncoder, type FlushProducer, type FrameEncoder, type MessageSink } from '@lifeline/protocol/internal';
 
 /**
  * Writers let go by idle connections, for the next connection that writes. A connection holds a
@@ -18,8 +18,15 @@ export function takeWriter(codec: FrameEncoder<unknown>, sink: MessageSink<unkno
   return writer;
 }
 
-/** `writer` flushed and holds nothing (`MessageSink.writerIdle`): kept for the next `takeWriter`. */
+/** Where a spare writer points: not at the connection that gave it back, which may close meanwhile. */
+const nowhere: MessageSink<unknown> = { writeMessage: () => {} };
+
+/**
+ * `writer` flushed and holds nothing (`MessageSink.writerIdle`): kept for the next `takeWriter`,
+ * holding nothing of its last connection (a spare that kept its sink would keep a closed
+ * connection, its socket and its session reachable until the spare is taken again).
+ */
 export function giveBack(writer: FrameWriter<unknown>): void {
-  writer.pullFrom(undefined);
+  writer.reuse(jsonEncoder, nowhere, undefined);
   if (spare.length < MAX_SPARE) spare.push(writer);
 }

@@ -6,6 +6,7 @@ import { hashToken, tokenAccepted } from '../src/handshake.js';
 import { MemorySessionStore } from '../src/index.js';
 import { Admission } from '../src/admission.js';
 import type { Connection } from '../src/connection.js';
+import { giveBack, takeWriter } from '../src/writer-pool.js';
 
 describe('ResultCache', () => {
   it('keeps the outcomes of the last `capacity` seqs and evicts the oldest', () => {
@@ -130,5 +131,26 @@ describe('Admission', () => {
     expect(admission.pendingOf(socket)).toBe(0);
     expect((admission as unknown as { connAddress: Map<unknown, string> }).connAddress.size).toBe(0);
     admission.stop();
+  });
+});
+
+describe('writer pool', () => {
+  it('a writer given back keeps nothing of its last connection, and serves the next one whole', async () => {
+    const sent: string[] = [];
+    const first = { writeMessage: (m: unknown) => sent.push(`first ${String(m)}`), writerIdle: giveBack };
+    const w = takeWriter(jsonCodec, first, undefined);
+    w.push('{"a":1}');
+    await Promise.resolve();
+    expect(sent).toEqual(['first {"a":1}']);
+    // Idle after its flush: back in the pool, pointing at neither the sink nor its codec.
+    const fields = w as unknown as { sink: unknown; producer: unknown };
+    expect(fields.sink).not.toBe(first);
+    expect(fields.producer).toBeUndefined();
+    const second = { writeMessage: (m: unknown) => sent.push(`second ${String(m)}`), writerIdle: giveBack };
+    const again = takeWriter(jsonCodec, second, { takeFrame: () => '{"ack":1}' });
+    expect(again).toBe(w);
+    again.push('{"b":2}');
+    await Promise.resolve();
+    expect(sent).toEqual(['first {"a":1}', 'second [{"b":2},{"ack":1}]']);
   });
 });
