@@ -146,7 +146,7 @@ export class FrameWriter<W> implements FrameSink<W> {
    * and producer, with the default size bounds.
    */
   reuse(codec: FrameEncoder<W>, sink: MessageSink<W>, producer: FlushProducer<W> | undefined): void {
-    if (this.scheduled || this.frames !== undefined) throw new Error('a FrameWriter was reused while it held frames or a flush was due');
+    if (this.scheduled || this.frames !== undefined) throw new Error('FrameWriter reused while busy');
     this.codec = codec;
     this.sink = sink;
     this.producer = producer;
