@@ -53,6 +53,9 @@ describe('redisEngine: Redis killed and restarted', () => {
       const keep = { historySize: 100, historyTtlMs: 60_000 };
       const before = await engine.publish('c', '1', keep);
       expect(before.offset).toBe(1);
+      // Heard before Redis goes: a listener may still be reading it when the process is killed
+      // (a fresh-clone npm test under four suites at once heard 3 first), and the restart loses it.
+      await until('the listener to hear the publication made before the outage', () => heard.includes(1));
 
       await stop(server);
       const error = await engine.publish('c', '2', keep).catch((e: unknown) => e);
