@@ -125,7 +125,7 @@ export class FrameWriter<W> implements FrameSink<W> {
    * @param maxSize a batch is flushed early once it would pass this size (`codec.size` units).
    */
   constructor(
-    public codec: FrameEncoder<W>,
+    private codec: FrameEncoder<W>,
     private sink: ((message: W) => void) | MessageSink<W>,
     public maxSize = MAX_BATCH_SIZE,
     /**

@@ -72,10 +72,6 @@ export class Heartbeat {
     this.answeredCounts = answeredCounts && timeoutMs >= intervalMs + 2 * this.tickMs;
   }
 
-  get size(): number {
-    return this.watched;
-  }
-
   /** Watch an open connection of `peers`: pinged each `intervalMs`, dropped after `timeoutMs` of silence. */
   add(conn: HeartbeatPeer): void {
     if (conn.lastSeen >= 0) return;
