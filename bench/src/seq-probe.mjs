@@ -3,7 +3,7 @@
  * sequential latency): prints the mean, p50, p90, p99 and p99.9 in µs, and the share of the time
  * spent in round trips over 100 µs. A diagnostic, not part of `npm run bench`; one process per
  * peer, so each starts cold alike. Pin it to one CPU to take the scheduler out:
- *   taskset -c 1 node bench/src/seq-probe.mjs lifeline|ws [round trips=60000] [remote [server cpu]]
+ *   taskset -c 1 node bench/src/seq-probe.mjs lifeline|ws|ack [round trips=60000] [remote [server cpu]]
  * `remote`: the server runs in a child process (bench/src/server-child.mjs), moved to `server cpu`
  * with `taskset -p` when one is given. Prints the CPU time per round trip of each process too.
  * Profile with `node --cpu-prof --cpu-prof-interval 100`.
@@ -14,8 +14,9 @@ import { withDeadline } from './deadline.mjs';
 import { startChild } from './spawn.mjs';
 import * as rawWs from './peers/raw-ws.mjs';
 import * as lifeline from './peers/lifeline.mjs';
+import * as naiveAck from './peers/naive-ack.mjs';
 
-const peers = { ws: rawWs, lifeline };
+const peers = { ws: rawWs, ack: naiveAck, lifeline };
 const key = process.argv[2];
 const mod = peers[key];
 if (mod === undefined) throw new Error(`usage: seq-probe.mjs ${Object.keys(peers).join('|')} [round trips]`);
@@ -28,7 +29,7 @@ const serverCpu = process.argv[5];
 
 async function serve() {
   if (!remote) return mod.serve({});
-  const child = await startChild(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [JSON.stringify({ peer: key === 'ws' ? 'raw-ws' : key })]);
+  const child = await startChild(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [JSON.stringify({ peer: { ws: 'raw-ws', ack: 'naive-ack' }[key] ?? key })]);
   if (serverCpu !== undefined) execFileSync('taskset', ['-p', '-c', serverCpu, String(child.child.pid)], { stdio: 'ignore', timeout: 5_000 });
   return { port: child.ready.port, close: () => child.close(), cpu: () => child.request('cpu', {}, 5_000) };
 }
