@@ -40,7 +40,7 @@ function describe(result) {
   }
   if (result.burst) {
     const shape = (s) => `${Math.round(s.perSecond).toLocaleString('en-US')} msg/s${s.serverCpuUsPerMsg === undefined ? '' : ` (server ${us(s.serverCpuUsPerMsg)} µs/msg)`}`;
-    return `${result.windowed.n.toLocaleString('en-US')} windowed ${shape(result.windowed)}, all at once ${shape(result.burst)}; sequential p50 ${result.latency.p50} µs, p99 ${result.latency.p99} µs`;
+    return `${result.windowed.n.toLocaleString('en-US')} windowed ${shape(result.windowed)}, all at once ${shape(result.burst)}${result.burstAgain ? `, again ${shape(result.burstAgain)}` : ''}; sequential p50 ${result.latency.p50} µs, p99 ${result.latency.p99} µs`;
   }
   if (result.heapBytesPerMsg !== undefined) return `${Math.round(result.heapBytesPerMsg)} B/msg in flight`;
   if (result.replayMs !== undefined) return `replay ${Math.round(result.replayMs)} ms, fresh ${Math.round(result.freshMs)} ms`;

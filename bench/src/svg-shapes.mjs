@@ -6,6 +6,7 @@ const SHAPES = [
   { side: 'local', field: 'windowed.perSecond', label: (c) => `1 process, ${c.window.toLocaleString('en-US')} outstanding`, color: '#93c5fd' },
   { side: 'remote', field: 'windowed.perSecond', label: (c) => `2 processes, ${c.window.toLocaleString('en-US')} outstanding`, color: '#d97706' },
   { side: 'remote', field: 'burst.perSecond', label: (c) => `2 processes, ${c.burstRemote.toLocaleString('en-US')} at once`, color: '#fcd34d' },
+  { side: 'remote', field: 'burstAgain.perSecond', label: (c) => `2 processes, ${c.burstRemote.toLocaleString('en-US')} at once again`, color: '#fef3c7' },
 ];
 
 export function shapesSvg(doc) {
