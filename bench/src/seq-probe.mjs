@@ -6,7 +6,8 @@
  *   taskset -c 1 node bench/src/seq-probe.mjs lifeline|ws|ack [round trips=60000] [remote [server cpu]]
  * `remote`: the server runs in a child process (bench/src/server-child.mjs), moved to `server cpu`
  * with `taskset -p` when one is given. Prints the CPU time per round trip of each process too.
- * Profile with `node --cpu-prof --cpu-prof-interval 100`.
+ * Profile with `node --cpu-prof --cpu-prof-interval 100`; the remote server with
+ * `CHILD_ARGV='--cpu-prof --cpu-prof-dir=DIR'` (Node refuses `--cpu-prof` in NODE_OPTIONS).
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,9 @@ const serverCpu = process.argv[5];
 
 async function serve() {
   if (!remote) return mod.serve({});
-  const child = await startChild(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [JSON.stringify({ peer: { ws: 'raw-ws', ack: 'naive-ack' }[key] ?? key })]);
+  const child = await startChild(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [JSON.stringify({ peer: { ws: 'raw-ws', ack: 'naive-ack' }[key] ?? key })], {
+    execArgv: process.env.CHILD_ARGV ? process.env.CHILD_ARGV.split(' ') : [],
+  });
   if (serverCpu !== undefined) execFileSync('taskset', ['-p', '-c', serverCpu, String(child.child.pid)], { stdio: 'ignore', timeout: 5_000 });
   return { port: child.ready.port, close: () => child.close(), cpu: () => child.request('cpu', {}, 5_000) };
 }
