@@ -133,10 +133,10 @@ export class Outgoing implements DeadlineSlot {
   /** Record the first transmission (`msg.ts` from `wall`, `sentAt` from `at` when plugins listen). */
   firstSent(wall: number, at: number | undefined): void {
     const ts = wall - WALL_BASE;
-    // A difference of two clock readings past 2^31 is a heap number even when it is a small
-    // integer (the interpreter and baseline code box every float result): 16 bytes more of most
-    // messages in flight, and one more object for each scavenge to copy (issue 14). `| 0` makes
-    // it a small integer; a fractional clock, or one 24 days past WALL_BASE, is kept as it is.
+    // Date.now() is past 2^31, so code V8 has not optimized yet gives the difference as a heap
+    // number even when it is a small integer: 16 bytes more of a message in flight, and one more
+    // object for each scavenge to copy (issue 14). `| 0` makes it a small integer; a fractional
+    // clock, or one 24 days past WALL_BASE, is kept as it is.
     this.ts = (ts | 0) === ts ? ts | 0 : ts;
     if (at !== undefined) (this.rare ??= {}).sentAt = at;
   }

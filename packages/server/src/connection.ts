@@ -291,13 +291,12 @@ export class Connection implements Link {
   releaseHeld(): void {
     const hs = this.handshaking;
     const held = hs?.held;
-    if (hs !== undefined) {
-      hs.held = undefined;
-      // Open (the usual caller), the request is gone too and nothing is left in it.
-      if (hs.request === undefined) this.handshaking = undefined;
-    }
+    const bytes = hs?.heldBytes ?? 0;
+    this.dropHeld();
+    // Open (the usual caller), the request is gone too and nothing is left in it.
+    if (hs?.request === undefined) this.handshaking = undefined;
     this.resumeReading(ReadPause.Held);
-    if (held !== undefined && this.state === 'open') this.dispatch(held, Math.ceil((hs as Handshaking).heldBytes / held.length));
+    if (held !== undefined && this.state === 'open') this.dispatch(held, Math.ceil(bytes / held.length));
   }
 
   /** Write a frame in the connection's codec (through the coalescing writer). */
@@ -398,7 +397,10 @@ export class Connection implements Link {
 
   /** The held frames go; the request stays for an `authenticate` still to be called (it reads `req`). */
   private dropHeld(): void {
-    if (this.handshaking !== undefined) this.handshaking.held = undefined;
+    const hs = this.handshaking;
+    if (hs === undefined) return;
+    hs.held = undefined;
+    hs.heldBytes = 0;
   }
 
   private detach(code: number, reason: string): void {
