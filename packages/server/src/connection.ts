@@ -267,12 +267,8 @@ export class Connection implements Link {
    */
   open(welcome: unknown, session: ServedSession): boolean {
     if (!this.moveTo('open', 'welcome')) return false;
-    const hs = this.handshaking;
-    if (hs !== undefined) {
-      hs.request = undefined;
-      // Nothing held: nothing for `releaseHeld` to take from it.
-      if (hs.held === undefined) this.handshaking = undefined;
-    }
+    // The object itself goes with the held frames (`releaseHeld`, which follows every `open`).
+    if (this.handshaking !== undefined) this.handshaking.request = undefined;
     this.hooks.onOpened(this);
     const writer = this.writing();
     writer.push(welcome);
@@ -289,12 +285,9 @@ export class Connection implements Link {
 
   /** Frames held behind `hello` are handled now, in order, and the socket is read again. */
   releaseHeld(): void {
-    const hs = this.handshaking;
-    const held = hs?.held;
-    const bytes = hs?.heldBytes ?? 0;
+    const held = this.handshaking?.held;
+    const bytes = this.handshaking?.heldBytes ?? 0;
     this.dropHeld();
-    // Open (the usual caller), the request is gone too and nothing is left in it.
-    if (hs?.request === undefined) this.handshaking = undefined;
     this.resumeReading(ReadPause.Held);
     if (held !== undefined && this.state === 'open') this.dispatch(held, Math.ceil(bytes / held.length));
   }
@@ -395,10 +388,17 @@ export class Connection implements Link {
     channels?.close();
   }
 
-  /** The held frames go; the request stays for an `authenticate` still to be called (it reads `req`). */
+  /**
+   * The held frames go, and with them the handshake object once its request is gone too (open);
+   * before that the request stays for an `authenticate` still to be called (it reads `req`).
+   */
   private dropHeld(): void {
     const hs = this.handshaking;
     if (hs === undefined) return;
+    if (hs.request === undefined) {
+      this.handshaking = undefined;
+      return;
+    }
     hs.held = undefined;
     hs.heldBytes = 0;
   }
