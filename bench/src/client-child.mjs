@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { PEERS } from './peers/index.mjs';
 import { startChild } from './spawn.mjs';
 import { withDeadline } from './deadline.mjs';
-import { inflightMemory, pipelined, replay, sequential, summarize } from './measure.mjs';
+import { inflightMemory, latencies, pipelined, replay, sequential } from './measure.mjs';
 import { localShapes, remoteShapes } from './shapes.mjs';
 import { brokerCpuUs } from './broker.mjs';
 
@@ -58,14 +58,15 @@ const tasks = {
     const cpuAfter = await serverCpuUs(server);
     // Warm the sequential path again right before measuring it, for every peer alike: a peer that
     // coalesces runs its per-message code paths far less often under pipelining, so without this
-    // its sequential phase starts on code V8 has not optimised yet (profiled in issue 5).
-    await sequential(peer, params.latencyMessages, params.phaseMs);
-    const latency = summarize(await sequential(peer, params.latencyMessages, params.phaseMs));
+    // its sequential phase starts on code V8 has not optimised yet (profiled in issue 5); and
+    // read it once settled after the forced GC as well as right after it (`latencies`).
+    const { latency, afterGc } = await latencies(peer, params);
     return {
       throughput: t.perSecond,
       cpuUsPerMsg: t.cpuUsPerMsg,
       serverCpuUsPerMsg: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / params.messages,
       latency,
+      afterGc,
       peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
   },

@@ -10,6 +10,8 @@ export const FULL = Object.freeze({
   window: 1_000,
   latencyWarmup: 200,
   latencyMessages: 2_000,
+  /** Round trips between the forced GC's figure and the settled one (measure.mjs `latencies`). */
+  latencySettle: 5_000,
   inFlight: [10_000, 100_000],
   replayMessages: 10_000,
   /** Load shapes (issue 14): messages per phase in one process, and in two (windowed and all at once alike). */
@@ -28,6 +30,7 @@ export const QUICK = Object.freeze({
   window: 1_000,
   latencyWarmup: 50,
   latencyMessages: 300,
+  latencySettle: 500,
   inFlight: [1_000, 5_000],
   replayMessages: 1_000,
   burstLocal: 2_000,

@@ -76,9 +76,12 @@ export function newHistogram() {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
 }
 
-/** Sequential: one message at a time, `n` round trips, each recorded in µs into `histogram`. */
-export function sequential(peer, n, deadlineMs, histogram = newHistogram()) {
-  gc();
+/**
+ * Sequential: one message at a time, `n` round trips, each recorded in µs into `histogram`.
+ * A full GC is forced first unless `collect` is false.
+ */
+export function sequential(peer, n, deadlineMs, histogram = newHistogram(), { collect = true } = {}) {
+  if (collect) gc();
   const run = new Promise((resolve, reject) => {
     let i = 0;
     let t0 = 0;
@@ -94,6 +97,28 @@ export function sequential(peer, n, deadlineMs, histogram = newHistogram()) {
     peer.fire();
   });
   return withDeadline(run, deadlineMs, `sequential ${n}`).then(() => histogram);
+}
+
+/**
+ * Sequential latency read twice, after the same warm-up: `afterGc`, the `latencyMessages` round
+ * trips right after a forced full GC (what this bench published until issue 14's stop 26), and
+ * `latency`, as many more once `latencySettle` further trips have run with no GC forced.
+ * Why both: a full GC collects the hidden classes (V8 maps) of every kind of object that has
+ * none alive at that moment (between phases: every message record, parsed frame and write
+ * request) and deoptimizes the code built on them; the round trips after it run while V8
+ * compiles that code again, in threads that share the machine's two cores with the measured
+ * ones. `--trace-deopt` after each such GC: about 15 functions of Lifeline's send path
+ * deoptimized ("weak objects": `enqueue`, `encode`, the `Outgoing` constructor, …), 7 of Node's
+ * stream writer ("wrong map"). Round trips over 200 µs per 1,000 after the GC, in one process
+ * pinned to one core: 29, 16, 6, then 2–7 (Lifeline); 8, 12, 7, then 3–4 (raw ws).
+ */
+export async function latencies(peer, params) {
+  const { latencyMessages: n, latencySettle: settle, phaseMs } = params;
+  await sequential(peer, n, phaseMs);
+  const cold = summarize(await sequential(peer, n, phaseMs));
+  await sequential(peer, settle, phaseMs, undefined, { collect: false });
+  const latency = summarize(await sequential(peer, n, phaseMs, undefined, { collect: false }));
+  return { latency, afterGc: { p50: cold.p50, p99: cold.p99, p999: cold.p999, mean: cold.mean } };
 }
 
 export function summarize(histogram) {

@@ -17,6 +17,8 @@ const SHAPE_FIELDS = [
   'latency.p50',
   'latency.p99',
   'latency.p999',
+  'afterGc.p50',
+  'afterGc.p99',
 ];
 
 const at = (object, path) => path.split('.').reduce((o, k) => o?.[k], object);
@@ -86,7 +88,7 @@ export function shapesMarkdown(doc) {
   }
   out.push(
     '',
-    `Sequential ack latency (${int(config.latencyMessages)} round trips, one at a time) in each layout, and CPU per acked message: ` +
+    `Sequential ack latency (${int(config.latencyMessages)} round trips, one at a time, after ${int(config.latencySettle)} more since the last forced GC) in each layout, and CPU per acked message: ` +
       `*server CPU* is the server process's \`process.cpuUsage()\` (Mosquitto's /proc CPU time for MQTT) over the phase ÷ messages; ` +
       `*1 process CPU* is the one process's CPU, client and server together, over the ${local} at once.`,
     '',
@@ -99,6 +101,24 @@ export function shapesMarkdown(doc) {
     out.push(
       `| ${p.label} | ${cell(l, 'latency.p50', int, ref)} | ${cell(l, 'latency.p99', int, ref)} | ${cell(r, 'latency.p50', int, ref)} | ${cell(r, 'latency.p99', int, ref)} | ` +
         `${cell(r, 'windowed.serverCpuUsPerMsg', dec, ref)} | ${cell(r, 'burst.serverCpuUsPerMsg', dec, ref)} | ${cell(r, 'burst.cpuUsPerMsg', dec, ref)} | ${cell(l, 'burst.cpuUsPerMsg', dec, ref)} |`,
+    );
+  }
+  out.push(
+    '',
+    `The same sequential latency read right after a forced full GC (the first ${int(config.latencyMessages)} round trips after it, as this bench read it before issue 14's stop 26): ` +
+      'the GC collects the hidden classes of objects none of which is alive between phases, V8 deoptimizes the code built on them, and these trips run while it compiles that code again. ' +
+      '*Perf*: the two-process task of the first table.',
+    '',
+    '| peer | p50, 1 process (µs) | p99, 1 process | p50, 2 processes | p99, 2 processes | p50, perf | p99, perf |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const p of peers) {
+    const { local: l, remote: r } = p.shapes;
+    const ref = p.key === REFERENCE;
+    const perf = p.perf?.median?.afterGc;
+    const perfCell = (f, rf) => (perf?.[f] === undefined ? '–' : `${int(perf[f])}${ref || p.perf.ratio[rf] === undefined ? '' : times(p.perf.ratio[rf])}`);
+    out.push(
+      `| ${p.label} | ${cell(l, 'afterGc.p50', int, ref)} | ${cell(l, 'afterGc.p99', int, ref)} | ${cell(r, 'afterGc.p50', int, ref)} | ${cell(r, 'afterGc.p99', int, ref)} | ${perfCell('p50', 'p50AfterGc')} | ${perfCell('p99', 'p99AfterGc')} |`,
     );
   }
   const notes = [];

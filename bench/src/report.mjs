@@ -32,6 +32,10 @@ function medianPerf(runs) {
       mean: median(pick(runs, 'latency.mean')),
       curve,
     },
+    afterGc: {
+      p50: median(pick(runs, 'afterGc.p50')),
+      p99: median(pick(runs, 'afterGc.p99')),
+    },
   };
 }
 
@@ -75,6 +79,8 @@ export function aggregate(peers, raw, config) {
         p50: perRunRatio((x) => x.latency.p50),
         p99: perRunRatio((x) => x.latency.p99),
         p999: perRunRatio((x) => x.latency.p999),
+        p50AfterGc: perRunRatio((x) => x.afterGc?.p50),
+        p99AfterGc: perRunRatio((x) => x.afterGc?.p99),
         peakRssMB: perRunRatio((x) => x.peakRssMB),
       },
     };
@@ -139,7 +145,7 @@ export function markdown(doc) {
     `Median of ${config.runs} run${config.runs === 1 ? '' : 's'}${config.quick ? ' (**--quick** smoke run: small counts, not for publication)' : ''}. ` +
       `× ws: the peer's figure divided by raw ws echo's in the same run (median over runs). ` +
       `Throughput: ${int(config.messages)} messages, ${int(config.window)} outstanding. ` +
-      `Latency: ${int(config.latencyMessages)} sequential round trips. Payload ${config.payloadBytes} B of JSON. ` +
+      `Latency: ${int(config.latencyMessages)} sequential round trips, after ${int(config.latencySettle)} more since the last forced GC (the first ${int(config.latencyMessages)} after it are in the load-shape section). Payload ${config.payloadBytes} B of JSON. ` +
       'Server CPU: the server process (Mosquitto for MQTT) over the throughput phase ÷ messages.',
     '',
     '| peer | throughput (msg/s) | × ws | p50 (µs) | p99 (µs) | p99.9 (µs) | p99 × ws | client CPU (µs/msg) | CPU × ws | server CPU (µs/msg) | server CPU × ws | client peak RSS (MB) |',

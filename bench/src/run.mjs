@@ -32,15 +32,17 @@ async function lifelineAvailable() {
   return undefined;
 }
 
+const afterGc = (result) => (result.afterGc ? ` (right after a GC ${result.afterGc.p50} / ${result.afterGc.p99} µs)` : '');
+
 function describe(result) {
   if (result.error) return `FAILED: ${result.error}`;
   const us = (x) => (x === undefined ? '–' : x.toFixed(1));
   if (result.throughput) {
-    return `${Math.round(result.throughput).toLocaleString('en-US')} msg/s, p99 ${result.latency.p99} µs, ${us(result.cpuUsPerMsg)} µs client CPU/msg, ${us(result.serverCpuUsPerMsg)} µs server CPU/msg`;
+    return `${Math.round(result.throughput).toLocaleString('en-US')} msg/s, p50 ${result.latency.p50} µs, p99 ${result.latency.p99} µs${afterGc(result)}, ${us(result.cpuUsPerMsg)} µs client CPU/msg, ${us(result.serverCpuUsPerMsg)} µs server CPU/msg`;
   }
   if (result.burst) {
     const shape = (s) => `${Math.round(s.perSecond).toLocaleString('en-US')} msg/s${s.serverCpuUsPerMsg === undefined ? '' : ` (server ${us(s.serverCpuUsPerMsg)} µs/msg)`}`;
-    return `${result.windowed.n.toLocaleString('en-US')} windowed ${shape(result.windowed)}, all at once ${shape(result.burst)}${result.burstAgain ? `, again ${shape(result.burstAgain)}` : ''}; sequential p50 ${result.latency.p50} µs, p99 ${result.latency.p99} µs`;
+    return `${result.windowed.n.toLocaleString('en-US')} windowed ${shape(result.windowed)}, all at once ${shape(result.burst)}${result.burstAgain ? `, again ${shape(result.burstAgain)}` : ''}; sequential p50 ${result.latency.p50} µs, p99 ${result.latency.p99} µs${afterGc(result)}`;
   }
   if (result.heapBytesPerMsg !== undefined) return `${Math.round(result.heapBytesPerMsg)} B/msg in flight`;
   if (result.replayMs !== undefined) return `replay ${Math.round(result.replayMs)} ms, fresh ${Math.round(result.freshMs)} ms`;

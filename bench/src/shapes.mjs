@@ -9,7 +9,7 @@
  *   process's CPU time (client and server together).
  * The windowed and all-at-once phases swap order every run, so neither always runs warmer.
  */
-import { burst, pipelined, sequential, summarize } from './measure.mjs';
+import { burst, latencies, pipelined, sequential } from './measure.mjs';
 
 /** Warms every path the measured phases take, with the counts of `params`. */
 async function warm(peer, params) {
@@ -18,11 +18,10 @@ async function warm(peer, params) {
   await sequential(peer, params.latencyWarmup, params.phaseMs);
 }
 
-/** `p50`, `p99`, `p999` of `n` sequential round trips, after warming the sequential path again. */
+/** `p50`, `p99`, `p999` of sequential round trips once settled, and right after a full GC (`latencies`). */
 async function latency(peer, params) {
-  await sequential(peer, params.latencyMessages, params.phaseMs);
-  const { p50, p99, p999, mean } = summarize(await sequential(peer, params.latencyMessages, params.phaseMs));
-  return { p50, p99, p999, mean };
+  const { latency: l, afterGc } = await latencies(peer, params);
+  return { latency: { p50: l.p50, p99: l.p99, p999: l.p999, mean: l.mean }, afterGc };
 }
 
 /**
@@ -62,12 +61,12 @@ async function throughputShapes(peer, n, params, serverCpuUs, { again = false } 
 export async function remoteShapes(peer, params, serverCpuUs) {
   await warm(peer, params);
   const shapes = await throughputShapes(peer, params.burstRemote, params, serverCpuUs, { again: true });
-  return { ...shapes, latency: await latency(peer, params) };
+  return { ...shapes, ...(await latency(peer, params)) };
 }
 
 /** One process: `peer` talks to a server this process serves; CPU is both sides'. */
 export async function localShapes(peer, params) {
   await warm(peer, params);
   const shapes = await throughputShapes(peer, params.burstLocal, params, async () => undefined);
-  return { ...shapes, latency: await latency(peer, params) };
+  return { ...shapes, ...(await latency(peer, params)) };
 }
