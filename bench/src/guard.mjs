@@ -9,9 +9,9 @@
  *     reported but not gated: over a few hundred round trips on a shared CI machine it is noise.
  *     The round trips that count follow SETTLE more after the forced GC (issue 14, stop 26):
  *     read right after it, as until then, Lifeline's p50 was 1.48-2.76x raw ws in twenty-five
- *     runs and the ceiling 5; settled, nine runs on 2026-12-07 read 1.25-1.33x, so 3 leaves
- *     2.25 times the worst for noise and fails Lifeline's round trip growing by 2.3 times its
- *     median (1.3).
+ *     runs and the ceiling 5; settled, twelve runs on 2026-12-07 read 1.25-1.33x and one
+ *     2.00x, so 3 leaves 1.5 times the worst for noise and fails Lifeline's round trip growing
+ *     by 2.3 times its median (1.3).
  *   - server heap per held idle connection above --max-idle-heap-ratio × a bare ws server's
  *     (default 1.7; Lifeline only), 1,000 connections from a child process (`idle-heap.mjs`).
  *     It read 2.20-2.22 before issue 14's cuts, 1.39-1.72 after the first of them, and
