@@ -2,14 +2,16 @@
  * One task for one peer, in a process of its own (so its CPU time and peak RSS are the client's
  * alone): starts the peer's server in a child process (server-child.mjs), connects, measures,
  * closes both, and sends `{ type: 'result', result }` to the orchestrator.
- * `shapes-local` serves the peer in this same process instead (one process, issue 14).
- * argv[2]: JSON `{ peer, task: 'perf' | 'throughput' | 'memory' | 'replay' | 'shapes-remote' | 'shapes-local', params }`.
+ * `shapes-local` serves the peer in this same process instead (one process, issue 14); `paired`
+ * starts and connects raw ws too, to alternate with it.
+ * argv[2]: JSON `{ peer, task: 'perf' | 'throughput' | 'paired' | 'memory' | 'replay' | 'shapes-remote' | 'shapes-local', params }`.
  */
 import { fileURLToPath } from 'node:url';
-import { PEERS } from './peers/index.mjs';
+import { PEERS, REFERENCE } from './peers/index.mjs';
 import { startChild } from './spawn.mjs';
 import { withDeadline } from './deadline.mjs';
-import { inflightMemory, latencies, pipelined, replay, sequential } from './measure.mjs';
+import { inflightMemory, latencies, pipelined, replay, sequential, settledLatency } from './measure.mjs';
+import { median } from './report.mjs';
 import { localShapes, remoteShapes } from './shapes.mjs';
 import { brokerCpuUs } from './broker.mjs';
 
@@ -78,6 +80,40 @@ const tasks = {
     const after = await serverCpuUs(server);
     return { ...t, serverCpuUsPerMsg: (after - before) / params.messages };
   },
+  /**
+   * Sequential latency paired with raw ws: both connected from this one process to servers of
+   * their own, `pairedRounds` rounds alternating which goes first, each a settled reading of
+   * each side. A slow spell of the machine then falls on both sides of a round's ratio alike,
+   * where the perf task measures raw ws minutes before the peer.
+   */
+  async paired(peer) {
+    const refSpec = PEERS.find((p) => p.key === REFERENCE);
+    extra.server = await startServer(refSpec, { task: 'perf' });
+    extra.peer = await connectPeer(refSpec, extra.server, 'perf');
+    const sides = [extra.peer, peer];
+    for (const side of sides) {
+      await pipelined(side, params.warmup, params.window, params.phaseMs);
+      await sequential(side, params.latencyWarmup, params.phaseMs);
+    }
+    const rounds = [];
+    for (let round = 0; round < params.pairedRounds; round++) {
+      const got = [];
+      for (const i of round % 2 ? [1, 0] : [0, 1]) {
+        const { p50, p99 } = await settledLatency(sides[i], params.latencySettle, params.latencyMessages, params.phaseMs);
+        got[i] = { p50, p99 };
+      }
+      rounds.push({ ref: got[0], peer: got[1] });
+    }
+    return {
+      rounds,
+      p50: median(rounds.map((r) => r.peer.p50)),
+      p99: median(rounds.map((r) => r.peer.p99)),
+      refP50: median(rounds.map((r) => r.ref.p50)),
+      refP99: median(rounds.map((r) => r.ref.p99)),
+      p50Ratio: median(rounds.map((r) => r.peer.p50 / r.ref.p50)),
+      p99Ratio: median(rounds.map((r) => r.peer.p99 / r.ref.p99)),
+    };
+  },
   'shapes-remote': (peer, server) => remoteShapes(peer, params, () => serverCpuUs(server)),
   'shapes-local': (peer) => localShapes(peer, params),
   async memory(peer, server) {
@@ -95,6 +131,8 @@ let server;
 let local;
 let peer;
 let result;
+/** The raw ws side of the `paired` task. */
+const extra = { server: undefined, peer: undefined };
 try {
   server = await startServer(spec, { task, proxy: task === 'replay' });
   if (task === 'shapes-local') local = await (await import(`./peers/${spec.module}`)).serve(spec.options);
@@ -103,11 +141,13 @@ try {
 } catch (error) {
   result = { error: error?.message ?? String(error) };
 } finally {
-  if (peer) {
-    peer.onError = () => {};
-    await withDeadline(Promise.resolve(peer.close()), 5_000, 'client close').catch(() => {});
+  for (const p of [peer, extra.peer]) {
+    if (!p) continue;
+    p.onError = () => {};
+    await withDeadline(Promise.resolve(p.close()), 5_000, 'client close').catch(() => {});
   }
   await server?.close();
+  await extra.server?.close();
   if (local) await withDeadline(Promise.resolve(local.close()), 5_000, 'in-process server close').catch(() => {});
 }
 process.send({ type: 'result', result }, () => process.exit(0));

@@ -12,6 +12,8 @@ export const FULL = Object.freeze({
   latencyMessages: 2_000,
   /** Round trips between the forced GC's figure and the settled one (measure.mjs `latencies`). */
   latencySettle: 5_000,
+  /** Rounds of the `paired` task (each a settled reading of raw ws and of the peer). */
+  pairedRounds: 3,
   inFlight: [10_000, 100_000],
   replayMessages: 10_000,
   /** Load shapes (issue 14): messages per phase in one process, and in two (windowed and all at once alike). */
@@ -31,6 +33,7 @@ export const QUICK = Object.freeze({
   latencyWarmup: 50,
   latencyMessages: 300,
   latencySettle: 500,
+  pairedRounds: 2,
   inFlight: [1_000, 5_000],
   replayMessages: 1_000,
   burstLocal: 2_000,
@@ -39,13 +42,13 @@ export const QUICK = Object.freeze({
   taskMs: 40_000,
 });
 
-export const TASKS = Object.freeze(['perf', 'shapes', 'memory', 'replay']);
+export const TASKS = Object.freeze(['perf', 'shapes', 'paired', 'memory', 'replay']);
 
 export const USAGE = `Usage: npm run bench [-- options]
   --runs N         runs per figure, the median is reported (default 3; 1 with --quick)
   --quick          a short smoke run with small counts; writes to bench/out/ unless --out
   --peers a,b      only these peers (raw-ws is always included as the reference)
-  --tasks t,u      only these tasks: perf, shapes, memory, replay (default all)
+  --tasks t,u      only these tasks: perf, shapes, paired, memory, replay (default all)
   --out DIR        where results.json/.md and the SVGs go, relative to where npm was run
                    (default docs/performance/ at the repository root)
   --no-docs        do not update the generated sections of docs/performance.md

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { PEERS } from './peers/index.mjs';
 import { startChild } from './spawn.mjs';
 import { withDeadline } from './deadline.mjs';
-import { pipelined, sequential, summarize } from './measure.mjs';
+import { pipelined, sequential, settledLatency } from './measure.mjs';
 import { idleHeapPerConnection } from './idle-heap.mjs';
 
 const { values: args } = parseArgs({
@@ -81,8 +81,7 @@ async function measure() {
       const t = await pipelined(side.peer, messages, WINDOW, PHASE_MS);
       // The forced GC before the sequential phase deoptimizes code (measure.mjs `latencies`), so
       // SETTLE round trips let V8 compile it again before the ones that count.
-      await sequential(side.peer, SETTLE, PHASE_MS);
-      const l = summarize(await sequential(side.peer, latencyMessages, PHASE_MS, undefined, { collect: false }));
+      const l = await settledLatency(side.peer, SETTLE, latencyMessages, PHASE_MS);
       side.best.throughput = Math.max(side.best.throughput, t.perSecond);
       side.best.p50 = Math.min(side.best.p50, l.p50);
       side.best.p99 = Math.min(side.best.p99, l.p99);

@@ -121,6 +121,15 @@ export async function latencies(peer, params) {
   return { latency, afterGc: { p50: cold.p50, p99: cold.p99, p999: cold.p999, mean: cold.mean } };
 }
 
+/**
+ * `n` sequential round trips read after `settle` more, one forced GC before both: the settled
+ * reading of `latencies`, for callers that alternate peers (the guard, the `paired` task).
+ */
+export async function settledLatency(peer, settle, n, deadlineMs) {
+  await sequential(peer, settle, deadlineMs);
+  return summarize(await sequential(peer, n, deadlineMs, undefined, { collect: false }));
+}
+
 export function summarize(histogram) {
   const at = (p) => histogram.getValueAtPercentile(p);
   return {

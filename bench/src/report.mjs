@@ -109,7 +109,15 @@ export function aggregate(peers, raw, config) {
     if (replay.median) replay.median.replayOverFresh = median(ok(tasks.replay).map((r) => r.result.replayMs / r.result.freshMs));
 
     const shapes = aggregateShapes(tasks, raw[REFERENCE], median, notApplicable(spec, 'shapes-local'));
-    return { key: spec.key, label: spec.label, note: spec.note, options: spec.options, tasks: spec.tasks, perf, shapes, memory, replay };
+    const pairedRuns = ok(tasks.paired).map((r) => r.result);
+    const paired = {
+      runs: pairedRuns.length,
+      errors: errors(tasks.paired),
+      median: medianOf(pairedRuns, ['p50', 'p99', 'refP50', 'refP99', 'p50Ratio', 'p99Ratio']),
+      /** Every round's p50 ratio of every run, to show the spread. */
+      roundRatios: pairedRuns.flatMap((r) => r.rounds.map((x) => x.peer.p50 / x.ref.p50)),
+    };
+    return { key: spec.key, label: spec.label, note: spec.note, options: spec.options, tasks: spec.tasks, perf, shapes, paired, memory, replay };
   });
 }
 
@@ -163,6 +171,27 @@ export function markdown(doc) {
       `| ${p.label} | ${int(m.throughput)} | ${ratio(r.throughput)} | ${int(m.latency.p50)} | ${int(m.latency.p99)} | ${int(m.latency.p999)} | ${ratio(r.p99)} | ${dec(m.cpuUsPerMsg)} | ${ratio(r.cpuUsPerMsg)} | ${dec(m.serverCpuUsPerMsg)} | ${ratio(r.serverCpuUsPerMsg)} | ${dec(m.peakRssMB)} |`,
     );
   }
+  const paired = peers.filter((q) => q.key !== REFERENCE && (q.paired.runs || q.paired.errors.length));
+  if (paired.length) {
+    out.push(
+      '',
+      `Sequential latency paired with raw ws (task \`paired\`): the peer and raw ws connected from one client process to servers of their own, ` +
+        `${config.pairedRounds} rounds alternating which goes first, each a settled reading of ${int(config.latencyMessages)} round trips of each; ` +
+        'the ratio is taken per round, then the median over rounds and over runs. A slow spell of the machine falls on both sides of a round alike.',
+      '',
+      '| peer | p50 (µs) | raw ws p50 | p50 × ws | p99 (µs) | raw ws p99 | p99 × ws | p50 × ws, every round |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    );
+    for (const p of paired) {
+      const m = p.paired.median;
+      if (!m) {
+        out.push(`| ${p.label} | failed | | | | | | |`);
+        continue;
+      }
+      const spread = p.paired.roundRatios.map((x) => x.toFixed(2)).join(', ');
+      out.push(`| ${p.label} | ${int(m.p50)} | ${int(m.refP50)} | ${ratio(m.p50Ratio)} | ${int(m.p99)} | ${int(m.refP99)} | ${ratio(m.p99Ratio)} | ${spread} |`);
+    }
+  }
   const cost = pluginCost(doc);
   if (cost !== undefined) {
     out.push(
@@ -195,7 +224,7 @@ export function markdown(doc) {
     for (const [n, m] of Object.entries(p.memory)) if (m.na && m.na !== p.memory[ns[0]]?.na) notes.push(`memory @ ${int(Number(n))}: n/a, ${m.na}`);
     if (p.memory[ns[0]]?.na) notes.push(`memory: n/a, ${p.memory[ns[0]].na}`);
     if (p.replay.na) notes.push(`replay: n/a, ${p.replay.na}`);
-    const errs = [...p.perf.errors, ...Object.values(p.memory).flatMap((m) => m.errors ?? []), ...(p.replay.errors ?? [])];
+    const errs = [...p.perf.errors, ...(p.paired?.errors ?? []), ...Object.values(p.memory).flatMap((m) => m.errors ?? []), ...(p.replay.errors ?? [])];
     if (errs.length) notes.push(`failures: ${errs.slice(0, 4).join('; ')}${errs.length > 4 ? `; … (${errs.length} in all)` : ''}`);
     out.push(`- **${p.label}**: ${notes.join('; ')}.`);
   }

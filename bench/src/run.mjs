@@ -44,6 +44,9 @@ function describe(result) {
     const shape = (s) => `${Math.round(s.perSecond).toLocaleString('en-US')} msg/s${s.serverCpuUsPerMsg === undefined ? '' : ` (server ${us(s.serverCpuUsPerMsg)} µs/msg)`}`;
     return `${result.windowed.n.toLocaleString('en-US')} windowed ${shape(result.windowed)}, all at once ${shape(result.burst)}${result.burstAgain ? `, again ${shape(result.burstAgain)}` : ''}; sequential p50 ${result.latency.p50} µs, p99 ${result.latency.p99} µs${afterGc(result)}`;
   }
+  if (result.p50Ratio !== undefined) {
+    return `paired with raw ws: p50 ${result.p50} µs against ${result.refP50} (${result.p50Ratio.toFixed(2)}×), p99 ${result.p99} against ${result.refP99} (${result.p99Ratio.toFixed(2)}×); rounds ${result.rounds.map((r) => (r.peer.p50 / r.ref.p50).toFixed(2)).join(', ')}`;
+  }
   if (result.heapBytesPerMsg !== undefined) return `${Math.round(result.heapBytesPerMsg)} B/msg in flight`;
   if (result.replayMs !== undefined) return `replay ${Math.round(result.replayMs)} ms, fresh ${Math.round(result.freshMs)} ms`;
   return JSON.stringify(result);
@@ -84,7 +87,7 @@ async function main() {
   for (const [k, reason] of Object.entries(skipped)) log(`skip ${k}: ${reason}`);
 
   const raw = Object.fromEntries(
-    peers.map((p) => [p.key, { perf: [], shapesRemote: [], shapesLocal: [], memory: {}, replay: [], skipped: skipped[p.key] }]),
+    peers.map((p) => [p.key, { perf: [], shapesRemote: [], shapesLocal: [], paired: [], memory: {}, replay: [], skipped: skipped[p.key] }]),
   );
   const params = { ...config };
   for (let run = 1; run <= config.runs; run++) {
@@ -101,6 +104,7 @@ async function main() {
         await record('shapes-remote', raw[spec.key].shapesRemote, { ...params, run });
         if (!notApplicable(spec, 'shapes-local')) await record('shapes-local', raw[spec.key].shapesLocal, { ...params, run });
       }
+      if (runs('paired') && spec.key !== REFERENCE) await record('paired', raw[spec.key].paired, params);
       if (runs('memory')) {
         for (const n of config.inFlight) {
           if (notApplicable(spec, 'memory', n)) continue;
