@@ -116,17 +116,17 @@ export async function latencies(peer, params) {
   const { latencyMessages: n, latencySettle: settle, phaseMs } = params;
   await sequential(peer, n, phaseMs);
   const cold = summarize(await sequential(peer, n, phaseMs));
-  await sequential(peer, settle, phaseMs, undefined, { collect: false });
-  const latency = summarize(await sequential(peer, n, phaseMs, undefined, { collect: false }));
+  const latency = await settledLatency(peer, settle, n, phaseMs, { collect: false });
   return { latency, afterGc: { p50: cold.p50, p99: cold.p99, p999: cold.p999, mean: cold.mean } };
 }
 
 /**
- * `n` sequential round trips read after `settle` more, one forced GC before both: the settled
- * reading of `latencies`, for callers that alternate peers (the guard, the `paired` task).
+ * `n` sequential round trips read after `settle` more, one forced GC before both unless
+ * `collect` is false (`latencies`, which continues from the GC of its right-after set). The
+ * guard and the `paired` task call it as it is, alternating peers.
  */
-export async function settledLatency(peer, settle, n, deadlineMs) {
-  await sequential(peer, settle, deadlineMs);
+export async function settledLatency(peer, settle, n, deadlineMs, { collect = true } = {}) {
+  await sequential(peer, settle, deadlineMs, undefined, { collect });
   return summarize(await sequential(peer, n, deadlineMs, undefined, { collect: false }));
 }
 
