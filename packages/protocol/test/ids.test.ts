@@ -4,13 +4,13 @@ import { flatten, messageId } from '../src/internal.js';
 describe('messageId', () => {
   it('makes 21-character URL-safe ids (nanoid’s alphabet), all different', () => {
     const ids = new Set<string>();
-    // More than one pool of random bytes, so the refill is exercised too.
-    for (let i = 0; i < 1000; i++) {
+    // More than two pools of random bytes (3,072 ids each), so the refill is exercised too.
+    for (let i = 0; i < 7_000; i++) {
       const id = messageId();
       expect(id).toMatch(/^[A-Za-z0-9_-]{21}$/);
       ids.add(id);
     }
-    expect(ids.size).toBe(1000);
+    expect(ids.size).toBe(7_000);
   });
 
   it('flatten returns the same text', () => {
