@@ -104,13 +104,16 @@ const tasks = {
       }
       rounds.push({ ref: got[0], peer: got[1] });
     }
+    /** Each round's p50 ratio, the figure the report lists round by round. */
+    const p50Ratios = rounds.map((r) => r.peer.p50 / r.ref.p50);
     return {
       rounds,
+      p50Ratios,
       p50: median(rounds.map((r) => r.peer.p50)),
       p99: median(rounds.map((r) => r.peer.p99)),
       refP50: median(rounds.map((r) => r.ref.p50)),
       refP99: median(rounds.map((r) => r.ref.p99)),
-      p50Ratio: median(rounds.map((r) => r.peer.p50 / r.ref.p50)),
+      p50Ratio: median(p50Ratios),
       p99Ratio: median(rounds.map((r) => r.peer.p99 / r.ref.p99)),
     };
   },

@@ -115,7 +115,7 @@ export function aggregate(peers, raw, config) {
       errors: errors(tasks.paired),
       median: medianOf(pairedRuns, ['p50', 'p99', 'refP50', 'refP99', 'p50Ratio', 'p99Ratio']),
       /** Every round's p50 ratio of every run, to show the spread. */
-      roundRatios: pairedRuns.flatMap((r) => r.rounds.map((x) => x.peer.p50 / x.ref.p50)),
+      roundRatios: pairedRuns.flatMap((r) => r.p50Ratios),
     };
     return { key: spec.key, label: spec.label, note: spec.note, options: spec.options, tasks: spec.tasks, perf, shapes, paired, memory, replay };
   });

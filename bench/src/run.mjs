@@ -45,7 +45,7 @@ function describe(result) {
     return `${result.windowed.n.toLocaleString('en-US')} windowed ${shape(result.windowed)}, all at once ${shape(result.burst)}${result.burstAgain ? `, again ${shape(result.burstAgain)}` : ''}; sequential p50 ${result.latency.p50} µs, p99 ${result.latency.p99} µs${afterGc(result)}`;
   }
   if (result.p50Ratio !== undefined) {
-    return `paired with raw ws: p50 ${result.p50} µs against ${result.refP50} (${result.p50Ratio.toFixed(2)}×), p99 ${result.p99} against ${result.refP99} (${result.p99Ratio.toFixed(2)}×); rounds ${result.rounds.map((r) => (r.peer.p50 / r.ref.p50).toFixed(2)).join(', ')}`;
+    return `paired with raw ws: p50 ${result.p50} µs against ${result.refP50} (${result.p50Ratio.toFixed(2)}×), p99 ${result.p99} against ${result.refP99} (${result.p99Ratio.toFixed(2)}×); rounds ${result.p50Ratios.map((x) => x.toFixed(2)).join(', ')}`;
   }
   if (result.heapBytesPerMsg !== undefined) return `${Math.round(result.heapBytesPerMsg)} B/msg in flight`;
   if (result.replayMs !== undefined) return `replay ${Math.round(result.replayMs)} ms, fresh ${Math.round(result.freshMs)} ms`;
