@@ -10,13 +10,18 @@
  * Lifeline the time until every client is open again after the server process is killed and a
  * new one started on the same port (the SDK's default full-jitter backoff; the embedded engine
  * loses sessions on a restart, so each client reports `session-lost` and starts a new one).
+ * `lifeline-redis` (only when asked for in --peers) is Lifeline with `redisEngine` (--redis URL,
+ * default redis://127.0.0.1:6379) under a prefix of its own: its sessions outlive the process, so
+ * after the restart every client resumes its session, and the time is until all are resumed.
+ * Every key under that prefix is deleted at the end.
  * `ws-greeted` (only when asked for in --peers) is the bare server again, each connection having
  * carried one message each way first, as every Lifeline session has (hello, welcome): a reference
  * for what of the difference is a socket that was never read or written.
- * Options: --count 18000 --at-once 200 --idle-ms 30000 --peers ws,lifeline --out FILE, and
+ * Options: --count 18000 --at-once 200 --idle-ms 30000 --peers ws,lifeline --redis URL --out FILE, and
  * --profile DIR: a CPU profile of the idle window of both processes (DIR/PEER-server.cpuprofile,
  * DIR/PEER-clients.cpuprofile) and a heap snapshot of the server after it (DIR/PEER-server.heapsnapshot).
  */
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
@@ -24,6 +29,7 @@ import { startChild } from './spawn.mjs';
 import { holdConnections } from './idle-heap.mjs';
 import { sleep } from './deadline.mjs';
 import { machineInfo } from './machine.mjs';
+import { deletePrefix, openRedis } from './engines/redis.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const log = (...a) => console.error(...a);
@@ -37,11 +43,14 @@ const idleMs = Number(arg('idle-ms', '30000'));
 const peers = arg('peers', 'ws,lifeline').split(',');
 const out = arg('out', undefined);
 const profileDir = arg('profile', undefined);
+const redisUrl = arg('redis', 'redis://127.0.0.1:6379');
+const keyPrefix = `lifeline-bench:connections-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}:`;
 const cpuUs = (a, b) => b.user - a.user + (b.system - a.system);
 const serverScript = here('./connections/server.mjs');
 
 async function measure(peer) {
-  const held = await holdConnections(peer, count, { atOnce, readyMs: 600_000, serverHeapMb: 8192, clientHeapMb: 16384 });
+  const serverArgs = peer === 'lifeline-redis' ? { redisUrl, keyPrefix } : {};
+  const held = await holdConnections(peer, count, { atOnce, readyMs: 600_000, serverHeapMb: 8192, clientHeapMb: 16384, serverArgs });
   let server = held.server;
   const { clients, before, after } = held;
   try {
@@ -70,20 +79,34 @@ async function measure(peer) {
       serverIdleCpuMsPerSecPer10k: per10k(serverIdle),
       clientIdleCpuMsPerSecPer10k: per10k(clientIdle),
     };
-    if (peer === 'lifeline') {
+    if (peer.startsWith('lifeline')) {
       const port = server.ready.port;
       const waiting = clients.request('reconnected', { deadlineMs: 300_000 }, 320_000);
       server.kill();
       await server.exited;
-      server = await startChild(serverScript, [JSON.stringify({ peer, port })], { execArgv: ['--expose-gc', '--max-old-space-size=8192'] });
+      server = await startChild(serverScript, [JSON.stringify({ ...serverArgs, peer, port })], { execArgv: ['--expose-gc', '--max-old-space-size=8192'] });
       const again = await waiting;
       row.reconnectAllMs = again.ms;
       row.sessionLost = again.lost;
+      row.resumed = again.resumed;
     }
     return row;
   } finally {
     await clients.close(60_000);
     await server.close(20_000);
+  }
+}
+
+/** Delete the `lifeline-redis` sessions (twice: a write of the killed server may land late). */
+async function cleanRedis() {
+  const redis = await openRedis(redisUrl);
+  try {
+    const first = await deletePrefix(redis, keyPrefix, 60_000);
+    await sleep(1_000);
+    const late = await deletePrefix(redis, keyPrefix, 60_000);
+    log(`deleted ${first.deleted + late.deleted} keys under ${keyPrefix}`);
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -97,6 +120,8 @@ for (const peer of peers) {
   } catch (error) {
     log(`${peer} FAILED: ${error.message}`);
     results.push({ peer, error: error.message });
+  } finally {
+    if (peer === 'lifeline-redis') await cleanRedis().catch((error) => log(`redis cleanup FAILED: ${error.message}`));
   }
 }
 const fmt = (n, d = 0) => (n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
@@ -111,7 +136,7 @@ for (const r of results) {
     continue;
   }
   lines.push(
-    `| ${r.peer} | ${fmt(r.open)} | ${fmt(r.connectPerSecond)} | ${fmt(r.heapPerConnection)} | ${fmt(r.rssPerConnection)} | ${ref ? `${(r.rssPerConnection / ref.rssPerConnection).toFixed(2)}×` : '–'} | ${fmt(r.youngPerConnection)} | ${ref ? `${((r.rssPerConnection - r.youngPerConnection) / (ref.rssPerConnection - ref.youngPerConnection)).toFixed(2)}×` : '–'} | ${fmt(r.serverIdleCpuMsPerSecPer10k, 2)} | ${fmt(r.clientIdleCpuMsPerSecPer10k, 2)} | ${r.reconnectAllMs === undefined ? '–' : `${fmt(r.reconnectAllMs)} ms (${r.sessionLost} session-lost)`} |`,
+    `| ${r.peer} | ${fmt(r.open)} | ${fmt(r.connectPerSecond)} | ${fmt(r.heapPerConnection)} | ${fmt(r.rssPerConnection)} | ${ref ? `${(r.rssPerConnection / ref.rssPerConnection).toFixed(2)}×` : '–'} | ${fmt(r.youngPerConnection)} | ${ref ? `${((r.rssPerConnection - r.youngPerConnection) / (ref.rssPerConnection - ref.youngPerConnection)).toFixed(2)}×` : '–'} | ${fmt(r.serverIdleCpuMsPerSecPer10k, 2)} | ${fmt(r.clientIdleCpuMsPerSecPer10k, 2)} | ${r.reconnectAllMs === undefined ? '–' : `${fmt(r.reconnectAllMs)} ms (${r.resumed} resumed, ${r.sessionLost} session-lost)`} |`,
   );
 }
 console.log(lines.join('\n'));

@@ -11,11 +11,12 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 /**
  * Open `count` connections of `peer` ('lifeline' or 'ws'), `atOnce` at a time. Resolves with both
  * children and the server's `mem` before and after; the caller closes them. `serverHeapMb` /
- * `clientHeapMb`: each child's `--max-old-space-size`, for 18,000 connections.
+ * `clientHeapMb`: each child's `--max-old-space-size`, for 18,000 connections. `serverArgs`: more
+ * of the server child's argument (`redisUrl`, `keyPrefix`).
  */
-export async function holdConnections(peer, count, { atOnce = 100, readyMs = 60_000, serverHeapMb, clientHeapMb } = {}) {
+export async function holdConnections(peer, count, { atOnce = 100, readyMs = 60_000, serverHeapMb, clientHeapMb, serverArgs = {} } = {}) {
   const heap = (mb) => (mb === undefined ? [] : [`--max-old-space-size=${mb}`]);
-  const server = await startChild(here('./connections/server.mjs'), [JSON.stringify({ peer, port: 0 })], { execArgv: ['--expose-gc', ...heap(serverHeapMb)] });
+  const server = await startChild(here('./connections/server.mjs'), [JSON.stringify({ ...serverArgs, peer, port: 0 })], { execArgv: ['--expose-gc', ...heap(serverHeapMb)] });
   let clients;
   try {
     const before = await server.request('mem', {}, 60_000);

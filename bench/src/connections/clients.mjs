@@ -3,7 +3,7 @@
  * `atOnce` at a time. argv[2]: JSON `{ peer, port, count, atOnce }`. Reports `{ type: 'ready',
  * connectMs }` once all are open, then answers `open` (how many are open now), `cpu`,
  * `reconnected` (ms from the call until every Lifeline client is open again: the server was
- * restarted), `close`. Bare `ws` clients do not reconnect; Lifeline's use the SDK's defaults
+ * restarted; with how many resumed their session and how many lost it), `close`. Bare `ws` clients do not reconnect; Lifeline's use the SDK's defaults
  * (full-jitter backoff), which is what is measured.
  */
 import { serveParent } from '../spawn.mjs';
@@ -46,7 +46,7 @@ async function bare() {
   return { close: () => ws.terminate() };
 }
 
-const make = peer === 'lifeline' ? lifeline : bare;
+const make = peer.startsWith('lifeline') ? lifeline : bare;
 const clients = [];
 const t0 = performance.now();
 for (let i = 0; i < count; i += atOnce) {

@@ -1,6 +1,8 @@
 /**
  * The server side of the connections benchmark (issue 14), in its own process. argv[2]: JSON
- * `{ peer: 'lifeline' | 'ws' | 'ws-greeted', port }` (port 0: any; a restart passes the previous one). Reports
+ * `{ peer: 'lifeline' | 'lifeline-redis' | 'ws' | 'ws-greeted', port, redisUrl, keyPrefix }` (port
+ * 0: any; a restart passes the previous one and the same prefix; `lifeline-redis` keeps its
+ * sessions in `redisEngine` under `keyPrefix`, so a restarted server resumes them). Reports
  * `{ type: 'ready', port }`, then answers `mem` (after a full GC: heap, RSS, and the young
  * generation's committed size), `cpu`, `count` (open
  * connections), `close`. No handler work: what is measured is what a held connection costs.
@@ -10,13 +12,29 @@ import { serveParent } from '../spawn.mjs';
 import { profileCommands } from './profile.mjs';
 import { withDeadline } from '../deadline.mjs';
 
-const { peer, port } = JSON.parse(process.argv[2]);
+const { peer, port, redisUrl, keyPrefix } = JSON.parse(process.argv[2]);
+
+/** `redisEngine` for `lifeline-redis`; an error of it is shown (a few), never a crash. */
+async function engineOf() {
+  if (peer !== 'lifeline-redis') return undefined;
+  const { redisEngine } = await import('@lifeline/redis');
+  let reported = 0;
+  return redisEngine({
+    url: redisUrl,
+    keyPrefix,
+    onError: (error) => {
+      if (reported++ < 5) console.error(`connections bench server: redis engine error: ${error?.message ?? error}`);
+    },
+  });
+}
 
 async function lifeline() {
   const { createServer } = await import('@lifeline/server');
+  const engine = await engineOf();
   const server = createServer({
     port,
     host: '127.0.0.1',
+    engine,
     handler: () => null,
     // 18,000 clients from one address connect, and reconnect after a restart, all at once.
     maxPendingHandshakes: 20_000,
@@ -25,7 +43,11 @@ async function lifeline() {
   await withDeadline(server.listen(), 5_000, 'lifeline listen');
   // Counted as `ws` counts its clients, by the server's own collection: a listener on each session
   // would be the app's cost (~80 bytes of each), which the bare server is not charged either.
-  return { port: server.port, count: () => server.sessions.size, close: () => withDeadline(server.close(), 10_000, 'lifeline close') };
+  const close = async () => {
+    await server.close();
+    await engine?.close();
+  };
+  return { port: server.port, count: () => server.sessions.size, close: () => withDeadline(close(), 10_000, 'lifeline close') };
 }
 
 /** `ws-greeted`: answers each connection's first message once, as a server greets its client. */
@@ -45,7 +67,7 @@ async function bare() {
   };
 }
 
-const server = peer === 'lifeline' ? await lifeline() : await bare();
+const server = peer.startsWith('lifeline') ? await lifeline() : await bare();
 serveParent(
   {
     mem: () => {
