@@ -119,9 +119,10 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
   /** Made when first asked for (plugins, or a part made at a first message): most idle sessions never are. */
   private context: PluginContext | undefined;
   /**
-   * Made at the first message each way on the one-node path (`inboundPart`, `outboundPart`): a
-   * session that is only held, which is most of them in a chat or a ticker, pays nothing for
-   * them (issue 14: about 800 bytes per idle session with their queues and result cache).
+   * Made at the first message each way (`inboundPart`, `outboundPart`), or on a shared engine
+   * at a resume that finds marks above 0 (`adoptStored`): a session that is only held, which is
+   * most of them in a chat or a ticker, pays nothing for them (issue 14: about 800 bytes per
+   * idle session on one node with their queues and result cache, about 1,100 on a shared engine).
    */
   private inbound: Inbound | SharedInbound | undefined;
   private outbound: Outbound | SharedOutbound | undefined;
@@ -151,28 +152,15 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     private readonly deps: SessionDeps,
   ) {
     super();
-    const shared = deps.shared;
-    if (shared === undefined) return;
-    // An engine failure: the connection is told to come back (1013); the session stays resumable.
-    const engineFailed = (error: unknown) => {
-      deps.reportError(new Error(`session ${id}: the engine failed; the connection was told to retry (1013)`, { cause: error }));
-      this.link?.goodbye(CloseCode.TryAgainLater, 'session state unavailable, try again later', deps.options.overloadRetryMs);
-    };
-    const engine = shared.node.engine;
-    this.inbound = new SharedInbound(id, this, this.pluginContext, codec, {
-      options: deps.options,
-      plugins: deps.plugins,
-      engine,
-      node: shared.node.id,
-      orphans: shared.node.orphans,
-      closing: deps.closing,
-      reportError: deps.reportError,
-      engineFailed,
-      // Gone from the engine (expired, ended elsewhere, or Redis lost it): the client comes back
-      // and is answered as for an unknown session (a new one, `session-lost`).
-      sessionGone: () => this.end('expired', CloseCode.TryAgainLater, { retryMs: deps.options.overloadRetryMs }, 'the session is no longer known'),
-    });
-    this.outbound = new SharedOutbound(id, codec, { options: deps.options, engine, deadlines: shared.pushDeadlines, reportError: deps.reportError, engineFailed });
+  }
+
+  /**
+   * An engine failure: the connection is told to come back (1013); the session stays resumable.
+   * A method, not a closure made with every session (issue 14: idle memory on a shared engine).
+   */
+  private engineFailed(error: unknown): void {
+    this.deps.reportError(new Error(`session ${this.id}: the engine failed; the connection was told to retry (1013)`, { cause: error }));
+    this.link?.goodbye(CloseCode.TryAgainLater, 'session state unavailable, try again later', this.deps.options.overloadRetryMs);
   }
 
   /** What plugins are told of this session (`{ side: 'server', sessionId }`). */
@@ -185,11 +173,21 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     return this.ending;
   }
 
-  /** The shared path: the engine's marks as a resume read them (`welcome.seq`, the pushes it holds). */
+  /**
+   * The shared path: the engine's marks as a resume read them (`welcome.seq`, the pushes it
+   * holds). A mark above 0 is kept by the part it belongs to, made now if it was not (unattached:
+   * the attach that follows gives it the new connection); at 0 no part is needed yet, which is
+   * how an idle session on a shared engine stays as small as one on a single node (issue 14).
+   */
   adoptStored(accepted: number, pushSeq: number): void {
-    if (this.inbound instanceof SharedInbound) this.inbound.adoptAccepted(accepted);
-    // Kept by the outbound part, not here: a field of every session on the one-node path too (issue 14).
-    if (this.outbound instanceof SharedOutbound) this.outbound.adoptKnown(pushSeq);
+    if (accepted > 0) {
+      const inbound = (this.inbound ??= this.makeInbound());
+      if (inbound instanceof SharedInbound) inbound.adoptAccepted(accepted);
+    }
+    if (pushSeq > 0) {
+      const outbound = (this.outbound ??= this.makeOutbound());
+      if (outbound instanceof SharedOutbound) outbound.adoptKnown(pushSeq);
+    }
   }
 
 
@@ -264,9 +262,43 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
     return this.outboundPart().send(data, options) as Promise<unknown> as Promise<void>;
   }
 
+  /** The inbound part for this session's path, not yet attached. */
+  private makeInbound(): Inbound | SharedInbound {
+    const deps = this.deps;
+    const shared = deps.shared;
+    if (shared === undefined) return new Inbound(this, this.pluginContext, this.codec, deps);
+    return new SharedInbound(this.id, this, this.pluginContext, this.codec, {
+      options: deps.options,
+      plugins: deps.plugins,
+      engine: shared.node.engine,
+      node: shared.node.id,
+      orphans: shared.node.orphans,
+      closing: deps.closing,
+      reportError: deps.reportError,
+      engineFailed: (error) => this.engineFailed(error),
+      // Gone from the engine (expired, ended elsewhere, or Redis lost it): the client comes back
+      // and is answered as for an unknown session (a new one, `session-lost`).
+      sessionGone: () => this.end('expired', CloseCode.TryAgainLater, { retryMs: deps.options.overloadRetryMs }, 'the session is no longer known'),
+    });
+  }
+
+  /** The outbound part for this session's path, not yet attached. */
+  private makeOutbound(): Outbound | SharedOutbound {
+    const deps = this.deps;
+    const shared = deps.shared;
+    if (shared === undefined) return new Outbound(this.codec, this.pluginContext, deps);
+    return new SharedOutbound(this.id, this.codec, {
+      options: deps.options,
+      engine: shared.node.engine,
+      deadlines: shared.pushDeadlines,
+      reportError: deps.reportError,
+      engineFailed: (error) => this.engineFailed(error),
+    });
+  }
+
   private inboundPart(): Inbound | SharedInbound {
     if (this.inbound !== undefined) return this.inbound;
-    const inbound = (this.inbound = new Inbound(this, this.pluginContext, this.codec, this.deps));
+    const inbound = (this.inbound = this.makeInbound());
     // As an inbound part made at the start would be: ended with the session, it takes nothing.
     if (this.ending !== undefined) inbound.end();
     else if (this.link !== undefined) inbound.attach(this.link);
@@ -275,8 +307,9 @@ export class SessionImpl extends EventEmitter<SessionEvents> implements Session,
 
   private outboundPart(): Outbound | SharedOutbound {
     if (this.outbound !== undefined) return this.outbound;
-    const outbound = (this.outbound = new Outbound(this.codec, this.pluginContext, this.deps));
-    // Nothing was ever sent, so the client has acknowledged nothing: the cumulative ack is 0.
+    const outbound = (this.outbound = this.makeOutbound());
+    // Nothing was ever sent (on a shared engine: no push was stored when the session was taken,
+    // or `adoptStored` would have made this part), so the client has acknowledged nothing: 0.
     if (this.link !== undefined) outbound.attach(this.link, this.clientWindow, 0);
     return outbound;
   }
