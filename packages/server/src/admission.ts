@@ -145,8 +145,9 @@ const peer: { address?: string | undefined } = {};
  * The remote address, read from the socket's TCP handle where Node has one: `remoteAddress`
  * would leave `{ address, family, port }` cached on the socket for its whole life, and a socket
  * property it was not made with (~130 bytes of every idle session, issue 14), for an address
- * that is needed only during the handshake. A socket without such a handle (a TLS socket, a
- * test's stand-in) is read through `remoteAddress`.
+ * that is needed only during the handshake. A TLS socket's handle passes the call on to its TCP
+ * handle; a socket without one (closed already, or a test's stand-in) is read through
+ * `remoteAddress`.
  */
 function addressOf(socket: { remoteAddress?: string | undefined }): string {
   const handle = (socket as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
