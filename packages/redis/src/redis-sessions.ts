@@ -35,6 +35,7 @@ import {
   releaseScript,
   rotateScript,
   takeoverScript,
+  refreshScript,
   touchScript,
 } from './session-scripts.js';
 import { evalScript, script, type Script } from './lua.js';
@@ -51,6 +52,7 @@ const scripts = {
   rotate: script(rotateScript),
   detach: script(detachScript),
   touch: script(touchScript),
+  refresh: script(refreshScript),
   claim: script(claimScript),
   takeover: script(takeoverScript),
   complete: script(completeScript),
@@ -184,6 +186,14 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
     async touch(id: string): Promise<boolean> {
       sid(id);
       return (await run('sessions.touch', scripts.touch, id, [])) === 1;
+    },
+
+    async refresh(id: string, by: string): Promise<string | null | undefined> {
+      sid(id);
+      node(by);
+      const holder = (await run('sessions.refresh', scripts.refresh, id, [by])) as string | null;
+      if (holder === null) return undefined;
+      return holder === '' ? null : holder;
     },
 
     async end(id: string): Promise<void> {

@@ -200,6 +200,15 @@ refresh(true)
 return 1
 `;
 
+/** ARGV: node. → false: unknown; else the holder ('' = detached), the TTLs restarted when it is the node. */
+export const refreshScript = `${prelude}
+load({ 'ttl', 'holder' })
+if not get('ttl') then return false end
+local holder = get('holder') or ''
+if holder == ARGV[1] then refresh(true) end
+return holder
+`;
+
 /** ARGV: seq, id, node. → as claim() in the prelude. */
 export const claimScript = `${prelude}
 load({ 'th', 'o' .. ARGV[1], 'c' .. ARGV[1], 'ev', 'acc', 'ttl' })

@@ -36,7 +36,7 @@ describe('redisEngine: session keys', () => {
     expect((await keysOf(f.admin, f.prefix)).filter((k) => k.includes(`{${sid}}`))).toEqual([]);
   });
 
-  it('restarts the TTLs on a per-message write only once a quarter of ttlMs has passed; touch always does', async () => {
+  it('restarts the TTLs on a per-message write only once a quarter of ttlMs has passed; touch always does, refresh for the holder only', async () => {
     f = await fixture();
     const engine = f.engine();
     const sid = 'sess-ttl';
@@ -57,6 +57,12 @@ describe('redisEngine: session keys', () => {
     for (const key of keys) expect(await f.admin.pttl(key)).toBeGreaterThan(50_000);
     for (const key of keys) await f.admin.pexpire(key, 50_000);
     expect(await engine.sessions.touch(sid)).toBe(true);
+    for (const key of keys) expect(await f.admin.pttl(key)).toBeGreaterThan(50_000);
+    // refresh: another node's leaves the TTLs alone; the holder's restarts them.
+    for (const key of keys) await f.admin.pexpire(key, 50_000);
+    expect(await engine.sessions.refresh!(sid, 'B')).toBe('A');
+    for (const key of keys) expect(await f.admin.pttl(key)).toBeLessThanOrEqual(50_000);
+    expect(await engine.sessions.refresh!(sid, 'A')).toBe('A');
     for (const key of keys) expect(await f.admin.pttl(key)).toBeGreaterThan(50_000);
   });
 

@@ -88,6 +88,19 @@ export function sessionStateContract(name: string, make: () => Promise<ContractE
       expect(await engine.sessions.detach(held.id, 'C', 5)).toBe(true);
     });
 
+    it("refreshes a session only for its holder, and says who holds it", async () => {
+      const { engine, peer } = await setup();
+      const held = record();
+      await engine.sessions.create(held, limits, 'A');
+      expect(await engine.sessions.refresh?.(held.id, 'A')).toBe('A');
+      // Another node is told the holder and touches nothing (the contract's TTL side is in each engine's own tests).
+      expect(await peer.sessions.refresh?.(held.id, 'B')).toBe('A');
+      expect(await engine.sessions.detach(held.id, 'A', 7)).toBe(true);
+      expect(await engine.sessions.refresh?.(held.id, 'A')).toBeNull();
+      expect(await engine.sessions.refresh?.('nobody', 'A')).toBeUndefined();
+      expect(engine.sessions.refresh).toBeTypeOf('function');
+    });
+
     it('claims an id before its handler runs: one node of two gets it, the other sees it running', async () => {
       const { engine, peer } = await setup();
       const r = record();

@@ -22,7 +22,7 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
   });
   const record = (id: string) => ({ id, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null });
 
-  it('forgets a session ttlMs after its last create, rotate, detach or touch; a per-message write restarts that only past a quarter of it', async () => {
+  it('forgets a session ttlMs after its last create, rotate, detach, touch or its holder\'s refresh; a per-message write restarts that only past a quarter of it', async () => {
     const { engine, clock } = setup();
     await engine.sessions.create(record('s1'), limits, null);
     await engine.sessions.create(record('s2'), limits, null);
@@ -37,6 +37,17 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
     expect(await engine.sessions.get('s1')).toBeDefined();
     clock.now += 1;
     expect(await engine.sessions.get('s1')).toBeUndefined();
+
+    // refresh restarts the TTL for the holder only.
+    await engine.sessions.create(record('s4'), limits, 'A');
+    await engine.sessions.create(record('s5'), limits, 'A');
+    clock.now += limits.ttlMs - 1;
+    expect(await engine.sessions.refresh!('s4', 'A')).toBe('A');
+    expect(await engine.sessions.refresh!('s5', 'B')).toBe('A');
+    clock.now += 1;
+    expect(await engine.sessions.get('s4')).toBeDefined();
+    expect(await engine.sessions.get('s5')).toBeUndefined();
+    await engine.sessions.end('s4');
 
     await engine.nodes.heartbeat('A', 10 * limits.ttlMs);
     await engine.sessions.create(record('s3'), limits, 'A');

@@ -54,6 +54,14 @@ export interface SessionEngine {
   /** Restart the full `ttlMs` of every part of the session (its holder does, well within `ttlMs`); `false` when it is unknown. */
   touch(sid: string): Promise<boolean>;
 
+  /**
+   * The holder's keep-alive, one call where the sweep made two (`get`, then `touch`): restart the
+   * full `ttlMs` as `touch` does, but only while `node` holds the session. Resolves the holder
+   * now (`null`: detached; another node: the session moved and is not touched), or `undefined`
+   * when the session is unknown. Optional: without it a node reads and touches.
+   */
+  refresh?(sid: string, node: string): Promise<string | null | undefined>;
+
   /** The session ended: every key of it is deleted (record, claims, outcomes, pushes). Idempotent. */
   end(sid: string): Promise<void>;
 

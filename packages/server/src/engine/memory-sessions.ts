@@ -192,6 +192,15 @@ export function memorySessionState(now: () => number, checkOpen: (method: string
       return true;
     },
 
+    async refresh(sid: string, node: string): Promise<string | null | undefined> {
+      checkOpen('sessions.refresh');
+      text('node', node, MAX_NODE);
+      const state = live(text('sid', sid, MAX_SESSION_ID));
+      if (state === undefined) return undefined;
+      if (state.holder === node) wrote(sid, state, true);
+      return state.holder;
+    },
+
     async end(sid: string): Promise<void> {
       checkOpen('sessions.end');
       states.delete(text('sid', sid, MAX_SESSION_ID));

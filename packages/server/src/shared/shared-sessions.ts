@@ -130,9 +130,18 @@ export class SharedSessions implements SessionLifecycle {
   }
 
   private async refresh(session: SessionImpl): Promise<void> {
+    const sessions = this.node.engine.sessions;
+    const me = this.node.id;
     try {
-      const stored = await this.node.engine.sessions.get(session.id);
-      if (stored !== undefined && stored.holder === this.node.id) await this.node.engine.sessions.touch(session.id);
+      if (sessions.refresh !== undefined) {
+        // One engine call per held session and sweep: at 18,000 idle sessions on Redis, a `get`
+        // (the whole record) and a `touch` each were most of the node's idle CPU (issue 14).
+        const holder = await sessions.refresh(session.id, me);
+        if (holder !== me) this.check(session, holder, holder === undefined);
+        return;
+      }
+      const stored = await sessions.get(session.id);
+      if (stored !== undefined && stored.holder === me) await sessions.touch(session.id);
       else this.check(session, stored?.holder, stored === undefined);
     } catch (error) {
       this.reportError(error);
