@@ -74,40 +74,37 @@ async function setup(withRefresh: boolean) {
   return { engine, clock, spy, sweep, mine, moved, gone, errors };
 }
 
+/**
+ * One sweep just before the TTL runs out, awaited through what it does: `mine` refreshed (the
+ * engine call `first` names), `moved` and `gone` ended. Then the TTL passes: only the sweep kept `mine`.
+ */
+async function sweepOnce(withRefresh: boolean, first: 'refresh' | 'touch') {
+  const { engine, clock, spy, sweep, mine, moved, gone, errors } = await setup(withRefresh);
+  clock.now += TTL_MS - 1;
+  const kept = spy.called(first, 'mine');
+  sweep.start();
+  await kept;
+  expect(await moved.ended).toBe('moved');
+  expect(await gone.ended).toBe('expired');
+  sweep.stop();
+  expect(mine.session.state).toBe('attached');
+  clock.now += 2;
+  expect((await engine.sessions.get('mine'))?.holder).toBe('A');
+  expect(errors).toEqual([]);
+  return { engine, calls: spy.calls };
+}
+
 describe('the touch sweep (SharedSessions)', () => {
   it('refreshes a session held here in one engine call, and ends one moved to another node or gone from the engine', async () => {
-    const { engine, clock, spy, sweep, mine, moved, gone, errors } = await setup(true);
-    // Just before the TTL runs out: only the sweep's refresh keeps `mine`.
-    clock.now += TTL_MS - 1;
-    const refreshed = spy.called('refresh', 'mine');
-    sweep.start();
-    await refreshed;
-    expect(await moved.ended).toBe('moved');
-    expect(await gone.ended).toBe('expired');
-    sweep.stop();
-    expect(mine.session.state).toBe('attached');
-    clock.now += 2;
-    expect((await engine.sessions.get('mine'))?.holder).toBe('A');
+    const { engine, calls } = await sweepOnce(true, 'refresh');
     expect(await engine.sessions.get('moved')).toBeUndefined();
     // One call per session and sweep; the fallback's `get` and `touch` are not used.
-    expect(spy.calls.filter((c) => c !== 'refresh')).toEqual([]);
-    expect(errors).toEqual([]);
+    expect(calls.filter((c) => c !== 'refresh')).toEqual([]);
   });
 
   it('reads and touches instead when the engine has no refresh', async () => {
-    const { engine, clock, spy, sweep, mine, moved, gone, errors } = await setup(false);
-    clock.now += TTL_MS - 1;
-    const touched = spy.called('touch', 'mine');
-    sweep.start();
-    await touched;
-    expect(await moved.ended).toBe('moved');
-    expect(await gone.ended).toBe('expired');
-    sweep.stop();
-    expect(mine.session.state).toBe('attached');
-    clock.now += 2;
-    expect((await engine.sessions.get('mine'))?.holder).toBe('A');
-    expect(spy.calls).toContain('get');
-    expect(spy.calls).not.toContain('refresh');
-    expect(errors).toEqual([]);
+    const { calls } = await sweepOnce(false, 'touch');
+    expect(calls).toContain('get');
+    expect(calls).not.toContain('refresh');
   });
 });
