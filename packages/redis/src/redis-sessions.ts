@@ -32,10 +32,10 @@ import {
   detachScript,
   listScript,
   recordFields,
+  refreshScript,
   releaseScript,
   rotateScript,
   takeoverScript,
-  refreshScript,
   touchScript,
 } from './session-scripts.js';
 import { evalScript, script, type Script } from './lua.js';

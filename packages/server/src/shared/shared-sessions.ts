@@ -134,8 +134,8 @@ export class SharedSessions implements SessionLifecycle {
     const me = this.node.id;
     try {
       if (sessions.refresh !== undefined) {
-        // One engine call per held session and sweep: at 18,000 idle sessions on Redis, a `get`
-        // (the whole record) and a `touch` each were most of the node's idle CPU (issue 14).
+        // One engine call per held session and sweep, where a `get` (the whole record) and a
+        // `touch` were two Redis round trips for every idle session every 10 s (issue 14).
         const holder = await sessions.refresh(session.id, me);
         if (holder !== me) this.check(session, holder, holder === undefined);
         return;
