@@ -29,7 +29,7 @@ import { startChild } from './spawn.mjs';
 import { holdConnections } from './idle-heap.mjs';
 import { sleep } from './deadline.mjs';
 import { machineInfo } from './machine.mjs';
-import { deletePrefix, openRedis } from './engines/redis.mjs';
+import { deletePrefixSettled, openRedis } from './engines/redis.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const log = (...a) => console.error(...a);
@@ -101,10 +101,7 @@ async function measure(peer) {
 async function cleanRedis() {
   const redis = await openRedis(redisUrl);
   try {
-    const first = await deletePrefix(redis, keyPrefix, 60_000);
-    await sleep(1_000);
-    const late = await deletePrefix(redis, keyPrefix, 60_000);
-    log(`deleted ${first.deleted + late.deleted} keys under ${keyPrefix}`);
+    log(`deleted ${(await deletePrefixSettled(redis, keyPrefix, 60_000)).deleted} keys under ${keyPrefix}`);
   } finally {
     redis.disconnect();
   }

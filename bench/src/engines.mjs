@@ -14,10 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { startChild } from './spawn.mjs';
-import { sleep } from './deadline.mjs';
 import { machineInfo } from './machine.mjs';
 import { PAYLOAD_BYTES } from './payload.mjs';
-import { backgroundRate, counters, deletePrefix, openRedis } from './engines/redis.mjs';
+import { backgroundRate, counters, deletePrefixSettled, openRedis } from './engines/redis.mjs';
 import { runNodes, runSingle } from './engines/phases.mjs';
 import { renderTables } from './engines/table.mjs';
 
@@ -71,12 +70,7 @@ async function cleanup() {
   await Promise.allSettled([...live].map((c) => c.close(5_000)));
   if (!redis) return undefined;
   try {
-    // A second pass: a command an exiting node wrote just before it exited (its sweep, its
-    // heartbeat) can reach Redis after the first SCAN passed.
-    const first = await deletePrefix(redis, runPrefix);
-    await sleep(1_000);
-    const late = await deletePrefix(redis, runPrefix);
-    return { deleted: first.deleted + late.deleted, late: late.deleted, sample: [...first.sample, ...late.sample] };
+    return await deletePrefixSettled(redis, runPrefix);
   } finally {
     redis.disconnect();
   }

@@ -11,26 +11,13 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { serveParent } from '../spawn.mjs';
 import { profileCommands } from './profile.mjs';
 import { withDeadline } from '../deadline.mjs';
+import { benchRedisEngine } from '../engines/redis.mjs';
 
 const { peer, port, redisUrl, keyPrefix } = JSON.parse(process.argv[2]);
 
-/** `redisEngine` for `lifeline-redis`; an error of it is shown (a few), never a crash. */
-async function engineOf() {
-  if (peer !== 'lifeline-redis') return undefined;
-  const { redisEngine } = await import('@lifeline/redis');
-  let reported = 0;
-  return redisEngine({
-    url: redisUrl,
-    keyPrefix,
-    onError: (error) => {
-      if (reported++ < 5) console.error(`connections bench server: redis engine error: ${error?.message ?? error}`);
-    },
-  });
-}
-
 async function lifeline() {
   const { createServer } = await import('@lifeline/server');
-  const engine = await engineOf();
+  const engine = peer === 'lifeline-redis' ? await benchRedisEngine(redisUrl, keyPrefix, 'connections bench server') : undefined;
   const server = createServer({
     port,
     host: '127.0.0.1',

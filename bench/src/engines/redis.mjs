@@ -92,3 +92,30 @@ export async function deletePrefix(redis, prefix, ms = 30_000) {
   };
   return withDeadline(run(), ms, `delete keys ${prefix}*`);
 }
+
+/**
+ * `deletePrefix` twice, a second apart: a command a node wrote just before it exited (its sweep,
+ * its heartbeat) can reach Redis after the first SCAN passed. `late`: what the second pass found.
+ */
+export async function deletePrefixSettled(redis, prefix, ms = 30_000) {
+  const first = await deletePrefix(redis, prefix, ms);
+  await sleep(1_000);
+  const late = await deletePrefix(redis, prefix, ms);
+  return { deleted: first.deleted + late.deleted, late: late.deleted, sample: [...first.sample, ...late.sample] };
+}
+
+/**
+ * A bench server's `redisEngine`: a Redis error is part of the result (the run fails its
+ * deadline), not a crash; the first few are shown, labelled with `who`.
+ */
+export async function benchRedisEngine(url, keyPrefix, who) {
+  const { redisEngine } = await import('@lifeline/redis');
+  let reported = 0;
+  return redisEngine({
+    url,
+    keyPrefix,
+    onError: (error) => {
+      if (reported++ < 5) console.error(`${who}: redis engine error: ${error?.message ?? error}`);
+    },
+  });
+}

@@ -11,6 +11,7 @@
 import { serveParent } from '../spawn.mjs';
 import { withDeadline } from '../deadline.mjs';
 import { PAYLOAD, RESULT } from '../payload.mjs';
+import { benchRedisEngine } from './redis.mjs';
 
 const { engine: kind, url, keyPrefix, pushMs = 300_000 } = JSON.parse(process.argv[2]);
 
@@ -27,16 +28,7 @@ async function makeEngine() {
     redisCommands++;
     return send.apply(this, args);
   };
-  const { redisEngine } = await import('@lifeline/redis');
-  let reported = 0;
-  return redisEngine({
-    url,
-    keyPrefix,
-    // A Redis error is part of the result (the run fails its deadline), not a crash; a few are shown.
-    onError: (error) => {
-      if (reported++ < 5) console.error(`engines bench node: redis engine error: ${error?.message ?? error}`);
-    },
-  });
+  return benchRedisEngine(url, keyPrefix, 'engines bench node');
 }
 
 const engine = await makeEngine();
