@@ -39,6 +39,7 @@ import {
   touchScript,
 } from './session-scripts.js';
 import { evalScript, script, type Script } from './lua.js';
+import { pipelined } from './script-pipeline.js';
 
 const MAX_SESSION_ID = 1024;
 const MAX_NODE = 128;
@@ -111,6 +112,9 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
       throw failure(method, error);
     }
   }
+
+  // The touch sweep's calls, many in one turn: one write to Redis for all of them.
+  const refreshOne = pipelined(client, scripts.refresh);
 
   const sid = (value: unknown) => text('sid', value, MAX_SESSION_ID);
   const node = (value: unknown) => text('node', value, MAX_NODE);
@@ -191,7 +195,7 @@ export function redisSessionState(client: Redis, prefix: string, checkOpen: (met
     async refresh(id: string, by: string): Promise<string | null | undefined> {
       sid(id);
       node(by);
-      const holder = (await run('sessions.refresh', scripts.refresh, id, [by])) as string | null;
+      const holder = (await command('sessions.refresh', () => refreshOne(keys(id), [by]))) as string | null;
       if (holder === null) return undefined;
       return holder === '' ? null : holder;
     },
