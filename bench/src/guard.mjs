@@ -11,7 +11,10 @@
  *     read right after it, as until then, Lifeline's p50 was 1.48-2.76x raw ws in twenty-five
  *     runs and the ceiling 5; settled, twelve runs on 2026-12-07 read 1.25-1.33x and one
  *     2.00x, so 3 leaves 1.5 times the worst for noise and fails Lifeline's round trip growing
- *     by 2.3 times its median (1.3).
+ *     by 2.3 times its median (1.3). On 2026-12-08 eight runs read 0.78-3.48x, two of them over
+ *     3: each side's client and server had landed on one core or on two (pin.mjs). The
+ *     sequential phases now run with the guard's processes on one CPU (Linux), and sixteen runs
+ *     read 1.36-1.60x: 3 is 1.9 times the worst.
  *   - server heap per held idle connection above --max-idle-heap-ratio × a bare ws server's
  *     (default 1.7; Lifeline only), 1,000 connections from a child process (`idle-heap.mjs`).
  *     It read 2.20-2.22 before issue 14's cuts, 1.39-1.72 after the first of them, and
@@ -27,6 +30,7 @@ import { startChild } from './spawn.mjs';
 import { withDeadline } from './deadline.mjs';
 import { pipelined, sequential, settledLatency } from './measure.mjs';
 import { idleHeapPerConnection } from './idle-heap.mjs';
+import { affinityOf, firstCpu, pin } from './pin.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,8 +72,14 @@ async function open(side) {
   side.peer = await mod.connect({ port: side.server.ready.port, options: side.spec.options, mode: 'perf' });
 }
 
+/** Whether the sequential phases ran with every process of the guard on one CPU (see pin.mjs). */
+let latencyPinned = false;
+
 async function measure() {
   for (const side of sides) await open(side);
+  const cpus = affinityOf(process.pid);
+  const one = cpus === undefined ? undefined : firstCpu(cpus);
+  const pids = sides.map((side) => side.server.child.pid).concat(process.pid);
   for (const side of sides) {
     await pipelined(side.peer, Math.min(1_000, messages), WINDOW, PHASE_MS);
     await sequential(side.peer, 50, PHASE_MS);
@@ -81,7 +91,16 @@ async function measure() {
       const t = await pipelined(side.peer, messages, WINDOW, PHASE_MS);
       // The forced GC before the sequential phase deoptimizes code (measure.mjs `latencies`), so
       // SETTLE round trips let V8 compile it again before the ones that count.
-      const l = await settledLatency(side.peer, SETTLE, latencyMessages, PHASE_MS);
+      // Throughput is read unpinned (every core, as an app runs), latency on one CPU: there
+      // the scheduler's placement of each process pair cannot decide the median.
+      const pinned = one !== undefined && pin(pids, one);
+      let l;
+      try {
+        l = await settledLatency(side.peer, SETTLE, latencyMessages, PHASE_MS);
+      } finally {
+        if (one !== undefined) pin(pids, cpus); // also after a pin that failed half-way
+      }
+      latencyPinned ||= pinned;
       side.best.throughput = Math.max(side.best.throughput, t.perSecond);
       side.best.p50 = Math.min(side.best.p50, l.p50);
       side.best.p99 = Math.min(side.best.p99, l.p99);
@@ -126,12 +145,12 @@ try {
     ok: code === 0,
     peer: peer.spec.key,
     throughput: { raw: Math.round(ref.best.throughput), peer: Math.round(peer.best.throughput), ratio: throughputRatio, min: minThroughputRatio },
-    p50Us: { raw: ref.best.p50, peer: peer.best.p50, ratio: p50Ratio, max: maxP50Ratio },
+    p50Us: { raw: ref.best.p50, peer: peer.best.p50, ratio: p50Ratio, max: maxP50Ratio, pinnedToOneCpu: latencyPinned },
     p99Us: { raw: ref.best.p99, peer: peer.best.p99, ratio: p99Ratio },
     idleHeapBytes: heap === undefined ? undefined : { ws: Math.round(heap.ws), peer: Math.round(heap.lifeline), ratio: heap.ratio, max: maxIdleHeapRatio },
     failures,
   };
-  const line = `${peer.spec.key}: throughput ${throughputRatio.toFixed(2)}× raw ws (min ${minThroughputRatio}×), p50 ${p50Ratio.toFixed(2)}× raw ws (max ${maxP50Ratio}×), p99 ${p99Ratio.toFixed(2)}× (not gated)${heap === undefined ? '' : `, idle server heap ${heap.ratio.toFixed(2)}× bare ws (max ${maxIdleHeapRatio}×)`}`;
+  const line = `${peer.spec.key}: throughput ${throughputRatio.toFixed(2)}× raw ws (min ${minThroughputRatio}×), p50 ${p50Ratio.toFixed(2)}× raw ws (max ${maxP50Ratio}×${latencyPinned ? ', one CPU' : ''}), p99 ${p99Ratio.toFixed(2)}× (not gated)${heap === undefined ? '' : `, idle server heap ${heap.ratio.toFixed(2)}× bare ws (max ${maxIdleHeapRatio}×)`}`;
   console.log(code === 0 ? `bench guard ok — ${line}` : `bench guard FAILED — ${failures.join('; ')} [${line}]`);
 } catch (error) {
   report = { ok: false, error: error?.message ?? String(error) };
