@@ -132,8 +132,11 @@ describe('fuzz: the server handshake', () => {
     expect(others.every((s) => s.state === 'detached')).toBe(true);
     expect(server.sessions.get(goodSid as string)?.state).toBe('attached');
     console.log(`handshake fuzz: ${RUNS} connections, outcomes ${JSON.stringify(Object.fromEntries(seen))}`);
-    // And the mix of outcomes is broad (a generator bug would collapse it).
-    expect(seen.get('open') ?? 0).toBeGreaterThan(RUNS / 20);
+    // And the mix of outcomes is broad (a generator bug would collapse it). Welcomed peers that
+    // stay open numbered 23, 31, 33, 40, 45, 47 and 56 of 500 in seven unseeded runs (a
+    // fresh-clone npm test failed on 23 against the RUNS / 20 this line had): fast-check's
+    // generation is far more variable than independent draws, so the floor is RUNS / 50.
+    expect(seen.get('open') ?? 0).toBeGreaterThan(RUNS / 50);
     expect(seen.get('4400') ?? 0).toBeGreaterThan(RUNS / 10);
     for (const code of ['4401', '4403', '1013']) expect(seen.get(code) ?? 0, `outcomes ${JSON.stringify(Object.fromEntries(seen))}`).toBeGreaterThan(0);
   }, 120_000);
