@@ -20,6 +20,8 @@
  *     It read 2.20-2.22 before issue 14's cuts, 1.39-1.72 after the first of them, and
  *     1.34-1.44 in seven runs after the writer pool (2026-12-07, e812874): 1.7 leaves 1.18
  *     times the worst of those for noise; the heap moves by a few bytes a run, RSS by hundreds.
+ *     On 2026-12-08 single readings reached 1.57, so the gated figure is now the median of
+ *     three rounds (1.30-1.40 in six guard runs, rounds 1.26-1.48).
  * Each side keeps its best round (the least disturbed by a busy CI machine).
  * Exit 0: ok; 1: regression; 2: could not measure (packages not built, timeout, crash).
  */
@@ -108,12 +110,26 @@ async function measure() {
   }
 }
 
-/** Lifeline's server heap per idle connection ÷ a bare ws server's, or undefined for another peer. */
+/** Rounds of the idle-heap comparison; the median round is the one gated. */
+const HEAP_ROUNDS = 3;
+
+/**
+ * Lifeline's server heap per idle connection ÷ a bare ws server's, the median of `HEAP_ROUNDS`
+ * rounds in alternating order, or undefined for another peer. One round moves by a few hundred
+ * bytes a connection on either side (ws read 2,587-2,986 B in six rounds on 2026-12-08,
+ * Lifeline 3,880-4,138 B), so a single ratio read 1.30-1.53 where the gate is 1.7.
+ */
 async function idleHeap() {
   if (args.peer !== 'lifeline') return undefined;
-  const ws = await idleHeapPerConnection('ws', idleConnections, PHASE_MS);
-  const lifeline = await idleHeapPerConnection('lifeline', idleConnections, PHASE_MS);
-  return { ws, lifeline, ratio: lifeline / ws };
+  const rounds = [];
+  for (let round = 0; round < HEAP_ROUNDS; round++) {
+    const order = round % 2 ? ['lifeline', 'ws'] : ['ws', 'lifeline'];
+    const bytes = {};
+    for (const peer of order) bytes[peer] = await idleHeapPerConnection(peer, idleConnections, PHASE_MS);
+    rounds.push({ ws: bytes.ws, lifeline: bytes.lifeline, ratio: bytes.lifeline / bytes.ws });
+  }
+  rounds.sort((a, b) => a.ratio - b.ratio);
+  return { ...rounds[Math.floor(HEAP_ROUNDS / 2)], rounds: rounds.map((r) => r.ratio) };
 }
 
 /** Close both sides (once: it runs before the idle-heap phase, and again in `finally`). */
@@ -147,10 +163,10 @@ try {
     throughput: { raw: Math.round(ref.best.throughput), peer: Math.round(peer.best.throughput), ratio: throughputRatio, min: minThroughputRatio },
     p50Us: { raw: ref.best.p50, peer: peer.best.p50, ratio: p50Ratio, max: maxP50Ratio, pinnedToOneCpu: latencyPinned },
     p99Us: { raw: ref.best.p99, peer: peer.best.p99, ratio: p99Ratio },
-    idleHeapBytes: heap === undefined ? undefined : { ws: Math.round(heap.ws), peer: Math.round(heap.lifeline), ratio: heap.ratio, max: maxIdleHeapRatio },
+    idleHeapBytes: heap === undefined ? undefined : { ws: Math.round(heap.ws), peer: Math.round(heap.lifeline), ratio: heap.ratio, rounds: heap.rounds, max: maxIdleHeapRatio },
     failures,
   };
-  const line = `${peer.spec.key}: throughput ${throughputRatio.toFixed(2)}× raw ws (min ${minThroughputRatio}×), p50 ${p50Ratio.toFixed(2)}× raw ws (max ${maxP50Ratio}×${latencyPinned ? ', one CPU' : ''}), p99 ${p99Ratio.toFixed(2)}× (not gated)${heap === undefined ? '' : `, idle server heap ${heap.ratio.toFixed(2)}× bare ws (max ${maxIdleHeapRatio}×)`}`;
+  const line = `${peer.spec.key}: throughput ${throughputRatio.toFixed(2)}× raw ws (min ${minThroughputRatio}×), p50 ${p50Ratio.toFixed(2)}× raw ws (max ${maxP50Ratio}×${latencyPinned ? ', one CPU' : ''}), p99 ${p99Ratio.toFixed(2)}× (not gated)${heap === undefined ? '' : `, idle server heap ${heap.ratio.toFixed(2)}× bare ws (median of ${heap.rounds.map((r) => r.toFixed(2)).join(', ')}; max ${maxIdleHeapRatio}×)`}`;
   console.log(code === 0 ? `bench guard ok — ${line}` : `bench guard FAILED — ${failures.join('; ')} [${line}]`);
 } catch (error) {
   report = { ok: false, error: error?.message ?? String(error) };
