@@ -13,7 +13,7 @@
  *     2.00x, so 3 leaves 1.5 times the worst for noise and fails Lifeline's round trip growing
  *     by 2.3 times its median (1.3). On 2026-12-08 eight runs read 0.78-3.48x, two of them over
  *     3: each side's client and server had landed on one core or on two (pin.mjs). The
- *     sequential phases now run with the guard's processes on one CPU (Linux), and sixteen runs
+ *     sequential phases now run with the guard's processes on the idlest CPU (Linux), and sixteen runs
  *     read 1.36-1.60x: 3 is 1.9 times the worst.
  *   - server heap per held idle connection above --max-idle-heap-ratio × a bare ws server's
  *     (default 1.7; Lifeline only), 1,000 connections from a child process (`idle-heap.mjs`).
@@ -32,7 +32,7 @@ import { startChild } from './spawn.mjs';
 import { withDeadline } from './deadline.mjs';
 import { pipelined, sequential, settledLatency } from './measure.mjs';
 import { idleHeapPerConnection } from './idle-heap.mjs';
-import { affinityOf, firstCpu, pin } from './pin.mjs';
+import { affinityOf, idlestCpu, pin } from './pin.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -80,7 +80,6 @@ let latencyPinned = false;
 async function measure() {
   for (const side of sides) await open(side);
   const cpus = affinityOf(process.pid);
-  const one = cpus === undefined ? undefined : firstCpu(cpus);
   const pids = sides.map((side) => side.server.child.pid).concat(process.pid);
   for (const side of sides) {
     await pipelined(side.peer, Math.min(1_000, messages), WINDOW, PHASE_MS);
@@ -95,6 +94,7 @@ async function measure() {
       // SETTLE round trips let V8 compile it again before the ones that count.
       // Throughput is read unpinned (every core, as an app runs), latency on one CPU: there
       // the scheduler's placement of each process pair cannot decide the median.
+      const one = cpus === undefined ? undefined : await idlestCpu(cpus);
       const pinned = one !== undefined && pin(pids, one);
       let l;
       try {

@@ -7,6 +7,8 @@
  * 0.78–3.48× raw ws unpinned, six on one CPU 1.36–1.60× (issue 14).
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const TASKSET_MS = 5_000;
 
@@ -30,7 +32,48 @@ export function pin(pids, cpus) {
   }
 }
 
-/** The first CPU of a `taskset` list (`0,1` → `0`, `2-5` → `2`). */
-export function firstCpu(list) {
-  return /^\d+/.exec(list)?.[0];
+/** The CPUs of a `taskset` list (`0,1` → [0, 1], `2-4,7` → [2, 3, 4, 7]). */
+export function cpusOf(list) {
+  const cpus = [];
+  for (const part of list.split(',')) {
+    const [from, to = from] = part.split('-').map(Number);
+    for (let cpu = from; cpu <= to && cpus.length < 4096; cpu++) cpus.push(cpu);
+  }
+  return cpus;
+}
+
+/** Idle jiffies of each CPU (/proc/stat `cpuN`: idle + iowait), or undefined off Linux. */
+function idleJiffies() {
+  try {
+    const idle = new Map();
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const m = /^cpu(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(line);
+      if (m) idle.set(Number(m[1]), Number(m[5]) + Number(m[6]));
+    }
+    return idle;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Of the CPUs in `list`, the one that was idle longest over the next `ms` (the first when that
+ * cannot be read): a CPU another process keeps busy would make the pinned round trips wait for it
+ * (a guard run right after a test run read 2.13× pinned to the first CPU, against 1.36–1.60×).
+ */
+export async function idlestCpu(list, ms = 200) {
+  const cpus = cpusOf(list);
+  const before = idleJiffies();
+  await sleep(ms);
+  const after = idleJiffies();
+  let best = cpus[0];
+  let most = -1;
+  for (const cpu of cpus) {
+    const idle = (after?.get(cpu) ?? 0) - (before?.get(cpu) ?? 0);
+    if (idle > most) {
+      best = cpu;
+      most = idle;
+    }
+  }
+  return best === undefined ? undefined : String(best);
 }
