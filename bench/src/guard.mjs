@@ -32,7 +32,7 @@ import { startChild } from './spawn.mjs';
 import { withDeadline } from './deadline.mjs';
 import { pipelined, sequential, settledLatency } from './measure.mjs';
 import { idleHeapPerConnection } from './idle-heap.mjs';
-import { affinityOf, idlestCpu, pin } from './pin.mjs';
+import { onOneCpu } from './pin.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -79,8 +79,7 @@ let latencyPinned = false;
 
 async function measure() {
   for (const side of sides) await open(side);
-  const cpus = affinityOf(process.pid);
-  const pids = sides.map((side) => side.server.child.pid).concat(process.pid);
+  const servers = sides.map((side) => side.server.child.pid);
   for (const side of sides) {
     await pipelined(side.peer, Math.min(1_000, messages), WINDOW, PHASE_MS);
     await sequential(side.peer, 50, PHASE_MS);
@@ -94,14 +93,7 @@ async function measure() {
       // SETTLE round trips let V8 compile it again before the ones that count.
       // Throughput is read unpinned (every core, as an app runs), latency on one CPU: there
       // the scheduler's placement of each process pair cannot decide the median.
-      const one = cpus === undefined ? undefined : await idlestCpu(cpus);
-      const pinned = one !== undefined && pin(pids, one);
-      let l;
-      try {
-        l = await settledLatency(side.peer, SETTLE, latencyMessages, PHASE_MS);
-      } finally {
-        if (one !== undefined) pin(pids, cpus); // also after a pin that failed half-way
-      }
+      const { result: l, pinned } = await onOneCpu(servers, () => settledLatency(side.peer, SETTLE, latencyMessages, PHASE_MS));
       latencyPinned ||= pinned;
       side.best.throughput = Math.max(side.best.throughput, t.perSecond);
       side.best.p50 = Math.min(side.best.p50, l.p50);

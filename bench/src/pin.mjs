@@ -4,7 +4,7 @@
  * has put them on one core and about 75 µs on two, and they stay where they are for a while. Raw
  * ws and Lifeline each have a server process of their own, so two medians read unpinned partly
  * compare where each pair landed: eight guard runs on 2026-12-08 read Lifeline's p50 at
- * 0.78–3.48× raw ws unpinned, six on one CPU 1.36–1.60× (issue 14).
+ * 0.78–3.48× raw ws unpinned, sixteen on one CPU 1.36–1.60× (issue 14).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const TASKSET_MS = 5_000;
 
 /** The CPU list `pid` may run on (`0,1`, `0-3`), or undefined where `taskset` is not there. */
-export function affinityOf(pid) {
+function affinityOf(pid) {
   try {
     const out = execFileSync('taskset', ['-c', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: TASKSET_MS });
     return /list:\s*(\S+)/.exec(out)?.[1];
@@ -23,7 +23,7 @@ export function affinityOf(pid) {
 }
 
 /** Every thread of every process in `pids` on `cpus`; false (and nothing promised) when it failed. */
-export function pin(pids, cpus) {
+function pin(pids, cpus) {
   try {
     for (const pid of pids) execFileSync('taskset', ['-a', '-c', '-p', cpus, String(pid)], { stdio: 'ignore', timeout: TASKSET_MS });
     return true;
@@ -33,7 +33,7 @@ export function pin(pids, cpus) {
 }
 
 /** The CPUs of a `taskset` list (`0,1` → [0, 1], `2-4,7` → [2, 3, 4, 7]). */
-export function cpusOf(list) {
+function cpusOf(list) {
   const cpus = [];
   for (const part of list.split(',')) {
     const [from, to = from] = part.split('-').map(Number);
@@ -61,7 +61,7 @@ function idleJiffies() {
  * cannot be read): a CPU another process keeps busy would make the pinned round trips wait for it
  * (a guard run right after a test run read 2.13× pinned to the first CPU, against 1.36–1.60×).
  */
-export async function idlestCpu(list, ms = 200) {
+async function idlestCpu(list, ms = 200) {
   const cpus = cpusOf(list);
   const before = idleJiffies();
   await sleep(ms);
@@ -76,4 +76,22 @@ export async function idlestCpu(list, ms = 200) {
     }
   }
   return best === undefined ? undefined : String(best);
+}
+
+/**
+ * Runs `fn` with every thread of `pids` and of this process on the idlest CPU this process may
+ * use, and puts them back on all of those after (also after a pin that failed half-way).
+ * Resolves `{ result, pinned }`; `pinned` is false where nothing could be pinned.
+ */
+export async function onOneCpu(pids, fn) {
+  const cpus = affinityOf(process.pid);
+  const one = cpus === undefined ? undefined : await idlestCpu(cpus);
+  if (one === undefined) return { result: await fn(), pinned: false };
+  const all = [...pids, process.pid];
+  const pinned = pin(all, one);
+  try {
+    return { result: await fn(), pinned };
+  } finally {
+    pin(all, cpus);
+  }
 }

@@ -29,17 +29,13 @@ export function pipelined(client: Redis, s: Script): (keys: readonly string[], a
     if (calls.length === 0) return;
     const batch = calls;
     calls = [];
-    let sent: ReturnType<ReturnType<Redis['pipeline']>['exec']>;
-    try {
+    // Built inside an executor: what it throws rejects the batch's calls, where thrown in a
+    // microtask it would end the process.
+    new Promise<[Error | null, unknown][] | null>((sent) => {
       const pipeline = client.pipeline();
       for (const c of batch) pipeline.evalsha(s.sha, c.keys.length, ...c.keys, ...c.args);
-      sent = pipeline.exec();
-    } catch (error) {
-      // Thrown in a microtask it would end the process: a failed call is the callers' to handle.
-      for (const c of batch) c.reject(error);
-      return;
-    }
-    sent.then(
+      sent(pipeline.exec());
+    }).then(
       (replies) => {
         for (let i = 0; i < batch.length; i++) {
           const c = batch[i] as Call;

@@ -152,9 +152,8 @@ const peer: { address?: string | undefined } = {};
 function addressOf(socket: { remoteAddress?: string | undefined }): string {
   const handle = (socket as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
   if (typeof handle?.getpeername === 'function' && (socket as { connecting?: boolean }).connecting !== true) {
-    peer.address = undefined;
     const address = handle.getpeername(peer) === 0 ? peer.address : undefined;
-    peer.address = undefined;
+    peer.address = undefined; // not kept alive by the shared object, and unset for the next read
     if (address !== undefined) return address;
   }
   return socket.remoteAddress ?? '';
