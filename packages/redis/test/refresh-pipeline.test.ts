@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { limits } from '../../server/test/engine-contract.js';
+import { limits, record } from '../../server/test/engine-contract.js';
 import { EngineUnavailableError, redisEngine, type RedisEngine } from '../src/index.js';
 import { MAX_PIPELINED } from '../src/script-pipeline.js';
 import { fixture, REDIS_URL, type Fixture } from './kit.js';
@@ -8,8 +8,6 @@ import { killRedisServers, startRedisOnFreePort } from './own-redis.js';
 
 // `sessions.refresh` calls made in one turn (the touch sweep's) go to Redis as one pipeline:
 // counted here as writes on the engine's own socket, on the real Redis.
-
-const record = (id: string) => ({ id, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null });
 
 let f: Fixture | undefined;
 const clients: Redis[] = [];

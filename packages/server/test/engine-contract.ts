@@ -20,7 +20,8 @@ export interface ContractEngine {
 
 export const limits: SessionLimits = { ttlMs: 60_000, results: 3, resultChars: 100, pushes: 3, pushChars: 30 };
 
-function record(id = randomUUID()): SessionRecord {
+/** A session record for the engine tests (a random id unless given). */
+export function record(id: string = randomUUID()): SessionRecord {
   return { id, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null };
 }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError } from '@lifeline/protocol';
 import { memoryEngine, type MemoryEngine } from '../src/engine/memory-engine.js';
-import { limits, sessionStateContract } from './engine-contract.js';
+import { limits, record, sessionStateContract } from './engine-contract.js';
 
 // One process: both "nodes" share the same engine object.
 sessionStateContract('memoryEngine', async () => {
@@ -20,7 +20,6 @@ describe('memoryEngine: session state over time (an injected clock)', () => {
   afterEach(async () => {
     for (const engine of engines.splice(0)) await engine.close();
   });
-  const record = (id: string) => ({ id, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null });
 
   it('forgets a session ttlMs after its last create, rotate, detach, touch or its holder\'s refresh; a per-message write restarts that only past a quarter of it', async () => {
     const { engine, clock } = setup();

@@ -4,7 +4,7 @@ import type { SessionEngine } from '../src/engine/engine-sessions.js';
 import type { SessionImpl, SessionLifecycle } from '../src/session.js';
 import type { SharedNode } from '../src/shared/node.js';
 import { SharedSessions } from '../src/shared/shared-sessions.js';
-import { limits } from './engine-contract.js';
+import { limits, record } from './engine-contract.js';
 
 // The touch sweep of the sessions a node holds (guarantee 10): each one still held here is
 // refreshed in the engine, one the engine says another node holds ends here as `moved`, one the
@@ -57,7 +57,6 @@ async function setup(withRefresh: boolean) {
   const clock = { now: 1_000_000 };
   const engine = memoryEngine({ now: () => clock.now, sweepIntervalMs: Infinity });
   engines.push(engine);
-  const record = (id: string) => ({ id, tokenHash: 'a'.repeat(64), previousTokenHash: null, identityHash: 'i'.repeat(64), expiresAt: null });
   const ttl = { ...limits, ttlMs: TTL_MS };
   await engine.sessions.create(record('mine'), ttl, 'A');
   await engine.sessions.create(record('moved'), ttl, 'B');
