@@ -5,7 +5,8 @@
  * peer, so each starts cold alike. Pin it to one CPU to take the scheduler out:
  *   taskset -c 1 node bench/src/seq-probe.mjs lifeline|ws|ack [round trips=60000] [remote [server cpu]]
  * `remote`: the server runs in a child process (bench/src/server-child.mjs), moved to `server cpu`
- * with `taskset -p` when one is given. Prints the CPU time per round trip of each process too.
+ * with `taskset -p` when one is given. Prints the CPU time per round trip of each process too,
+ * user and system apart.
  * Profile with `node --cpu-prof --cpu-prof-interval 100`; the remote server with
  * `CHILD_ARGV='--cpu-prof --cpu-prof-dir=DIR'` (Node refuses `--cpu-prof` in NODE_OPTIONS).
  */
@@ -74,11 +75,14 @@ try {
   const cpu = process.cpuUsage(cpu0);
   const serverCpu1 = await server.cpu?.();
   const perTrip = (us) => (us / n).toFixed(1);
-  const clientUs = cpu.user + cpu.system;
+  // User and system time apart: the system calls per trip are the same for every peer (strace),
+  // so a gap in system time is the kernel's, and a gap in user time is JavaScript, V8 and Node.
+  const split = (user, system) => `${perTrip(user + system)} µs (user ${perTrip(user)}, system ${perTrip(system)})`;
   const cpuText = remote
-    ? `CPU per trip: client ${perTrip(clientUs)} µs, server ${perTrip(serverCpu1.user + serverCpu1.system - serverCpu0.user - serverCpu0.system)} µs`
-    : `CPU per trip ${perTrip(clientUs)} µs`;
-  const sorted = latencies.slice().sort();
+    ? `CPU per trip: client ${split(cpu.user, cpu.system)}, server ${split(serverCpu1.user - serverCpu0.user, serverCpu1.system - serverCpu0.system)}`
+    : `CPU per trip ${split(cpu.user, cpu.system)}`;
+  // Numeric order: sort() alone orders numbers as text, which puts 10 ms before 2 ms.
+  const sorted = latencies.slice().sort((a, b) => a - b);
   const us = (p) => Math.round(sorted[Math.floor(p * (sorted.length - 1))] * 1000);
   let slow = 0;
   for (const v of sorted) if (v > 0.1) slow += v;
