@@ -90,6 +90,16 @@ export const PEERS = [
     note: '`maxInFlight: 1024` on the client and the server: the default before issue 14\'s `got`, and a shared engine\'s still (one node: 65,535); a burst of 50,000 waits behind it in its send loop; load shapes only',
   },
   {
+    key: 'lifeline-msgpack',
+    label: 'Lifeline, MessagePack',
+    module: 'lifeline.mjs',
+    options: { codec: 'msgpack' },
+    lifeline: true,
+    memory: true,
+    replay: true,
+    note: 'the `msgpack` codec on both sides (binary WebSocket messages), the same payload and result',
+  },
+  {
     key: 'lifeline-metrics',
     label: 'Lifeline + metrics',
     module: 'lifeline.mjs',

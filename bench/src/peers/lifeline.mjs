@@ -2,6 +2,7 @@
  * Lifeline: `client.send()` resolves with the server handler's result (acked, replayed after a
  * reconnect, handled once). options: `{ metrics }`: install `metrics()` from @lifeline/metrics on
  * the client and on the server; `{ fileOutbox }`: give the client a durable outbox in a file;
+ * `{ codec: 'msgpack' }`: the client offers MessagePack first and the server speaks it;
  * `{ maxInFlight }`: the send window of the client and of the server (else their default).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,6 +11,13 @@ import { join } from 'node:path';
 import { PAYLOAD, RESULT } from '../payload.mjs';
 import { Hold } from '../hold.mjs';
 import { withDeadline } from '../deadline.mjs';
+
+/** The codecs of a side: MessagePack first when `options.codec` is 'msgpack', else the default (JSON). */
+async function codecs(options) {
+  if (options.codec !== 'msgpack') return undefined;
+  const { jsonCodec, msgpackCodec } = await import('@lifeline/protocol');
+  return [msgpackCodec, jsonCodec];
+}
 
 async function plugins(options) {
   if (!options.metrics) return [];
@@ -25,6 +33,7 @@ export async function serve(options = {}) {
     host: '127.0.0.1',
     maxInFlight: options.maxInFlight,
     plugins: await plugins(options),
+    codecs: await codecs(options),
     handler: () => {
       const released = hold.wait();
       return released ? released.then(() => RESULT) : RESULT;
@@ -59,6 +68,7 @@ export async function connect({ port, url = `ws://127.0.0.1:${port}`, options = 
     url,
     outbox: store.outbox,
     plugins: await plugins(options),
+    codecs: await codecs(options),
     ackTimeoutMs: 120_000,
     maxInFlight: options.maxInFlight,
     ...(mode === 'perf'

@@ -35,6 +35,23 @@ function fixstr(s: string): Uint8Array {
   return out;
 }
 
+/**
+ * A string of at most 31 ASCII characters as a fixstr, without the encoder: a message id is
+ * encoded again at every transmission (`idAt`), so its bytes need not be held while it waits.
+ * `undefined` for any other string.
+ */
+function shortAscii(s: string): Uint8Array | undefined {
+  if (s.length > 31) return undefined;
+  const out = new Uint8Array(s.length + 1);
+  out[0] = 0xa0 | s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return undefined;
+    out[i + 1] = c;
+  }
+  return out;
+}
+
 const K = Object.fromEntries(
   ['t', 'seq', 'id', 'ts', 'd', 'r', 'e', 'at', 'ch', 'offset', 'epoch', 'member', 'members'].map((k) => [k, fixstr(k)]),
 ) as Record<'t' | 'seq' | 'id' | 'ts' | 'd' | 'r' | 'e' | 'at' | 'ch' | 'offset' | 'epoch' | 'member' | 'members', Uint8Array>;
@@ -174,6 +191,10 @@ export const msgpackCodec: Codec<Uint8Array> = {
   name: 'msgpack',
   binary: true,
   value(value: unknown): Uint8Array {
+    if (typeof value === 'string') {
+      const ascii = shortAscii(value);
+      if (ascii !== undefined) return ascii;
+    }
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') throw new TypeError('a payload must be JSON (got undefined, a function or a symbol)');
     let unit: Uint8Array;
     try {

@@ -69,8 +69,8 @@ export class Outgoing implements DeadlineSlot {
     readonly queue: SendQueue,
     readonly id: string,
     /**
-     * `id` encoded once by the queue's codec; `undefined` for a JSON id that needs no escaping,
-     * whose JSON is the id quoted (built at each transmission: a string less per message held).
+     * `id` encoded once by the queue's codec, kept only for a JSON id that needs escaping;
+     * `undefined` otherwise, and the id is encoded at each transmission (`idAt`).
      */
     readonly idUnit: unknown,
     /** The payload encoded once by the queue's codec (`value()`). */
@@ -126,7 +126,7 @@ export class Outgoing implements DeadlineSlot {
    * The `msg` frame for the current transmission. `d` and `id` default to the units the queue's
    * codec made at `send()`; a client whose session took another codec passes them re-encoded.
    */
-  encode(codec: FrameEncoder<unknown>, d: unknown = this.data, id: unknown = this.idUnit ?? `"${this.id}"`): unknown {
+  encode(codec: FrameEncoder<unknown>, d: unknown = this.data, id: unknown = this.idUnit ?? idAt(codec, this.id)): unknown {
     return codec.msg(this.seq, id, WALL_BASE + (this.ts as number), d);
   }
 
@@ -143,16 +143,25 @@ export class Outgoing implements DeadlineSlot {
 }
 
 /**
- * `id` as the codec encodes it, or `undefined` when the JSON codec's encoding is the id quoted
- * (nanoid's alphabet, and most ids callers choose): `Outgoing.encode` quotes it then.
+ * `id` as the codec encodes it, to be kept with the message, or `undefined` when `idAt` builds it
+ * at each transmission instead: always for a binary codec, and for a JSON id that needs no
+ * escaping (nanoid's alphabet, and most ids callers choose), whose JSON is the id quoted.
+ * A MessagePack id kept as its own `Uint8Array` held an ArrayBuffer and a backing store too,
+ * about 220 bytes of every message in flight (issue 14, `bench/src/inflight-breakdown.mjs`);
+ * encoding 21 characters again costs less than holding them.
  */
 export function idUnitOf(codec: FrameEncoder<unknown>, id: string): unknown {
-  if (codec.value !== jsonEncoder.value) return codec.value(id);
+  if (codec.value !== jsonEncoder.value) return undefined;
   for (let i = 0; i < id.length; i++) {
     const c = id.charCodeAt(i);
     if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return codec.value(id);
   }
   return undefined;
+}
+
+/** `id` encoded for a frame, when `idUnitOf` kept no unit for it. */
+export function idAt(codec: FrameEncoder<unknown>, id: string): unknown {
+  return codec.value === jsonEncoder.value ? `"${id}"` : codec.value(id);
 }
 
 /** `{"t":"msg","seq":,"id":,"ts":,"d":}` plus digits: an upper bound on a frame's envelope. */
@@ -164,8 +173,11 @@ const ENVELOPE = 64;
  * three bytes per unit is bound enough. A binary codec's sizes are bytes already.
  */
 export function frameOversize(codec: FrameEncoder<unknown>, data: unknown, idUnit: unknown, max: number, id = ''): number {
-  idUnit ??= `"${id}"`;
-  if ((codec.size(data) + codec.size(idUnit) + ENVELOPE) * 3 <= max) return 0;
+  // An id without a kept unit is bounded without encoding it: 6 units a character covers JSON's
+  // `\uXXXX` escapes and MessagePack's 3 bytes a UTF-16 unit, 5 its quotes or its header.
+  const idSize = idUnit === undefined ? 6 * id.length + 5 : codec.size(idUnit);
+  if ((codec.size(data) + idSize + ENVELOPE) * 3 <= max) return 0;
+  idUnit ??= idAt(codec, id);
   const bytes = byteLength(codec, data) + byteLength(codec, idUnit) + ENVELOPE;
   return bytes > max ? bytes : 0;
 }

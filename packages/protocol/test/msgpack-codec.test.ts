@@ -84,6 +84,11 @@ describe('msgpackCodec: frames', () => {
     expect(m.size(m.value('é'))).toBe(3);
   });
 
+  it('encodes a short ASCII string (an id) to the bytes the library writes, and every other string through it', () => {
+    const strings = ['', 'a', 'V1StGXR8_Z5jdHi6B-myT', 'x'.repeat(31), 'x'.repeat(32), '\u007f', 'é', 'a✓', '\u0000"\\'];
+    for (const s of strings) expect(Buffer.from(m.value(s)).equals(Buffer.from(mpEncode(s))), JSON.stringify(s)).toBe(true);
+  });
+
   it('embeds payload bytes as they are, without encoding them again', () => {
     const d = m.value({ a: 1 });
     const frame = m.msg(1, m.value('i'), 0, d);

@@ -4,11 +4,13 @@ import {
   ClosedError,
   PayloadTooLargeError,
   QueueFullError,
+  msgpackCodec,
   type Json,
   type LifelinePlugin,
   type PluginContext,
 } from '../src/index.js';
 import { PluginHost, SendQueue, jsonEncoder, type FrameEncoder, type SendQueueOptions } from '../src/internal.js';
+import { frameOversize, idUnitOf } from '../src/outgoing.js';
 
 const ctx: PluginContext = { side: 'client', sessionId: 's' };
 
@@ -189,7 +191,7 @@ describe('SendQueue', () => {
     ]);
   });
 
-  it('encodes each payload and id once with its codec, and a msg frame at each transmission', () => {
+  it('encodes each payload once with its codec, and a binary codec\'s id and a msg frame at each transmission', () => {
     const calls = { value: 0, msg: 0 };
     // Units are bytes: nothing in the queue may take them for JSON text.
     const bytes: FrameEncoder<unknown> = {
@@ -201,16 +203,26 @@ describe('SendQueue', () => {
     const q = new TestQueue({ window: 8, codec: bytes });
     void q.send({ a: 'é' }, { id: 'x' });
     void q.send([1, 2], { id: 'y' });
+    // Two payloads at send(), two ids at the first transmission: an id is not held encoded.
     expect(calls).toEqual({ value: 4, msg: 2 });
     q.retransmit();
     q.pump();
-    expect(calls).toEqual({ value: 4, msg: 4 });
+    expect(calls).toEqual({ value: 6, msg: 4 });
     expect(q.frames.map((f) => [f.seq, f.id, f.d])).toEqual([
       [1, 'x', { a: 'é' }],
       [2, 'y', [1, 2]],
       [1, 'x', { a: 'é' }],
       [2, 'y', [1, 2]],
     ]);
+  });
+
+  it('sizes a MessagePack frame near the limit with its id, which the message does not hold encoded', () => {
+    const id = 'V1StGXR8_Z5jdHi6B-myT';
+    const d = msgpackCodec.value('x'.repeat(200));
+    const real = msgpackCodec.msg(70_000, msgpackCodec.value(id), Date.now(), d).length;
+    expect(idUnitOf(msgpackCodec as FrameEncoder<unknown>, id)).toBeUndefined();
+    expect(frameOversize(msgpackCodec as FrameEncoder<unknown>, d, undefined, real - 1, id)).toBeGreaterThanOrEqual(real);
+    expect(frameOversize(msgpackCodec as FrameEncoder<unknown>, d, undefined, real + 64, id)).toBe(0);
   });
 
   it('bounds the bytes in flight by maxInFlightBytes, and lets a message larger than the bound go alone', () => {
