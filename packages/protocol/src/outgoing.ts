@@ -32,6 +32,8 @@ export interface Rare {
   reject?: ((error: Error) => void) | undefined;
   /** The `send()`'s own `timeoutMs`, where it is not the queue's `ackTimeoutMs`. */
   timeoutMs?: number | undefined;
+  /** The id as the JSON codec encodes it, for an id that needs escaping (`idUnitOf`). */
+  idUnit?: unknown;
 }
 
 /**
@@ -42,10 +44,11 @@ export interface Rare {
  * and little more.
  *
  * Every field is 8 bytes in every message (issue 14: at most 400 B per message in flight), so
- * what most messages never use sits in `rare` (a `timeoutMs` of their own too), `transmitted` is
- * read from `ts`, `bytes` is measured again when asked for (a string's length), and only the
- * promise's resolve function is kept: a failure resolves the promise with a rejected one (same
- * error, two microtasks later), which saves the reject function, 56 bytes.
+ * what most messages never use sits in `rare` (a `timeoutMs` of their own too, and an id that
+ * needs escaping), `transmitted` is read from `ts`, `bytes` is measured again when asked for (a
+ * string's length), and only the promise's resolve function is kept: a failure resolves the
+ * promise with a rejected one (same error, two microtasks later), which saves the reject
+ * function, 56 bytes.
  *
  * V8 gives a number field that ever held a non-integer (or an integer past 2^31) a heap number
  * box of its own in every instance, 16 bytes each, set or not. So the time fields start out
@@ -68,11 +71,6 @@ export class Outgoing implements DeadlineSlot {
     /** The queue it belongs to: one `Deadlines` may serve many queues (the server's sessions). */
     readonly queue: SendQueue,
     readonly id: string,
-    /**
-     * `id` encoded once by the queue's codec, kept only for a JSON id that needs escaping;
-     * `undefined` otherwise, and the id is encoded at each transmission (`idAt`).
-     */
-    readonly idUnit: unknown,
     /** The payload encoded once by the queue's codec (`value()`). */
     readonly data: unknown,
     rare: Rare | undefined,
@@ -105,6 +103,14 @@ export class Outgoing implements DeadlineSlot {
 
   get sentAt(): number | undefined {
     return this.rare?.sentAt;
+  }
+
+  /**
+   * `id` encoded once by the queue's codec, kept (in `rare`) only for a JSON id that needs
+   * escaping; `undefined` otherwise, and the id is encoded at each transmission (`idAt`).
+   */
+  get idUnit(): unknown {
+    return this.rare?.idUnit;
   }
 
   get promise(): Promise<Json> | undefined {

@@ -163,8 +163,10 @@ export abstract class SendQueue {
     const active = o.plugins.active;
     const ownTimeout = timeoutMs === o.ackTimeoutMs ? undefined : timeoutMs;
     const rare: Rare | undefined =
-      active || signal !== undefined || o.handledRejections || ownTimeout !== undefined ? { signal, queuedAt: active ? at : undefined, timeoutMs: ownTimeout } : undefined;
-    const m = new Outgoing(this, id, idUnit, unit, rare);
+      active || signal !== undefined || o.handledRejections || ownTimeout !== undefined || idUnit !== undefined
+        ? { signal, queuedAt: active ? at : undefined, timeoutMs: ownTimeout, idUnit }
+        : undefined;
+    const m = new Outgoing(this, id, unit, rare);
     // Only `resolve` is kept (see `Outgoing`); the executor's reject function is left to the GC.
     const promise = new Promise<Json>((resolve) => {
       m.resolve = resolve;
@@ -299,7 +301,7 @@ export abstract class SendQueue {
   protected adopt(id: string, data: unknown, resolve: (value: Json) => void, reject: (error: Error) => void, at: number): Outgoing {
     const o = this.options;
     const codec = this.codec;
-    const m = new Outgoing(this, id, idUnitOf(codec, id), data, { queuedAt: o.plugins.active ? at : undefined, reject });
+    const m = new Outgoing(this, id, data, { queuedAt: o.plugins.active ? at : undefined, reject, idUnit: idUnitOf(codec, id) });
     m.resolve = resolve as (value: Json | PromiseLike<Json>) => void;
     this.accept(m, at);
     return m;

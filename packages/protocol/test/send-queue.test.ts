@@ -216,6 +216,16 @@ describe('SendQueue', () => {
     ]);
   });
 
+  it('frames an id that needs JSON escaping at every transmission, as it frames a plain one', () => {
+    const q = new TestQueue({ window: 8 });
+    const odd = 'a"b\\c\u0001é';
+    void q.send(1, { id: odd });
+    void q.send(2, { id: 'plain-id' });
+    q.retransmit();
+    q.pump();
+    expect(q.frames.map((f) => f.id)).toEqual([odd, 'plain-id', odd, 'plain-id']);
+  });
+
   it('sizes a MessagePack frame near the limit with its id, which the message does not hold encoded', () => {
     const id = 'V1StGXR8_Z5jdHi6B-myT';
     const d = msgpackCodec.value('x'.repeat(200));
