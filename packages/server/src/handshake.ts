@@ -345,10 +345,18 @@ export class Handshakes {
           sameDigest(identityOf, stored.record.identityHash) &&
           offers(hello.codecs, storedCodec)
         ) {
-          const verdict = tokenAccepted(resume.token, stored.record, stored.holder === null);
+          let verdict = tokenAccepted(resume.token, stored.record, stored.holder === null);
           if (verdict === 'refuse') {
             conn.fail(CloseCode.Forbidden, 'resume refused: the token does not match');
             return;
+          }
+          // The previous token (the welcome that rotated it was lost) is taken while the session
+          // is detached. A holder node that died never detaches it: until its keys expired, the
+          // client was told to try again later at every attempt (multinode chaos seed 1706: 44 s
+          // of 1013s). A dead holder counts as detached, as it does for a claim's takeover.
+          if (verdict === 'retry' && stored.holder !== null && !(await engine.nodes.alive(stored.holder))) {
+            if (conn.state !== 'handshake') return;
+            verdict = tokenAccepted(resume.token, stored.record, true);
           }
           if (verdict === 'retry') {
             this.tryAgainLater(conn, 'session still attached to another connection, try again later');
