@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { PEERS } from './peers/index.mjs';
 import { startChild } from './spawn.mjs';
-import { sleep, withDeadline } from './deadline.mjs';
+import { withDeadline } from './deadline.mjs';
+import { fillInFlight } from './measure.mjs';
 
 const key = process.argv[2] ?? 'lifeline';
 const n = Number(process.argv[3] ?? 10_000);
@@ -58,17 +59,7 @@ try {
   gc();
   gc();
   const before = writeHeapSnapshot(join(dir, 'before.heapsnapshot'));
-  await withDeadline(
-    (async () => {
-      for (let sent = 0; sent < n; sent += 1_000) {
-        for (let i = 0; i < Math.min(1_000, n - sent); i++) peer.fire();
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      await sleep(200);
-    })(),
-    DEADLINE_MS,
-    `${n} sends`,
-  );
+  await fillInFlight(peer, n, DEADLINE_MS);
   gc();
   gc();
   const after = writeHeapSnapshot(join(dir, 'after.heapsnapshot'));

@@ -145,16 +145,10 @@ export function summarize(histogram) {
 }
 
 /**
- * Memory per in-flight message: `n` sends the server never answers. Fires in slices of 1000
- * (yielding between them so the socket writes), waits until nothing is left unwritten, forces GC,
- * and divides the heap growth by `n`. Also reports the growth of external memory (buffers).
+ * Fire `n` sends in slices of 1000 (yielding between them so the socket writes), then wait until
+ * nothing is left unwritten: what `inflightMemory` and `inflight-breakdown.mjs` measure.
  */
-export async function inflightMemory(peer, n, deadlineMs) {
-  peer.onAck = () => {};
-  peer.onError = () => {};
-  gc();
-  gc();
-  const before = process.memoryUsage();
+export async function fillInFlight(peer, n, deadlineMs) {
   const fire = async () => {
     for (let sent = 0; sent < n; ) {
       const slice = Math.min(1000, n - sent);
@@ -166,6 +160,19 @@ export async function inflightMemory(peer, n, deadlineMs) {
     await sleep(100);
   };
   await withDeadline(fire(), deadlineMs, `in-flight ${n}`);
+}
+
+/**
+ * Memory per in-flight message: `n` sends the server never answers (`fillInFlight`), then a
+ * forced GC, and the heap growth divided by `n`. Also reports the growth of external memory (buffers).
+ */
+export async function inflightMemory(peer, n, deadlineMs) {
+  peer.onAck = () => {};
+  peer.onError = () => {};
+  gc();
+  gc();
+  const before = process.memoryUsage();
+  await fillInFlight(peer, n, deadlineMs);
   gc();
   gc();
   const after = process.memoryUsage();

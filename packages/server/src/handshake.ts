@@ -353,10 +353,11 @@ export class Handshakes {
           // The previous token (the welcome that rotated it was lost) is taken while the session
           // is detached. A holder node that died never detaches it: until its keys expired, the
           // client was told to try again later at every attempt (multinode chaos seed 1706: 44 s
-          // of 1013s). A dead holder counts as detached, as it does for a claim's takeover.
+          // of 1013s). A dead holder counts as detached, as it does for a claim's takeover: 'retry'
+          // is the previous token on an attached session, which a detached one accepts.
           if (verdict === 'retry' && stored.holder !== null && !(await engine.nodes.alive(stored.holder))) {
             if (conn.state !== 'handshake') return;
-            verdict = tokenAccepted(resume.token, stored.record, true);
+            verdict = 'accept';
           }
           if (verdict === 'retry') {
             this.tryAgainLater(conn, 'session still attached to another connection, try again later');
